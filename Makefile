@@ -1,0 +1,77 @@
+# pairpick: see README.md. `make demo` and `make test` are the two commands a
+# new machine needs; both install what is missing first (`make deps`).
+
+CC ?= cc
+PREFIX ?= /usr/local
+PKGS := libpq yaml-0.1 openblas
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DPAIRPICK_VERSION='"$(VERSION)"' \
+	-Wall -Wextra -Werror -MMD -MP -Ijob -Ibuild $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS = $(PKG_LIBS) -lm -lpthread
+
+BUILD ?= build
+SOURCES := $(sort $(wildcard job/*.c))
+LIB_SOURCES := $(filter-out job/main.c,$(SOURCES))
+LIB_OBJECTS := $(LIB_SOURCES:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
+MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
+UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps demo test unit integration install clean
+
+all: $(BUILD)/pairpick
+
+deps:
+	@tests/tools/deps.sh
+
+$(BUILD)/pairpick: $(BUILD)/job/main.o $(BUILD)/libpairpick.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libpairpick.a: $(LIB_OBJECTS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The migrations are compiled into the binary so `pairpick migrate` works
+# away from the repository.
+$(BUILD)/migrations.c: $(MIGRATIONS) tests/tools/embed_sql.sh
+	@mkdir -p $(dir $@)
+	tests/tools/embed_sql.sh $(MIGRATIONS) > $@
+
+$(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpairpick.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpairpick.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+	@status=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || status=1; done; exit $$status
+
+integration: $(BUILD)/pairpick
+	tests/integration/run.sh
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) integration
+
+demo: deps all
+	tests/tools/demo.sh
+
+install: $(BUILD)/pairpick
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/pairpick $(DESTDIR)$(PREFIX)/bin/pairpick
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
