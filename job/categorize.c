@@ -1,0 +1,185 @@
+#include "categorize.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bins.h"
+#include "kmeans.h"
+
+static int alloc_category_arrays(Categories *categories, size_t images, int32_t count, Error *err)
+{
+    categories->category_of = malloc((images > 0 ? images : 1) * sizeof(int32_t));
+    categories->group_of_category = malloc((count > 0 ? (size_t)count : 1) * sizeof(int32_t));
+    categories->bin_of_category = malloc((count > 0 ? (size_t)count : 1) * sizeof(int32_t));
+    if (categories->category_of == NULL || categories->group_of_category == NULL
+        || categories->bin_of_category == NULL)
+        return error_nomem(err, images * sizeof(int32_t));
+    categories->count = count;
+    return ERR_OK;
+}
+
+/* One category per group: the identity. */
+static void identity_categories(Categories *categories)
+{
+    for (int32_t c = 0; c < categories->count; c++) {
+        categories->group_of_category[c] = c;
+        categories->bin_of_category[c] = -1;
+    }
+}
+
+static int cluster(const JobConfig *config, Images *images, Rng *rng, int32_t *cluster_of,
+                   Categories *categories, Error *err)
+{
+    KmeansOptions options = {
+        .algorithm = config->strategy.kmeans.algorithm,
+        .metric = config->strategy.kmeans.metric,
+        .cluster_count = config->strategy.clusters,
+        .max_iterations = config->strategy.kmeans.max_iter,
+        .restarts = config->strategy.kmeans.n_init,
+        .batch_size = config->strategy.kmeans.batch_size,
+        .tolerance = config->strategy.kmeans.tolerance,
+    };
+    Kmeans *kmeans = NULL;
+    int code;
+
+    if (images->count == 0)
+        return ERR_OK;
+    if ((size_t)options.cluster_count > images->count)
+        return error_set(err, ERR_DATA,
+                         "cannot make %d clusters from %zu images"
+                         "\nHINT: lower strategy.clusters or widen the filters",
+                         options.cluster_count, images->count);
+    if (options.metric == KMEANS_COSINE)
+        kmeans_normalize_rows(images->embedding, images->count, images->dim);
+    if ((code = kmeans_new(&options, images->dim, &kmeans, err)) != ERR_OK)
+        return code;
+    if ((code = kmeans_fit(kmeans, images->embedding, images->count, rng, err)) != ERR_OK)
+        goto done;
+    if (kmeans_assign(kmeans, images->embedding, images->count, cluster_of, NULL) < 0) {
+        code = error_nomem(err, 0);
+        goto done;
+    }
+    categories->cluster_count = options.cluster_count;
+    categories->inertia = kmeans_inertia(kmeans);
+    categories->iterations = kmeans_iterations(kmeans);
+done:
+    kmeans_free(kmeans);
+    return code;
+}
+
+int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *categories,
+               Error *err)
+{
+    int code = ERR_OK;
+    int32_t *cluster_of = NULL;
+    size_t n = images->count;
+
+    memset(categories, 0, sizeof *categories);
+    categories->by = config->strategy.by;
+
+    switch (config->strategy.by) {
+    case STRATEGY_SCORE: {
+        int32_t count = config->strategy.bins;
+        if ((code = alloc_category_arrays(categories, n, count, err)) != ERR_OK)
+            goto done;
+        if (config->strategy.binning == BINNING_FIXED)
+            code = bins_fixed(images->score, n, config->strategy.bins, categories->category_of,
+                              err);
+        else
+            code = bins_quantile(images->score, n, config->strategy.bins,
+                                 categories->category_of, &count, err);
+        categories->count = count;
+        identity_categories(categories);
+        break;
+    }
+    case STRATEGY_CATEGORY:
+        if ((code = alloc_category_arrays(categories, n, images->label_count, err)) != ERR_OK)
+            goto done;
+        memcpy(categories->category_of, images->label_of, n * sizeof(int32_t));
+        identity_categories(categories);
+        break;
+    case STRATEGY_EMBEDDING:
+        if ((code = alloc_category_arrays(categories, n, config->strategy.clusters, err)) != ERR_OK)
+            goto done;
+        code = cluster(config, images, rng, categories->category_of, categories, err);
+        identity_categories(categories);
+        break;
+    case STRATEGY_EMBEDDING_SCORE: {
+        int32_t bins = config->strategy.bins;
+        int32_t clusters = config->strategy.clusters;
+        int32_t count = 0;
+        int64_t most = (int64_t)bins * clusters;
+        if (most > INT32_MAX) {
+            code = error_set(err, ERR_CONFIG, "strategy.clusters x strategy.bins is too large");
+            goto done;
+        }
+        cluster_of = malloc((n > 0 ? n : 1) * sizeof *cluster_of);
+        int32_t *bin_of = malloc((n > 0 ? n : 1) * sizeof *bin_of);
+        if (cluster_of == NULL || bin_of == NULL) {
+            free(bin_of);
+            code = error_nomem(err, n * sizeof *cluster_of);
+            goto done;
+        }
+        if ((code = alloc_category_arrays(categories, n, (int32_t)most, err)) != ERR_OK
+            || (code = cluster(config, images, rng, cluster_of, categories, err)) != ERR_OK
+            || (code = bins_quantile_within(images->score, cluster_of, n, clusters, bins, bin_of,
+                                            categories->category_of, &count, err))
+                   != ERR_OK) {
+            free(bin_of);
+            goto done;
+        }
+        /* Categories are numbered densely in (cluster, bin) order. */
+        int32_t next = 0;
+        for (int32_t c = 0; c < count; c++)
+            categories->group_of_category[c] = categories->bin_of_category[c] = -1;
+        for (size_t i = 0; i < n; i++) {
+            int32_t category = categories->category_of[i];
+            if (category >= 0 && categories->group_of_category[category] < 0) {
+                categories->group_of_category[category] = cluster_of[i];
+                categories->bin_of_category[category] = bin_of[i];
+                next++;
+            }
+        }
+        (void)next;
+        categories->count = count;
+        free(bin_of);
+        break;
+    }
+    }
+
+done:
+    free(cluster_of);
+    if (code != ERR_OK)
+        categorize_release(categories);
+    return code;
+}
+
+const char *categorize_name(const Categories *categories, const Images *images, int32_t category,
+                            char *buffer, size_t size)
+{
+    int32_t group = categories->group_of_category[category];
+    switch (categories->by) {
+    case STRATEGY_SCORE:
+        snprintf(buffer, size, "score:%d", group);
+        break;
+    case STRATEGY_CATEGORY:
+        snprintf(buffer, size, "%s", images_label(images, group));
+        break;
+    case STRATEGY_EMBEDDING:
+        snprintf(buffer, size, "cluster:%d", group);
+        break;
+    case STRATEGY_EMBEDDING_SCORE:
+        snprintf(buffer, size, "cluster:%d/score:%d", group, categories->bin_of_category[category]);
+        break;
+    }
+    return buffer;
+}
+
+void categorize_release(Categories *categories)
+{
+    free(categories->category_of);
+    free(categories->group_of_category);
+    free(categories->bin_of_category);
+    memset(categories, 0, sizeof *categories);
+}

@@ -1,0 +1,44 @@
+/*
+ * categorize: gives every selected image a category according to the
+ * strategy: score bins (fixed or quantile), the values of a category column,
+ * k-means clusters of the embeddings, or clusters split into score bins.
+ * Glue between the config and the numeric modules (bins, kmeans): it
+ * decides which to call with what, and names the categories.
+ *
+ * It does not read the database or print. The caller owns the Categories
+ * struct; categorize_release frees its arrays. With metric: cosine the
+ * embedding rows of images are L2-normalized in place.
+ */
+#ifndef PAIRPICK_CATEGORIZE_H
+#define PAIRPICK_CATEGORIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "images.h"
+#include "rng.h"
+
+typedef struct Categories {
+    int32_t *category_of; /* per image: [0, count), or -1 when not to be paired */
+    int32_t count;
+    int32_t *group_of_category; /* label, cluster or bin each category stands for */
+    int32_t *bin_of_category;   /* score bin inside a cluster ([embedding, score]), else -1 */
+    StrategyBy by;
+    /* k-means figures (by embedding): */
+    int cluster_count;
+    double inertia;
+    int iterations;
+} Categories;
+
+int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *categories,
+               Error *err);
+
+/* Writes category's name ("score:3", "cluster:17/score:2", a label) into buffer. */
+const char *categorize_name(const Categories *categories, const Images *images, int32_t category,
+                            char *buffer, size_t size);
+
+void categorize_release(Categories *categories);
+
+#endif

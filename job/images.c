@@ -1,0 +1,281 @@
+#include "images.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a, then a final mix: ids are often uuids that share prefixes. */
+static uint64_t hash_bytes(const char *data, size_t length)
+{
+    uint64_t hash = 1469598103934665603ULL;
+    for (size_t i = 0; i < length; i++) {
+        hash ^= (unsigned char)data[i];
+        hash *= 1099511628211ULL;
+    }
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    return hash;
+}
+
+void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
+                 bool has_embedding)
+{
+    memset(images, 0, sizeof *images);
+    images->has_score = has_score;
+    images->has_variance = has_variance;
+    images->has_label = has_label;
+    images->has_embedding = has_embedding;
+}
+
+void images_release(Images *images)
+{
+    free(images->id_bytes);
+    free(images->id_offset);
+    free(images->id_index);
+    free(images->score);
+    free(images->variance);
+    free(images->label_of);
+    free(images->label_bytes);
+    free(images->label_offset);
+    free(images->label_index);
+    free(images->embedding);
+    memset(images, 0, sizeof *images);
+}
+
+static int grow_array(void **array, size_t count, size_t size, Error *err)
+{
+    if (count != 0 && size > SIZE_MAX / count)
+        return error_nomem(err, SIZE_MAX);
+    void *grown = realloc(*array, count * size);
+    if (grown == NULL)
+        return error_nomem(err, count * size);
+    *array = grown;
+    return ERR_OK;
+}
+
+int images_reserve(Images *images, size_t rows, Error *err)
+{
+    if (rows <= images->capacity)
+        return ERR_OK;
+    int code;
+    if ((code = grow_array((void **)&images->id_offset, rows, sizeof(size_t), err)) != ERR_OK)
+        return code;
+    if (images->has_score
+        && (code = grow_array((void **)&images->score, rows, sizeof(double), err)) != ERR_OK)
+        return code;
+    if (images->has_variance
+        && (code = grow_array((void **)&images->variance, rows, sizeof(double), err)) != ERR_OK)
+        return code;
+    if (images->has_label
+        && (code = grow_array((void **)&images->label_of, rows, sizeof(int32_t), err)) != ERR_OK)
+        return code;
+    if (images->has_embedding && images->dim > 0) {
+        if (rows > SIZE_MAX / images->dim)
+            return error_nomem(err, SIZE_MAX);
+        code = grow_array((void **)&images->embedding, rows * images->dim, sizeof(float), err);
+        if (code != ERR_OK)
+            return code;
+    }
+    images->capacity = rows;
+    return ERR_OK;
+}
+
+int images_set_dim(Images *images, size_t dim, Error *err)
+{
+    if (images->dim == dim)
+        return ERR_OK;
+    if (images->count > 0 || dim == 0)
+        return error_set(err, ERR_INTERNAL, "embedding dimension changed after rows were read");
+    images->dim = dim;
+    if (images->capacity > 0) {
+        if (images->capacity > SIZE_MAX / dim)
+            return error_nomem(err, SIZE_MAX);
+        return grow_array((void **)&images->embedding, images->capacity * dim, sizeof(float),
+                          err);
+    }
+    return ERR_OK;
+}
+
+int images_begin_row(Images *images, float **embedding_slot, Error *err)
+{
+    if (images->count == images->capacity) {
+        size_t rows = images->capacity < 1024 ? 1024 : images->capacity + images->capacity / 2;
+        int code = images_reserve(images, rows, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    if (embedding_slot != NULL)
+        *embedding_slot = images->has_embedding && images->dim > 0
+                              ? images->embedding + images->count * images->dim
+                              : NULL;
+    return ERR_OK;
+}
+
+/* Rebuilds an index of `count` entries keyed by key_of into a table twice as big. */
+static int rehash(uint32_t **index, size_t *capacity, size_t count, const char *bytes,
+                  const size_t *offset, Error *err)
+{
+    size_t size = 1024;
+    while (size < count * 2 + 2)
+        size *= 2;
+    uint32_t *table = calloc(size, sizeof *table);
+    if (table == NULL)
+        return error_nomem(err, size * sizeof *table);
+    for (size_t row = 0; row < count; row++) {
+        const char *key = bytes + offset[row];
+        size_t slot = hash_bytes(key, strlen(key)) & (size - 1);
+        while (table[slot] != 0)
+            slot = (slot + 1) & (size - 1);
+        table[slot] = (uint32_t)(row + 1);
+    }
+    free(*index);
+    *index = table;
+    *capacity = size;
+    return ERR_OK;
+}
+
+/* Finds key; returns its row or -1, and in *slot_out where it would go. */
+static int64_t lookup(const uint32_t *index, size_t capacity, const char *bytes,
+                      const size_t *offset, const char *key, size_t length, size_t *slot_out)
+{
+    if (capacity == 0) {
+        *slot_out = 0;
+        return -1;
+    }
+    size_t slot = hash_bytes(key, length) & (capacity - 1);
+    while (index[slot] != 0) {
+        size_t row = index[slot] - 1;
+        const char *candidate = bytes + offset[row];
+        if (strncmp(candidate, key, length) == 0 && candidate[length] == '\0')
+            return (int64_t)row;
+        slot = (slot + 1) & (capacity - 1);
+    }
+    *slot_out = slot;
+    return -1;
+}
+
+/* Appends key and its terminating NUL to an arena; returns its offset. */
+static int arena_append(char **bytes, size_t *length, size_t *capacity, const char *key,
+                        size_t key_length, size_t *offset, Error *err)
+{
+    if (*length + key_length + 1 > *capacity) {
+        size_t grown = *capacity < 4096 ? 4096 : *capacity;
+        while (*length + key_length + 1 > grown)
+            grown += grown / 2;
+        char *moved = realloc(*bytes, grown);
+        if (moved == NULL)
+            return error_nomem(err, grown);
+        *bytes = moved;
+        *capacity = grown;
+    }
+    memcpy(*bytes + *length, key, key_length);
+    (*bytes)[*length + key_length] = '\0';
+    *offset = *length;
+    *length += key_length + 1;
+    return ERR_OK;
+}
+
+static int32_t intern_label(Images *images, const char *label, size_t length, Error *err)
+{
+    size_t slot;
+    int64_t found = lookup(images->label_index, images->label_index_capacity, images->label_bytes,
+                           images->label_offset, label, length, &slot);
+    if (found >= 0)
+        return (int32_t)found;
+    if (images->label_count == INT32_MAX - 1)
+        return error_set(err, ERR_DATA, "too many distinct categories"), -1;
+    if (images->label_count == images->label_capacity) {
+        int32_t grown = images->label_capacity < 64 ? 64 : images->label_capacity * 2;
+        if (grow_array((void **)&images->label_offset, (size_t)grown, sizeof(size_t), err) != ERR_OK)
+            return -1;
+        images->label_capacity = grown;
+    }
+    size_t offset;
+    if (arena_append(&images->label_bytes, &images->label_bytes_length,
+                     &images->label_bytes_capacity, label, length, &offset, err)
+        != ERR_OK)
+        return -1;
+    int32_t id = images->label_count++;
+    images->label_offset[id] = offset;
+    if ((size_t)images->label_count * 2 + 2 > images->label_index_capacity) {
+        if (rehash(&images->label_index, &images->label_index_capacity,
+                   (size_t)images->label_count, images->label_bytes, images->label_offset, err)
+            != ERR_OK)
+            return -1;
+    } else {
+        images->label_index[slot] = (uint32_t)id + 1;
+    }
+    return id;
+}
+
+int images_commit_row(Images *images, const char *id, size_t id_length, double score,
+                      double variance, const char *label, size_t label_length, Error *err)
+{
+    size_t slot;
+    size_t row = images->count;
+    if (row >= UINT32_MAX - 1)
+        return error_set(err, ERR_DATA, "more than %u rows are not supported", UINT32_MAX - 2),
+               -1;
+    if (lookup(images->id_index, images->id_index_capacity, images->id_bytes, images->id_offset,
+               id, id_length, &slot)
+        >= 0)
+        return 0;
+    if (memchr(id, '\0', id_length) != NULL)
+        return 0; /* text never holds NUL; treat as unusable rather than truncate */
+    int32_t label_id = 0;
+    if (images->has_label) {
+        label_id = intern_label(images, label, label_length, err);
+        if (label_id < 0)
+            return -1;
+    }
+    size_t offset;
+    if (arena_append(&images->id_bytes, &images->id_bytes_length, &images->id_bytes_capacity, id,
+                     id_length, &offset, err)
+        != ERR_OK)
+        return -1;
+    images->id_offset[row] = offset;
+    if (images->has_score)
+        images->score[row] = score;
+    if (images->has_variance)
+        images->variance[row] = variance;
+    if (images->has_label)
+        images->label_of[row] = label_id;
+    images->count++;
+    if (images->count * 2 + 2 > images->id_index_capacity) {
+        if (rehash(&images->id_index, &images->id_index_capacity, images->count, images->id_bytes,
+                   images->id_offset, err)
+            != ERR_OK)
+            return -1;
+    } else {
+        images->id_index[slot] = (uint32_t)row + 1;
+    }
+    return 1;
+}
+
+const char *images_id(const Images *images, size_t row)
+{
+    return images->id_bytes + images->id_offset[row];
+}
+
+int64_t images_find(const Images *images, const char *id, size_t id_length)
+{
+    size_t slot;
+    return lookup(images->id_index, images->id_index_capacity, images->id_bytes,
+                  images->id_offset, id, id_length, &slot);
+}
+
+const char *images_label(const Images *images, int32_t label)
+{
+    return images->label_bytes + images->label_offset[label];
+}
+
+size_t images_memory(const Images *images)
+{
+    size_t per_row = sizeof(size_t) + (images->has_score ? sizeof(double) : 0)
+                     + (images->has_variance ? sizeof(double) : 0)
+                     + (images->has_label ? sizeof(int32_t) : 0)
+                     + images->dim * sizeof(float);
+    return images->capacity * per_row + images->id_bytes_capacity
+           + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
+}

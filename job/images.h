@@ -1,0 +1,84 @@
+/*
+ * images: the selected images held in memory as columns: ids (one compact
+ * byte arena, NUL-terminated, with a hash index for lookups and duplicate
+ * detection), scores, variances, labels of a category column (interned), and
+ * the embeddings as one contiguous N x D float32 matrix.
+ *
+ * It does not read the database: the stream module fills it row by row
+ * (images_begin_row ... images_commit_row). The caller owns the Images
+ * struct (images_init / images_release); every array in it is owned by it.
+ */
+#ifndef PAIRPICK_IMAGES_H
+#define PAIRPICK_IMAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct Images {
+    size_t count;
+    size_t capacity;         /* rows the column arrays can hold */
+
+    char *id_bytes;          /* id i starts at id_bytes + id_offset[i] */
+    size_t id_bytes_length, id_bytes_capacity;
+    size_t *id_offset;
+    uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
+    size_t id_index_capacity;
+
+    double *score;           /* NULL unless has_score; NaN for NULL where allowed */
+    double *variance;        /* NULL unless has_variance; NaN for NULL */
+    int32_t *label_of;       /* NULL unless has_label: index into labels */
+
+    char *label_bytes;       /* interned labels of the category column */
+    size_t label_bytes_length, label_bytes_capacity;
+    size_t *label_offset;
+    int32_t label_count, label_capacity;
+    uint32_t *label_index;   /* open addressing: label + 1, 0 = empty */
+    size_t label_index_capacity;
+
+    float *embedding;        /* count x dim, row-major; NULL unless has_embedding */
+    size_t dim;              /* 0 until the first embedding fixes it */
+
+    bool has_score, has_variance, has_label, has_embedding;
+} Images;
+
+void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
+                 bool has_embedding);
+void images_release(Images *images);
+
+/*
+ * Makes room for `rows` rows in total (e.g. from a count query), so the
+ * embedding matrix is allocated once at its final size.
+ */
+int images_reserve(Images *images, size_t rows, Error *err);
+
+/* Fixes the embedding dimension (before the first row). */
+int images_set_dim(Images *images, size_t dim, Error *err);
+
+/*
+ * Starts row `count`: makes room and returns where its embedding goes (dim
+ * floats; NULL when there is no embedding column or dim is not yet known).
+ */
+int images_begin_row(Images *images, float **embedding_slot, Error *err);
+
+/*
+ * Commits the row begun last. Returns 1 when added, 0 when the id was
+ * already there (the row is dropped: a duplicate id counts once), or a
+ * negative value on allocation failure (err set).
+ */
+int images_commit_row(Images *images, const char *id, size_t id_length, double score,
+                      double variance, const char *label, size_t label_length, Error *err);
+
+const char *images_id(const Images *images, size_t row);
+
+/* The row holding id, or -1. */
+int64_t images_find(const Images *images, const char *id, size_t id_length);
+
+const char *images_label(const Images *images, int32_t label);
+
+/* Bytes held by the columns (for the report and memory checks). */
+size_t images_memory(const Images *images);
+
+#endif

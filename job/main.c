@@ -1,0 +1,328 @@
+/*
+ * main: the command line. Parses the command and its options
+ * (getopt_long), loads the config, calls the module that does the work,
+ * prints the result, and is the one place where an error code becomes the
+ * process exit status (sysexits.h; see README.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "migrate.h"
+#include "plan.h"
+#include "report.h"
+#include "run.h"
+
+static const char usage_text[] =
+    "pairpick picks candidate pairs of images for human preference annotation.\n"
+    "\n"
+    "Usage:\n"
+    "  pairpick migrate CONFIG          create or upgrade pairpick's own tables\n"
+    "  pairpick run CONFIG [OPTIONS]    choose pairs and add them to the pending table\n"
+    "  pairpick status CONFIG           the job's last runs\n"
+    "  pairpick check CONFIG [--db]     validate the config (and, with --db, the database)\n"
+    "  pairpick explain CONFIG          print the SQL a run would execute, with parameters\n"
+    "  pairpick --help | --version\n"
+    "\n"
+    "Options of run:\n"
+    "  --run-id ID       the run's id (default: a new UUID); a succeeded id is not run twice\n"
+    "  --seed N          random seed (default: strategy.seed, else random; always recorded)\n"
+    "  --dry-run         choose pairs and print them on stderr; write nothing\n"
+    "  --max-pairs N     override strategy.max_pairs\n"
+    "\n"
+    "Output: a human log on stderr, one JSON summary line on stdout.\n"
+    "Exit codes: 0 done, 64 usage, 65 bad data, 69 database unreachable,\n"
+    "70 internal error, 75 try again later, 78 bad configuration.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "pairpick: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry \"pairpick --help\" for more information.\n");
+    return ERR_USAGE;
+}
+
+static int fail(const Error *err)
+{
+    fprintf(stderr, "pairpick: error: %s\n", err->message);
+    return err->code != ERR_OK ? err->code : ERR_INTERNAL;
+}
+
+/* Parses a non-negative integer option, range-checked. */
+static bool parse_count(const char *text, const char *option, uint64_t minimum, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] == '-' || text[0] == '\0') {
+        usage_error("invalid value \"%s\" for option", text);
+        fprintf(stderr, "(option %s)\n", option);
+        return false;
+    }
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value < minimum) {
+        fprintf(stderr, "pairpick: invalid value \"%s\" for option %s\n", text, option);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+static int load(const char *path, JobConfig **config)
+{
+    Error err;
+    error_clear(&err);
+    if (config_load(path, config, &err) != ERR_OK)
+        return fail(&err);
+    return ERR_OK;
+}
+
+static int command_migrate(JobConfig *config)
+{
+    Error err;
+    Db *db = NULL;
+    int applied = 0;
+    error_clear(&err);
+    int code = run_connect(config, &db, &err);
+    if (code == ERR_OK)
+        code = migrate_apply(db, config->output.table, &applied, &err);
+    db_close(db);
+    if (code != ERR_OK)
+        return fail(&err);
+    fprintf(stderr, "pairpick: %d migration%s applied%s\n", applied, applied == 1 ? "" : "s",
+            applied == 0 ? " (up to date)" : "");
+    printf("{\"command\":\"migrate\",\"applied\":%d}\n", applied);
+    return ERR_OK;
+}
+
+static int command_explain(JobConfig *config)
+{
+    Error err;
+    Plan plan;
+    error_clear(&err);
+    if (plan_build(config, plan_quote_ident_offline, NULL, NULL, &plan, &err) != ERR_OK)
+        return fail(&err);
+    printf("%s;\n", plan.select_sql);
+    for (int i = 0; i < plan.param_count; i++)
+        printf("-- $%d = '%s'  (%s)\n", i + 1, plan.params[i], plan.param_names[i]);
+    printf("-- streamed with: COPY (...) TO STDOUT (FORMAT binary)\n");
+    plan_release(&plan);
+    return ERR_OK;
+}
+
+static int command_check(JobConfig *config, bool with_db)
+{
+    Error err;
+    error_clear(&err);
+    if (with_db) {
+        Db *db = NULL;
+        Plan plan;
+        int code = run_connect(config, &db, &err);
+        if (code == ERR_OK)
+            code = migrate_verify(db, config->output.table, &err);
+        if (code == ERR_OK && (code = plan_build(config, db_quote_ident, db, NULL, &plan, &err))
+                                  == ERR_OK) {
+            /* Describing the SELECT checks that tables and columns exist
+             * and the casts apply, without reading a row. */
+            PGresult *result = PQprepare(db_conn(db), "", plan.select_sql, plan.param_count, NULL);
+            if (PQresultStatus(result) != PGRES_COMMAND_OK)
+                code = error_set(&err, db_error_code(db, result), "the source query is not valid: %s",
+                                 PQresultErrorMessage(result));
+            PQclear(result);
+            plan_release(&plan);
+        }
+        db_close(db);
+        if (code != ERR_OK)
+            return fail(&err);
+    }
+    fprintf(stderr, "pairpick: %s is valid%s\n", config->path,
+            with_db ? " and matches the database" : "");
+    return ERR_OK;
+}
+
+static int command_status(JobConfig *config, uint64_t limit)
+{
+    Error err;
+    Db *db = NULL;
+    PGresult *result = NULL;
+    char limit_text[24];
+    error_clear(&err);
+    snprintf(limit_text, sizeof limit_text, "%" PRIu64, limit);
+    const char *params[2] = {config->job, limit_text};
+    int code = run_connect(config, &db, &err);
+    if (code == ERR_OK)
+        code = migrate_verify(db, config->output.table, &err);
+    if (code == ERR_OK)
+        code = db_query(db, "read runs",
+                        "SELECT run_id, status, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ'), "
+                        "coalesce(round(extract(epoch FROM finished_at - started_at)::numeric, 2)"
+                        "::text, '-'), coalesce(rows_read::text, '-'), "
+                        "coalesce(pairs_inserted::text, '-'), coalesce(error, '') "
+                        "FROM pairpick_runs WHERE job = $1 ORDER BY started_at DESC LIMIT $2::int",
+                        2, params, &result, &err);
+    if (code != ERR_OK) {
+        db_close(db);
+        return fail(&err);
+    }
+    printf("%-40s %-10s %-26s %9s %10s %8s  %s\n", "run_id", "status", "started", "seconds",
+           "rows", "pairs", "error");
+    for (int i = 0; i < PQntuples(result); i++) {
+        char error_line[161];
+        snprintf(error_line, sizeof error_line, "%s", PQgetvalue(result, i, 6));
+        char *newline = strchr(error_line, '\n');
+        if (newline != NULL)
+            *newline = '\0';
+        printf("%-40s %-10s %-26s %9s %10s %8s  %s\n", PQgetvalue(result, i, 0),
+               PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), PQgetvalue(result, i, 3),
+               PQgetvalue(result, i, 4), PQgetvalue(result, i, 5), error_line);
+    }
+    PQclear(result);
+    db_close(db);
+    return ERR_OK;
+}
+
+static int command_run(JobConfig *config, const RunOptions *options)
+{
+    Error err;
+    Report report;
+    RunState state;
+    error_clear(&err);
+    int code = run_job(config, options, &report, &state, &err);
+    report_print_human(stderr, &report, state.images,
+                       state.pairs_per_category != NULL ? state.categories : NULL,
+                       state.pairs_per_category);
+    report_print_json(stdout, &report);
+    run_release(&state);
+    if (code != ERR_OK)
+        fprintf(stderr, "pairpick: error: %s\n", err.message);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option top_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option command_options[] = {
+        {"run-id", required_argument, NULL, 'r'},
+        {"seed", required_argument, NULL, 's'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"max-pairs", required_argument, NULL, 'm'},
+        {"db", no_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+
+    if (argc < 2)
+        return usage_error("%s", "no command given");
+    if (argv[1][0] == '-') {
+        int option = getopt_long(argc, argv, "+hV", top_options, NULL);
+        if (option == 'h') {
+            fputs(usage_text, stdout);
+            return ERR_OK;
+        }
+        if (option == 'V') {
+            printf("pairpick %s\n", PAIRPICK_VERSION);
+            return ERR_OK;
+        }
+        return usage_error("unknown option \"%s\"", argv[1]);
+    }
+
+    const char *command = argv[1];
+    static const char *const commands[] = {"migrate", "run", "status", "check", "explain"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        known |= strcmp(command, commands[i]) == 0;
+    if (!known)
+        return usage_error("unknown command \"%s\"", command);
+
+    RunOptions run_options = {0};
+    bool with_db = false;
+    uint64_t limit = 20;
+    int option;
+    optind = 2;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "+h", command_options, NULL)) != -1) {
+        bool is_run = strcmp(command, "run") == 0;
+        switch (option) {
+        case 'h':
+            fputs(usage_text, stdout);
+            return ERR_OK;
+        case 'r':
+            if (!is_run)
+                goto not_here;
+            if (optarg[0] == '\0' || strlen(optarg) > 120)
+                return usage_error("invalid value \"%s\" for option --run-id (1 to 120 characters)",
+                                   optarg);
+            run_options.run_id = optarg;
+            break;
+        case 's':
+            if (!is_run)
+                goto not_here;
+            if (!parse_count(optarg, "--seed", 0, &run_options.seed))
+                return ERR_USAGE;
+            run_options.seed_set = true;
+            break;
+        case 'n':
+            if (!is_run)
+                goto not_here;
+            run_options.dry_run = true;
+            break;
+        case 'm':
+            if (!is_run)
+                goto not_here;
+            if (!parse_count(optarg, "--max-pairs", 1, &run_options.max_pairs))
+                return ERR_USAGE;
+            run_options.max_pairs_set = true;
+            break;
+        case 'd':
+            if (strcmp(command, "check") != 0)
+                goto not_here;
+            with_db = true;
+            break;
+        case 'l':
+            if (strcmp(command, "status") != 0)
+                goto not_here;
+            if (!parse_count(optarg, "--limit", 1, &limit))
+                return ERR_USAGE;
+            break;
+        case ':':
+            return usage_error("option \"%s\" needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option \"%s\"", argv[optind - 1]);
+        }
+        continue;
+    not_here:
+        return usage_error("option \"%s\" does not apply to this command", argv[optind - 1]);
+    }
+    if (optind >= argc)
+        return usage_error("%s: missing CONFIG argument", command);
+    if (optind + 1 < argc)
+        return usage_error("unexpected argument \"%s\"", argv[optind + 1]);
+
+    JobConfig *config = NULL;
+    int code = load(argv[optind], &config);
+    if (code != ERR_OK)
+        return code;
+    if (strcmp(command, "migrate") == 0)
+        code = command_migrate(config);
+    else if (strcmp(command, "run") == 0)
+        code = command_run(config, &run_options);
+    else if (strcmp(command, "status") == 0)
+        code = command_status(config, limit);
+    else if (strcmp(command, "check") == 0)
+        code = command_check(config, with_db);
+    else
+        code = command_explain(config);
+    config_free(config);
+    return code;
+}

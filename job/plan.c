@@ -1,0 +1,326 @@
+#include "plan.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A growing string; on allocation failure it remembers and stays NULL. */
+typedef struct {
+    char *text;
+    size_t length, capacity;
+    bool failed;
+} Text;
+
+static void text_append(Text *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_append(Text *text, const char *fmt, ...)
+{
+    if (text->failed)
+        return;
+    for (;;) {
+        va_list args;
+        size_t room = text->capacity - text->length;
+        va_start(args, fmt);
+        int written = vsnprintf(text->text != NULL ? text->text + text->length : NULL, room, fmt,
+                                args);
+        va_end(args);
+        if (written < 0) {
+            text->failed = true;
+            return;
+        }
+        if ((size_t)written < room) {
+            text->length += (size_t)written;
+            return;
+        }
+        size_t capacity = (text->capacity + (size_t)written + 1) * 2;
+        char *grown = realloc(text->text, capacity);
+        if (grown == NULL) {
+            text->failed = true;
+            return;
+        }
+        text->text = grown;
+        text->capacity = capacity;
+    }
+}
+
+char *plan_quote_ident_offline(void *context, const char *ident, Error *err)
+{
+    (void)context;
+    size_t length = strlen(ident);
+    char *quoted = malloc(2 * length + 3);
+    if (quoted == NULL) {
+        error_nomem(err, 2 * length + 3);
+        return NULL;
+    }
+    char *out = quoted;
+    *out++ = '"';
+    for (const char *in = ident; *in != '\0'; in++) {
+        if (*in == '"')
+            *out++ = '"';
+        *out++ = *in;
+    }
+    *out++ = '"';
+    *out = '\0';
+    return quoted;
+}
+
+char *plan_quote_name(const char *name, QuoteIdentFn quote, void *quote_context, Error *err)
+{
+    Text result = {0};
+    char *part = malloc(strlen(name) + 1);
+    const char *in = name;
+
+    if (part == NULL) {
+        error_nomem(err, strlen(name) + 1);
+        return NULL;
+    }
+    if (*in == '\0')
+        goto invalid;
+    for (int parts = 0;; parts++) {
+        size_t length = 0;
+        if (*in == '"') {
+            /* A quoted part may hold dots; "" stands for one quote. */
+            in++;
+            for (;;) {
+                if (*in == '\0')
+                    goto invalid;
+                if (*in == '"') {
+                    if (in[1] != '"')
+                        break;
+                    in++;
+                }
+                part[length++] = *in++;
+            }
+            in++;
+        } else {
+            while (*in != '\0' && *in != '.')
+                part[length++] = *in++;
+        }
+        part[length] = '\0';
+        if (length == 0 || parts >= 2)
+            goto invalid;
+        char *quoted = quote(quote_context, part, err);
+        if (quoted == NULL)
+            goto fail;
+        text_append(&result, "%s%s", parts > 0 ? "." : "", quoted);
+        free(quoted);
+        if (*in == '\0')
+            break;
+        if (*in != '.')
+            goto invalid;
+        in++;
+    }
+    free(part);
+    if (result.failed) {
+        free(result.text);
+        error_nomem(err, result.capacity);
+        return NULL;
+    }
+    return result.text;
+
+invalid:
+    error_set(err, ERR_CONFIG, "invalid table name \"%s\"\nHINT: write table or schema.table; "
+                               "double-quote a part that contains a dot",
+              name);
+fail:
+    free(part);
+    free(result.text);
+    return NULL;
+}
+
+/* Adds a parameter and returns its number ($n), or 0 when full. */
+static int add_param(Plan *plan, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int add_param(Plan *plan, const char *name, const char *fmt, ...)
+{
+    if (plan->param_count >= PLAN_MAX_PARAMS)
+        return 0;
+    va_list args;
+    va_start(args, fmt);
+    char *value = NULL;
+    int written = vasprintf(&value, fmt, args);
+    va_end(args);
+    if (written < 0)
+        return 0;
+    plan->params[plan->param_count] = value;
+    plan->param_names[plan->param_count] = name;
+    return ++plan->param_count;
+}
+
+static char *quote_column(const char *column, QuoteIdentFn quote, void *context, Error *err)
+{
+    return quote(context, column, err);
+}
+
+int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
+               const char *as_of, Plan *plan, Error *err)
+{
+    int code = ERR_OK;
+    Text select = {0}, where = {0}, other = {0};
+    char *id = NULL, *score = NULL, *variance = NULL, *date = NULL, *category = NULL;
+
+    memset(plan, 0, sizeof *plan);
+
+    if (config->source.table != NULL) {
+        plan->source_sql = plan_quote_name(config->source.table, quote, quote_context, err);
+        if (plan->source_sql == NULL) {
+            code = err->code;
+            goto done;
+        }
+    } else {
+        /* The operator's own query, trusted as they wrote it (it is their
+         * config), wrapped so our filters and casts apply on top. */
+        if (asprintf(&plan->source_sql, "(%s)", config->source.query) < 0) {
+            code = error_nomem(err, strlen(config->source.query));
+            goto done;
+        }
+    }
+    plan->output_table = plan_quote_name(config->output.table, quote, quote_context, err);
+    if (plan->output_table == NULL) {
+        code = err->code;
+        goto done;
+    }
+
+#define QUOTE_OR_FAIL(var, column)                                                             \
+    do {                                                                                       \
+        if ((column) != NULL) {                                                                \
+            (var) = quote_column((column), quote, quote_context, err);                          \
+            if ((var) == NULL) {                                                               \
+                code = err->code;                                                              \
+                goto done;                                                                     \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+    QUOTE_OR_FAIL(id, config->source.id);
+    QUOTE_OR_FAIL(score, config->source.score);
+    QUOTE_OR_FAIL(variance, config->source.variance);
+    QUOTE_OR_FAIL(date, config->source.date);
+    QUOTE_OR_FAIL(category, config->source.category);
+#undef QUOTE_OR_FAIL
+
+    bool needs_embedding = config->strategy.by == STRATEGY_EMBEDDING
+                           || config->strategy.by == STRATEGY_EMBEDDING_SCORE;
+    plan->has_score = score != NULL;
+    plan->has_variance = variance != NULL;
+    plan->has_category = category != NULL && config->strategy.by == STRATEGY_CATEGORY;
+    plan->has_embedding = needs_embedding && config->source.embedding != NULL;
+
+    text_append(&select, "SELECT source.%s::text", id);
+    plan->column_count = 1;
+    if (plan->has_score) {
+        text_append(&select, ", source.%s::float8", score);
+        plan->column_count++;
+    }
+    if (plan->has_variance) {
+        text_append(&select, ", source.%s::float8", variance);
+        plan->column_count++;
+    }
+    if (plan->has_category) {
+        text_append(&select, ", source.%s::text", category);
+        plan->column_count++;
+    }
+    if (plan->has_embedding) {
+        /* An expression on purpose: pgvector columns are read as
+         * "embedding::real[]". Its type is checked when the run describes
+         * the query. */
+        text_append(&select, ", (%s)", config->source.embedding);
+        plan->column_count++;
+    }
+    text_append(&select, " FROM %s AS source", plan->source_sql);
+
+    /* Filters: values only as parameters. A NULL score passes the score
+     * filters so that it reaches the stream and is counted there. */
+    const char *and = " WHERE ";
+    int n;
+    if (config->filters.score_min.set) {
+        n = add_param(plan, "filters.score.min", "%.17g", config->filters.score_min.value);
+        text_append(&where, "%s(source.%s IS NULL OR source.%s >= $%d::float8)", and, score, score, n);
+        and = " AND ";
+    }
+    if (config->filters.score_max.set) {
+        n = add_param(plan, "filters.score.max", "%.17g", config->filters.score_max.value);
+        text_append(&where, "%s(source.%s IS NULL OR source.%s <= $%d::float8)", and, score, score, n);
+        and = " AND ";
+    }
+    if (config->filters.variance_min.set) {
+        n = add_param(plan, "filters.variance.min", "%.17g", config->filters.variance_min.value);
+        text_append(&where, "%ssource.%s >= $%d::float8", and, variance, n);
+        and = " AND ";
+    }
+    if (config->filters.variance_max.set) {
+        n = add_param(plan, "filters.variance.max", "%.17g", config->filters.variance_max.value);
+        text_append(&where, "%ssource.%s <= $%d::float8", and, variance, n);
+        and = " AND ";
+    }
+    if (config->filters.date_from.set) {
+        n = add_param(plan, "filters.date.from", "%s", config->filters.date_from.text);
+        text_append(&where, "%ssource.%s >= $%d::timestamptz", and, date, n);
+        and = " AND ";
+    }
+    if (config->filters.date_to.set) {
+        n = add_param(plan, "filters.date.to", "%s", config->filters.date_to.text);
+        if (config->filters.date_to.date_only)
+            text_append(&where, "%ssource.%s < ($%d::date + 1)", and, date, n); /* whole day */
+        else
+            text_append(&where, "%ssource.%s <= $%d::timestamptz", and, date, n);
+        and = " AND ";
+    }
+    if (config->filters.date_last_ms > 0) {
+        n = add_param(plan, "filters.date.last", "%" PRId64 " milliseconds",
+                      config->filters.date_last_ms);
+        if (as_of != NULL) {
+            int now = add_param(plan, "--as-of", "%s", as_of);
+            text_append(&where, "%ssource.%s >= $%d::timestamptz - $%d::interval", and, date, now, n);
+            text_append(&where, " AND source.%s <= $%d::timestamptz", date, now);
+        } else {
+            text_append(&where, "%ssource.%s >= now() - $%d::interval", and, date, n);
+        }
+        and = " AND ";
+    }
+    for (int i = 0; i < plan->param_count; i++)
+        if (plan->params[i] == NULL)
+            select.failed = true;
+
+    text_append(&other, "%s%s", select.text != NULL ? select.text : "",
+                where.text != NULL ? where.text : "");
+    if (select.failed || where.failed || other.failed) {
+        code = error_nomem(err, other.capacity);
+        goto done;
+    }
+    plan->select_sql = other.text;
+    other.text = NULL;
+    if (asprintf(&plan->copy_sql, "COPY (%s) TO STDOUT (FORMAT binary)", plan->select_sql) < 0
+        || asprintf(&plan->count_sql, "SELECT count(*) FROM %s AS source", plan->source_sql) < 0) {
+        plan->copy_sql = plan->count_sql = NULL;
+        code = error_nomem(err, strlen(plan->select_sql));
+        goto done;
+    }
+
+done:
+    free(select.text);
+    free(where.text);
+    free(other.text);
+    free(id);
+    free(score);
+    free(variance);
+    free(date);
+    free(category);
+    if (code != ERR_OK)
+        plan_release(plan);
+    return code;
+}
+
+void plan_release(Plan *plan)
+{
+    free(plan->select_sql);
+    free(plan->copy_sql);
+    free(plan->count_sql);
+    free(plan->source_sql);
+    free(plan->output_table);
+    for (int i = 0; i < plan->param_count; i++)
+        free(plan->params[i]);
+    memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,63 @@
+/*
+ * plan: turns a validated JobConfig into the one parameterized SELECT that
+ * reads the job's images, plus the COPY that streams it. Filter values
+ * become $n parameters (never SQL text); identifiers from the config are
+ * quoted through a QuoteIdentFn (PQescapeIdentifier at run time), with
+ * schema-qualified names split first.
+ *
+ * The SELECT returns, in this order: id::text, then score::float8,
+ * variance::float8, category::text and the embedding expression, each only
+ * when the config names it (the `has_*` flags say which). Rows with NULL
+ * scores are kept so the stream can count them.
+ *
+ * It does not connect or execute anything. plan_build fills a caller-owned
+ * Plan; plan_release frees what it holds.
+ */
+#ifndef PAIRPICK_PLAN_H
+#define PAIRPICK_PLAN_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "error.h"
+
+#define PLAN_MAX_PARAMS 16
+
+/* Returns a malloc'd quoted identifier, or NULL with err set. */
+typedef char *(*QuoteIdentFn)(void *context, const char *ident, Error *err);
+
+typedef struct Plan {
+    char *select_sql;    /* SELECT ... FROM ... WHERE ... */
+    char *copy_sql;      /* COPY (select_sql) TO STDOUT (FORMAT binary) */
+    char *count_sql;     /* SELECT count(*) of the source before filters */
+    char *source_sql;    /* the FROM item: quoted table or (query) */
+    char *output_table;  /* quoted, schema-qualified as configured */
+    int param_count;
+    char *params[PLAN_MAX_PARAMS];            /* text values, $1.. */
+    const char *param_names[PLAN_MAX_PARAMS]; /* config key each came from */
+    int column_count;
+    bool has_score, has_variance, has_category, has_embedding;
+} Plan;
+
+/*
+ * Builds the plan. `as_of` is the "now" for relative date filters
+ * (filters.date.last): a timestamp text, or NULL for the server's now().
+ */
+int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
+               const char *as_of, Plan *plan, Error *err);
+
+void plan_release(Plan *plan);
+
+/*
+ * Quotes a possibly schema-qualified name ("schema.table", or
+ * "\"odd.schema\".table") part by part with quote; returns malloc'd text.
+ */
+char *plan_quote_name(const char *name, QuoteIdentFn quote, void *quote_context, Error *err);
+
+/*
+ * Standard SQL identifier quoting (what PQescapeIdentifier produces for
+ * UTF-8 text), for `pairpick explain`, which does not connect.
+ */
+char *plan_quote_ident_offline(void *context, const char *ident, Error *err);
+
+#endif

@@ -1,0 +1,205 @@
+#include "report.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RANDOM_PAIRS 20000
+
+static double cosine(const Images *images, uint32_t a, uint32_t b)
+{
+    const float *x = images->embedding + (size_t)a * images->dim;
+    const float *y = images->embedding + (size_t)b * images->dim;
+    double dot = 0, xx = 0, yy = 0;
+    for (size_t d = 0; d < images->dim; d++) {
+        dot += (double)x[d] * y[d];
+        xx += (double)x[d] * x[d];
+        yy += (double)y[d] * y[d];
+    }
+    return xx > 0 && yy > 0 ? dot / sqrt(xx * yy) : 0.0;
+}
+
+static int compare_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+void report_measure(Report *report, const Images *images, const Categories *categories,
+                    const Pair *pairs, size_t pair_count, Rng *rng)
+{
+    size_t n = images->count;
+    bool scores = images->score != NULL;
+    bool embeddings = images->embedding != NULL && images->dim > 0;
+
+    if (pair_count > 0 && n >= 2) {
+        double chosen_delta = 0, chosen_similarity = 0;
+        size_t counted = 0;
+        for (size_t i = 0; i < pair_count; i++) {
+            if (scores && isfinite(images->score[pairs[i].a]) && isfinite(images->score[pairs[i].b])) {
+                chosen_delta += fabs(images->score[pairs[i].a] - images->score[pairs[i].b]);
+                counted++;
+            }
+            if (embeddings)
+                chosen_similarity += cosine(images, pairs[i].a, pairs[i].b);
+        }
+        double random_delta = 0, random_similarity = 0;
+        size_t random_counted = 0;
+        for (size_t i = 0; i < RANDOM_PAIRS; i++) {
+            uint32_t a = (uint32_t)rng_below(rng, n);
+            uint32_t b = (uint32_t)rng_below(rng, n - 1);
+            if (b >= a)
+                b++;
+            if (scores && isfinite(images->score[a]) && isfinite(images->score[b])) {
+                random_delta += fabs(images->score[a] - images->score[b]);
+                random_counted++;
+            }
+            if (embeddings)
+                random_similarity += cosine(images, a, b);
+        }
+        if (scores && counted > 0 && random_counted > 0) {
+            report->has_score_delta = true;
+            report->chosen_score_delta = chosen_delta / (double)counted;
+            report->random_score_delta = random_delta / (double)random_counted;
+        }
+        if (embeddings) {
+            report->has_similarity = true;
+            report->chosen_similarity = chosen_similarity / (double)pair_count;
+            report->random_similarity = random_similarity / RANDOM_PAIRS;
+        }
+    }
+
+    if (categories->cluster_count > 0) {
+        size_t k = (size_t)categories->cluster_count;
+        size_t *sizes = calloc(k, sizeof *sizes);
+        report->has_clusters = true;
+        report->cluster_count = categories->cluster_count;
+        report->iterations = categories->iterations;
+        report->inertia = categories->inertia;
+        if (sizes != NULL) {
+            for (size_t i = 0; i < n; i++) {
+                int32_t c = categories->category_of[i];
+                if (c < 0)
+                    continue;
+                int32_t cluster = categories->group_of_category[c];
+                if (cluster >= 0 && (size_t)cluster < k)
+                    sizes[cluster]++;
+            }
+            qsort(sizes, k, sizeof *sizes, compare_size);
+            report->cluster_size_min = sizes[0];
+            report->cluster_size_median = sizes[k / 2];
+            report->cluster_size_max = sizes[k - 1];
+            free(sizes);
+        }
+    }
+}
+
+void report_print_human(FILE *out, const Report *report, const Images *images,
+                        const Categories *categories, const size_t *pairs_per_category)
+{
+    const RunCounts *c = &report->counts;
+    fprintf(out, "pairpick: job %s, run %s: %s\n", report->job, report->run_id, report->status);
+    fprintf(out, "  strategy        %s (seed %" PRIu64 ")\n", report->strategy, report->seed);
+    fprintf(out, "  rows read       %" PRIu64 " (filtered out before: %" PRIu64 ")\n",
+            c->rows_read, c->filtered_out);
+    fprintf(out, "  rows skipped    %" PRIu64, c->rows_skipped);
+    const char *sep = " (";
+    for (int r = 0; r < REJECT_REASON_COUNT; r++) {
+        if (report->stream.rejected[r] > 0) {
+            fprintf(out, "%s%s %" PRIu64, sep, stream_reject_name((RejectReason)r),
+                    report->stream.rejected[r]);
+            sep = ", ";
+        }
+    }
+    fprintf(out, "%s\n", sep[0] == ',' ? ")" : "");
+    fprintf(out, "  candidates      %" PRIu64 " images in %d categories\n", c->candidates,
+            c->categories);
+    fprintf(out, "  pairs           %" PRIu64 " chosen of %" PRIu64 " requested (%" PRIu64
+                 " new pairs available), %" PRIu64 " inserted\n",
+            c->pairs_chosen, c->pairs_requested, c->pairs_available, c->pairs_inserted);
+    if (report->has_clusters)
+        fprintf(out, "  clusters        k=%d, sizes min %zu / median %zu / max %zu, inertia %.6g, "
+                     "%d iterations\n",
+                report->cluster_count, report->cluster_size_min, report->cluster_size_median,
+                report->cluster_size_max, report->inertia, report->iterations);
+    if (report->has_score_delta)
+        fprintf(out, "  |score delta|   chosen pairs %.4f, random pairs %.4f (ratio %.3f)\n",
+                report->chosen_score_delta, report->random_score_delta,
+                report->random_score_delta > 0
+                    ? report->chosen_score_delta / report->random_score_delta
+                    : 0.0);
+    if (report->has_similarity)
+        fprintf(out, "  cosine sim.     chosen pairs %.4f, random pairs %.4f\n",
+                report->chosen_similarity, report->random_similarity);
+    if (pairs_per_category != NULL && categories != NULL && categories->count > 0) {
+        char name[256];
+        int32_t shown = categories->count > 50 ? 50 : categories->count;
+        fprintf(out, "  pairs per category:");
+        for (int32_t k = 0; k < shown; k++)
+            fprintf(out, "%s %s=%zu", k % 6 == 0 ? "\n   " : "",
+                    categorize_name(categories, images, k, name, sizeof name),
+                    pairs_per_category[k]);
+        if (shown < categories->count)
+            fprintf(out, "\n    ... and %d more categories", categories->count - shown);
+        fputc('\n', out);
+    }
+    if (report->error != NULL)
+        fprintf(out, "  error           %s\n", report->error);
+    fprintf(out, "  time            %.2f s\n", report->seconds);
+}
+
+void report_json_string(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+void report_print_json(FILE *out, const Report *report)
+{
+    const RunCounts *c = &report->counts;
+    fputs("{\"job\":", out);
+    report_json_string(out, report->job != NULL ? report->job : "");
+    fputs(",\"run_id\":", out);
+    report_json_string(out, report->run_id != NULL ? report->run_id : "");
+    fputs(",\"status\":", out);
+    report_json_string(out, report->status);
+    fprintf(out, ",\"exit_code\":%d,\"seed\":%" PRIu64, report->exit_code, report->seed);
+    fprintf(out,
+            ",\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"filtered_out\":%" PRIu64
+            ",\"candidates\":%" PRIu64 ",\"categories\":%d,\"pairs_requested\":%" PRIu64
+            ",\"pairs_available\":%" PRIu64 ",\"pairs_chosen\":%" PRIu64
+            ",\"pairs_inserted\":%" PRIu64,
+            c->rows_read, c->rows_skipped, c->filtered_out, c->candidates, c->categories,
+            c->pairs_requested, c->pairs_available, c->pairs_chosen, c->pairs_inserted);
+    if (report->has_score_delta)
+        fprintf(out, ",\"mean_score_delta\":%.6g,\"random_score_delta\":%.6g",
+                report->chosen_score_delta, report->random_score_delta);
+    if (report->has_similarity)
+        fprintf(out, ",\"mean_cosine_similarity\":%.6g,\"random_cosine_similarity\":%.6g",
+                report->chosen_similarity, report->random_similarity);
+    if (report->has_clusters)
+        fprintf(out, ",\"clusters\":%d,\"inertia\":%.6g,\"iterations\":%d",
+                report->cluster_count, report->inertia, report->iterations);
+    fprintf(out, ",\"seconds\":%.3f", report->seconds);
+    if (report->error != NULL) {
+        fputs(",\"error\":", out);
+        report_json_string(out, report->error);
+    }
+    fputs("}\n", out);
+    fflush(out);
+}

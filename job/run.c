@@ -1,0 +1,279 @@
+#include "run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "categorize.h"
+#include "images.h"
+#include "migrate.h"
+#include "pairs.h"
+#include "plan.h"
+#include "runs.h"
+#include "stream.h"
+#include "write.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
+    }
+    /* Seeds are stored as numeric(20); keep them within int64 for tools
+     * that read them back as bigint. */
+    return seed & 0x7fffffffffffffffULL;
+}
+
+void run_new_uuid(char *buffer, size_t size)
+{
+    unsigned char bytes[16];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        uint64_t a = random_seed(), b = random_seed() ^ (uint64_t)clock();
+        memcpy(bytes, &a, 8);
+        memcpy(bytes + 8, &b, 8);
+    }
+    bytes[6] = (unsigned char)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (unsigned char)((bytes[8] & 0x3f) | 0x80);
+    snprintf(buffer, size,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", bytes[0],
+             bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+             bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+}
+
+int run_connect(const JobConfig *config, Db **db, Error *err)
+{
+    char application[128];
+    snprintf(application, sizeof application, "pairpick/%s", config->job);
+    DbConnectOptions options = {
+        .conninfo = config->database.conninfo,
+        .application_name = application,
+        .retries = config->database.connect_retries,
+        .timeout_ms = config->database.connect_timeout_ms,
+    };
+    int code = db_connect(&options, db, err);
+    if (code != ERR_OK)
+        return code;
+    /* Timeouts apply to this session only. */
+    char value[32];
+    const char *params[1] = {value};
+    if (config->database.statement_timeout_ms > 0) {
+        snprintf(value, sizeof value, "%" PRId64, config->database.statement_timeout_ms);
+        code = db_command(*db, "set statement_timeout",
+                          "SELECT set_config('statement_timeout', $1, false)", 1, params, NULL, err);
+    }
+    if (code == ERR_OK && config->database.lock_timeout_ms > 0) {
+        snprintf(value, sizeof value, "%" PRId64, config->database.lock_timeout_ms);
+        code = db_command(*db, "set lock_timeout", "SELECT set_config('lock_timeout', $1, false)",
+                          1, params, NULL, err);
+    }
+    if (code != ERR_OK) {
+        db_close(*db);
+        *db = NULL;
+    }
+    return code;
+}
+
+/* Reads the selection in one snapshot: source count, rows, existing pairs. */
+static int read_selection(Db *db, const Plan *plan, const StreamOptions *stream_options,
+                          Images *images, StreamStats *stats, RunCounts *counts,
+                          PairSet **existing, Error *err)
+{
+    PGresult *result = NULL;
+    int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
+                          NULL, err);
+    if (code != ERR_OK)
+        return code;
+    if ((code = db_query(db, "count source", plan->count_sql, 0, NULL, &result, err)) != ERR_OK)
+        goto fail;
+    uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    if ((code = images_reserve(images, total, err)) != ERR_OK)
+        goto fail;
+    if ((code = stream_read(db, plan, stream_options, images, stats, err)) != ERR_OK)
+        goto fail;
+    counts->rows_read = stats->rows_read;
+    counts->filtered_out = total > stats->rows_read ? total - stats->rows_read : 0;
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        counts->rows_skipped += stats->rejected[r];
+    if ((code = write_load_existing(db, plan->output_table, images, existing, err)) != ERR_OK)
+        goto fail;
+    return db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err);
+fail:;
+    Error ignored;
+    db_command(db, "rollback read", "ROLLBACK", 0, NULL, NULL, &ignored);
+    return code;
+}
+
+int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
+            Error *err)
+{
+    double started = now_seconds();
+    Db *db = NULL;
+    Plan plan;
+    bool planned = false, registered = false;
+    PairSet *existing = NULL;
+    PairsResult chosen = {0};
+    Rng rng, report_rng;
+    int code;
+
+    memset(state, 0, sizeof *state);
+    memset(report, 0, sizeof *report);
+    state->images = calloc(1, sizeof *state->images);
+    state->categories = calloc(1, sizeof *state->categories);
+    if (state->images == NULL || state->categories == NULL)
+        return error_nomem(err, sizeof *state->images);
+
+    if (options->run_id != NULL)
+        snprintf(state->run_id, sizeof state->run_id, "%s", options->run_id);
+    else
+        run_new_uuid(state->run_id, sizeof state->run_id);
+    uint64_t seed = options->seed_set           ? options->seed
+                    : config->strategy.seed_set ? config->strategy.seed
+                                                : random_seed();
+    report->job = config->job;
+    report->run_id = state->run_id;
+    report->strategy = config_strategy_name(config->strategy.by);
+    report->seed = seed;
+    report->status = "failed";
+    RunCounts *counts = &report->counts;
+    counts->pairs_requested = options->max_pairs_set ? options->max_pairs
+                                                     : (uint64_t)config->strategy.max_pairs;
+
+    RunInfo info = {
+        .job = config->job,
+        .run_id = state->run_id,
+        .strategy = report->strategy,
+        .output_table = config->output.table,
+        .seed = seed,
+        .config_text = config->text,
+    };
+
+    if ((code = run_connect(config, &db, err)) != ERR_OK)
+        goto done;
+    if ((code = migrate_verify(db, config->output.table, err)) != ERR_OK)
+        goto done;
+    if ((code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
+        goto done;
+    planned = true;
+
+    if (!options->dry_run) {
+        RunStart outcome;
+        uint64_t previous_seed = 0;
+        if ((code = runs_begin(db, &info, &outcome, counts, &previous_seed, err)) != ERR_OK)
+            goto done;
+        if (outcome == RUN_ALREADY_SUCCEEDED) {
+            report->status = "already_succeeded";
+            report->seed = previous_seed;
+            code = ERR_OK;
+            goto done;
+        }
+        if (outcome == RUN_ALREADY_RUNNING) {
+            code = error_set(err, ERR_TEMPFAIL,
+                             "run \"%s\" of job \"%s\" is already running"
+                             "\nHINT: wait for it, or run under a new --run-id",
+                             state->run_id, config->job);
+            goto done;
+        }
+        registered = true;
+    }
+
+    bool needs_score = config->strategy.by == STRATEGY_SCORE
+                       || config->strategy.by == STRATEGY_EMBEDDING_SCORE;
+    StreamOptions stream_options = {
+        .score_required = needs_score,
+        .embedding_dim = (size_t)config->source.embedding_dim,
+        .dim_mismatch_is_error = config->source.embedding_dim > 0
+                                 && config->source.on_bad_row == BAD_ROW_ERROR,
+    };
+    images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
+                plan.has_embedding);
+    if ((code = read_selection(db, &plan, &stream_options, state->images, &report->stream,
+                               counts, &existing, err))
+        != ERR_OK)
+        goto done;
+
+    rng_init(&rng, seed);
+    rng_fork(&rng, 0x7265706f7274ULL /* "report" */, &report_rng);
+    if ((code = categorize(config, state->images, &rng, state->categories, err)) != ERR_OK)
+        goto done;
+    counts->categories = state->categories->count;
+    for (size_t i = 0; i < state->images->count; i++)
+        if (state->categories->category_of[i] >= 0)
+            counts->candidates++;
+
+    if ((code = pairs_select(state->categories->category_of, state->images->count,
+                             state->categories->count, counts->pairs_requested, existing, &rng,
+                             &chosen, err))
+        != ERR_OK)
+        goto done;
+    counts->pairs_available = chosen.available;
+    counts->pairs_chosen = chosen.pair_count;
+
+    if (options->dry_run) {
+        write_print_pairs(stderr, state->images, state->categories, chosen.pairs,
+                          chosen.pair_count);
+        report->status = "dry_run";
+    } else {
+        if ((code = write_pairs(db, plan.output_table, &info, state->images, state->categories,
+                                chosen.pairs, chosen.pair_count, counts, err))
+            != ERR_OK)
+            goto done;
+        report->status = "succeeded";
+        registered = false;
+    }
+    report_measure(report, state->images, state->categories, chosen.pairs, chosen.pair_count,
+                   &report_rng);
+    state->pairs_per_category = chosen.pairs_per_category;
+    chosen.pairs_per_category = NULL;
+
+done:
+    if (code != ERR_OK) {
+        snprintf(state->error, sizeof state->error, "%s", err->message);
+        report->error = state->error;
+        if (registered && db != NULL) {
+            Error ignored;
+            counts->pairs_inserted = 0;
+            /* The connection may be gone (server restart); a fresh one
+             * records the failure when it can. */
+            if (runs_fail(db, &info, counts, err->message, &ignored) != ERR_OK) {
+                Db *again = NULL;
+                if (run_connect(config, &again, &ignored) == ERR_OK) {
+                    runs_fail(again, &info, counts, err->message, &ignored);
+                    db_close(again);
+                }
+            }
+        }
+    }
+    report->exit_code = code;
+    report->seconds = now_seconds() - started;
+    pairs_result_release(&chosen);
+    pairset_free(existing);
+    if (planned)
+        plan_release(&plan);
+    db_close(db);
+    return code;
+}
+
+void run_release(RunState *state)
+{
+    if (state->images != NULL)
+        images_release(state->images);
+    if (state->categories != NULL)
+        categorize_release(state->categories);
+    free(state->images);
+    free(state->categories);
+    free(state->pairs_per_category);
+    memset(state, 0, sizeof *state);
+}

@@ -1,0 +1,55 @@
+/*
+ * run: one run of a job, start to end, in the order of the data flow:
+ * connect, register the run, read the selection in one REPEATABLE READ
+ * snapshot (stream), categorize, choose pairs, write them in one
+ * transaction, and fill the report. A failure after registration marks the
+ * run failed with its error; nothing is written for it.
+ *
+ * It does not print: main prints the Report. The caller owns the Report;
+ * strings in it point into the options or into a buffer run_release frees.
+ */
+#ifndef PAIRPICK_RUN_H
+#define PAIRPICK_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "report.h"
+
+typedef struct RunOptions {
+    const char *run_id;   /* NULL: a fresh UUID */
+    bool seed_set;        /* --seed, else strategy.seed, else random */
+    uint64_t seed;
+    bool dry_run;
+    bool max_pairs_set;   /* --max-pairs overrides strategy.max_pairs */
+    uint64_t max_pairs;
+    bool verbose;
+} RunOptions;
+
+typedef struct RunState {
+    char run_id[128];
+    char error[ERROR_MESSAGE_MAX];
+    size_t *pairs_per_category;
+    Images *images;
+    Categories *categories;
+} RunState;
+
+/*
+ * Runs the job. Returns the exit code (0 also when the run id already
+ * succeeded) and fills report; err holds the failure.
+ */
+int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
+            Error *err);
+
+void run_release(RunState *state);
+
+/* Connects as the config says (application_name pairpick/<job>). */
+int run_connect(const JobConfig *config, Db **db, Error *err);
+
+/* A random version-4 UUID (for run ids) into buffer (37 bytes or more). */
+void run_new_uuid(char *buffer, size_t size);
+
+#endif

@@ -1,0 +1,496 @@
+#include "stream.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Type OIDs of the embedding column and of array elements we accept. */
+#define OID_BYTEA 17
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_FLOAT4_ARRAY 1021
+#define OID_FLOAT8_ARRAY 1022
+
+static const char signature[11] = "PGCOPY\n\377\r\n\0";
+
+struct StreamParser {
+    Images *images;
+    StreamOptions options;
+    int column_count;
+    bool has_score, has_variance, has_category, has_embedding;
+    bool header_done, trailer_seen;
+    char *pending;                /* bytes of an incomplete tuple */
+    size_t pending_length, pending_capacity;
+    uint64_t offset;              /* bytes consumed, for messages */
+    StreamStats stats;
+};
+
+const char *stream_reject_name(RejectReason reason)
+{
+    static const char *const names[REJECT_REASON_COUNT] = {
+        "null_id", "null_score", "nonfinite_score", "null_category",
+        "null_embedding", "bad_embedding", "dim_mismatch", "duplicate_id",
+    };
+    return reason < REJECT_REASON_COUNT ? names[reason] : "unknown";
+}
+
+static uint32_t read_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint16_t read_u16(const unsigned char *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static double read_f8(const unsigned char *p)
+{
+    uint64_t bits = (uint64_t)read_u32(p) << 32 | read_u32(p + 4);
+    double value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+static float read_f4(const unsigned char *p)
+{
+    uint32_t bits = read_u32(p);
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+int stream_parser_new(const Plan *plan, const StreamOptions *options, Images *images,
+                      StreamParser **out, Error *err)
+{
+    StreamParser *parser = calloc(1, sizeof *parser);
+    if (parser == NULL)
+        return error_nomem(err, sizeof *parser);
+    parser->images = images;
+    parser->options = *options;
+    parser->column_count = plan->column_count;
+    parser->has_score = plan->has_score;
+    parser->has_variance = plan->has_variance;
+    parser->has_category = plan->has_category;
+    parser->has_embedding = plan->has_embedding;
+    if (options->embedding_dim > 0) {
+        int code = images_set_dim(images, options->embedding_dim, err);
+        if (code != ERR_OK) {
+            free(parser);
+            return code;
+        }
+    }
+    *out = parser;
+    return ERR_OK;
+}
+
+void stream_parser_free(StreamParser *parser)
+{
+    if (parser == NULL)
+        return;
+    free(parser->pending);
+    free(parser);
+}
+
+const StreamStats *stream_parser_stats(const StreamParser *parser)
+{
+    return &parser->stats;
+}
+
+static int malformed(StreamParser *parser, size_t at, const char *what, Error *err)
+{
+    return error_set(err, ERR_DATA, "malformed COPY data at byte %llu: %s",
+                     (unsigned long long)(parser->offset + at), what);
+}
+
+/* Outcome of decoding one embedding field into its slot. */
+typedef enum { EMB_OK, EMB_BAD, EMB_DIM } EmbeddingOutcome;
+
+/*
+ * Decodes an embedding field of `length` bytes at p into slot (dim floats;
+ * when dim is 0 the first usable row sets it, slot then comes back new).
+ * Returns ERR_OK with *outcome set, or ERR_DATA for structural damage.
+ */
+static int decode_embedding(StreamParser *parser, const unsigned char *p, size_t length,
+                            size_t at, float **slot, EmbeddingOutcome *outcome, Error *err)
+{
+    Images *images = parser->images;
+    size_t count;
+    int element_oid = OID_FLOAT4;
+    const unsigned char *elements;
+
+    if (parser->options.embedding_format == EMBEDDING_BYTEA) {
+        if (length % 4 != 0 || length == 0) {
+            *outcome = EMB_BAD;
+            return ERR_OK;
+        }
+        count = length / 4;
+        elements = p;
+    } else {
+        if (length < 12)
+            return malformed(parser, at, "array header too short", err);
+        uint32_t ndim = read_u32(p);
+        element_oid = (int)read_u32(p + 8);
+        if (element_oid != OID_FLOAT4 && element_oid != OID_FLOAT8)
+            return malformed(parser, at, "array of an unexpected element type", err);
+        if (ndim != 1) {
+            if (ndim > 6)
+                return malformed(parser, at, "array with too many dimensions", err);
+            *outcome = EMB_BAD; /* empty or multi-dimensional: not an embedding */
+            return ERR_OK;
+        }
+        if (length < 20)
+            return malformed(parser, at, "array header too short", err);
+        count = read_u32(p + 12);
+        size_t element_size = element_oid == OID_FLOAT4 ? 4 : 8;
+        /* Elements are (int32 length, bytes) each; NULL has length -1. */
+        size_t remaining = length - 20;
+        if (count > remaining / 4)
+            return malformed(parser, at, "array longer than its field", err);
+        elements = p + 20;
+        /* Check structure first so a NULL element makes a bad row, not damage. */
+        bool has_null = false;
+        const unsigned char *q = elements;
+        for (size_t i = 0; i < count; i++) {
+            if ((size_t)(p + length - q) < 4)
+                return malformed(parser, at, "array element past its field", err);
+            int32_t element_length = (int32_t)read_u32(q);
+            q += 4;
+            if (element_length == -1) {
+                has_null = true;
+                continue;
+            }
+            if (element_length != (int32_t)element_size || (size_t)(p + length - q) < element_size)
+                return malformed(parser, at, "array element of a wrong size", err);
+            q += element_size;
+        }
+        if (q != p + length)
+            return malformed(parser, at, "bytes after the array's elements", err);
+        if (has_null) {
+            *outcome = EMB_BAD;
+            return ERR_OK;
+        }
+    }
+
+    if (count == 0) {
+        *outcome = EMB_BAD;
+        return ERR_OK;
+    }
+    if (images->dim == 0) {
+        int code = images_set_dim(images, count, err);
+        if (code == ERR_OK)
+            code = images_begin_row(images, slot, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    if (count != images->dim) {
+        *outcome = EMB_DIM;
+        return ERR_OK;
+    }
+
+    float *out = *slot;
+    if (parser->options.embedding_format == EMBEDDING_BYTEA) {
+        for (size_t i = 0; i < count; i++) {
+            uint32_t bits = (uint32_t)elements[4 * i] | (uint32_t)elements[4 * i + 1] << 8
+                            | (uint32_t)elements[4 * i + 2] << 16
+                            | (uint32_t)elements[4 * i + 3] << 24;
+            memcpy(&out[i], &bits, sizeof bits);
+        }
+    } else if (element_oid == OID_FLOAT4) {
+        for (size_t i = 0; i < count; i++)
+            out[i] = read_f4(elements + 8 * i + 4);
+    } else {
+        for (size_t i = 0; i < count; i++)
+            out[i] = (float)read_f8(elements + 12 * i + 4);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!isfinite(out[i])) {
+            *outcome = EMB_BAD;
+            return ERR_OK;
+        }
+    }
+    *outcome = EMB_OK;
+    return ERR_OK;
+}
+
+static void reject(StreamParser *parser, const char *id, size_t id_length, RejectReason reason)
+{
+    parser->stats.rejected[reason]++;
+    if (parser->options.on_reject != NULL)
+        parser->options.on_reject(parser->options.reject_context, id, id_length, reason);
+}
+
+/*
+ * Parses one tuple at data[0..length). Returns ERR_OK and *used > 0 when a
+ * whole tuple (or the trailer) was consumed, *used == 0 when more bytes are
+ * needed, or an error.
+ */
+static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t length,
+                       size_t *used, Error *err)
+{
+    const unsigned char *p = data;
+    const unsigned char *end = data + length;
+    *used = 0;
+
+    if (length < 2)
+        return ERR_OK;
+    int16_t fields = (int16_t)read_u16(p);
+    p += 2;
+    if (fields == -1) {
+        parser->trailer_seen = true;
+        *used = 2;
+        return ERR_OK;
+    }
+    if (fields != parser->column_count)
+        return malformed(parser, 0, "tuple with an unexpected number of fields", err);
+
+    /* First pass: find every field, so an incomplete tuple costs nothing. */
+    const unsigned char *field[8];
+    int32_t field_length[8];
+    for (int f = 0; f < fields; f++) {
+        if (end - p < 4)
+            return ERR_OK;
+        field_length[f] = (int32_t)read_u32(p);
+        p += 4;
+        field[f] = p;
+        if (field_length[f] == -1)
+            continue;
+        if (field_length[f] < 0)
+            return malformed(parser, (size_t)(p - data) - 4, "negative field length", err);
+        if ((size_t)(end - p) < (size_t)field_length[f])
+            return ERR_OK;
+        p += field_length[f];
+    }
+    *used = (size_t)(p - data);
+    parser->stats.rows_read++;
+
+    int f = 0;
+    const char *id = (const char *)field[f];
+    size_t id_length = field_length[f] > 0 ? (size_t)field_length[f] : 0;
+    if (field_length[f++] == -1) {
+        reject(parser, NULL, 0, REJECT_NULL_ID);
+        return ERR_OK;
+    }
+    double score = NAN, variance = NAN;
+    if (parser->has_score) {
+        if (field_length[f] == 8)
+            score = read_f8(field[f]);
+        else if (field_length[f] != -1)
+            return malformed(parser, (size_t)(field[f] - data), "float8 field of a wrong size", err);
+        f++;
+        if (parser->options.score_required) {
+            if (isnan(score) && field_length[f - 1] == -1) {
+                reject(parser, id, id_length, REJECT_NULL_SCORE);
+                return ERR_OK;
+            }
+            if (!isfinite(score)) {
+                reject(parser, id, id_length, REJECT_NONFINITE_SCORE);
+                return ERR_OK;
+            }
+        }
+    }
+    if (parser->has_variance) {
+        if (field_length[f] == 8)
+            variance = read_f8(field[f]);
+        else if (field_length[f] != -1)
+            return malformed(parser, (size_t)(field[f] - data), "float8 field of a wrong size", err);
+        f++;
+    }
+    const char *label = NULL;
+    size_t label_length = 0;
+    if (parser->has_category) {
+        if (field_length[f] == -1) {
+            reject(parser, id, id_length, REJECT_NULL_CATEGORY);
+            return ERR_OK;
+        }
+        label = (const char *)field[f];
+        label_length = (size_t)field_length[f];
+        f++;
+    }
+    float *slot = NULL;
+    int code = images_begin_row(parser->images, &slot, err);
+    if (code != ERR_OK)
+        return code;
+    if (parser->has_embedding) {
+        if (field_length[f] == -1) {
+            reject(parser, id, id_length, REJECT_NULL_EMBEDDING);
+            return ERR_OK;
+        }
+        EmbeddingOutcome outcome;
+        code = decode_embedding(parser, field[f], (size_t)field_length[f],
+                                (size_t)(field[f] - data), &slot, &outcome, err);
+        if (code != ERR_OK)
+            return code;
+        if (outcome == EMB_DIM) {
+            if (parser->options.dim_mismatch_is_error)
+                return error_set(err, ERR_DATA,
+                                 "image \"%.*s\" has an embedding of a dimension other than %zu"
+                                 "\nHINT: set source.on_bad_row: skip to skip such rows",
+                                 (int)(id_length > 200 ? 200 : id_length), id,
+                                 parser->images->dim);
+            reject(parser, id, id_length, REJECT_DIM_MISMATCH);
+            return ERR_OK;
+        }
+        if (outcome == EMB_BAD) {
+            reject(parser, id, id_length, REJECT_BAD_EMBEDDING);
+            return ERR_OK;
+        }
+    }
+    int added = images_commit_row(parser->images, id, id_length, score, variance, label,
+                                  label_length, err);
+    if (added < 0)
+        return err->code;
+    if (added == 0)
+        reject(parser, id, id_length, REJECT_DUPLICATE_ID);
+    return ERR_OK;
+}
+
+/* Parses as much of data as forms whole units; returns bytes consumed. */
+static int parse_buffer(StreamParser *parser, const unsigned char *data, size_t length,
+                        size_t *consumed, Error *err)
+{
+    size_t at = 0;
+    *consumed = 0;
+    if (!parser->header_done) {
+        if (length < 19)
+            return ERR_OK;
+        if (memcmp(data, signature, sizeof signature) != 0)
+            return malformed(parser, 0, "not a binary COPY stream (bad signature)", err);
+        uint32_t flags = read_u32(data + 11);
+        if (flags & 0xFFFF0000u)
+            return malformed(parser, 11, "unsupported header flags", err);
+        uint32_t extension = read_u32(data + 15);
+        if (extension > length - 19)
+            return extension > (1u << 20) ? malformed(parser, 15, "header extension too long", err)
+                                          : ERR_OK;
+        at = 19 + extension;
+        parser->header_done = true;
+        parser->offset += at;
+    }
+    while (at < length) {
+        if (parser->trailer_seen)
+            return malformed(parser, at, "data after the end marker", err);
+        size_t used;
+        int code = parse_tuple(parser, data + at, length - at, &used, err);
+        if (code != ERR_OK)
+            return code;
+        if (used == 0)
+            break;
+        at += used;
+        parser->offset += used;
+    }
+    *consumed = at;
+    return ERR_OK;
+}
+
+int stream_parser_feed(StreamParser *parser, const char *data, size_t length, Error *err)
+{
+    const unsigned char *bytes = (const unsigned char *)data;
+    size_t consumed;
+    int code;
+
+    parser->stats.bytes_read += length;
+    if (parser->pending_length == 0) {
+        /* The usual case: libpq hands over whole rows; parse in place. */
+        code = parse_buffer(parser, bytes, length, &consumed, err);
+        if (code != ERR_OK)
+            return code;
+        bytes += consumed;
+        length -= consumed;
+        if (length == 0)
+            return ERR_OK;
+    }
+    if (parser->pending_length + length > parser->pending_capacity) {
+        size_t capacity = (parser->pending_length + length) * 2;
+        char *grown = realloc(parser->pending, capacity);
+        if (grown == NULL)
+            return error_nomem(err, capacity);
+        parser->pending = grown;
+        parser->pending_capacity = capacity;
+    }
+    memcpy(parser->pending + parser->pending_length, bytes, length);
+    parser->pending_length += length;
+    code = parse_buffer(parser, (const unsigned char *)parser->pending, parser->pending_length,
+                        &consumed, err);
+    if (code != ERR_OK)
+        return code;
+    memmove(parser->pending, parser->pending + consumed, parser->pending_length - consumed);
+    parser->pending_length -= consumed;
+    return ERR_OK;
+}
+
+int stream_parser_finish(StreamParser *parser, Error *err)
+{
+    if (!parser->header_done)
+        return malformed(parser, 0, "stream ended before its header", err);
+    if (parser->pending_length > 0)
+        return malformed(parser, 0, "stream ended inside a tuple", err);
+    if (!parser->trailer_seen)
+        return malformed(parser, 0, "stream ended without its end marker", err);
+    return ERR_OK;
+}
+
+static int feed_chunk(void *context, const char *data, size_t length, Error *err)
+{
+    return stream_parser_feed(context, data, length, err);
+}
+
+/* Learns the embedding column's type from a described, unexecuted query. */
+static int describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err)
+{
+    PGconn *conn = db_conn(db);
+    int code = ERR_OK;
+    PGresult *result = PQprepare(conn, "", plan->select_sql, plan->param_count, NULL);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        int failure = db_error_code(db, result);
+        error_set(err, failure, "query \"describe images\" failed: %s",
+                  PQresultErrorMessage(result));
+        PQclear(result);
+        return failure;
+    }
+    PQclear(result);
+    result = PQdescribePrepared(conn, "");
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        code = error_set(err, db_error_code(db, result), "query \"describe images\" failed: %s",
+                         PQresultErrorMessage(result));
+        goto done;
+    }
+    Oid type = PQftype(result, plan->column_count - 1);
+    if (type == OID_BYTEA)
+        *format = EMBEDDING_BYTEA;
+    else if (type == OID_FLOAT4_ARRAY || type == OID_FLOAT8_ARRAY)
+        *format = EMBEDDING_ARRAY;
+    else
+        code = error_set(err, ERR_CONFIG,
+                         "source.embedding has a type (oid %u) pairpick cannot read; expected "
+                         "real[], double precision[] or bytea\nHINT: for a pgvector column write "
+                         "\"embedding: %s::real[]\"",
+                         (unsigned)type, "your_column");
+done:
+    PQclear(result);
+    return code;
+}
+
+int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
+                StreamStats *stats, Error *err)
+{
+    StreamOptions effective = *options;
+    StreamParser *parser = NULL;
+    int code = ERR_OK;
+
+    if (plan->has_embedding) {
+        code = describe_embedding(db, plan, &effective.embedding_format, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    code = stream_parser_new(plan, &effective, images, &parser, err);
+    if (code != ERR_OK)
+        return code;
+    code = db_copy_out(db, "select images", plan->copy_sql, plan->param_count,
+                       (const char *const *)plan->params, feed_chunk, parser, err);
+    if (code == ERR_OK)
+        code = stream_parser_finish(parser, err);
+    *stats = parser->stats;
+    stream_parser_free(parser);
+    return code;
+}

@@ -1,0 +1,82 @@
+/*
+ * stream: reads the plan's rows with COPY (SELECT ...) TO STDOUT (FORMAT
+ * binary) and parses the bytes straight into an Images (no per-row result
+ * objects, no per-row allocations). Rows that cannot be used (NULL id, NULL
+ * or non-finite score where the strategy needs one, NULL category, missing
+ * or malformed embedding, a dimension unlike the first row's, a duplicate
+ * id) are skipped and counted by reason.
+ *
+ * The parser (stream_parser_*) is pure and takes arbitrary bytes in any
+ * chunking: malformed input is an ERR_DATA error, never an over-read. The
+ * driver (stream_read) speaks libpq. The caller owns the Images it fills.
+ */
+#ifndef PAIRPICK_STREAM_H
+#define PAIRPICK_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "error.h"
+#include "images.h"
+#include "plan.h"
+
+typedef enum {
+    REJECT_NULL_ID,
+    REJECT_NULL_SCORE,
+    REJECT_NONFINITE_SCORE,
+    REJECT_NULL_CATEGORY,
+    REJECT_NULL_EMBEDDING,
+    REJECT_BAD_EMBEDDING,   /* NULL element, NaN or Inf, not one-dimensional */
+    REJECT_DIM_MISMATCH,
+    REJECT_DUPLICATE_ID,
+    REJECT_REASON_COUNT
+} RejectReason;
+
+/* A short name for a reason: "null_score", "dim_mismatch" ... */
+const char *stream_reject_name(RejectReason reason);
+
+typedef enum { EMBEDDING_ARRAY, EMBEDDING_BYTEA } EmbeddingFormat;
+
+typedef struct StreamOptions {
+    bool score_required;          /* rows without a finite score are skipped */
+    EmbeddingFormat embedding_format;
+    size_t embedding_dim;         /* 0: the first usable row decides */
+    bool dim_mismatch_is_error;   /* pinned dim and on_bad_row: error -> ERR_DATA */
+    /* Called for each skipped row (may be NULL); id may be NULL. */
+    void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
+    void *reject_context;
+} StreamOptions;
+
+typedef struct StreamStats {
+    uint64_t rows_read;
+    uint64_t rejected[REJECT_REASON_COUNT];
+    uint64_t bytes_read;
+} StreamStats;
+
+typedef struct StreamParser StreamParser;
+
+/* A parser for the columns the plan selects, filling images. */
+int stream_parser_new(const Plan *plan, const StreamOptions *options, Images *images,
+                      StreamParser **out, Error *err);
+
+/* Parses the next bytes; any chunking. ERR_DATA on malformed input. */
+int stream_parser_feed(StreamParser *parser, const char *data, size_t length, Error *err);
+
+/* Checks the stream ended cleanly (trailer seen, nothing left over). */
+int stream_parser_finish(StreamParser *parser, Error *err);
+
+const StreamStats *stream_parser_stats(const StreamParser *parser);
+
+void stream_parser_free(StreamParser *parser);
+
+/*
+ * Runs the plan's COPY on db (inside the caller's transaction) into images.
+ * Describes the query first to learn the embedding column's type: real[],
+ * float8[] or bytea; any other type is ERR_CONFIG with a hint.
+ */
+int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
+                StreamStats *stats, Error *err);
+
+#endif

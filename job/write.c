@@ -1,0 +1,251 @@
+#include "write.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A growing buffer of COPY text; flushed to the server when large. */
+typedef struct {
+    char *data;
+    size_t length, capacity;
+} Buffer;
+
+static int buffer_reserve(Buffer *buffer, size_t more, Error *err)
+{
+    if (buffer->length + more <= buffer->capacity)
+        return ERR_OK;
+    size_t capacity = buffer->capacity < 65536 ? 65536 : buffer->capacity;
+    while (capacity < buffer->length + more)
+        capacity *= 2;
+    char *grown = realloc(buffer->data, capacity);
+    if (grown == NULL)
+        return error_nomem(err, capacity);
+    buffer->data = grown;
+    buffer->capacity = capacity;
+    return ERR_OK;
+}
+
+/* Appends text escaped for COPY's text format. */
+static int buffer_field(Buffer *buffer, const char *text, Error *err)
+{
+    size_t length = strlen(text);
+    int code = buffer_reserve(buffer, 2 * length + 2, err);
+    if (code != ERR_OK)
+        return code;
+    char *out = buffer->data + buffer->length;
+    for (const char *in = text; *in != '\0'; in++) {
+        switch (*in) {
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        default: *out++ = *in;
+        }
+    }
+    buffer->length = (size_t)(out - buffer->data);
+    return ERR_OK;
+}
+
+static int buffer_raw(Buffer *buffer, const char *text, Error *err)
+{
+    size_t length = strlen(text);
+    int code = buffer_reserve(buffer, length, err);
+    if (code != ERR_OK)
+        return code;
+    memcpy(buffer->data + buffer->length, text, length);
+    buffer->length += length;
+    return ERR_OK;
+}
+
+static int buffer_score(Buffer *buffer, const Images *images, uint32_t row, Error *err)
+{
+    char text[32];
+    if (images->score == NULL || !isfinite(images->score[row]))
+        return buffer_raw(buffer, "\\N", err);
+    snprintf(text, sizeof text, "%.17g", images->score[row]);
+    return buffer_raw(buffer, text, err);
+}
+
+/* The pair with image_a < image_b in byte order, as the table requires. */
+static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_t *b)
+{
+    if (strcmp(images_id(images, pair->a), images_id(images, pair->b)) < 0) {
+        *a = pair->a;
+        *b = pair->b;
+    } else {
+        *a = pair->b;
+        *b = pair->a;
+    }
+}
+
+int write_load_existing(Db *db, const char *output_table, const Images *images,
+                        PairSet **existing, Error *err)
+{
+    Buffer buffer = {0};
+    PGresult *result = NULL;
+    char *sql = NULL;
+    int code;
+
+    *existing = pairset_new(1024);
+    if (*existing == NULL)
+        return error_nomem(err, 1024);
+    if ((code = db_command(db, "create selection table",
+                           "CREATE TEMPORARY TABLE pairpick_selected (id text COLLATE \"C\" "
+                           "PRIMARY KEY) ON COMMIT DROP",
+                           0, NULL, NULL, err))
+        != ERR_OK)
+        goto done;
+    if ((code = db_copy_in_start(db, "copy selection", "COPY pairpick_selected (id) FROM STDIN",
+                                 err))
+        != ERR_OK)
+        goto done;
+    for (size_t row = 0; row < images->count && code == ERR_OK; row++) {
+        code = buffer_field(&buffer, images_id(images, row), err);
+        if (code == ERR_OK)
+            code = buffer_raw(&buffer, "\n", err);
+        if (code == ERR_OK && buffer.length > (1u << 20)) {
+            code = db_copy_in_put(db, "copy selection", buffer.data, buffer.length, err);
+            buffer.length = 0;
+        }
+    }
+    if (code == ERR_OK && buffer.length > 0)
+        code = db_copy_in_put(db, "copy selection", buffer.data, buffer.length, err);
+    if (code != ERR_OK) {
+        Error ignored;
+        db_copy_in_end(db, "copy selection", "client error", NULL, &ignored);
+        goto done;
+    }
+    if ((code = db_copy_in_end(db, "copy selection", NULL, NULL, err)) != ERR_OK)
+        goto done;
+
+    if (asprintf(&sql,
+                 "SELECT p.image_a, p.image_b FROM %s AS p "
+                 "JOIN pairpick_selected AS a ON a.id = p.image_a "
+                 "JOIN pairpick_selected AS b ON b.id = p.image_b",
+                 output_table)
+        < 0) {
+        sql = NULL;
+        code = error_nomem(err, strlen(output_table));
+        goto done;
+    }
+    if ((code = db_query(db, "read existing pairs", sql, 0, NULL, &result, err)) != ERR_OK)
+        goto done;
+    for (int i = 0; i < PQntuples(result); i++) {
+        int64_t a = images_find(images, PQgetvalue(result, i, 0), (size_t)PQgetlength(result, i, 0));
+        int64_t b = images_find(images, PQgetvalue(result, i, 1), (size_t)PQgetlength(result, i, 1));
+        if (a < 0 || b < 0 || a == b)
+            continue;
+        if (pairset_add(*existing, (uint32_t)a, (uint32_t)b) < 0) {
+            code = error_nomem(err, 0);
+            goto done;
+        }
+    }
+
+done:
+    PQclear(result);
+    free(sql);
+    free(buffer.data);
+    if (code != ERR_OK) {
+        pairset_free(*existing);
+        *existing = NULL;
+    }
+    return code;
+}
+
+int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
+                const Categories *categories, const Pair *pairs, size_t pair_count,
+                RunCounts *counts, Error *err)
+{
+    Buffer buffer = {0};
+    char *sql = NULL;
+    char name[256];
+    bool open = false;
+    int code;
+
+    if ((code = db_command(db, "begin write", "BEGIN", 0, NULL, NULL, err)) != ERR_OK)
+        goto done;
+    open = true;
+    if ((code = db_command(db, "create new pairs table",
+                           "CREATE TEMPORARY TABLE pairpick_new_pairs (image_a text, image_b text, "
+                           "category text, score_a float8, score_b float8) ON COMMIT DROP",
+                           0, NULL, NULL, err))
+            != ERR_OK
+        || (code = db_copy_in_start(db, "copy new pairs",
+                                    "COPY pairpick_new_pairs FROM STDIN", err))
+               != ERR_OK)
+        goto done;
+    for (size_t i = 0; i < pair_count && code == ERR_OK; i++) {
+        uint32_t a, b;
+        ordered(images, &pairs[i], &a, &b);
+        categorize_name(categories, images, categories->category_of[a], name, sizeof name);
+        if ((code = buffer_field(&buffer, images_id(images, a), err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_field(&buffer, images_id(images, b), err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_field(&buffer, name, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_score(&buffer, images, a, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_score(&buffer, images, b, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\n", err)) != ERR_OK)
+            break;
+        if (buffer.length > (1u << 20)) {
+            code = db_copy_in_put(db, "copy new pairs", buffer.data, buffer.length, err);
+            buffer.length = 0;
+        }
+    }
+    if (code == ERR_OK && buffer.length > 0)
+        code = db_copy_in_put(db, "copy new pairs", buffer.data, buffer.length, err);
+    if (code != ERR_OK) {
+        Error ignored;
+        db_copy_in_end(db, "copy new pairs", "client error", NULL, &ignored);
+        goto done;
+    }
+    if ((code = db_copy_in_end(db, "copy new pairs", NULL, NULL, err)) != ERR_OK)
+        goto done;
+
+    if (asprintf(&sql,
+                 "INSERT INTO %s (image_a, image_b, category, score_a, score_b, job, run_id) "
+                 "SELECT image_a, image_b, category, score_a, score_b, $1, $2 "
+                 "FROM pairpick_new_pairs ON CONFLICT (image_a, image_b) DO NOTHING",
+                 output_table)
+        < 0) {
+        sql = NULL;
+        code = error_nomem(err, strlen(output_table));
+        goto done;
+    }
+    const char *params[2] = {info->job, info->run_id};
+    if ((code = db_command(db, "insert pairs", sql, 2, params, &counts->pairs_inserted, err))
+        != ERR_OK)
+        goto done;
+    if ((code = runs_succeed(db, info, counts, err)) != ERR_OK)
+        goto done;
+    code = db_command(db, "commit write", "COMMIT", 0, NULL, NULL, err);
+    open = false;
+
+done:
+    if (open) {
+        Error ignored;
+        db_command(db, "rollback write", "ROLLBACK", 0, NULL, NULL, &ignored);
+        counts->pairs_inserted = 0;
+    }
+    free(sql);
+    free(buffer.data);
+    return code;
+}
+
+void write_print_pairs(FILE *out, const Images *images, const Categories *categories,
+                       const Pair *pairs, size_t pair_count)
+{
+    char name[256];
+    for (size_t i = 0; i < pair_count; i++) {
+        uint32_t a, b;
+        ordered(images, &pairs[i], &a, &b);
+        categorize_name(categories, images, categories->category_of[a], name, sizeof name);
+        fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
+        if (images->score != NULL)
+            fprintf(out, "\t%.6g\t%.6g", images->score[a], images->score[b]);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,47 @@
+/*
+ * write: everything the run writes or reads back from the pending-annotation
+ * table. Loads the pairs already proposed among the selected images (so the
+ * budget is filled with new pairs), and stores the chosen pairs in one
+ * transaction: COPY into a temporary table, INSERT ... ON CONFLICT DO
+ * NOTHING into the output table, and the run marked succeeded with its
+ * counts. Any failure rolls all of it back.
+ *
+ * It does not choose pairs. The PairSet it returns belongs to the caller.
+ */
+#ifndef PAIRPICK_WRITE_H
+#define PAIRPICK_WRITE_H
+
+#include <stdio.h>
+
+#include "categorize.h"
+#include "db.h"
+#include "error.h"
+#include "images.h"
+#include "pairs.h"
+#include "runs.h"
+
+/*
+ * Reads the pairs of output_table (quoted) whose two images are both among
+ * images, as row-index pairs. Runs on the caller's transaction (the read
+ * snapshot). *existing receives a new PairSet.
+ */
+int write_load_existing(Db *db, const char *output_table, const Images *images,
+                        PairSet **existing, Error *err);
+
+/*
+ * Inserts the pairs and marks the run succeeded, in one transaction.
+ * counts->pairs_inserted receives the rows inserted (fewer than the pairs
+ * only if another job inserted some of them meanwhile).
+ */
+int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
+                const Categories *categories, const Pair *pairs, size_t pair_count,
+                RunCounts *counts, Error *err);
+
+/*
+ * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,
+ * category, score_a, score_b) to out, ordered as they would be stored.
+ */
+void write_print_pairs(FILE *out, const Images *images, const Categories *categories,
+                       const Pair *pairs, size_t pair_count);
+
+#endif

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Integration tests: the real binary against a real, throwaway PostgreSQL
+# (started here, removed at the end). Usage: run.sh [test_name ...]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# A config for the demo images; $1 job, $2 output table, then extra YAML.
+demo_config() {
+    local job=$1 table=$2
+    shift 2
+    write_config "$job" <<YAML
+job: $job
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  variance: score_variance
+  date: created_at
+  category: topic
+  embedding: clip_embedding
+$(printf '%s\n' "$@")
+output:
+  table: $table
+YAML
+}
+
+score_strategy='strategy:
+  by: score
+  bins: 10
+  binning: quantile
+  max_pairs: 300
+  seed: 7'
+
+test_help_and_version() {
+    pp --help; expect_status 0; expect_grep "Usage:" "$WORK/out"
+    pp --version; expect_status 0; expect_grep "^pairpick [0-9]" "$WORK/out"
+    pp run --help; expect_status 0; expect_grep "Usage:" "$WORK/out"
+}
+
+test_usage_errors_exit_64() {
+    pp; expect_status 64
+    pp frobnicate x.yaml; expect_status 64; expect_grep 'unknown command "frobnicate"' "$WORK/err"
+    pp run; expect_status 64; expect_grep "missing CONFIG" "$WORK/err"
+    pp run x.yaml --bogus; expect_status 64; expect_grep 'unknown option' "$WORK/err"
+    pp run x.yaml --max-pairs 0; expect_status 64; expect_grep 'invalid value "0" for option --max-pairs' "$WORK/err"
+    pp run x.yaml --seed; expect_status 64
+    pp check x.yaml --dry-run; expect_status 64; expect_grep "does not apply" "$WORK/err"
+    [ ! -s "$WORK/out" ] || fail "usage errors print nothing on stdout"
+}
+
+test_migrate_twice() {
+    cfg=$(demo_config mig t_migrate "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    expect_eq "$(json_field applied)" 2 "first migrate applies both migrations"
+    pp migrate "$cfg"; expect_status 0
+    expect_eq "$(json_field applied)" 0 "second migrate is a no-op"
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations")" "$(sql "SELECT count(*) FROM pairpick_migrations")" "ledger"
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations WHERE target = 't_migrate'")" 1 "per-table migration recorded once"
+}
+
+test_run_without_migrate_is_config_error() {
+    cfg=$(demo_config nomig t_never_migrated "$score_strategy")
+    pp run "$cfg"; expect_status 78; expect_grep "pairpick migrate" "$WORK/err"
+}
+
+test_score_run_inserts_pairs_within_quantile_bins() {
+    cfg=$(demo_config score-a t_score "$score_strategy" 'filters:
+  score: {min: 0.5, max: 4.5}
+  variance: {max: 0.07}')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id r1; expect_status 0
+    expect_eq "$(json_field status)" succeeded "status"
+    expect_eq "$(json_field pairs_inserted)" 300 "pairs inserted"
+    expect_eq "$(sql "SELECT count(*) FROM t_score")" 300 "rows in the table"
+    # image_a < image_b in byte order, no self pairs, 10 bins used
+    expect_eq "$(sql "SELECT count(*) FROM t_score WHERE NOT (image_a < image_b COLLATE \"C\")")" 0 "ordered pairs"
+    expect_eq "$(sql "SELECT count(DISTINCT category) FROM t_score")" 10 "categories used"
+    # both images of a pair in the same bin: bins do not overlap in score
+    overlaps=$(sql "WITH s AS (SELECT category, least(min(score_a), min(score_b)) lo,
+                         greatest(max(score_a), max(score_b)) hi FROM t_score GROUP BY category)
+                    SELECT count(*) FROM s a JOIN s b ON a.category < b.category
+                     AND a.lo <= b.hi AND b.lo <= a.hi")
+    expect_eq "$overlaps" 0 "score ranges of bins overlap"
+    # filters applied, scores stored match the source
+    expect_eq "$(sql "SELECT count(*) FROM t_score p JOIN demo.images a ON a.job_uuid::text = p.image_a
+                       JOIN demo.images b ON b.job_uuid::text = p.image_b
+                      WHERE a.score <> p.score_a OR b.score <> p.score_b
+                         OR a.score_variance > 0.07 OR b.score < 0.5 OR a.score > 4.5")" 0 "filters and stored scores"
+    expect_eq "$(sql "SELECT status || ' ' || pairs_inserted || ' ' || seed FROM pairpick_runs WHERE job = 'score-a' AND run_id = 'r1'")" "succeeded 300 7" "run record"
+    # balance: 300 pairs over 10 bins -> 30 each
+    expect_eq "$(sql "SELECT min(n) || ' ' || max(n) FROM (SELECT count(*) n FROM t_score GROUP BY category) c")" "30 30" "pairs per bin"
+}
+
+test_second_run_never_reproposes() {
+    cfg=$(demo_config score-b t_again "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id first --seed 1; expect_status 0
+    pp run "$cfg" --run-id second --seed 1; expect_status 0
+    expect_eq "$(json_field pairs_chosen)" 300 "second run chose a full budget"
+    expect_eq "$(json_field pairs_inserted)" 300 "all of them new"
+    expect_eq "$(sql "SELECT count(*) FROM t_again")" 600 "rows after two runs"
+    expect_eq "$(sql "SELECT count(*) FROM t_again a JOIN t_again b ON a.image_a = b.image_b AND a.image_b = b.image_a")" 0 "no reversed duplicates"
+}
+
+test_rerun_of_succeeded_run_id_does_nothing() {
+    cfg=$(demo_config score-c t_rerun "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id same; expect_status 0
+    pp run "$cfg" --run-id same; expect_status 0
+    expect_eq "$(json_field status)" already_succeeded "status of the rerun"
+    expect_eq "$(json_field pairs_inserted)" 300 "the rerun reports the first run's counts"
+    expect_eq "$(sql "SELECT count(*) FROM t_rerun")" 300 "nothing added"
+}
+
+test_category_run_pairs_within_topic() {
+    cfg=$(demo_config cat-a t_category 'strategy:
+  by: category
+  max_pairs: 450
+  seed: 3')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id c1; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_category")" 450 "pairs"
+    expect_eq "$(sql "SELECT count(*) FROM t_category p JOIN demo.images a ON a.job_uuid::text = p.image_a
+                       JOIN demo.images b ON b.job_uuid::text = p.image_b
+                      WHERE a.topic <> b.topic OR p.category <> a.topic")" 0 "pairs across topics"
+    expect_eq "$(sql "SELECT count(DISTINCT category) FROM t_category")" 30 "every topic used"
+    expect_eq "$(sql "SELECT max(n) - min(n) FROM (SELECT count(*) n FROM t_category GROUP BY category) c")" 0 "15 pairs per topic"
+}
+
+test_failing_run_leaves_no_rows() {
+    cfg=$(demo_config fail-a t_fail "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    sql "CREATE FUNCTION t_fail_boom() RETURNS trigger LANGUAGE plpgsql AS
+         \$\$ BEGIN IF (SELECT count(*) FROM t_fail) >= 0 THEN RAISE EXCEPTION 'boom on insert'; END IF; RETURN NEW; END \$\$;
+         CREATE TRIGGER boom AFTER INSERT ON t_fail FOR EACH ROW EXECUTE FUNCTION t_fail_boom();" >/dev/null
+    pp run "$cfg" --run-id doomed
+    [ "$STATUS" -ne 0 ] || fail "a failing insert must fail the run"
+    expect_grep "boom on insert" "$WORK/err"
+    expect_eq "$(json_field status)" failed "status"
+    expect_eq "$(sql "SELECT count(*) FROM t_fail")" 0 "rows left by the failed run"
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE job = 'fail-a' AND run_id = 'doomed'")" failed "run record"
+    expect_grep "boom on insert" <(sql "SELECT error FROM pairpick_runs WHERE job = 'fail-a' AND run_id = 'doomed'")
+    sql "DROP TRIGGER boom ON t_fail" >/dev/null
+    pp run "$cfg" --run-id doomed; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_fail")" 300 "the failed run id runs again"
+}
+
+test_dry_run_writes_nothing() {
+    cfg=$(demo_config dry-a t_dry "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --run-id dry; expect_status 0
+    expect_eq "$(json_field status)" dry_run "status"
+    expect_eq "$(json_field pairs_chosen)" 300 "pairs chosen"
+    expect_eq "$(sql "SELECT count(*) FROM t_dry")" 0 "rows written"
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE job = 'dry-a'")" 0 "run records written"
+    [ "$(grep -c '	score:' "$WORK/err")" -eq 300 ] || fail "dry run prints the 300 pairs"
+}
+
+test_seed_makes_runs_reproducible() {
+    cfg=$(demo_config seed-a t_seed "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --seed 99; grep '	score:' "$WORK/err" | sort > "$WORK/one"
+    pp run "$cfg" --dry-run --seed 99; grep '	score:' "$WORK/err" | sort > "$WORK/two"
+    pp run "$cfg" --dry-run --seed 100; grep '	score:' "$WORK/err" | sort > "$WORK/three"
+    cmp -s "$WORK/one" "$WORK/two" || fail "same seed, different pairs"
+    ! cmp -s "$WORK/one" "$WORK/three" || fail "different seeds, same pairs"
+}
+
+test_quantile_pairs_close_in_score() {
+    # Acceptance: mean |score delta| of chosen pairs <= 1/4 of random pairs.
+    cfg=$(demo_config close-a t_close "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    ratio=$(sql "SELECT round(($(json_field mean_score_delta) / $(json_field random_score_delta))::numeric, 4)")
+    echo "    mean |score delta| chosen/random = $ratio"
+    [ "$(sql "SELECT $ratio <= 0.25")" = t ] || fail "ratio $ratio above 0.25"
+    expect_grep "|score delta|" "$WORK/err"
+}
+
+test_max_pairs_override_and_null_scores_counted() {
+    cfg=$(demo_config over-a t_over "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --max-pairs 5; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_over")" 5 "--max-pairs 5"
+    expect_eq "$(sql "SELECT count(DISTINCT category) FROM t_over")" 5 "5 pairs in 5 bins"
+    nulls=$(sql "SELECT count(*) FROM demo.images WHERE score IS NULL")
+    expect_eq "$(sql "SELECT rows_skipped FROM pairpick_runs WHERE job = 'over-a'")" "$nulls" "NULL scores skipped and counted"
+    expect_grep "null_score $nulls" "$WORK/err"
+}
+
+test_bad_config_exits_78_with_line() {
+    bad=$(write_config bad <<'YAML'
+job: bad
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+  bins: 0
+YAML
+)
+    pp run "$bad"; expect_status 78
+    expect_grep "bad.yaml:8:9" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE job = 'bad'")" 0 "nothing written"
+    pp check "$bad"; expect_status 78
+    missing=$(write_config missing <<'YAML'
+job: missing
+source:
+  table: demo.images
+  id: job_uuid
+strategy:
+  by: score
+YAML
+)
+    pp check "$missing"; expect_status 78; expect_grep "missing.yaml:6" "$WORK/err"
+}
+
+test_check_db_and_explain() {
+    cfg=$(demo_config check-a t_check "$score_strategy" 'filters:
+  score: {min: 1.5}
+  date: {last: 7d}')
+    pp check "$cfg"; expect_status 0
+    pp check "$cfg" --db; expect_status 78   # not migrated yet
+    pp migrate "$cfg"; expect_status 0
+    pp check "$cfg" --db; expect_status 0
+    pp explain "$cfg"; expect_status 0
+    expect_grep '\$1' "$WORK/out"
+    expect_grep '"demo"."images"' "$WORK/out"
+    grep -q "1.5" <(grep -v '^--' "$WORK/out") && fail "filter value inside the SQL text"
+    wrong=$(demo_config check-b t_check "$score_strategy" | xargs sed -i 's/id: job_uuid/id: no_such_column/')
+    pp check "$WORK/check-b.yaml" --db; expect_status 78; expect_grep "no_such_column" "$WORK/err"
+}
+
+test_hostile_table_names_are_quoted() {
+    sql 'CREATE TABLE "odd; DROP TABLE demo.images; --" (id text, "sc""ore" float8)' >/dev/null
+    sql "INSERT INTO \"odd; DROP TABLE demo.images; --\" SELECT 'img' || i, i % 7 FROM generate_series(1, 50) i" >/dev/null
+    cfg=$(write_config hostile <<'YAML'
+job: hostile
+source:
+  table: '"odd; DROP TABLE demo.images; --"'
+  id: id
+  score: sc"ore
+strategy:
+  by: score
+  bins: 3
+  max_pairs: 20
+output:
+  table: 'public."pairs; DROP TABLE pairpick_runs"'
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(sql 'SELECT count(*) FROM public."pairs; DROP TABLE pairpick_runs"')" 20 "pairs in the odd table"
+    expect_eq "$(sql "SELECT to_regclass('demo.images') IS NOT NULL AND to_regclass('pairpick_runs') IS NOT NULL")" t "tables intact"
+}
+
+test_exit_69_when_unreachable() {
+    cfg=$(write_config unreachable <<YAML
+job: unreachable
+database:
+  conninfo: "host=$WORK/nowhere port=1 connect_timeout=1"
+  connect_retries: 1
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+YAML
+)
+    pp run "$cfg"; expect_status 69
+    expect_grep "attempt 2 of 2" "$WORK/err"
+}
+
+start_server
+echo "loading demo images..."
+psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+run_tests "$@"

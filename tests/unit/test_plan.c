@@ -1,0 +1,132 @@
+/* Unit tests of the plan: filter values only as parameters, identifiers
+ * quoted part by part, columns in the documented order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "plan.h"
+
+static JobConfig base_config(void)
+{
+    JobConfig config;
+    memset(&config, 0, sizeof config);
+    config.job = "t";
+    config.source.table = "public.images";
+    config.source.id = "job_uuid";
+    config.source.score = "score";
+    config.output.table = "pending_annotation_pairs";
+    config.strategy.by = STRATEGY_SCORE;
+    return config;
+}
+
+static void test_filters_are_parameters(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.source.variance = "score_variance";
+    config.source.date = "created_at";
+    config.filters.score_min = (OptionalDouble){true, 0.123456789};
+    config.filters.score_max = (OptionalDouble){true, 3.5};
+    config.filters.variance_max = (OptionalDouble){true, 0.05};
+    config.filters.date_from = (DateBound){.set = true, .date_only = true, .text = "2026-11-01"};
+    config.filters.date_to = (DateBound){.set = true, .date_only = true, .text = "2026-11-28"};
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan.param_count, 5);
+    assert_string_equal(plan.params[0], "0.123456789");
+    assert_string_equal(plan.param_names[4], "filters.date.to");
+    /* No value reaches the SQL text. */
+    assert_null(strstr(plan.select_sql, "0.123456789"));
+    assert_null(strstr(plan.select_sql, "2026-11"));
+    assert_non_null(strstr(plan.select_sql, "$5::date + 1"));
+    assert_non_null(strstr(plan.select_sql, "FROM \"public\".\"images\" AS source"));
+    assert_non_null(strstr(plan.copy_sql, "(FORMAT binary)"));
+    assert_int_equal(plan.column_count, 3);
+    assert_true(plan.has_score && plan.has_variance && !plan.has_category);
+    plan_release(&plan);
+}
+
+static void test_hostile_identifiers_quoted(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.source.table = "\"we.ird\".\"x\"\"; DROP TABLE y; --\"";
+    config.source.id = "id\"; DROP TABLE z; --";
+    config.output.table = "out";
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_non_null(strstr(plan.select_sql, "FROM \"we.ird\".\"x\"\"; DROP TABLE y; --\" AS source"));
+    assert_non_null(strstr(plan.select_sql, "source.\"id\"\"; DROP TABLE z; --\"::text"));
+    plan_release(&plan);
+
+    const char *invalid[] = {"", "a.", ".a", "a.b.c.d", "\"open", "a..b"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        char *quoted = plan_quote_name(invalid[i], plan_quote_ident_offline, NULL, &err);
+        assert_null(quoted);
+        assert_int_equal(err.code, ERR_CONFIG);
+    }
+    char *quoted = plan_quote_name("s.t", plan_quote_ident_offline, NULL, &err);
+    assert_string_equal(quoted, "\"s\".\"t\"");
+    free(quoted);
+}
+
+static void test_relative_dates_and_as_of(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.source.date = "created_at";
+    config.filters.date_last_ms = 7LL * 86400000;
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_string_equal(plan.params[0], "604800000 milliseconds");
+    assert_non_null(strstr(plan.select_sql, "now() - $1::interval"));
+    plan_release(&plan);
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, "2026-11-28T00:00:00Z",
+                                &plan, &err),
+                     ERR_OK);
+    assert_int_equal(plan.param_count, 2);
+    assert_null(strstr(plan.select_sql, "now()"));
+    plan_release(&plan);
+}
+
+static void test_query_source_and_columns(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.source.table = NULL;
+    config.source.query = "SELECT * FROM a JOIN b USING (k)";
+    config.source.category = "topic";
+    config.source.embedding = "vec::real[]";
+    config.strategy.by = STRATEGY_CATEGORY;
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_true(plan.has_category && !plan.has_embedding);
+    assert_int_equal(plan.column_count, 3);
+    assert_non_null(strstr(plan.select_sql, "FROM (SELECT * FROM a JOIN b USING (k)) AS source"));
+    plan_release(&plan);
+    config.strategy.by = STRATEGY_EMBEDDING;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_true(plan.has_embedding && !plan.has_category);
+    assert_non_null(strstr(plan.select_sql, ", (vec::real[]) FROM"));
+    plan_release(&plan);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filters_are_parameters),
+        cmocka_unit_test(test_hostile_identifiers_quoted),
+        cmocka_unit_test(test_relative_dates_and_as_of),
+        cmocka_unit_test(test_query_source_and_columns),
+    };
+    return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}

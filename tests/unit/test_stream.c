@@ -1,0 +1,362 @@
+/* Unit tests of the binary COPY parser: columns land where they belong,
+ * any chunking gives the same result, bad rows are skipped and counted, and
+ * malformed bytes are errors, never over-reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "images.h"
+#include "rng.h"
+#include "stream.h"
+
+typedef struct {
+    unsigned char data[1 << 16];
+    size_t length;
+} Bytes;
+
+static void put_u32(Bytes *b, uint32_t v)
+{
+    b->data[b->length++] = (unsigned char)(v >> 24);
+    b->data[b->length++] = (unsigned char)(v >> 16);
+    b->data[b->length++] = (unsigned char)(v >> 8);
+    b->data[b->length++] = (unsigned char)v;
+}
+
+static void put_u16(Bytes *b, uint16_t v)
+{
+    b->data[b->length++] = (unsigned char)(v >> 8);
+    b->data[b->length++] = (unsigned char)v;
+}
+
+static void put_header(Bytes *b)
+{
+    memcpy(b->data, "PGCOPY\n\377\r\n\0", 11);
+    b->length = 11;
+    put_u32(b, 0);
+    put_u32(b, 0);
+}
+
+static void put_text(Bytes *b, const char *text)
+{
+    if (text == NULL) {
+        put_u32(b, 0xffffffffu);
+        return;
+    }
+    put_u32(b, (uint32_t)strlen(text));
+    memcpy(b->data + b->length, text, strlen(text));
+    b->length += strlen(text);
+}
+
+static void put_f8(Bytes *b, double value, int null)
+{
+    if (null) {
+        put_u32(b, 0xffffffffu);
+        return;
+    }
+    uint64_t bits;
+    memcpy(&bits, &value, 8);
+    put_u32(b, 8);
+    put_u32(b, (uint32_t)(bits >> 32));
+    put_u32(b, (uint32_t)bits);
+}
+
+/* real[] in binary array format; a NaN value stands for a NULL element when null_at >= 0. */
+static void put_f4_array(Bytes *b, const float *values, int count, int null_at)
+{
+    put_u32(b, (uint32_t)(20 + count * 8 - (null_at >= 0 ? 4 : 0)));
+    put_u32(b, 1);
+    put_u32(b, null_at >= 0 ? 1 : 0);
+    put_u32(b, 700);
+    put_u32(b, (uint32_t)count);
+    put_u32(b, 1);
+    for (int i = 0; i < count; i++) {
+        if (i == null_at) {
+            put_u32(b, 0xffffffffu);
+            continue;
+        }
+        uint32_t bits;
+        memcpy(&bits, &values[i], 4);
+        put_u32(b, 4);
+        put_u32(b, bits);
+    }
+}
+
+static Plan score_plan(void)
+{
+    Plan plan = {0};
+    plan.column_count = 2;
+    plan.has_score = true;
+    return plan;
+}
+
+static int parse_all(const Plan *plan, const StreamOptions *options, const Bytes *b,
+                     size_t chunk, Images *images, StreamStats *stats)
+{
+    StreamParser *parser = NULL;
+    Error err;
+    error_clear(&err);
+    int code = stream_parser_new(plan, options, images, &parser, &err);
+    if (code != ERR_OK)
+        return code;
+    for (size_t at = 0; at < b->length && code == ERR_OK; at += chunk) {
+        size_t part = b->length - at < chunk ? b->length - at : chunk;
+        code = stream_parser_feed(parser, (const char *)b->data + at, part, &err);
+    }
+    if (code == ERR_OK)
+        code = stream_parser_finish(parser, &err);
+    if (stats != NULL)
+        *stats = *stream_parser_stats(parser);
+    stream_parser_free(parser);
+    return code;
+}
+
+static void score_rows(Bytes *b)
+{
+    put_header(b);
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "img-%d", i);
+        put_u16(b, 2);
+        put_text(b, id);
+        put_f8(b, i * 0.5, 0);
+    }
+    put_u16(b, 2); put_text(b, NULL); put_f8(b, 1.0, 0);       /* NULL id */
+    put_u16(b, 2); put_text(b, "nul-score"); put_f8(b, 0, 1); /* NULL score */
+    put_u16(b, 2); put_text(b, "inf"); put_f8(b, INFINITY, 0);
+    put_u16(b, 2); put_text(b, "img-3"); put_f8(b, 9.0, 0);   /* duplicate id */
+    put_u16(b, 0xffff);
+}
+
+static void test_scores_any_chunking(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    score_rows(&b);
+    Plan plan = score_plan();
+    StreamOptions options = {.score_required = true};
+    size_t chunks[] = {1, 2, 3, 7, 19, 64, 1000, b.length};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        Images images;
+        StreamStats stats;
+        images_init(&images, true, false, false, false);
+        assert_int_equal(parse_all(&plan, &options, &b, chunks[c], &images, &stats), ERR_OK);
+        assert_int_equal(images.count, 50);
+        assert_int_equal(stats.rows_read, 54);
+        assert_int_equal(stats.rejected[REJECT_NULL_ID], 1);
+        assert_int_equal(stats.rejected[REJECT_NULL_SCORE], 1);
+        assert_int_equal(stats.rejected[REJECT_NONFINITE_SCORE], 1);
+        assert_int_equal(stats.rejected[REJECT_DUPLICATE_ID], 1);
+        for (int i = 0; i < 50; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "img-%d", i);
+            assert_string_equal(images_id(&images, (size_t)i), id);
+            assert_true(images.score[i] == i * 0.5);
+            assert_int_equal(images_find(&images, id, strlen(id)), i);
+        }
+        assert_int_equal(images_find(&images, "img-50", 6), -1);
+        images_release(&images);
+    }
+}
+
+static void test_embeddings_and_bad_rows(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    float row[4] = {1, 2, 3, 4};
+    float wide[5] = {1, 2, 3, 4, 5};
+    float nan_row[4] = {1, NAN, 3, 4};
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a"); put_f4_array(&b, row, 4, -1);
+    put_u16(&b, 2); put_text(&b, "b"); put_f4_array(&b, wide, 5, -1);   /* dim mismatch */
+    put_u16(&b, 2); put_text(&b, "c"); put_f4_array(&b, row, 4, 2);     /* NULL element */
+    put_u16(&b, 2); put_text(&b, "d"); put_f4_array(&b, nan_row, 4, -1); /* NaN */
+    put_u16(&b, 2); put_text(&b, "e"); put_u32(&b, 0xffffffffu);        /* NULL embedding */
+    put_u16(&b, 2); put_text(&b, "f"); put_f4_array(&b, wide, 4, -1);
+    put_u16(&b, 0xffff);
+
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    StreamOptions options = {.embedding_format = EMBEDDING_ARRAY};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, false, true);
+    assert_int_equal(parse_all(&plan, &options, &b, 5, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 2);
+    assert_int_equal(images.dim, 4);
+    assert_true(images.embedding[0] == 1 && images.embedding[3] == 4);
+    assert_true(images.embedding[4] == 1 && images.embedding[7] == 4);
+    assert_int_equal(stats.rejected[REJECT_DIM_MISMATCH], 1);
+    assert_int_equal(stats.rejected[REJECT_BAD_EMBEDDING], 2);
+    assert_int_equal(stats.rejected[REJECT_NULL_EMBEDDING], 1);
+    images_release(&images);
+
+    /* A pinned dimension with on_bad_row: error makes a mismatch fatal. */
+    options.embedding_dim = 4;
+    options.dim_mismatch_is_error = true;
+    images_init(&images, false, false, false, true);
+    assert_int_equal(parse_all(&plan, &options, &b, b.length, &images, NULL), ERR_DATA);
+    images_release(&images);
+}
+
+static void test_bytea_embeddings(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    put_header(&b);
+    float values[3] = {0.5f, -2.0f, 3.25f};
+    put_u16(&b, 2);
+    put_text(&b, "x");
+    put_u32(&b, 12);
+    for (int i = 0; i < 3; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], 4);
+        for (int k = 0; k < 4; k++)
+            b.data[b.length++] = (unsigned char)(bits >> (8 * k)); /* little-endian */
+    }
+    put_u16(&b, 2); put_text(&b, "odd"); put_u32(&b, 5); b.length += 5; /* not a multiple of 4 */
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    StreamOptions options = {.embedding_format = EMBEDDING_BYTEA};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, false, true);
+    assert_int_equal(parse_all(&plan, &options, &b, 3, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 1);
+    assert_true(images.embedding[0] == 0.5f && images.embedding[1] == -2.0f
+                && images.embedding[2] == 3.25f);
+    assert_int_equal(stats.rejected[REJECT_BAD_EMBEDDING], 1);
+    images_release(&images);
+}
+
+static void test_categories_interned(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    put_header(&b);
+    const char *labels[] = {"cat", "dog", "cat", NULL, "bird", "dog"};
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "i%d", i);
+        put_u16(&b, 2);
+        put_text(&b, id);
+        put_text(&b, labels[i]);
+    }
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_category = true};
+    StreamOptions options = {0};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, true, false);
+    assert_int_equal(parse_all(&plan, &options, &b, 4, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 5);
+    assert_int_equal(images.label_count, 3);
+    assert_int_equal(images.label_of[0], images.label_of[2]);
+    assert_int_equal(images.label_of[1], images.label_of[4]);
+    assert_string_equal(images_label(&images, images.label_of[3]), "bird");
+    assert_int_equal(stats.rejected[REJECT_NULL_CATEGORY], 1);
+    images_release(&images);
+}
+
+static void test_malformed_streams_are_errors(void **state)
+{
+    (void)state;
+    static Bytes good, bad;
+    good.length = 0;
+    score_rows(&good);
+    Plan plan = score_plan();
+    StreamOptions options = {.score_required = true};
+
+    /* Every truncation of a valid stream is an error, never a crash. */
+    for (size_t cut = 0; cut < good.length; cut++) {
+        bad.length = cut;
+        memcpy(bad.data, good.data, cut);
+        Images images;
+        images_init(&images, true, false, false, false);
+        assert_int_equal(parse_all(&plan, &options, &bad, 13, &images, NULL), ERR_DATA);
+        images_release(&images);
+    }
+    /* Bad signature; wrong field count; data after the trailer. */
+    memcpy(bad.data, good.data, good.length);
+    bad.length = good.length;
+    bad.data[0] = 'X';
+    Images images;
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &bad, 64, &images, NULL), ERR_DATA);
+    images_release(&images);
+
+    bad.length = 0;
+    put_header(&bad);
+    put_u16(&bad, 3);
+    put_text(&bad, "a");
+    put_f8(&bad, 1, 0);
+    put_f8(&bad, 1, 0);
+    put_u16(&bad, 0xffff);
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &bad, 64, &images, NULL), ERR_DATA);
+    images_release(&images);
+
+    memcpy(bad.data, good.data, good.length);
+    bad.length = good.length;
+    put_u16(&bad, 2);
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &bad, 64, &images, NULL), ERR_DATA);
+    images_release(&images);
+
+    /* Random bit flips: any outcome but a crash (ASan checks over-reads). */
+    Rng rng;
+    rng_init(&rng, 11);
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(bad.data, good.data, good.length);
+        bad.length = good.length;
+        int flips = 1 + (int)rng_below(&rng, 4);
+        for (int f = 0; f < flips; f++)
+            bad.data[rng_below(&rng, bad.length)] ^= (unsigned char)(1u << rng_below(&rng, 8));
+        images_init(&images, true, false, false, false);
+        int code = parse_all(&plan, &options, &bad, 1 + rng_below(&rng, 40), &images, NULL);
+        assert_true(code == ERR_OK || code == ERR_DATA);
+        images_release(&images);
+    }
+}
+
+static void test_many_ids_hash_index(void **state)
+{
+    (void)state;
+    Images images;
+    Error err;
+    images_init(&images, false, false, false, false);
+    for (int i = 0; i < 100000; i++) {
+        char id[24];
+        int length = snprintf(id, sizeof id, "%08x-%d", i * 2654435761u, i);
+        assert_int_equal(images_begin_row(&images, NULL, &err), ERR_OK);
+        assert_int_equal(images_commit_row(&images, id, (size_t)length, 0, 0, NULL, 0, &err), 1);
+    }
+    for (int i = 0; i < 100000; i += 997) {
+        char id[24];
+        int length = snprintf(id, sizeof id, "%08x-%d", i * 2654435761u, i);
+        assert_int_equal(images_find(&images, id, (size_t)length), i);
+        assert_int_equal(images_commit_row(&images, id, (size_t)length, 0, 0, NULL, 0, &err), 0);
+    }
+    images_release(&images);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scores_any_chunking),
+        cmocka_unit_test(test_embeddings_and_bad_rows),
+        cmocka_unit_test(test_bytea_embeddings),
+        cmocka_unit_test(test_categories_interned),
+        cmocka_unit_test(test_malformed_streams_are_errors),
+        cmocka_unit_test(test_many_ids_hash_index),
+    };
+    return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
+}
