@@ -316,7 +316,7 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
             reject(parser, id, id_length, REJECT_NULL_EMBEDDING);
             return ERR_OK;
         }
-        EmbeddingOutcome outcome;
+        EmbeddingOutcome outcome = EMB_BAD;
         code = decode_embedding(parser, field[f], (size_t)field_length[f],
                                 (size_t)(field[f] - data), &slot, &outcome, err);
         if (code != ERR_OK)
