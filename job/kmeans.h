@@ -87,4 +87,33 @@ size_t kmeans_dim(const Kmeans *kmeans);
 double kmeans_inertia(const Kmeans *kmeans);   /* of the kept (best) fit */
 int kmeans_iterations(const Kmeans *kmeans);   /* of the kept (best) fit */
 
+/*
+ * Added for the unit tests and diagnostics; the job does not need it.
+ *
+ * When a trace is set, each kmeans_refine (so each restart of kmeans_fit)
+ * starts it afresh and fills it: `inertia` (capacity entries, may be NULL)
+ * receives the inertia of each Lloyd assignment pass in order, each computed
+ * against the centers used for that assignment; `length` counts the passes
+ * (it may exceed capacity: only the first capacity are stored; mini-batch
+ * refines record no passes). `cluster_of` (one entry per row, may be NULL)
+ * receives the labels of the final assignment, the one the stored centers and
+ * inertia describe. In kmeans_fit the trace describes the last restart, which
+ * is the kept one when restarts == 1. The caller owns the trace and keeps it
+ * alive while it is set; NULL unsets it.
+ *
+ * Notes on the other calls: kmeans_iterations counts Lloyd center updates,
+ * or for mini-batch passes over the data, ceil(steps * batch_size / rows),
+ * as scikit-learn's n_iter_. For mini-batch, kmeans_fit seeds each restart
+ * from a random subsample of max(3 * batch_size, 3 * k) rows (scikit-learn's
+ * init_size); kmeans_seed_plus_plus always seeds from all the rows given.
+ */
+typedef struct KmeansTrace {
+    double *inertia;
+    int capacity;
+    int length;
+    int32_t *cluster_of;
+} KmeansTrace;
+
+void kmeans_set_trace(Kmeans *kmeans, KmeansTrace *trace);
+
 #endif

@@ -1,0 +1,645 @@
+/*
+ * Properties of the k-means module: it recovers well-separated blobs, runs
+ * are reproducible from the seed, no cluster is left empty when it can be
+ * filled, Lloyd's inertia never rises, and assignment agrees with the fit
+ * and with a direct double-precision computation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmeans.h"
+#include "rng.h"
+
+typedef struct Blobs {
+    float *data;    /* rows x dim */
+    int32_t *truth; /* rows: the blob each row was drawn from */
+    size_t rows;
+    size_t dim;
+    int k;
+} Blobs;
+
+/*
+ * k blobs of rows/k rows each, in shuffled order. Euclidean: centers with
+ * coordinates N(0, spread^2), rows center + N(0, sigma^2). Directions: unit
+ * center directions, rows (direction + N(0, sigma^2)) scaled by a random
+ * length in [0.5, 4.5), so only the direction tells the blobs apart.
+ */
+static void make_blobs(Blobs *blobs, size_t rows, size_t dim, int k, double spread, double sigma,
+                       int directions, uint64_t seed)
+{
+    Rng rng;
+    float *centers = malloc((size_t)k * dim * sizeof *centers);
+
+    rng_init(&rng, seed);
+    blobs->data = malloc(rows * dim * sizeof *blobs->data);
+    blobs->truth = malloc(rows * sizeof *blobs->truth);
+    blobs->rows = rows;
+    blobs->dim = dim;
+    blobs->k = k;
+    assert_non_null(centers);
+    assert_non_null(blobs->data);
+    assert_non_null(blobs->truth);
+    for (size_t i = 0; i < (size_t)k * dim; i++)
+        centers[i] = (float)(rng_normal(&rng) * spread);
+    if (directions)
+        kmeans_normalize_rows(centers, (size_t)k, dim);
+    for (size_t i = 0; i < rows; i++)
+        blobs->truth[i] = (int32_t)(i % (size_t)k);
+    rng_shuffle(&rng, blobs->truth, rows, sizeof *blobs->truth);
+    for (size_t i = 0; i < rows; i++) {
+        const float *center = centers + (size_t)blobs->truth[i] * dim;
+        float *row = blobs->data + i * dim;
+        double length = directions ? 0.5 + 4.0 * rng_uniform(&rng) : 1.0;
+        for (size_t d = 0; d < dim; d++)
+            row[d] = (float)((center[d] + rng_normal(&rng) * sigma) * length);
+    }
+    free(centers);
+}
+
+static void free_blobs(Blobs *blobs)
+{
+    free(blobs->data);
+    free(blobs->truth);
+}
+
+static double pairs_of(double n)
+{
+    return n * (n - 1.0) / 2.0;
+}
+
+/* Adjusted Rand index (Hubert and Arabie) from the contingency table. */
+static double adjusted_rand_index(const int32_t *a, int a_count, const int32_t *b, int b_count,
+                                  size_t rows)
+{
+    double *table = calloc((size_t)a_count * (size_t)b_count, sizeof *table);
+    double *a_sums = calloc((size_t)a_count, sizeof *a_sums);
+    double *b_sums = calloc((size_t)b_count, sizeof *b_sums);
+    double index = 0.0, a_pairs = 0.0, b_pairs = 0.0;
+
+    assert_non_null(table);
+    assert_non_null(a_sums);
+    assert_non_null(b_sums);
+    for (size_t i = 0; i < rows; i++) {
+        table[(size_t)a[i] * (size_t)b_count + (size_t)b[i]] += 1.0;
+        a_sums[a[i]] += 1.0;
+        b_sums[b[i]] += 1.0;
+    }
+    for (size_t i = 0; i < (size_t)a_count * (size_t)b_count; i++)
+        index += pairs_of(table[i]);
+    for (int i = 0; i < a_count; i++)
+        a_pairs += pairs_of(a_sums[i]);
+    for (int j = 0; j < b_count; j++)
+        b_pairs += pairs_of(b_sums[j]);
+    double expected = a_pairs * b_pairs / pairs_of((double)rows);
+    double most = (a_pairs + b_pairs) / 2.0;
+    free(table);
+    free(a_sums);
+    free(b_sums);
+    if (most == expected)
+        return 1.0;
+    return (index - expected) / (most - expected);
+}
+
+static KmeansOptions options_for(KmeansAlgorithm algorithm, KmeansMetric metric, int k)
+{
+    KmeansOptions options = {
+        .algorithm = algorithm,
+        .metric = metric,
+        .cluster_count = k,
+        .max_iterations = 100,
+        .restarts = 3,
+        .batch_size = 256,
+        .tolerance = 1e-4,
+    };
+    return options;
+}
+
+/* Fits a new model; the caller frees it. */
+static Kmeans *fit(const KmeansOptions *options, const float *data, size_t rows, size_t dim,
+                   uint64_t seed)
+{
+    Kmeans *kmeans = NULL;
+    Error err;
+    Rng rng;
+
+    error_clear(&err);
+    rng_init(&rng, seed);
+    assert_int_equal(kmeans_new(options, dim, &kmeans, &err), ERR_OK);
+    int code = kmeans_fit(kmeans, data, rows, &rng, &err);
+    if (code != ERR_OK)
+        fail_msg("kmeans_fit: %s", err.message);
+    return kmeans;
+}
+
+static int32_t *labels_of(const Kmeans *kmeans, const float *data, size_t rows, double *inertia)
+{
+    int32_t *labels = malloc(rows * sizeof *labels);
+    assert_non_null(labels);
+    double value = kmeans_assign(kmeans, data, rows, labels, NULL);
+    assert_true(value >= 0.0);
+    if (inertia != NULL)
+        *inertia = value;
+    return labels;
+}
+
+static void assert_labels_in_range(const int32_t *labels, size_t rows, int k)
+{
+    for (size_t i = 0; i < rows; i++) {
+        assert_true(labels[i] >= 0);
+        assert_true(labels[i] < k);
+    }
+}
+
+static int non_empty_clusters(const int32_t *labels, size_t rows, int k)
+{
+    int *count = calloc((size_t)k, sizeof *count);
+    int non_empty = 0;
+    assert_non_null(count);
+    for (size_t i = 0; i < rows; i++)
+        count[labels[i]]++;
+    for (int c = 0; c < k; c++)
+        non_empty += count[c] > 0;
+    free(count);
+    return non_empty;
+}
+
+static void check_recovers_blobs(KmeansAlgorithm algorithm, KmeansMetric metric)
+{
+    Blobs blobs;
+    int directions = metric == KMEANS_COSINE;
+    /*
+     * Euclidean: squared distance ~1600 between blobs, ~100 between two rows
+     * of a blob. Cosine: cosine ~0.93 between two rows of a blob, ~0 across.
+     */
+    make_blobs(&blobs, 2000, 768, 10, 1.0, directions ? 0.01 : 0.25, directions, 11);
+    if (directions)
+        kmeans_normalize_rows(blobs.data, blobs.rows, blobs.dim);
+    KmeansOptions options = options_for(algorithm, metric, blobs.k);
+    Kmeans *kmeans = fit(&options, blobs.data, blobs.rows, blobs.dim, 42);
+    int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, NULL);
+
+    assert_labels_in_range(labels, blobs.rows, blobs.k);
+    double ari = adjusted_rand_index(labels, blobs.k, blobs.truth, blobs.k, blobs.rows);
+    if (ari < 0.95)
+        fail_msg("adjusted Rand index %.4f < 0.95", ari);
+    assert_true(kmeans_iterations(kmeans) >= 1);
+    if (directions) {
+        const float *centers = kmeans_centers(kmeans);
+        for (int c = 0; c < blobs.k; c++) {
+            const float *center = centers + (size_t)c * blobs.dim;
+            double norm = 0.0;
+            for (size_t d = 0; d < blobs.dim; d++)
+                norm += (double)center[d] * center[d];
+            assert_true(fabs(sqrt(norm) - 1.0) < 1e-4);
+        }
+    }
+    free(labels);
+    kmeans_free(kmeans);
+    free_blobs(&blobs);
+}
+
+static void test_lloyd_euclidean_recovers_blobs(void **state)
+{
+    (void)state;
+    check_recovers_blobs(KMEANS_LLOYD, KMEANS_EUCLIDEAN);
+}
+
+static void test_minibatch_euclidean_recovers_blobs(void **state)
+{
+    (void)state;
+    check_recovers_blobs(KMEANS_MINIBATCH, KMEANS_EUCLIDEAN);
+}
+
+static void test_lloyd_cosine_recovers_directions(void **state)
+{
+    (void)state;
+    check_recovers_blobs(KMEANS_LLOYD, KMEANS_COSINE);
+}
+
+static void test_minibatch_cosine_recovers_directions(void **state)
+{
+    (void)state;
+    check_recovers_blobs(KMEANS_MINIBATCH, KMEANS_COSINE);
+}
+
+static void test_same_seed_same_clusters(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    /* Overlapping blobs, so that the result really depends on the random choices. */
+    make_blobs(&blobs, 1500, 64, 12, 1.0, 1.0, 0, 5);
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    for (size_t a = 0; a < 2; a++) {
+        KmeansOptions options = options_for(algorithms[a], KMEANS_EUCLIDEAN, 8);
+        options.batch_size = 100;
+        Kmeans *first = fit(&options, blobs.data, blobs.rows, blobs.dim, 1234);
+        Kmeans *second = fit(&options, blobs.data, blobs.rows, blobs.dim, 1234);
+        Kmeans *other = fit(&options, blobs.data, blobs.rows, blobs.dim, 99);
+        int32_t *first_labels = labels_of(first, blobs.data, blobs.rows, NULL);
+        int32_t *second_labels = labels_of(second, blobs.data, blobs.rows, NULL);
+
+        assert_memory_equal(kmeans_centers(first), kmeans_centers(second),
+                            (size_t)options.cluster_count * blobs.dim * sizeof(float));
+        assert_memory_equal(first_labels, second_labels, blobs.rows * sizeof(int32_t));
+        assert_true(kmeans_inertia(first) == kmeans_inertia(second));
+        assert_int_equal(kmeans_iterations(first), kmeans_iterations(second));
+        /* Another seed is a valid fit too (it may or may not find the same clusters). */
+        assert_true(isfinite(kmeans_inertia(other)) && kmeans_inertia(other) > 0.0);
+        free(first_labels);
+        free(second_labels);
+        kmeans_free(first);
+        kmeans_free(second);
+        kmeans_free(other);
+    }
+    free_blobs(&blobs);
+}
+
+static void test_more_restarts_never_worse(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_blobs(&blobs, 1200, 32, 15, 1.0, 0.8, 0, 8);
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    for (size_t a = 0; a < 2; a++) {
+        KmeansOptions options = options_for(algorithms[a], KMEANS_EUCLIDEAN, 15);
+        options.batch_size = 100;
+        options.restarts = 1;
+        Kmeans *one = fit(&options, blobs.data, blobs.rows, blobs.dim, 77);
+        options.restarts = 5;
+        Kmeans *five = fit(&options, blobs.data, blobs.rows, blobs.dim, 77);
+        /* The first of the five restarts is the single fit: the kept one is no worse. */
+        assert_true(kmeans_inertia(five) <= kmeans_inertia(one));
+        /* The kept inertia belongs to the kept centers. */
+        double inertia = 0.0;
+        int32_t *labels = labels_of(five, blobs.data, blobs.rows, &inertia);
+        assert_true(fabs(inertia - kmeans_inertia(five)) <= 1e-6 * inertia);
+        free(labels);
+        kmeans_free(one);
+        kmeans_free(five);
+    }
+    free_blobs(&blobs);
+}
+
+static void test_k_close_to_rows_leaves_no_cluster_empty(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_blobs(&blobs, 60, 16, 60, 1.0, 0.0, 0, 3); /* 60 distinct random rows */
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    for (size_t a = 0; a < 2; a++) {
+        KmeansOptions options = options_for(algorithms[a], KMEANS_EUCLIDEAN, 55);
+        Kmeans *kmeans = fit(&options, blobs.data, blobs.rows, blobs.dim, 5);
+        double inertia = 0.0;
+        int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, &inertia);
+        assert_labels_in_range(labels, blobs.rows, 55);
+        assert_int_equal(non_empty_clusters(labels, blobs.rows, 55), 55);
+        assert_true(isfinite(kmeans_inertia(kmeans)) && kmeans_inertia(kmeans) >= 0.0);
+        free(labels);
+        kmeans_free(kmeans);
+    }
+    free_blobs(&blobs);
+}
+
+/* 100 rows that are 5 distinct points repeated 20 times each, shuffled. */
+static void make_duplicates(Blobs *blobs)
+{
+    make_blobs(blobs, 100, 32, 5, 3.0, 0.0, 0, 21);
+}
+
+static double total_squared_norm(const Blobs *blobs)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < blobs->rows * blobs->dim; i++)
+        total += (double)blobs->data[i] * blobs->data[i];
+    return total;
+}
+
+static void test_duplicates_one_cluster_per_point(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_duplicates(&blobs);
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    for (size_t a = 0; a < 2; a++) {
+        KmeansOptions options = options_for(algorithms[a], KMEANS_EUCLIDEAN, 5);
+        Kmeans *kmeans = fit(&options, blobs.data, blobs.rows, blobs.dim, 17);
+        int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, NULL);
+        assert_int_equal(non_empty_clusters(labels, blobs.rows, 5), 5);
+        assert_true(adjusted_rand_index(labels, 5, blobs.truth, 5, blobs.rows) == 1.0);
+        assert_true(kmeans_inertia(kmeans) >= 0.0);
+        assert_true(kmeans_inertia(kmeans) <= 1e-5 * total_squared_norm(&blobs));
+        free(labels);
+        kmeans_free(kmeans);
+    }
+    free_blobs(&blobs);
+}
+
+static void test_duplicates_more_clusters_than_points(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_duplicates(&blobs);
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    KmeansMetric metrics[] = {KMEANS_EUCLIDEAN, KMEANS_COSINE};
+    for (size_t a = 0; a < 2; a++) {
+        for (size_t m = 0; m < 2; m++) {
+            KmeansOptions options = options_for(algorithms[a], metrics[m], 8);
+            Kmeans *kmeans = fit(&options, blobs.data, blobs.rows, blobs.dim, 17);
+            double inertia = 0.0;
+            int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, &inertia);
+            const float *centers = kmeans_centers(kmeans);
+            assert_labels_in_range(labels, blobs.rows, 8);
+            assert_true(isfinite(kmeans_inertia(kmeans)) && kmeans_inertia(kmeans) >= 0.0);
+            assert_true(isfinite(inertia));
+            for (size_t i = 0; i < 8 * blobs.dim; i++)
+                assert_true(isfinite(centers[i]));
+            if (metrics[m] == KMEANS_EUCLIDEAN)
+                assert_true(inertia <= 1e-5 * total_squared_norm(&blobs));
+            free(labels);
+            kmeans_free(kmeans);
+        }
+    }
+    free_blobs(&blobs);
+}
+
+static void test_more_clusters_than_rows_is_a_data_error(void **state)
+{
+    Blobs blobs;
+    Kmeans *kmeans = NULL;
+    Error err;
+    Rng rng;
+    (void)state;
+    make_blobs(&blobs, 12, 8, 3, 1.0, 0.5, 0, 2);
+    KmeansOptions options = options_for(KMEANS_MINIBATCH, KMEANS_EUCLIDEAN, 50);
+    error_clear(&err);
+    rng_init(&rng, 1);
+    assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_DATA);
+    assert_int_equal(err.code, ERR_DATA);
+    assert_non_null(strstr(err.message, "cannot make 50 clusters from 12 rows"));
+    error_clear(&err);
+    assert_int_equal(kmeans_seed_plus_plus(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_DATA);
+    kmeans_free(kmeans);
+    free_blobs(&blobs);
+}
+
+static void test_bad_options_are_config_errors(void **state)
+{
+    Kmeans *kmeans = (Kmeans *)&kmeans; /* must be reset to NULL */
+    Error err;
+    (void)state;
+    KmeansOptions good = options_for(KMEANS_MINIBATCH, KMEANS_COSINE, 4);
+    KmeansOptions bad[5] = {good, good, good, good, good};
+    bad[0].cluster_count = 0;
+    bad[1].restarts = 0;
+    bad[2].batch_size = 0;
+    bad[3].tolerance = -1.0;
+    bad[4].max_iterations = 0;
+    for (size_t i = 0; i < 5; i++) {
+        error_clear(&err);
+        assert_int_equal(kmeans_new(&bad[i], 16, &kmeans, &err), ERR_CONFIG);
+        assert_null(kmeans);
+        assert_true(strlen(err.message) > 0);
+    }
+    assert_int_equal(kmeans_new(&good, 0, &kmeans, &err), ERR_CONFIG);
+    assert_int_equal(kmeans_new(&good, 16, &kmeans, &err), ERR_OK);
+    kmeans_free(kmeans);
+}
+
+static void test_lloyd_inertia_never_increases(void **state)
+{
+    Blobs blobs;
+    double inertia[512];
+    (void)state;
+    /* Many overlapping blobs and more clusters than a few iterations can settle. */
+    make_blobs(&blobs, 3000, 32, 30, 1.0, 1.0, 0, 13);
+    KmeansMetric metrics[] = {KMEANS_EUCLIDEAN, KMEANS_COSINE};
+    for (size_t m = 0; m < 2; m++) {
+        if (metrics[m] == KMEANS_COSINE)
+            kmeans_normalize_rows(blobs.data, blobs.rows, blobs.dim);
+        KmeansOptions options = options_for(KMEANS_LLOYD, metrics[m], 20);
+        options.tolerance = 0.0; /* run until the centers stop moving */
+        options.max_iterations = 300;
+        options.restarts = 1;
+        KmeansTrace trace = {.inertia = inertia, .capacity = 512};
+        Kmeans *kmeans = NULL;
+        Error err;
+        Rng rng;
+        error_clear(&err);
+        rng_init(&rng, 2024);
+        assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+        kmeans_set_trace(kmeans, &trace);
+        assert_int_equal(kmeans_seed_plus_plus(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+        assert_int_equal(kmeans_refine(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+
+        assert_true(trace.length >= 5);
+        assert_true(trace.length <= trace.capacity);
+        for (int i = 1; i < trace.length; i++)
+            if (inertia[i] > inertia[i - 1] * (1.0 + 1e-6))
+                fail_msg("inertia rose at pass %d: %.9g -> %.9g", i, inertia[i - 1], inertia[i]);
+        /* Real progress was made, and the stored inertia is the last pass's. */
+        assert_true(inertia[trace.length - 1] < inertia[0]);
+        assert_true(kmeans_inertia(kmeans) == inertia[trace.length - 1]);
+        kmeans_free(kmeans);
+    }
+    free_blobs(&blobs);
+}
+
+static void test_assign_with_stored_centers_matches_fit(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_blobs(&blobs, 2500, 48, 10, 1.0, 0.7, 0, 4);
+    /* Converged runs, and runs cut short by max_iterations. */
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH, KMEANS_LLOYD, KMEANS_MINIBATCH};
+    int max_iterations[] = {100, 100, 2, 1};
+    for (size_t a = 0; a < 4; a++) {
+        KmeansOptions options = options_for(algorithms[a], KMEANS_EUCLIDEAN, 10);
+        options.restarts = 1;
+        options.batch_size = 200;
+        options.max_iterations = max_iterations[a];
+        int32_t *fit_labels = malloc(blobs.rows * sizeof *fit_labels);
+        KmeansTrace trace = {.cluster_of = fit_labels};
+        Kmeans *kmeans = NULL, *stored = NULL;
+        Error err;
+        Rng rng;
+        assert_non_null(fit_labels);
+        error_clear(&err);
+        rng_init(&rng, 31);
+        assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+        kmeans_set_trace(kmeans, &trace);
+        assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+
+        assert_int_equal(kmeans_new_from_centers(&options, blobs.dim, kmeans_centers(kmeans),
+                                                 &stored, &err),
+                         ERR_OK);
+        assert_ptr_not_equal(kmeans_centers(stored), kmeans_centers(kmeans));
+        assert_int_equal(kmeans_cluster_count(stored), 10);
+        assert_int_equal(kmeans_dim(stored), blobs.dim);
+        double inertia = 0.0;
+        int32_t *labels = labels_of(stored, blobs.data, blobs.rows, &inertia);
+        assert_memory_equal(labels, fit_labels, blobs.rows * sizeof *labels);
+        assert_true(fabs(inertia - kmeans_inertia(kmeans)) <= 1e-9 * inertia);
+        free(labels);
+        free(fit_labels);
+        kmeans_free(stored);
+        kmeans_free(kmeans);
+    }
+    free_blobs(&blobs);
+}
+
+static void test_assign_distances_match_direct_computation(void **state)
+{
+    const size_t rows = 5000, dim = 100;
+    const int k = 7;
+    Rng rng;
+    Kmeans *kmeans = NULL;
+    Error err;
+    (void)state;
+    float *data = malloc(rows * dim * sizeof *data);
+    float *centers = malloc((size_t)k * dim * sizeof *centers);
+    int32_t *labels = malloc(rows * sizeof *labels);
+    float *distance = malloc(rows * sizeof *distance);
+    assert_non_null(data);
+    assert_non_null(centers);
+    assert_non_null(labels);
+    assert_non_null(distance);
+    rng_init(&rng, 77);
+    for (size_t i = 0; i < rows * dim; i++)
+        data[i] = (float)(rng_normal(&rng) + 0.5);
+    for (size_t i = 0; i < (size_t)k * dim; i++)
+        centers[i] = (float)(rng_normal(&rng) * 0.5);
+
+    KmeansOptions options = options_for(KMEANS_LLOYD, KMEANS_EUCLIDEAN, k);
+    error_clear(&err);
+    assert_int_equal(kmeans_new_from_centers(&options, dim, centers, &kmeans, &err), ERR_OK);
+    centers[0] = 1e6f; /* the model holds its own copy */
+    double inertia = kmeans_assign(kmeans, data, rows, labels, distance);
+    centers[0] = kmeans_centers(kmeans)[0];
+
+    double direct_inertia = 0.0;
+    for (size_t i = 0; i < rows; i++) {
+        double nearest = INFINITY, to_label = 0.0;
+        for (int c = 0; c < k; c++) {
+            double sum = 0.0;
+            for (size_t d = 0; d < dim; d++) {
+                double diff = (double)data[i * dim + d] - centers[(size_t)c * dim + d];
+                sum += diff * diff;
+            }
+            if (sum < nearest)
+                nearest = sum;
+            if (c == labels[i])
+                to_label = sum;
+        }
+        assert_true(labels[i] >= 0 && labels[i] < k);
+        assert_true(to_label <= nearest * (1.0 + 1e-3));
+        if (fabs(distance[i] - to_label) > 1e-3 * to_label)
+            fail_msg("row %zu: distance %.6g, direct %.6g", i, distance[i], to_label);
+        direct_inertia += nearest;
+    }
+    assert_true(fabs(inertia - direct_inertia) <= 1e-4 * direct_inertia);
+
+    /* Without the distance output, and with no rows at all. */
+    assert_true(kmeans_assign(kmeans, data, rows, labels, NULL) == inertia);
+    assert_true(kmeans_assign(kmeans, data, 0, labels, NULL) == 0.0);
+    kmeans_free(kmeans);
+    free(data);
+    free(centers);
+    free(labels);
+    free(distance);
+}
+
+static void test_ties_go_to_the_lowest_index(void **state)
+{
+    const size_t rows = 300, dim = 24;
+    const int k = 6;
+    float centers[6 * 24];
+    float *data = malloc(rows * dim * sizeof *data);
+    int32_t *labels = malloc(rows * sizeof *labels);
+    Kmeans *kmeans = NULL;
+    Error err;
+    Rng rng;
+    (void)state;
+    assert_non_null(data);
+    assert_non_null(labels);
+    rng_init(&rng, 123);
+    /* Centers 3, 4, 5 repeat centers 0, 1, 2 exactly: every row is a tie. */
+    for (size_t i = 0; i < 3 * dim; i++)
+        centers[i] = centers[i + 3 * dim] = (float)rng_normal(&rng);
+    for (size_t i = 0; i < rows * dim; i++)
+        data[i] = (float)rng_normal(&rng);
+    KmeansOptions options = options_for(KMEANS_LLOYD, KMEANS_EUCLIDEAN, k);
+    error_clear(&err);
+    assert_int_equal(kmeans_new_from_centers(&options, dim, centers, &kmeans, &err), ERR_OK);
+    assert_true(kmeans_assign(kmeans, data, rows, labels, NULL) >= 0.0);
+    for (size_t i = 0; i < rows; i++)
+        assert_true(labels[i] >= 0 && labels[i] < 3);
+    assert_int_equal(non_empty_clusters(labels, rows, k), 3);
+    kmeans_free(kmeans);
+    free(data);
+    free(labels);
+}
+
+static void test_normalize_rows(void **state)
+{
+    const size_t rows = 50, dim = 33;
+    float data[50 * 33], original[50 * 33];
+    Rng rng;
+    (void)state;
+    rng_init(&rng, 9);
+    for (size_t i = 0; i < rows * dim; i++)
+        data[i] = (float)(rng_normal(&rng) * 10.0);
+    memset(data + 3 * dim, 0, dim * sizeof *data);
+    memset(data + 17 * dim, 0, dim * sizeof *data);
+    memcpy(original, data, sizeof data);
+
+    kmeans_normalize_rows(data, rows, dim);
+    for (size_t i = 0; i < rows; i++) {
+        double norm = 0.0, original_norm = 0.0;
+        for (size_t d = 0; d < dim; d++) {
+            norm += (double)data[i * dim + d] * data[i * dim + d];
+            original_norm += (double)original[i * dim + d] * original[i * dim + d];
+        }
+        if (original_norm == 0.0) {
+            for (size_t d = 0; d < dim; d++)
+                assert_true(data[i * dim + d] == 0.0f);
+            continue;
+        }
+        assert_true(fabs(sqrt(norm) - 1.0) < 1e-6);
+        /* Same direction: scaling back gives the row. */
+        for (size_t d = 0; d < dim; d++)
+            assert_true(fabs(data[i * dim + d] * sqrt(original_norm) - original[i * dim + d])
+                        <= 1e-5 * sqrt(original_norm));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lloyd_euclidean_recovers_blobs),
+        cmocka_unit_test(test_minibatch_euclidean_recovers_blobs),
+        cmocka_unit_test(test_lloyd_cosine_recovers_directions),
+        cmocka_unit_test(test_minibatch_cosine_recovers_directions),
+        cmocka_unit_test(test_same_seed_same_clusters),
+        cmocka_unit_test(test_more_restarts_never_worse),
+        cmocka_unit_test(test_k_close_to_rows_leaves_no_cluster_empty),
+        cmocka_unit_test(test_duplicates_one_cluster_per_point),
+        cmocka_unit_test(test_duplicates_more_clusters_than_points),
+        cmocka_unit_test(test_more_clusters_than_rows_is_a_data_error),
+        cmocka_unit_test(test_bad_options_are_config_errors),
+        cmocka_unit_test(test_lloyd_inertia_never_increases),
+        cmocka_unit_test(test_assign_with_stored_centers_matches_fit),
+        cmocka_unit_test(test_assign_distances_match_direct_computation),
+        cmocka_unit_test(test_ties_go_to_the_lowest_index),
+        cmocka_unit_test(test_normalize_rows),
+    };
+    return cmocka_run_group_tests_name("kmeans", tests, NULL, NULL);
+}
