@@ -23,12 +23,15 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit integration install clean
+.PHONY: all deps deps-test demo test unit integration install clean
 
 all: $(BUILD)/pairpick
 
 deps:
 	@tests/tools/deps.sh
+
+deps-test:
+	@tests/tools/deps.sh --test
 
 $(BUILD)/pairpick: $(BUILD)/job/main.o $(BUILD)/libpairpick.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -60,11 +63,12 @@ unit: $(UNIT_TESTS)
 integration: $(BUILD)/pairpick
 	tests/integration/run.sh
 
-test: deps
+test: deps-test
 	$(MAKE) all unit
 	$(MAKE) integration
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	tests/tools/demo.sh
 
 install: $(BUILD)/pairpick

@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  pairpick status CONFIG           the job's last runs\n"
     "  pairpick check CONFIG [--db]     validate the config (and, with --db, the database)\n"
     "  pairpick explain CONFIG          print the SQL a run would execute, with parameters\n"
+    "  pairpick sample CONFIG --out DIR [--per-category N] [--copy]\n"
+    "                                   per-category folders of sample images and DIR/index.html\n"
     "  pairpick --help | --version\n"
     "\n"
     "Options of run:\n"
@@ -187,6 +189,30 @@ static int command_status(JobConfig *config, uint64_t limit)
     return ERR_OK;
 }
 
+static int command_sample(JobConfig *config, const RunOptions *options,
+                          const SampleOptions *sample)
+{
+    Error err;
+    Report report;
+    SampleSummary summary = {0};
+    error_clear(&err);
+    int code = run_sample(config, options, sample, &summary, &report, &err);
+    if (code != ERR_OK) {
+        report.error = err.message;
+        report_print_json(stdout, &report);
+        return fail(&err);
+    }
+    fprintf(stderr, "pairpick: contact sheet %s/index.html: %zu categories, %zu images placed, "
+                    "%zu missing\n",
+            sample->out_dir, summary.categories, summary.images_placed, summary.images_missing);
+    printf("{\"command\":\"sample\",\"out\":");
+    report_json_string(stdout, sample->out_dir);
+    printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64
+           "}\n",
+           summary.categories, summary.images_placed, summary.images_missing, report.seed);
+    return ERR_OK;
+}
+
 static int command_run(JobConfig *config, const RunOptions *options)
 {
     Error err;
@@ -218,6 +244,9 @@ int main(int argc, char **argv)
         {"max-pairs", required_argument, NULL, 'm'},
         {"db", no_argument, NULL, 'd'},
         {"limit", required_argument, NULL, 'l'},
+        {"out", required_argument, NULL, 'o'},
+        {"per-category", required_argument, NULL, 'p'},
+        {"copy", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -238,7 +267,8 @@ int main(int argc, char **argv)
     }
 
     const char *command = argv[1];
-    static const char *const commands[] = {"migrate", "run", "status", "check", "explain"};
+    static const char *const commands[] = {"migrate", "run", "status", "check", "explain",
+                                          "sample"};
     bool known = false;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         known |= strcmp(command, commands[i]) == 0;
@@ -246,13 +276,15 @@ int main(int argc, char **argv)
         return usage_error("unknown command \"%s\"", command);
 
     RunOptions run_options = {0};
+    SampleOptions sample_options = {.per_category = 5};
     bool with_db = false;
     uint64_t limit = 20;
     int option;
     optind = 2;
     opterr = 0;
-    while ((option = getopt_long(argc, argv, "+h", command_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, ":h", command_options, NULL)) != -1) {
         bool is_run = strcmp(command, "run") == 0;
+        bool is_sample = strcmp(command, "sample") == 0;
         switch (option) {
         case 'h':
             fputs(usage_text, stdout);
@@ -266,7 +298,7 @@ int main(int argc, char **argv)
             run_options.run_id = optarg;
             break;
         case 's':
-            if (!is_run)
+            if (!is_run && !is_sample)
                 goto not_here;
             if (!parse_count(optarg, "--seed", 0, &run_options.seed))
                 return ERR_USAGE;
@@ -295,6 +327,27 @@ int main(int argc, char **argv)
             if (!parse_count(optarg, "--limit", 1, &limit))
                 return ERR_USAGE;
             break;
+        case 'o':
+            if (!is_sample)
+                goto not_here;
+            sample_options.out_dir = optarg;
+            break;
+        case 'p': {
+            uint64_t per = 0;
+            if (!is_sample)
+                goto not_here;
+            if (!parse_count(optarg, "--per-category", 1, &per) || per > 10000)
+                return per > 10000 ? usage_error("invalid value \"%s\" for option --per-category",
+                                                 optarg)
+                                   : ERR_USAGE;
+            sample_options.per_category = (int)per;
+            break;
+        }
+        case 'c':
+            if (!is_sample)
+                goto not_here;
+            sample_options.copy = true;
+            break;
         case ':':
             return usage_error("option \"%s\" needs a value", argv[optind - 1]);
         default:
@@ -309,6 +362,9 @@ int main(int argc, char **argv)
     if (optind + 1 < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind + 1]);
 
+    if (strcmp(command, "sample") == 0 && sample_options.out_dir == NULL)
+        return usage_error("%s: --out DIR is required", command);
+
     JobConfig *config = NULL;
     int code = load(argv[optind], &config);
     if (code != ERR_OK)
@@ -319,6 +375,8 @@ int main(int argc, char **argv)
         code = command_run(config, &run_options);
     else if (strcmp(command, "status") == 0)
         code = command_status(config, limit);
+    else if (strcmp(command, "sample") == 0)
+        code = command_sample(config, &run_options, &sample_options);
     else if (strcmp(command, "check") == 0)
         code = command_check(config, with_db);
     else

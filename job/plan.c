@@ -150,6 +150,87 @@ static int add_param(Plan *plan, const char *name, const char *fmt, ...)
     return ++plan->param_count;
 }
 
+/*
+ * The reference to parameter n: "$n", or in the COPY form a scalar subquery
+ * on the setting stream_read fills (evaluated once, not per row).
+ */
+static const char *param_ref(char *buffer, size_t size, int n, bool settings)
+{
+    if (settings)
+        snprintf(buffer, size, "(SELECT current_setting('" PLAN_SETTING_PREFIX "%d'))", n);
+    else
+        snprintf(buffer, size, "$%d", n);
+    return buffer;
+}
+
+/* Appends the WHERE clause; adds the parameters on the first call only. */
+static void add_filters(const JobConfig *config, Plan *plan, const char *score,
+                        const char *variance, const char *date, const char *as_of, bool settings,
+                        Text *where)
+{
+    const char *and = " WHERE ";
+    char ref[96], ref2[96];
+    int next = 0; /* parameters are numbered in the same order both times */
+#define PARAM(name, ...) (settings ? ++next : (++next, add_param(plan, name, __VA_ARGS__)))
+    int n;
+    /* A NULL score passes the score filters so that it reaches the stream
+     * and is counted there. */
+    if (config->filters.score_min.set) {
+        n = PARAM("filters.score.min", "%.17g", config->filters.score_min.value);
+        text_append(where, "%s(source.%s IS NULL OR source.%s >= %s::float8)", and, score, score,
+                    param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.score_max.set) {
+        n = PARAM("filters.score.max", "%.17g", config->filters.score_max.value);
+        text_append(where, "%s(source.%s IS NULL OR source.%s <= %s::float8)", and, score, score,
+                    param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.variance_min.set) {
+        n = PARAM("filters.variance.min", "%.17g", config->filters.variance_min.value);
+        text_append(where, "%ssource.%s >= %s::float8", and, variance,
+                    param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.variance_max.set) {
+        n = PARAM("filters.variance.max", "%.17g", config->filters.variance_max.value);
+        text_append(where, "%ssource.%s <= %s::float8", and, variance,
+                    param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.date_from.set) {
+        n = PARAM("filters.date.from", "%s", config->filters.date_from.text);
+        text_append(where, "%ssource.%s >= %s::timestamptz", and, date,
+                    param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.date_to.set) {
+        n = PARAM("filters.date.to", "%s", config->filters.date_to.text);
+        if (config->filters.date_to.date_only) /* the whole day */
+            text_append(where, "%ssource.%s < (%s::date + 1)", and, date,
+                        param_ref(ref, sizeof ref, n, settings));
+        else
+            text_append(where, "%ssource.%s <= %s::timestamptz", and, date,
+                        param_ref(ref, sizeof ref, n, settings));
+        and = " AND ";
+    }
+    if (config->filters.date_last_ms > 0) {
+        n = PARAM("filters.date.last", "%" PRId64 " milliseconds", config->filters.date_last_ms);
+        if (as_of != NULL) {
+            int now = PARAM("--as-of", "%s", as_of);
+            param_ref(ref2, sizeof ref2, now, settings);
+            text_append(where, "%ssource.%s >= %s::timestamptz - %s::interval", and, date, ref2,
+                        param_ref(ref, sizeof ref, n, settings));
+            text_append(where, " AND source.%s <= %s::timestamptz", date, ref2);
+        } else {
+            text_append(where, "%ssource.%s >= now() - %s::interval", and, date,
+                        param_ref(ref, sizeof ref, n, settings));
+        }
+    }
+#undef PARAM
+}
+
 static char *quote_column(const char *column, QuoteIdentFn quote, void *context, Error *err)
 {
     return quote(context, column, err);
@@ -159,7 +240,7 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
                const char *as_of, Plan *plan, Error *err)
 {
     int code = ERR_OK;
-    Text select = {0}, where = {0}, other = {0};
+    Text select = {0}, where = {0}, copy_where = {0}, other = {0};
     char *id = NULL, *score = NULL, *variance = NULL, *date = NULL, *category = NULL;
 
     memset(plan, 0, sizeof *plan);
@@ -231,68 +312,26 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
     }
     text_append(&select, " FROM %s AS source", plan->source_sql);
 
-    /* Filters: values only as parameters. A NULL score passes the score
-     * filters so that it reaches the stream and is counted there. */
-    const char *and = " WHERE ";
-    int n;
-    if (config->filters.score_min.set) {
-        n = add_param(plan, "filters.score.min", "%.17g", config->filters.score_min.value);
-        text_append(&where, "%s(source.%s IS NULL OR source.%s >= $%d::float8)", and, score, score, n);
-        and = " AND ";
-    }
-    if (config->filters.score_max.set) {
-        n = add_param(plan, "filters.score.max", "%.17g", config->filters.score_max.value);
-        text_append(&where, "%s(source.%s IS NULL OR source.%s <= $%d::float8)", and, score, score, n);
-        and = " AND ";
-    }
-    if (config->filters.variance_min.set) {
-        n = add_param(plan, "filters.variance.min", "%.17g", config->filters.variance_min.value);
-        text_append(&where, "%ssource.%s >= $%d::float8", and, variance, n);
-        and = " AND ";
-    }
-    if (config->filters.variance_max.set) {
-        n = add_param(plan, "filters.variance.max", "%.17g", config->filters.variance_max.value);
-        text_append(&where, "%ssource.%s <= $%d::float8", and, variance, n);
-        and = " AND ";
-    }
-    if (config->filters.date_from.set) {
-        n = add_param(plan, "filters.date.from", "%s", config->filters.date_from.text);
-        text_append(&where, "%ssource.%s >= $%d::timestamptz", and, date, n);
-        and = " AND ";
-    }
-    if (config->filters.date_to.set) {
-        n = add_param(plan, "filters.date.to", "%s", config->filters.date_to.text);
-        if (config->filters.date_to.date_only)
-            text_append(&where, "%ssource.%s < ($%d::date + 1)", and, date, n); /* whole day */
-        else
-            text_append(&where, "%ssource.%s <= $%d::timestamptz", and, date, n);
-        and = " AND ";
-    }
-    if (config->filters.date_last_ms > 0) {
-        n = add_param(plan, "filters.date.last", "%" PRId64 " milliseconds",
-                      config->filters.date_last_ms);
-        if (as_of != NULL) {
-            int now = add_param(plan, "--as-of", "%s", as_of);
-            text_append(&where, "%ssource.%s >= $%d::timestamptz - $%d::interval", and, date, now, n);
-            text_append(&where, " AND source.%s <= $%d::timestamptz", date, now);
-        } else {
-            text_append(&where, "%ssource.%s >= now() - $%d::interval", and, date, n);
-        }
-        and = " AND ";
-    }
+    /* Filters: values only as parameters. The SELECT refers to them as $n;
+     * COPY takes no parameters, so its copy refers to the same values set
+     * as transaction-local settings (stream_read sets them with $n). */
+    add_filters(config, plan, score, variance, date, as_of, false, &where);
+    add_filters(config, plan, score, variance, date, as_of, true, &copy_where);
     for (int i = 0; i < plan->param_count; i++)
         if (plan->params[i] == NULL)
             select.failed = true;
 
     text_append(&other, "%s%s", select.text != NULL ? select.text : "",
                 where.text != NULL ? where.text : "");
-    if (select.failed || where.failed || other.failed) {
+    if (select.failed || where.failed || copy_where.failed || other.failed) {
         code = error_nomem(err, other.capacity);
         goto done;
     }
     plan->select_sql = other.text;
     other.text = NULL;
-    if (asprintf(&plan->copy_sql, "COPY (%s) TO STDOUT (FORMAT binary)", plan->select_sql) < 0
+    if (asprintf(&plan->copy_sql, "COPY (%s%s) TO STDOUT (FORMAT binary)", select.text,
+                 copy_where.text != NULL ? copy_where.text : "")
+            < 0
         || asprintf(&plan->count_sql, "SELECT count(*) FROM %s AS source", plan->source_sql) < 0) {
         plan->copy_sql = plan->count_sql = NULL;
         code = error_nomem(err, strlen(plan->select_sql));
@@ -302,6 +341,7 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
 done:
     free(select.text);
     free(where.text);
+    free(copy_where.text);
     free(other.text);
     free(id);
     free(score);

@@ -23,12 +23,19 @@
 
 #define PLAN_MAX_PARAMS 16
 
+/*
+ * COPY takes no bind parameters: its query reads parameter n from the
+ * transaction-local setting PLAN_SETTING_PREFIX "n", which the stream sets
+ * (with set_config and $n) right before the COPY.
+ */
+#define PLAN_SETTING_PREFIX "pairpick.param_"
+
 /* Returns a malloc'd quoted identifier, or NULL with err set. */
 typedef char *(*QuoteIdentFn)(void *context, const char *ident, Error *err);
 
 typedef struct Plan {
     char *select_sql;    /* SELECT ... FROM ... WHERE ... */
-    char *copy_sql;      /* COPY (select_sql) TO STDOUT (FORMAT binary) */
+    char *copy_sql;      /* COPY (the SELECT, parameters read from settings) TO STDOUT (FORMAT binary) */
     char *count_sql;     /* SELECT count(*) of the source before filters */
     char *source_sql;    /* the FROM item: quoted table or (query) */
     char *output_table;  /* quoted, schema-qualified as configured */

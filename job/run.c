@@ -13,6 +13,7 @@
 #include "pairs.h"
 #include "plan.h"
 #include "runs.h"
+#include "sample.h"
 #include "stream.h"
 #include "write.h"
 
@@ -85,6 +86,25 @@ int run_connect(const JobConfig *config, Db **db, Error *err)
     return code;
 }
 
+static StreamOptions stream_options_for(const JobConfig *config)
+{
+    StreamOptions options = {
+        .score_required = config->strategy.by == STRATEGY_SCORE
+                          || config->strategy.by == STRATEGY_EMBEDDING_SCORE,
+        .embedding_dim = (size_t)config->source.embedding_dim,
+        .dim_mismatch_is_error = config->source.embedding_dim > 0
+                                 && config->source.on_bad_row == BAD_ROW_ERROR,
+    };
+    return options;
+}
+
+static uint64_t seed_for(const JobConfig *config, const RunOptions *options)
+{
+    return options->seed_set           ? options->seed
+           : config->strategy.seed_set ? config->strategy.seed
+                                       : random_seed();
+}
+
 /* Reads the selection in one snapshot: source count, rows, existing pairs. */
 static int read_selection(Db *db, const Plan *plan, const StreamOptions *stream_options,
                           Images *images, StreamStats *stats, RunCounts *counts,
@@ -107,7 +127,8 @@ static int read_selection(Db *db, const Plan *plan, const StreamOptions *stream_
     counts->filtered_out = total > stats->rows_read ? total - stats->rows_read : 0;
     for (int r = 0; r < REJECT_REASON_COUNT; r++)
         counts->rows_skipped += stats->rejected[r];
-    if ((code = write_load_existing(db, plan->output_table, images, existing, err)) != ERR_OK)
+    if (existing != NULL
+        && (code = write_load_existing(db, plan->output_table, images, existing, err)) != ERR_OK)
         goto fail;
     return db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err);
 fail:;
@@ -139,9 +160,7 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         snprintf(state->run_id, sizeof state->run_id, "%s", options->run_id);
     else
         run_new_uuid(state->run_id, sizeof state->run_id);
-    uint64_t seed = options->seed_set           ? options->seed
-                    : config->strategy.seed_set ? config->strategy.seed
-                                                : random_seed();
+    uint64_t seed = seed_for(config, options);
     report->job = config->job;
     report->run_id = state->run_id;
     report->strategy = config_strategy_name(config->strategy.by);
@@ -189,14 +208,7 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         registered = true;
     }
 
-    bool needs_score = config->strategy.by == STRATEGY_SCORE
-                       || config->strategy.by == STRATEGY_EMBEDDING_SCORE;
-    StreamOptions stream_options = {
-        .score_required = needs_score,
-        .embedding_dim = (size_t)config->source.embedding_dim,
-        .dim_mismatch_is_error = config->source.embedding_dim > 0
-                                 && config->source.on_bad_row == BAD_ROW_ERROR,
-    };
+    StreamOptions stream_options = stream_options_for(config);
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
     if ((code = read_selection(db, &plan, &stream_options, state->images, &report->stream,
@@ -276,4 +288,52 @@ void run_release(RunState *state)
     free(state->categories);
     free(state->pairs_per_category);
     memset(state, 0, sizeof *state);
+}
+
+int run_sample(const JobConfig *config, const RunOptions *options,
+               const SampleOptions *sample_options, SampleSummary *summary, Report *report,
+               Error *err)
+{
+    Db *db = NULL;
+    Plan plan;
+    bool planned = false;
+    Images images;
+    Categories categories = {0};
+    Rng rng, sample_rng;
+    int code;
+
+    memset(report, 0, sizeof *report);
+    images_init(&images, false, false, false, false);
+    report->job = config->job;
+    report->run_id = "sample";
+    report->strategy = config_strategy_name(config->strategy.by);
+    report->seed = seed_for(config, options);
+    if ((code = run_connect(config, &db, err)) != ERR_OK
+        || (code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
+        goto done;
+    planned = true;
+    StreamOptions stream_options = stream_options_for(config);
+    images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
+    if ((code = read_selection(db, &plan, &stream_options, &images, &report->stream,
+                               &report->counts, NULL, err))
+        != ERR_OK)
+        goto done;
+    rng_init(&rng, report->seed);
+    rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
+    if ((code = categorize(config, &images, &rng, &categories, err)) != ERR_OK)
+        goto done;
+    report->counts.categories = categories.count;
+    report->counts.candidates = images.count;
+    report_measure(report, &images, &categories, NULL, 0, &sample_rng);
+    code = sample_write(db, config, &plan, &images, &categories, sample_options, &sample_rng,
+                        summary, err);
+done:
+    report->exit_code = code;
+    report->status = code == ERR_OK ? "sampled" : "failed";
+    categorize_release(&categories);
+    images_release(&images);
+    if (planned)
+        plan_release(&plan);
+    db_close(db);
+    return code;
 }

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "error.h"
 #include "report.h"
+#include "sample.h"
 
 typedef struct RunOptions {
     const char *run_id;   /* NULL: a fresh UUID */
@@ -45,6 +46,14 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
             Error *err);
 
 void run_release(RunState *state);
+
+/*
+ * `pairpick sample`: reads and categorizes the selection like a run, writes
+ * no pairs, and puts a contact sheet in sample_options->out_dir.
+ */
+int run_sample(const JobConfig *config, const RunOptions *options,
+               const SampleOptions *sample_options, SampleSummary *summary, Report *report,
+               Error *err);
 
 /* Connects as the config says (application_name pairpick/<job>). */
 int run_connect(const JobConfig *config, Db **db, Error *err);

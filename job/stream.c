@@ -483,11 +483,20 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
         if (code != ERR_OK)
             return code;
     }
+    /* The COPY's query reads its parameters from transaction-local settings. */
+    for (int i = 0; i < plan->param_count && code == ERR_OK; i++) {
+        char name[64];
+        snprintf(name, sizeof name, PLAN_SETTING_PREFIX "%d", i + 1);
+        const char *params[2] = {name, plan->params[i]};
+        code = db_command(db, "set copy parameter", "SELECT set_config($1, $2, true)", 2, params,
+                          NULL, err);
+    }
+    if (code != ERR_OK)
+        return code;
     code = stream_parser_new(plan, &effective, images, &parser, err);
     if (code != ERR_OK)
         return code;
-    code = db_copy_out(db, "select images", plan->copy_sql, plan->param_count,
-                       (const char *const *)plan->params, feed_chunk, parser, err);
+    code = db_copy_out(db, "select images", plan->copy_sql, 0, NULL, feed_chunk, parser, err);
     if (code == ERR_OK)
         code = stream_parser_finish(parser, err);
     *stats = parser->stats;

@@ -51,7 +51,7 @@ SELECT md5('pairpick-demo-' || i)::uuid,
        t.topic,
        (SELECT array_agg((t.center[d] + 0.35 * (random() + random() - 1))::real ORDER BY d)
           FROM generate_series(1, 768) d WHERE i > 0),
-       'images/' || md5('pairpick-demo-' || i)::uuid || '.ppm'
+       'images/' || md5('pairpick-demo-' || i)::uuid || '.svg'
 FROM generate_series(1, :images) AS i
 JOIN demo.topics AS t ON t.topic_id = i % 30;
 

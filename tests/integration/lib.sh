@@ -35,8 +35,9 @@ pp() {
 
 # json_field KEY: a field of the JSON line pairpick printed (parsed by PostgreSQL).
 json_field() {
-    psql -X -At -v ON_ERROR_STOP=1 -v line="$(cat "$WORK/out")" -v key="$1" \
-        -c "SELECT (:'line'::json) ->> :'key'"
+    # psql interpolates :'var' only in commands read from input, not in -c.
+    echo "SELECT (:'line'::json) ->> :'key';" |
+        psql -X -At -v ON_ERROR_STOP=1 -v line="$(tail -n 1 "$WORK/out")" -v key="$1"
 }
 
 fail() {

@@ -273,6 +273,157 @@ YAML
     expect_grep "attempt 2 of 2" "$WORK/err"
 }
 
+embedding_strategy='strategy:
+  by: embedding
+  clusters: 30
+  kmeans: {algorithm: minibatch, n_init: 2, metric: cosine}
+  max_pairs: 300
+  seed: 5'
+
+# Pairs whose two images come from different demo topics.
+cross_topic_pairs() { # table
+    sql "SELECT count(*) FROM $1 p JOIN demo.images a ON a.job_uuid::text = p.image_a
+          JOIN demo.images b ON b.job_uuid::text = p.image_b WHERE a.topic <> b.topic"
+}
+
+test_embedding_run_real_array() {
+    cfg=$(demo_config emb-a t_emb "$embedding_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_emb")" 300 "pairs"
+    expect_eq "$(sql "SELECT count(DISTINCT category) FROM t_emb")" 30 "clusters used"
+    # the demo's topics are well separated: one cluster per topic
+    expect_eq "$(cross_topic_pairs t_emb)" 0 "pairs across topics"
+    expect_eq "$(sql "SELECT count(*) FROM (SELECT p.category FROM t_emb p JOIN demo.images a
+                 ON a.job_uuid::text = p.image_a GROUP BY p.category HAVING count(DISTINCT a.topic) > 1) c")" 0 "a cluster spans topics"
+    chosen=$(json_field mean_cosine_similarity); random=$(json_field random_cosine_similarity)
+    [ "$(sql "SELECT $chosen > $random + 0.2")" = t ] || fail "chosen pairs ($chosen) not more alike than random ($random)"
+    expect_grep "clusters        k=30" "$WORK/err"
+    expect_eq "$(json_field clusters)" 30 "clusters in JSON"
+}
+
+test_embedding_run_bytea() {
+    cfg=$(demo_config emb-b t_emb_bytea "$embedding_strategy")
+    sed -i 's/embedding: clip_embedding/embedding: clip_bytes/' "$cfg"
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_emb_bytea")" 300 "pairs"
+    expect_eq "$(cross_topic_pairs t_emb_bytea)" 0 "pairs across topics"
+    # same seed, same data as real[]: the same pairs
+    cfg2=$(demo_config emb-c t_emb_array "$embedding_strategy")
+    pp migrate "$cfg2"; expect_status 0
+    pp run "$cfg2"; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_emb_bytea
+                      EXCEPT SELECT image_a, image_b FROM t_emb_array) d")" 0 "bytea and real[] give the same pairs"
+}
+
+test_embedding_and_score_combined() {
+    cfg=$(demo_config emb-s t_emb_score 'strategy:
+  by: [embedding, score]
+  clusters: 30
+  bins: 3
+  max_pairs: 450
+  seed: 8')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_emb_score")" 450 "pairs"
+    expect_eq "$(cross_topic_pairs t_emb_score)" 0 "pairs across topics"
+    expect_eq "$(sql "SELECT count(*) FROM t_emb_score WHERE category !~ '^cluster:[0-9]+/score:[0-2]$'")" 0 "category names"
+    # inside a cluster, score bins do not overlap
+    overlaps=$(sql "WITH s AS (SELECT split_part(category, '/', 1) cl, category,
+                         least(min(score_a), min(score_b)) lo, greatest(max(score_a), max(score_b)) hi
+                    FROM t_emb_score GROUP BY category)
+                    SELECT count(*) FROM s a JOIN s b ON a.cl = b.cl AND a.category < b.category
+                     AND a.lo <= b.hi AND b.lo <= a.hi")
+    expect_eq "$overlaps" 0 "score bins overlap inside a cluster"
+    ratio=$(sql "SELECT $(json_field mean_score_delta) / $(json_field random_score_delta)")
+    [ "$(sql "SELECT $ratio < 0.5")" = t ] || fail "combined pairs not close in score ($ratio)"
+}
+
+test_bad_embeddings_skipped_and_counted() {
+    sql "CREATE TABLE bad_emb AS SELECT job_uuid, score, clip_embedding AS emb FROM demo.images ORDER BY job_uuid LIMIT 200;
+         UPDATE bad_emb SET emb = NULL WHERE job_uuid IN (SELECT job_uuid FROM bad_emb ORDER BY job_uuid LIMIT 3);
+         UPDATE bad_emb SET emb[5] = NULL WHERE job_uuid IN (SELECT job_uuid FROM bad_emb ORDER BY job_uuid OFFSET 3 LIMIT 4);
+         UPDATE bad_emb SET emb[7] = 'NaN' WHERE job_uuid IN (SELECT job_uuid FROM bad_emb ORDER BY job_uuid OFFSET 7 LIMIT 2);
+         UPDATE bad_emb SET emb = emb[1:700] WHERE job_uuid IN (SELECT job_uuid FROM bad_emb ORDER BY job_uuid OFFSET 9 LIMIT 5);" >/dev/null
+    cfg=$(write_config bademb <<'YAML'
+job: bad-emb
+source:
+  table: bad_emb
+  id: job_uuid
+  score: score
+  embedding: emb
+strategy:
+  by: embedding
+  clusters: 5
+  max_pairs: 50
+output:
+  table: t_bad_emb
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(json_field rows_read)" 200 "rows read"
+    expect_eq "$(json_field rows_skipped)" 14 "rows skipped"
+    expect_grep "null_embedding 3" "$WORK/err"
+    expect_grep "bad_embedding 6" "$WORK/err"
+    expect_grep "dim_mismatch 5" "$WORK/err"
+    # pinned dimension with on_bad_row: error -> exit 65, nothing written
+    sed -i 's/  embedding: emb/  embedding: emb\n  embedding_dim: 768\n  on_bad_row: error/' "$cfg"
+    pp run "$cfg" --run-id pinned; expect_status 65
+    expect_grep "dimension" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_bad_emb WHERE run_id = 'pinned'")" 0 "rows of the failed run"
+}
+
+test_more_clusters_than_images_exits_65() {
+    cfg=$(demo_config emb-k t_emb_k "$embedding_strategy" 'filters:
+  score: {min: 4.4}')
+    sed -i 's/clusters: 30/clusters: 5000/' "$cfg"
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 65
+    expect_grep "cannot make 5000 clusters" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_emb_k")" 0 "rows"
+}
+
+test_sample_contact_sheet_renders() {
+    "$ROOT/tests/tools/demo_images.sh" "$WORK/pictures"
+    rm "$WORK/pictures/$(sql "SELECT file_path FROM demo.images WHERE topic = 'anime' ORDER BY job_uuid LIMIT 1")"
+    cfg=$(demo_config sample-a t_sample "$embedding_strategy" "  image_path: file_path" "  image_root: $WORK/pictures")
+    # the two extra keys belong under source:
+    sed -i '/^  image_path/d; /^  image_root/d' "$cfg"
+    sed -i "s|^  embedding: clip_embedding|  embedding: clip_embedding\n  image_path: file_path\n  image_root: $WORK/pictures|" "$cfg"
+    pp sample "$cfg" --out "$WORK/sheet" --per-category 4; expect_status 0
+    expect_eq "$(json_field categories)" 30 "categories"
+    [ "$(find "$WORK/sheet" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 30 ] || fail "one folder per category"
+    [ "$(find "$WORK/sheet" -type l | wc -l)" -ge 110 ] || fail "symlinks to sample images"
+    expect_grep "<tr class=\"category\">" "$WORK/sheet/index.html"
+    expect_eq "$(sql "SELECT count(*) FROM t_sample")" 0 "sample writes no pairs"
+    # --copy copies real files
+    pp sample "$cfg" --out "$WORK/sheet-copy" --per-category 2 --copy; expect_status 0
+    [ "$(find "$WORK/sheet-copy" -type f -name '*.svg' | wc -l)" -ge 55 ] || fail "copies"
+    # template paths; a missing file is listed, not fatal
+    sed -i "s|image_path: file_path|image_path: images/{id}.svg|" "$cfg"
+    pp sample "$cfg" --out "$WORK/sheet-template" --per-category 30; expect_status 0
+    [ "$(json_field images_missing)" -ge 1 ] || fail "the removed image is reported missing"
+    expect_grep "missing image files" "$WORK/sheet-template/index.html"
+    # the sheet loads in headless Chromium with its images
+    if ! command -v chromium >/dev/null; then fail "chromium is not installed (make deps installs it)"; fi
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$WORK/chromium" --allow-file-access-from-files \
+        --virtual-time-budget=5000 --dump-dom "file://$WORK/sheet/index.html" >"$WORK/dom.html" 2>"$WORK/chromium.log" || true
+    loaded=$(grep -o 'data-images-loaded="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo 0)
+    total=$(grep -o 'data-images-total="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo 0)
+    echo "    chromium: $loaded of $total thumbnails loaded"
+    [ "$total" -ge 110 ] && [ "$loaded" -eq "$total" ] || fail "thumbnails loaded: $loaded of $total"
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$WORK/chromium" --window-size=1000,800 \
+        --screenshot="$WORK/sheet.png" "file://$WORK/sheet/index.html" >/dev/null 2>&1 || true
+    [ -s "$WORK/sheet.png" ] || fail "no screenshot"
+    if [ -n "${PAIRPICK_KEEP_SCREENSHOT:-}" ]; then cp "$WORK/sheet.png" "$PAIRPICK_KEEP_SCREENSHOT"; fi
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1

@@ -1,10 +1,15 @@
 #!/bin/sh
-# Installs the Debian packages pairpick needs to build, test and run its
-# demo, when any is missing. A no-op when everything is there.
+# Installs the Debian packages pairpick needs to build and run its demo
+# (and, with --test, what the tests use too), when any is missing. A no-op
+# when everything is there.
 set -eu
 
 packages="gcc make pkg-config libc6-dev libpq-dev libyaml-dev libcmocka-dev libopenblas-dev
-postgresql-15 postgresql-client-15 ${PAIRPICK_EXTRA_PACKAGES:-}"
+postgresql-15 postgresql-client-15"
+if [ "${1:-}" = "--test" ]; then
+    # chromium: the contact-sheet test renders the page headless.
+    packages="$packages chromium"
+fi
 
 missing=""
 for package in $packages; do
