@@ -77,6 +77,11 @@ int migrate_apply(Db *db, const char *output_table, int *applied, Error *err)
     if ((code = db_command(db, "begin", "BEGIN", 0, NULL, NULL, err)) != ERR_OK)
         goto done;
     open = true;
+    /* "already exists, skipping" notices are expected, not news. */
+    if ((code = db_command(db, "quiet notices", "SET LOCAL client_min_messages = warning", 0,
+                           NULL, NULL, err))
+        != ERR_OK)
+        goto done;
     if ((code = db_command(db, "lock migrations", "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")",
                            0, NULL, NULL, err))
             != ERR_OK

@@ -66,7 +66,13 @@ expect_grep() { # pattern file
 run_tests() {
     tests=${*:-$(declare -F | awk '{print $3}' | grep '^test_')}
     for test in $tests; do
-        if ( set -e; "$test" ); then
+        # Not inside `if`: there errexit would be off in the subshell too,
+        # and a failed assertion in the middle of a test would go unseen.
+        set +e
+        ( set -e; "$test" )
+        rc=$?
+        set -e
+        if [ "$rc" -eq 0 ]; then
             PASSED=$((PASSED + 1))
             echo "ok   $test"
         else
