@@ -150,6 +150,17 @@ static int add_param(Plan *plan, const char *name, const char *fmt, ...)
     return ++plan->param_count;
 }
 
+/* The shortest text that reads back as the same double (0.07, not 0.070000000000000007). */
+static const char *double_text(char *buffer, size_t size, double value)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buffer, size, "%.*g", digits, value);
+        if (strtod(buffer, NULL) == value)
+            break;
+    }
+    return buffer;
+}
+
 /*
  * The reference to parameter n: "$n", or in the COPY form a scalar subquery
  * on the setting stream_read fills (evaluated once, not per row).
@@ -169,32 +180,32 @@ static void add_filters(const JobConfig *config, Plan *plan, const char *score,
                         Text *where)
 {
     const char *and = " WHERE ";
-    char ref[96], ref2[96];
+    char ref[96], ref2[96], number[32];
     int next = 0; /* parameters are numbered in the same order both times */
 #define PARAM(name, ...) (settings ? ++next : (++next, add_param(plan, name, __VA_ARGS__)))
     int n;
     /* A NULL score passes the score filters so that it reaches the stream
      * and is counted there. */
     if (config->filters.score_min.set) {
-        n = PARAM("filters.score.min", "%.17g", config->filters.score_min.value);
+        n = PARAM("filters.score.min", "%s", double_text(number, sizeof number, config->filters.score_min.value));
         text_append(where, "%s(source.%s IS NULL OR source.%s >= %s::float8)", and, score, score,
                     param_ref(ref, sizeof ref, n, settings));
         and = " AND ";
     }
     if (config->filters.score_max.set) {
-        n = PARAM("filters.score.max", "%.17g", config->filters.score_max.value);
+        n = PARAM("filters.score.max", "%s", double_text(number, sizeof number, config->filters.score_max.value));
         text_append(where, "%s(source.%s IS NULL OR source.%s <= %s::float8)", and, score, score,
                     param_ref(ref, sizeof ref, n, settings));
         and = " AND ";
     }
     if (config->filters.variance_min.set) {
-        n = PARAM("filters.variance.min", "%.17g", config->filters.variance_min.value);
+        n = PARAM("filters.variance.min", "%s", double_text(number, sizeof number, config->filters.variance_min.value));
         text_append(where, "%ssource.%s >= %s::float8", and, variance,
                     param_ref(ref, sizeof ref, n, settings));
         and = " AND ";
     }
     if (config->filters.variance_max.set) {
-        n = PARAM("filters.variance.max", "%.17g", config->filters.variance_max.value);
+        n = PARAM("filters.variance.max", "%s", double_text(number, sizeof number, config->filters.variance_max.value));
         text_append(where, "%ssource.%s <= %s::float8", and, variance,
                     param_ref(ref, sizeof ref, n, settings));
         and = " AND ";

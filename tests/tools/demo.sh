@@ -28,10 +28,16 @@ $PAIRPICK run config/demo-score.yaml --run-id demo-score-1
 step "pairpick run config/demo-category.yaml --run-id demo-category-1   (pairs within a topic)"
 $PAIRPICK run config/demo-category.yaml --run-id demo-category-1
 
-if [ -f config/demo-embedding.yaml ] && grep -q 'by: embedding' config/demo-embedding.yaml; then
-    step "pairpick run config/demo-embedding.yaml --run-id demo-embedding-1   (k-means on CLIP embeddings)"
-    $PAIRPICK run config/demo-embedding.yaml --run-id demo-embedding-1
-fi
+step "pairpick run config/demo-embedding.yaml --run-id demo-embedding-1   (k-means on CLIP embeddings)"
+$PAIRPICK run config/demo-embedding.yaml --run-id demo-embedding-1
+
+step "pairpick run config/demo-embedding-score.yaml --run-id demo-embedding-score-1   (clusters x score bins)"
+$PAIRPICK run config/demo-embedding-score.yaml --run-id demo-embedding-score-1
+
+step "pairpick sample config/demo-embedding.yaml --out build/demo/sheet   (the cluster contact sheet)"
+tests/tools/demo_images.sh build/demo
+$PAIRPICK sample config/demo-embedding.yaml --out build/demo/sheet --per-category 6
+echo "open build/demo/sheet/index.html in a browser to see one row of pictures per cluster"
 
 step "a sample of the pending pairs"
 psql -X -c "SELECT image_a, image_b, category, round(score_a::numeric, 3) AS score_a,

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark of issue 6 (`make bench`). In one go, on the same
+# rows of a throwaway PostgreSQL:
+#   (a) psql binary COPY of pairpick's own SELECT to /dev/null: single, and two
+#       in parallel over halves of the rows; and a COPY of (id, score);
+#   (b) a pairpick embedding run (k-means, minibatch, cosine);
+#   (c) a pairpick score run (quantile bins);
+#   (d) the prototype's Python pipeline (psycopg2, numpy, scikit-learn, pandas)
+#       for both paths (tests/bench/reference.py).
+# Prints wall time, rows/s, MB/s and peak RSS per stage, the ratios and
+# PASS/MISS per target of issue 6, and writes everything as JSON. Exits 0 when
+# a target is missed; non-zero only when the benchmark itself cannot run.
+#
+# Environment (all optional):
+#   BENCH_N=300000        rows generated
+#   BENCH_D=768           embedding dimension
+#   BENCH_K=50            Gaussian blob centers, and k of the k-means runs
+#   BENCH_PAIRS=30000     max_pairs of the embedding runs
+#   BENCH_SCORE_PAIRS=10000  max_pairs of the score runs
+#   BENCH_REPEAT=3        repeats of each cheap measurement (medians reported)
+#   BENCH_PY_REPEAT=1     repeats of the (slow) Python embedding reference
+#   BENCH_OUT=build/bench/results.json
+#   BENCH_SEED=42         data and run seed
+#   BENCH_FILTER=1        0: no score filter in the configs (every row selected)
+#   PAIRPICK=build/pairpick
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH_DIR="$ROOT/tests/bench"
+N=${BENCH_N:-300000}
+D=${BENCH_D:-768}
+K=${BENCH_K:-50}
+PAIRS=${BENCH_PAIRS:-30000}
+SCORE_PAIRS=${BENCH_SCORE_PAIRS:-10000}
+REPEAT=${BENCH_REPEAT:-3}
+PY_REPEAT=${BENCH_PY_REPEAT:-1}
+OUT=${BENCH_OUT:-$ROOT/build/bench/results.json}
+SEED=${BENCH_SEED:-42}
+FILTER=${BENCH_FILTER:-1}
+PAIRPICK=${PAIRPICK:-$ROOT/build/pairpick}
+PYTHON=/usr/bin/python3 # not a pyenv shim: Debian's python with Debian's packages
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+log() {
+    printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER; do
+    [[ ${!var} =~ ^[0-9]+$ ]] || die "BENCH_$var must be a non-negative integer, got '${!var}'"
+done
+[ "$N" -ge 1000 ] || die "BENCH_N must be >= 1000"
+[ "$D" -ge 1 ] && [ "$K" -ge 1 ] && [ "$PAIRS" -ge 1 ] && [ "$SCORE_PAIRS" -ge 1 ] \
+    && [ "$REPEAT" -ge 1 ] || die "BENCH_D, BENCH_K, BENCH_PAIRS, BENCH_REPEAT must be >= 1"
+case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
+
+# ---- what the benchmark needs ------------------------------------------------
+
+apt_updated=0
+apt_install() {
+    [ "$(id -u)" -eq 0 ] || die "missing Debian packages: $*; install them (as root: apt-get install $*)"
+    if [ "$apt_updated" -eq 0 ]; then
+        log "apt-get update"
+        apt-get update -qq >&2
+        apt_updated=1
+    fi
+    log "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v psql >/dev/null || need+=(postgresql-client-15)
+[ -x "$PGBIN/initdb" ] || need+=(postgresql-15)
+[ -x "$PYTHON" ] || need+=(python3)
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+py_need=()
+for pair in numpy:python3-numpy pandas:python3-pandas psycopg2:python3-psycopg2 \
+    sklearn:python3-sklearn; do
+    "$PYTHON" -c "import ${pair%%:*}" 2>/dev/null || py_need+=("${pair#*:}")
+done
+[ ${#py_need[@]} -eq 0 ] || apt_install "${py_need[@]}"
+[ -x "$PAIRPICK" ] || die "$PAIRPICK not found: run 'make all' first"
+
+# ---- temporary folder, server, and their removal on any exit --------------------
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pairpick-bench.XXXXXX")
+PAIRPICK_PGDIR=""
+CHILDREN=()
+
+kill_tree() { # pid: the process and its descendants, by id
+    local pid=$1 child
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+        kill_tree "$child"
+    done
+    kill "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${CHILDREN[@]}"; do
+        kill_tree "$pid"
+    done
+    if [ -n "$PAIRPICK_PGDIR" ]; then
+        "$ROOT/tests/tools/pg.sh" stop "$PAIRPICK_PGDIR" || true
+    fi
+    rm -rf "$TMP"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'echo >&2; log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# Runs a command in the background and waits for it, so that a signal reaches
+# the traps at once (and the cleanup ends the command). Returns its status.
+run_child() {
+    "$@" &
+    CHILDREN=("$!")
+    local status=0
+    wait "$!" || status=$?
+    CHILDREN=()
+    return "$status"
+}
+
+mkdir -p "$TMP/runs" "$(dirname "$OUT")"
+RECORDS="$TMP/records.tsv"
+: >"$RECORDS"
+
+# measure NAME REP STDOUT_FILE CMD...: wall time, peak RSS (/usr/bin/time -v)
+# and exit status of CMD, appended to $RECORDS. Never fails.
+measure() {
+    local name=$1 rep=$2 stdout=$3
+    shift 3
+    local base="$TMP/runs/$name.$rep" status=0
+    local t0=$EPOCHREALTIME
+    run_child /usr/bin/time -v -o "$base.time" "$@" >"$stdout" 2>"$base.err" || status=$?
+    local t1=$EPOCHREALTIME
+    local rss
+    rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$base.time" 2>/dev/null)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$t0" "$t1" "${rss:-0}" "$status" \
+        "$stdout" "$base.err" >>"$RECORDS"
+    if [ "$status" -ne 0 ]; then
+        log "$name (run $rep) exited with status $status:"
+        tail -n 5 "$base.err" | sed 's/^/    /' >&2
+    fi
+    return 0
+}
+
+# measure_parallel NAME REP SQL1 SQL2: two psql COPYs at once; one record
+# (wall time of both, the larger peak RSS).
+measure_parallel() {
+    local name=$1 rep=$2 sql1=$3 sql2=$4
+    local base="$TMP/runs/$name.$rep" status=0 s1=0 s2=0
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -v -o "$base.time1" psql -X -q -v ON_ERROR_STOP=1 -c "$sql1" >/dev/null 2>"$base.err" &
+    local p1=$!
+    /usr/bin/time -v -o "$base.time2" psql -X -q -v ON_ERROR_STOP=1 -c "$sql2" >/dev/null 2>>"$base.err" &
+    local p2=$!
+    CHILDREN=("$p1" "$p2")
+    wait "$p1" || s1=$?
+    wait "$p2" || s2=$?
+    CHILDREN=()
+    local t1=$EPOCHREALTIME
+    [ "$s1" -eq 0 ] && [ "$s2" -eq 0 ] || status=1
+    local rss
+    rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$base.time1" "$base.time2" \
+        2>/dev/null | sort -n | tail -n 1)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$t0" "$t1" "${rss:-0}" "$status" \
+        /dev/null "$base.err" >>"$RECORDS"
+    [ "$status" -eq 0 ] || { log "$name (run $rep) failed:"; sed 's/^/    /' "$base.err" >&2; }
+    return 0
+}
+
+sql() {
+    psql -X -At -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+log "N=$N D=$D K=$K pairs=$PAIRS score_pairs=$SCORE_PAIRS repeat=$REPEAT seed=$SEED (in $TMP)"
+cc -O2 -std=c11 -Wall -Wextra -o "$TMP/gen" "$BENCH_DIR/gen.c" -lm
+
+eval "$("$ROOT/tests/tools/pg.sh" start)"
+export PGHOST PGPORT PGUSER PGDATABASE
+log "PostgreSQL at $PAIRPICK_PGDIR"
+
+# ---- 1. the rows -------------------------------------------------------------
+# UNLOGGED: no WAL for the load (reads are the same as a logged table's).
+# STORAGE EXTERNAL: out of line but not compressed; random floats do not
+# compress, so pglz would only try and give up, and reads are the same.
+sql "CREATE SCHEMA bench;
+     CREATE UNLOGGED TABLE bench.images (job_uuid uuid, score float8, score_variance float8,
+         created_at timestamptz, topic text, clip_embedding real[]);
+     ALTER TABLE bench.images ALTER clip_embedding SET STORAGE EXTERNAL;
+     CREATE TABLE bench.ref_pairs (image_a text COLLATE \"C\" NOT NULL, image_b text COLLATE \"C\" NOT NULL,
+         category text, score_a float8, score_b float8, run_id text,
+         created_at timestamptz NOT NULL DEFAULT now(), status text NOT NULL DEFAULT 'pending',
+         UNIQUE (image_a, image_b));" >/dev/null
+
+log "generating $N rows x $D (2 streams: gen | COPY FROM STDIN binary)"
+load() { # part
+    "$TMP/gen" --rows "$N" --dim "$D" --centers "$K" --seed "$SEED" --part "$1" --parts 2 \
+        | psql -X -q -v ON_ERROR_STOP=1 -c "COPY bench.images FROM STDIN (FORMAT binary)"
+}
+gen_t0=$EPOCHREALTIME
+load 0 &
+l0=$!
+load 1 &
+l1=$!
+CHILDREN=("$l0" "$l1")
+wait "$l0" || die "loading part 0 failed"
+wait "$l1" || die "loading part 1 failed"
+CHILDREN=()
+gen_t1=$EPOCHREALTIME
+# Freeze and analyze: sets hint bits and the visibility map now, so the first
+# measured read does not pay for writing them.
+sql "VACUUM (FREEZE, ANALYZE) bench.images"
+gen_t2=$EPOCHREALTIME
+printf 'generate\t1\t%s\t%s\t0\t0\t/dev/null\t/dev/null\n' "$gen_t0" "$gen_t1" >>"$RECORDS"
+printf 'vacuum\t1\t%s\t%s\t0\t0\t/dev/null\t/dev/null\n' "$gen_t1" "$gen_t2" >>"$RECORDS"
+table_bytes=$(sql "SELECT pg_total_relation_size('bench.images')")
+log "loaded in $(awk -v a="$gen_t0" -v b="$gen_t1" 'BEGIN{printf "%.1f", b-a}') s," \
+    "vacuum+analyze $(awk -v a="$gen_t1" -v b="$gen_t2" 'BEGIN{printf "%.1f", b-a}') s," \
+    "table $((table_bytes / 1048576)) MB"
+
+# ---- 2. configs and the SELECTs they run --------------------------------------------
+CONF="$TMP/config"
+mkdir -p "$CONF"
+filters=""
+if [ "$FILTER" -ne 0 ]; then
+    filters="filters:
+  score: {min: 0}"
+fi
+cat >"$CONF/bench-embedding.yaml" <<YAML
+job: bench-embedding
+source:
+  table: bench.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+$filters
+strategy:
+  by: embedding
+  clusters: $K
+  kmeans: {algorithm: minibatch, max_iter: 100, n_init: 3, batch_size: 1024, metric: cosine}
+  max_pairs: $PAIRS
+  seed: $SEED
+output:
+  table: bench.pp_embedding_pairs
+YAML
+cat >"$CONF/bench-score.yaml" <<YAML
+job: bench-score
+source:
+  table: bench.images
+  id: job_uuid
+  score: score
+$filters
+strategy:
+  by: score
+  bins: 10
+  binning: quantile
+  max_pairs: $SCORE_PAIRS
+  seed: $SEED
+output:
+  table: bench.pp_score_pairs
+YAML
+
+for job in embedding score; do
+    "$PAIRPICK" explain "$CONF/bench-$job.yaml" >"$TMP/explain-$job.txt" \
+        || die "pairpick explain $CONF/bench-$job.yaml failed"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$job.txt" >"$TMP/select-$job.sql"
+done
+SELECT_EMB=$(cat "$TMP/select-embedding.sql")
+SELECT_SCORE=$(cat "$TMP/select-score.sql")
+# The id is the first column, named after source.id (job_uuid) and cast to text.
+half() { # select, 0|1
+    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid) & 1) = %s) TO STDOUT (FORMAT binary)' \
+        "$1" "$2"
+}
+COPY_EMB="COPY ($SELECT_EMB) TO STDOUT (FORMAT binary)"
+COPY_SCORE="COPY ($SELECT_SCORE) TO STDOUT (FORMAT binary)"
+log "embedding SELECT: $SELECT_EMB"
+log "score SELECT:     $SELECT_SCORE"
+
+# Counts and stream sizes, once (this also warms the page cache for everyone).
+rows_emb=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS q")
+rows_score=$(sql "SELECT count(*) FROM ($SELECT_SCORE) AS q")
+rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid) & 1) = 0")
+rows_scored=$(sql "SELECT count(score) FROM ($SELECT_SCORE) AS q")
+bytes_emb=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_EMB" | wc -c)
+bytes_score=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_SCORE" | wc -c)
+log "embedding SELECT: $rows_emb rows ($rows_half0 in half 0), $((bytes_emb / 1048576)) MB of COPY stream"
+log "score SELECT:     $rows_score rows ($rows_scored with a score), $((bytes_score / 1048576)) MB"
+
+# ---- 3. raw COPY ---------------------------------------------------------------
+for rep in $(seq 1 "$REPEAT"); do
+    log "psql COPY, run $rep of $REPEAT"
+    measure copy_single "$rep" /dev/null psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_EMB"
+    measure_parallel copy_parallel "$rep" "$(half "$SELECT_EMB" 0)" "$(half "$SELECT_EMB" 1)"
+    measure copy_score "$rep" /dev/null psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_SCORE"
+done
+
+# ---- 4. pairpick ---------------------------------------------------------------
+for job in embedding score; do
+    "$PAIRPICK" migrate "$CONF/bench-$job.yaml" >/dev/null 2>"$TMP/migrate-$job.err" \
+        || { cat "$TMP/migrate-$job.err" >&2; die "pairpick migrate failed"; }
+done
+for rep in $(seq 1 "$REPEAT"); do
+    log "pairpick embedding run, $rep of $REPEAT"
+    sql "TRUNCATE bench.pp_embedding_pairs" >/dev/null
+    measure pairpick_embedding "$rep" "$TMP/runs/pairpick_embedding.$rep.json" \
+        "$PAIRPICK" run "$CONF/bench-embedding.yaml" --run-id "bench-embedding-$rep"
+done
+emb_same_topic=$(sql "SELECT coalesce(round(avg((a.topic = b.topic)::int), 4), 0)
+    FROM bench.pp_embedding_pairs p JOIN bench.images a ON a.job_uuid::text = p.image_a
+    JOIN bench.images b ON b.job_uuid::text = p.image_b")
+for rep in $(seq 1 "$REPEAT"); do
+    log "pairpick score run, $rep of $REPEAT"
+    sql "TRUNCATE bench.pp_score_pairs" >/dev/null
+    measure pairpick_score "$rep" "$TMP/runs/pairpick_score.$rep.json" \
+        "$PAIRPICK" run "$CONF/bench-score.yaml" --run-id "bench-score-$rep"
+done
+
+# ---- 5. the prototype's Python pipeline -------------------------------------------
+for rep in $(seq 1 "$PY_REPEAT"); do
+    log "Python reference, embedding, $rep of $PY_REPEAT"
+    sql "TRUNCATE bench.ref_pairs" >/dev/null
+    measure python_embedding "$rep" "$TMP/runs/python_embedding.$rep.json" \
+        "$PYTHON" "$BENCH_DIR/reference.py" embedding --sql "$SELECT_EMB" --table bench.ref_pairs \
+        --run-id "ref-embedding-$rep" --max-pairs "$PAIRS" --clusters "$K" --seed "$SEED"
+done
+py_same_topic=$(sql "SELECT coalesce(round(avg((a.topic = b.topic)::int), 4), 0)
+    FROM bench.ref_pairs p JOIN bench.images a ON a.job_uuid::text = p.image_a
+    JOIN bench.images b ON b.job_uuid::text = p.image_b")
+for rep in $(seq 1 "$REPEAT"); do
+    log "Python reference, score, $rep of $REPEAT"
+    sql "TRUNCATE bench.ref_pairs" >/dev/null
+    measure python_score "$rep" "$TMP/runs/python_score.$rep.json" \
+        "$PYTHON" "$BENCH_DIR/reference.py" score --sql "$SELECT_SCORE" --table bench.ref_pairs \
+        --run-id "ref-score-$rep" --max-pairs "$SCORE_PAIRS" --bins 10 --seed "$SEED"
+done
+
+# ---- 6. the table, the targets, the JSON -------------------------------------------
+openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
+"$PYTHON" "$BENCH_DIR/report.py" report \
+    --records "$RECORDS" --out "$OUT" \
+    --n "$N" --d "$D" --k "$K" --pairs "$PAIRS" --score-pairs "$SCORE_PAIRS" \
+    --repeat "$REPEAT" --seed "$SEED" --filter "$FILTER" \
+    --rows-emb "$rows_emb" --rows-score "$rows_score" --rows-scored "$rows_scored" \
+    --rows-half0 "$rows_half0" --bytes-emb "$bytes_emb" --bytes-score "$bytes_score" \
+    --table-bytes "$table_bytes" --select-emb "$SELECT_EMB" --select-score "$SELECT_SCORE" \
+    --emb-same-topic "$emb_same_topic" --py-same-topic "$py_same_topic" \
+    --pairpick "$PAIRPICK" --pairpick-version "$("$PAIRPICK" --version 2>/dev/null || echo unknown)" \
+    --env "$openblas_env" --cores "$(nproc)" \
+    --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)"
