@@ -78,4 +78,8 @@ install: $(BUILD)/pairpick
 clean:
 	rm -rf $(BUILD)
 
+# Test suites beyond unit and integration (fuzzing, sanitizers, benchmarks)
+# add their targets in tests/mk/*.mk.
+include $(sort $(wildcard tests/mk/*.mk))
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

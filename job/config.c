@@ -1681,3 +1681,152 @@ const char *config_strategy_name(StrategyBy by)
     }
     return "unknown";
 }
+
+/* Appends text as a JSON string literal. */
+static void json_string(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+char *config_mask_conninfo(const char *conninfo)
+{
+    char *masked = strdup(conninfo);
+    if (masked == NULL)
+        return NULL;
+    const char *scheme = strstr(masked, "://");
+    if (scheme != NULL && (strncmp(masked, "postgresql://", 13) == 0
+                           || strncmp(masked, "postgres://", 11) == 0)) {
+        /* URI: user:password@host -> user:***@host; also ?password=... */
+        char *authority = (char *)scheme + 3;
+        char *at = strchr(authority, '@');
+        char *slash = strchr(authority, '/');
+        if (at != NULL && (slash == NULL || at < slash)) {
+            char *colon = memchr(authority, ':', (size_t)(at - authority));
+            if (colon != NULL) {
+                memmove(colon + 4, at, strlen(at) + 1);
+                memcpy(colon + 1, "***", 3);
+            }
+        }
+    }
+    /* key=value form, or a URI's query: password=... up to a space or & */
+    for (char *p = strstr(masked, "password="); p != NULL; p = strstr(p + 1, "password=")) {
+        if (p != masked && p[-1] != ' ' && p[-1] != '?' && p[-1] != '&' && p[-1] != '\t')
+            continue;
+        char *value = p + 9;
+        char *end = value;
+        if (*end == '\'') {
+            for (end++; *end != '\0' && *end != '\''; end++)
+                if (*end == '\\' && end[1] != '\0')
+                    end++;
+            if (*end == '\'')
+                end++;
+        } else {
+            while (*end != '\0' && *end != ' ' && *end != '&' && *end != '\t')
+                end++;
+        }
+        memmove(value + 3, end, strlen(end) + 1);
+        memcpy(value, "***", 3);
+    }
+    return masked;
+}
+
+char *config_to_json(const JobConfig *config)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    if (out == NULL)
+        return NULL;
+    const char *separator = "{";
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        const KeySpec *spec = &key_table[i];
+        if (spec->type == KEY_SECTION)
+            continue;
+        const void *field = spec->store == NULL ? field_of((JobConfig *)config, spec) : NULL;
+        bool written = true;
+        fputs(separator, out);
+        json_string(out, spec->path);
+        fputc(':', out);
+        switch (spec->type) {
+        case KEY_STRING:
+        case KEY_NAME: {
+            const char *value = *(char *const *)field;
+            if (value == NULL) {
+                fputs("null", out);
+            } else if (strcmp(spec->path, "database.conninfo") == 0) {
+                char *masked = config_mask_conninfo(value);
+                json_string(out, masked != NULL ? masked : "***");
+                free(masked);
+            } else {
+                json_string(out, value);
+            }
+            break;
+        }
+        case KEY_INT:
+            fprintf(out, "%d", *(const int *)field);
+            break;
+        case KEY_INT64:
+        case KEY_DURATION:
+        case KEY_BYTES:
+            fprintf(out, "%" PRId64, *(const int64_t *)field);
+            break;
+        case KEY_UINT64:
+            if (config->strategy.seed_set)
+                fprintf(out, "%" PRIu64, config->strategy.seed);
+            else
+                fputs("null", out);
+            break;
+        case KEY_DOUBLE:
+            fprintf(out, "%.17g", *(const double *)field);
+            break;
+        case KEY_OPTIONAL_DOUBLE: {
+            const OptionalDouble *value = field;
+            if (value->set)
+                fprintf(out, "%.17g", value->value);
+            else
+                fputs("null", out);
+            break;
+        }
+        case KEY_DATE: {
+            const DateBound *value = field;
+            if (value->set)
+                json_string(out, value->text);
+            else
+                fputs("null", out);
+            break;
+        }
+        case KEY_STRATEGY_LIST:
+            json_string(out, config_strategy_name(config->strategy.by));
+            break;
+        case KEY_ENUM: {
+            int value = *(const int *)field;
+            const char *name = "?";
+            for (const Choice *choice = spec->choices; choice->name != NULL; choice++)
+                if (choice->value == value)
+                    name = choice->name;
+            json_string(out, name);
+            break;
+        }
+        default:
+            written = false;
+            fputs("null", out);
+        }
+        (void)written;
+        separator = ",";
+    }
+    fputs("}", out);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}

@@ -138,4 +138,18 @@ const char *config_strategy_name(StrategyBy by);
  */
 bool config_parse_duration(const char *text, int64_t *milliseconds);
 
+/*
+ * The resolved config (defaults filled in, ${VAR} expanded) as one JSON
+ * object keyed by dotted path, with the password of database.conninfo
+ * masked; for the run record. malloc'd; NULL when memory runs out.
+ */
+char *config_to_json(const JobConfig *config);
+
+/*
+ * conninfo with its password masked ("***"), in both the key=value form
+ * (password=...) and the URI form (user:password@host, ?password=...).
+ * malloc'd; NULL when memory runs out.
+ */
+char *config_mask_conninfo(const char *conninfo);
+
 #endif

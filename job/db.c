@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
+
 struct Db {
     PGconn *conn;
 };
@@ -15,7 +17,7 @@ struct Db {
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !cancel_requested())
         ;
 }
 
@@ -44,7 +46,7 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
     if (values[count - 1] == NULL)
         count--;
     if (options->application_name != NULL) {
-        keys[count] = "fallback_application_name";
+        keys[count] = "application_name"; /* after dbname: it wins */
         values[count++] = options->application_name;
     }
     if (options->timeout_ms > 0) {
@@ -68,6 +70,7 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
                 return error_nomem(err, sizeof *db);
             }
             db->conn = conn;
+            cancel_watch(conn);
             *out = db;
             return ERR_OK;
         }
@@ -76,6 +79,10 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
         if (err != NULL)
             trim_newlines(err->message);
         PQfinish(conn);
+        if (cancel_requested()) {
+            error_set(err, ERR_TEMPFAIL, "cancelled while connecting");
+            return ERR_TEMPFAIL;
+        }
         if (attempt < attempts) {
             /* Exponential backoff with full jitter, so retries of many jobs
              * started together by a scheduler do not arrive in step. */
@@ -93,6 +100,7 @@ void db_close(Db *db)
 {
     if (db == NULL)
         return;
+    cancel_watch(NULL);
     PQfinish(db->conn);
     free(db);
 }

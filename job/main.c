@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "log.h"
 #include "migrate.h"
 #include "plan.h"
 #include "report.h"
@@ -38,6 +40,17 @@ static const char usage_text[] =
     "  --seed N          random seed (default: strategy.seed, else random; always recorded)\n"
     "  --dry-run         choose pairs and print them on stderr; write nothing\n"
     "  --max-pairs N     override strategy.max_pairs\n"
+    "  --as-of TIME      the \"now\" of relative date filters (Airflow: {{ data_interval_end }})\n"
+    "  --wait-lock DUR   wait up to DUR (e.g. 10min) for another run of the job to finish\n"
+    "  --skip-exit-code N  exit N instead of 75 when the job is locked, and instead\n"
+    "                    of 0 when there was nothing to do (Airflow's skip_on_exit_code)\n"
+    "  --xcom-file PATH  also write the JSON summary to PATH (even on failure)\n"
+    "  --rejects PATH    write the skipped rows as CSV (id,reason)\n"
+    "  --metrics-file PATH  Prometheus text format for node_exporter's textfile collector\n"
+    "\n"
+    "Logging (all commands):\n"
+    "  --log-format text|json  human lines (default) or one JSON object per line\n"
+    "  --quiet           errors only;  --verbose  also debug lines\n"
     "\n"
     "Output: a human log on stderr, one JSON summary line on stdout.\n"
     "Exit codes: 0 done, 64 usage, 65 bad data, 69 database unreachable,\n"
@@ -53,7 +66,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int fail(const Error *err)
 {
-    fprintf(stderr, "pairpick: error: %s\n", err->message);
+    log_line("error", NULL, NULL, "%s", err->message);
     return err->code != ERR_OK ? err->code : ERR_INTERNAL;
 }
 
@@ -118,6 +131,43 @@ static int command_explain(JobConfig *config)
     return ERR_OK;
 }
 
+/* The privileges a run needs, so a missing GRANT shows up before 3 a.m. */
+static int check_privileges(Db *db, const JobConfig *config, const Plan *plan, Error *err)
+{
+    static const struct {
+        const char *what;
+        int argument; /* 0: none, 1: the source table, 2: the output table ($1) */
+        const char *sql;
+    } checks[] = {
+        {"SELECT on the source table", 1, "SELECT has_table_privilege($1, 'SELECT')"},
+        {"SELECT on the output table", 2, "SELECT has_table_privilege($1, 'SELECT')"},
+        {"INSERT on the output table", 2, "SELECT has_table_privilege($1, 'INSERT')"},
+        {"SELECT on pairpick_runs", 0, "SELECT has_table_privilege('pairpick_runs', 'SELECT')"},
+        {"INSERT on pairpick_runs", 0, "SELECT has_table_privilege('pairpick_runs', 'INSERT')"},
+        {"UPDATE on pairpick_runs", 0, "SELECT has_table_privilege('pairpick_runs', 'UPDATE')"},
+        {"TEMPORARY on the database", 0,
+         "SELECT has_database_privilege(current_database(), 'TEMPORARY')"},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        const char *params[1] = {checks[i].argument == 1 ? plan->source_sql : plan->output_table};
+        if (checks[i].argument == 1 && config->source.table == NULL)
+            continue; /* an own query: its tables are the operator's to check */
+        PGresult *result;
+        int code = db_query(db, "check privileges", checks[i].sql, checks[i].argument > 0 ? 1 : 0,
+                            params, &result, err);
+        if (code != ERR_OK)
+            return code;
+        bool granted = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+        PQclear(result);
+        if (!granted)
+            return error_set(err, ERR_CONFIG,
+                             "the database role lacks %s"
+                             "\nHINT: sql/roles/least_privilege.sql grants what a run needs",
+                             checks[i].what);
+    }
+    return ERR_OK;
+}
+
 static int command_check(JobConfig *config, bool with_db)
 {
     Error err;
@@ -137,6 +187,8 @@ static int command_check(JobConfig *config, bool with_db)
                 code = error_set(&err, db_error_code(db, result), "the source query is not valid: %s",
                                  PQresultErrorMessage(result));
             PQclear(result);
+            if (code == ERR_OK)
+                code = check_privileges(db, config, &plan, &err);
             plan_release(&plan);
         }
         db_close(db);
@@ -213,20 +265,58 @@ static int command_sample(JobConfig *config, const RunOptions *options,
     return ERR_OK;
 }
 
-static int command_run(JobConfig *config, const RunOptions *options)
+typedef struct {
+    const char *xcom_path;
+    const char *metrics_path;
+    int skip_exit_code; /* -1: none */
+} RunOutputs;
+
+static int command_run(JobConfig *config, const RunOptions *options, const RunOutputs *outputs)
 {
-    Error err;
+    Error err, output_err;
     Report report;
     RunState state;
     error_clear(&err);
+    error_clear(&output_err);
     int code = run_job(config, options, &report, &state, &err);
-    report_print_human(stderr, &report, state.images,
-                       state.pairs_per_category != NULL ? state.categories : NULL,
-                       state.pairs_per_category);
+    if (log_is_json()) {
+        char *line = NULL;
+        size_t length = 0;
+        FILE *memory = open_memstream(&line, &length);
+        if (memory != NULL) {
+            report_print_json(memory, &report);
+            fclose(memory);
+            if (length > 0 && line[length - 1] == '\n')
+                line[length - 1] = '\0';
+            log_line(code == ERR_OK ? "info" : "error", "summary", line, "run %s: %s",
+                     report.run_id, report.status);
+            free(line);
+        }
+    } else if (log_level() != LOG_QUIET) {
+        report_print_human(stderr, &report, state.images,
+                           state.pairs_per_category != NULL ? state.categories : NULL,
+                           state.pairs_per_category);
+    }
     report_print_json(stdout, &report);
     run_release(&state);
     if (code != ERR_OK)
-        fprintf(stderr, "pairpick: error: %s\n", err.message);
+        log_line("error", NULL, NULL, "%s", err.message);
+    if (outputs->xcom_path != NULL && report_write_json_file(outputs->xcom_path, &report,
+                                                             &output_err) != ERR_OK)
+        log_line("error", "xcom", NULL, "%s", output_err.message);
+    if (outputs->metrics_path != NULL && report_write_metrics(outputs->metrics_path, &report,
+                                                              &output_err) != ERR_OK)
+        log_line("error", "metrics", NULL, "%s", output_err.message);
+    if (outputs->skip_exit_code >= 0) {
+        /* What a scheduler should show as "skipped" rather than success or retry. */
+        if (code == ERR_TEMPFAIL && state.lock_held_by_other)
+            return outputs->skip_exit_code;
+        if (code == ERR_OK && strcmp(report.status, "succeeded") == 0
+            && report.counts.pairs_chosen == 0)
+            return outputs->skip_exit_code;
+    }
+    if (code == ERR_OK && output_err.code != ERR_OK)
+        return output_err.code;
     return code;
 }
 
@@ -247,6 +337,15 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"per-category", required_argument, NULL, 'p'},
         {"copy", no_argument, NULL, 'c'},
+        {"as-of", required_argument, NULL, 'A'},
+        {"wait-lock", required_argument, NULL, 'W'},
+        {"skip-exit-code", required_argument, NULL, 'S'},
+        {"xcom-file", required_argument, NULL, 'X'},
+        {"rejects", required_argument, NULL, 'R'},
+        {"metrics-file", required_argument, NULL, 'M'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -277,6 +376,9 @@ int main(int argc, char **argv)
 
     RunOptions run_options = {0};
     SampleOptions sample_options = {.per_category = 5};
+    RunOutputs outputs = {.skip_exit_code = -1};
+    LogFormat log_format = LOG_TEXT;
+    LogLevel log_verbosity = LOG_NORMAL;
     bool with_db = false;
     uint64_t limit = 20;
     int option;
@@ -348,6 +450,61 @@ int main(int argc, char **argv)
                 goto not_here;
             sample_options.copy = true;
             break;
+        case 'A':
+            if (!is_run)
+                goto not_here;
+            run_options.as_of = optarg;
+            break;
+        case 'W':
+            if (!is_run)
+                goto not_here;
+            if (!config_parse_duration(optarg, &run_options.wait_lock_ms))
+                return usage_error("invalid value \"%s\" for option --wait-lock (a duration "
+                                   "such as 30s or 10min)",
+                                   optarg);
+            break;
+        case 'S': {
+            uint64_t value = 0;
+            if (!is_run)
+                goto not_here;
+            if (!parse_count(optarg, "--skip-exit-code", 0, &value) || value > 255)
+                return value > 255 ? usage_error("invalid value \"%s\" for option "
+                                                 "--skip-exit-code (0 to 255)",
+                                                 optarg)
+                                   : ERR_USAGE;
+            outputs.skip_exit_code = (int)value;
+            break;
+        }
+        case 'X':
+            if (!is_run)
+                goto not_here;
+            outputs.xcom_path = optarg;
+            break;
+        case 'R':
+            if (!is_run)
+                goto not_here;
+            run_options.rejects_path = optarg;
+            break;
+        case 'M':
+            if (!is_run)
+                goto not_here;
+            outputs.metrics_path = optarg;
+            break;
+        case 'F':
+            if (strcmp(optarg, "json") == 0)
+                log_format = LOG_JSON;
+            else if (strcmp(optarg, "text") == 0)
+                log_format = LOG_TEXT;
+            else
+                return usage_error("invalid value \"%s\" for option --log-format (text or json)",
+                                   optarg);
+            break;
+        case 'q':
+            log_verbosity = LOG_QUIET;
+            break;
+        case 'v':
+            log_verbosity = LOG_VERBOSE;
+            break;
         case ':':
             return usage_error("option \"%s\" needs a value", argv[optind - 1]);
         default:
@@ -365,14 +522,17 @@ int main(int argc, char **argv)
     if (strcmp(command, "sample") == 0 && sample_options.out_dir == NULL)
         return usage_error("%s: --out DIR is required", command);
 
+    log_setup(log_format, log_verbosity, NULL);
+    cancel_install();
     JobConfig *config = NULL;
     int code = load(argv[optind], &config);
     if (code != ERR_OK)
         return code;
+    log_setup(log_format, log_verbosity, config->job);
     if (strcmp(command, "migrate") == 0)
         code = command_migrate(config);
     else if (strcmp(command, "run") == 0)
-        code = command_run(config, &run_options);
+        code = command_run(config, &run_options, &outputs);
     else if (strcmp(command, "status") == 0)
         code = command_status(config, limit);
     else if (strcmp(command, "sample") == 0)

@@ -3,7 +3,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define RANDOM_PAIRS 20000
 
@@ -195,11 +198,176 @@ void report_print_json(FILE *out, const Report *report)
     if (report->has_clusters)
         fprintf(out, ",\"clusters\":%d,\"inertia\":%.6g,\"iterations\":%d",
                 report->cluster_count, report->inertia, report->iterations);
-    fprintf(out, ",\"seconds\":%.3f", report->seconds);
+    char stages[256];
+    fprintf(out, ",\"seconds\":%.3f,\"stage_seconds\":%s", report->seconds,
+            report_stage_json(report, stages, sizeof stages));
+    if (report->as_of != NULL) {
+        fputs(",\"as_of\":", out);
+        report_json_string(out, report->as_of);
+    }
     if (report->error != NULL) {
         fputs(",\"error\":", out);
         report_json_string(out, report->error);
     }
     fputs("}\n", out);
     fflush(out);
+}
+
+const char *report_stage_name(Stage stage)
+{
+    static const char *const names[STAGE_COUNT] = {"connect", "read", "categorize", "pairs",
+                                                   "write"};
+    return stage < STAGE_COUNT ? names[stage] : "unknown";
+}
+
+const char *report_stage_json(const Report *report, char *buffer, size_t size)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    for (int stage = 0; stage < STAGE_COUNT && used < size; stage++)
+        used += (size_t)snprintf(buffer + used, size - used, "%s\"%s\":%.3f", stage == 0 ? "{" : ",",
+                                 report_stage_name((Stage)stage), report->stage_seconds[stage]);
+    if (used < size)
+        snprintf(buffer + used, size - used, "}");
+    return buffer;
+}
+
+/* Opens path's temporary sibling for an atomic replace. */
+static FILE *open_temp(const char *path, char **temp, Error *err)
+{
+    if (asprintf(temp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        *temp = NULL;
+        error_nomem(err, strlen(path));
+        return NULL;
+    }
+    FILE *file = fopen(*temp, "w");
+    if (file == NULL) {
+        error_set(err, ERR_USAGE, "cannot write '%s': %s", *temp, strerror(errno));
+        free(*temp);
+        *temp = NULL;
+    }
+    return file;
+}
+
+static int commit_temp(FILE *file, char *temp, const char *path, Error *err)
+{
+    int code = ERR_OK;
+    if (fflush(file) != 0 || fsync(fileno(file)) != 0) {
+        code = error_set(err, ERR_USAGE, "cannot write '%s': %s", temp, strerror(errno));
+        fclose(file);
+    } else if (fclose(file) != 0) {
+        code = error_set(err, ERR_USAGE, "cannot write '%s': %s", temp, strerror(errno));
+    } else if (rename(temp, path) != 0) {
+        code = error_set(err, ERR_USAGE, "cannot rename '%s' to '%s': %s", temp, path,
+                         strerror(errno));
+    }
+    if (code != ERR_OK)
+        unlink(temp);
+    free(temp);
+    return code;
+}
+
+int report_write_json_file(const char *path, const Report *report, Error *err)
+{
+    char *temp;
+    FILE *file = open_temp(path, &temp, err);
+    if (file == NULL)
+        return err->code;
+    report_print_json(file, report);
+    return commit_temp(file, temp, path, err);
+}
+
+/* A Prometheus label value: \, " and newline escaped. */
+static void label_value(FILE *out, const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*p, out);
+    }
+}
+
+/* The last success time recorded in an earlier metrics file, or -1. */
+static double previous_success(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    char line[1024];
+    double value = -1;
+    if (file == NULL)
+        return -1;
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, "pairpick_last_success_timestamp_seconds{", 40) != 0)
+            continue;
+        char *space = strrchr(line, ' ');
+        if (space != NULL)
+            value = strtod(space + 1, NULL);
+    }
+    fclose(file);
+    return value;
+}
+
+int report_write_metrics(const char *path, const Report *report, Error *err)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double now_seconds = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+    bool succeeded = report->exit_code == ERR_OK;
+    double last_success = succeeded ? now_seconds : previous_success(path);
+    char *temp;
+    FILE *out = open_temp(path, &temp, err);
+    if (out == NULL)
+        return err->code;
+
+#define METRIC(name, type, help)                                                                   \
+    fprintf(out, "# HELP pairpick_" name " " help "\n# TYPE pairpick_" name " " type "\n")
+#define LABELS()                                                                                   \
+    do {                                                                                           \
+        fputs("{job=\"", out);                                                                     \
+        label_value(out, report->job != NULL ? report->job : "");                                  \
+        fputs("\"}", out);                                                                         \
+    } while (0)
+
+    if (last_success >= 0) {
+        METRIC("last_success_timestamp_seconds", "gauge", "Unix time of the job's last successful run.");
+        fputs("pairpick_last_success_timestamp_seconds", out);
+        LABELS();
+        fprintf(out, " %.3f\n", last_success);
+    }
+    METRIC("last_run_timestamp_seconds", "gauge", "Unix time the job's last run ended.");
+    fputs("pairpick_last_run_timestamp_seconds", out);
+    LABELS();
+    fprintf(out, " %.3f\n", now_seconds);
+    METRIC("exit_status", "gauge", "Exit status of the job's last run (0 = success).");
+    fputs("pairpick_exit_status", out);
+    LABELS();
+    fprintf(out, " %d\n", report->exit_code);
+    METRIC("run_duration_seconds", "gauge", "Wall time of the job's last run.");
+    fputs("pairpick_run_duration_seconds", out);
+    LABELS();
+    fprintf(out, " %.3f\n", report->seconds);
+    METRIC("stage_duration_seconds", "gauge", "Wall time of each stage of the job's last run.");
+    for (int stage = 0; stage < STAGE_COUNT; stage++) {
+        fputs("pairpick_stage_duration_seconds{job=\"", out);
+        label_value(out, report->job != NULL ? report->job : "");
+        fprintf(out, "\",stage=\"%s\"} %.3f\n", report_stage_name((Stage)stage),
+                report->stage_seconds[stage]);
+    }
+    METRIC("rows_read", "gauge", "Rows the job's last run read.");
+    fputs("pairpick_rows_read", out);
+    LABELS();
+    fprintf(out, " %" PRIu64 "\n", report->counts.rows_read);
+    METRIC("rows_skipped", "gauge", "Rows the job's last run skipped as unusable.");
+    fputs("pairpick_rows_skipped", out);
+    LABELS();
+    fprintf(out, " %" PRIu64 "\n", report->counts.rows_skipped);
+    METRIC("pairs_inserted", "gauge", "Pairs the job's last run inserted.");
+    fputs("pairpick_pairs_inserted", out);
+    LABELS();
+    fprintf(out, " %" PRIu64 "\n", report->counts.pairs_inserted);
+#undef METRIC
+#undef LABELS
+    return commit_temp(out, temp, path, err);
 }

@@ -21,6 +21,18 @@
 #include "runs.h"
 #include "stream.h"
 
+/* The stages of a run, timed for the log, the run record and the metrics. */
+typedef enum {
+    STAGE_CONNECT,
+    STAGE_READ,
+    STAGE_CATEGORIZE,
+    STAGE_PAIRS,
+    STAGE_WRITE,
+    STAGE_COUNT
+} Stage;
+
+const char *report_stage_name(Stage stage);
+
 typedef struct Report {
     const char *job;
     const char *run_id;
@@ -32,6 +44,8 @@ typedef struct Report {
     StreamStats stream;
     const char *error;    /* NULL on success */
     double seconds;
+    double stage_seconds[STAGE_COUNT];
+    const char *as_of;    /* --as-of, or NULL */
     /* Quality of the chosen pairs against random pairs of the same images: */
     bool has_score_delta;
     double chosen_score_delta, random_score_delta;   /* mean |score_a - score_b| */
@@ -58,6 +72,23 @@ void report_print_human(FILE *out, const Report *report, const Images *images,
 
 /* The one JSON line. */
 void report_print_json(FILE *out, const Report *report);
+
+/* The stage times as a JSON object text into buffer. */
+const char *report_stage_json(const Report *report, char *buffer, size_t size);
+
+/*
+ * Writes the JSON line to path atomically (a temporary file renamed over
+ * it), for --xcom-file. ERR_USAGE when the file cannot be written.
+ */
+int report_write_json_file(const char *path, const Report *report, Error *err);
+
+/*
+ * Writes the Prometheus text format for the node_exporter textfile
+ * collector to path atomically: last success time (kept from the previous
+ * file when this run failed), durations per stage, rows read and skipped,
+ * pairs inserted, exit status.
+ */
+int report_write_metrics(const char *path, const Report *report, Error *err);
 
 /* Writes text as a JSON string literal (quotes included). */
 void report_json_string(FILE *out, const char *text);

@@ -1,14 +1,18 @@
 #include "run.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cancel.h"
 #include "categorize.h"
 #include "images.h"
+#include "log.h"
 #include "migrate.h"
 #include "pairs.h"
 #include "plan.h"
@@ -137,16 +141,55 @@ fail:;
     return code;
 }
 
+/* Writes the CSV of skipped rows (--rejects): id,reason. */
+typedef struct {
+    FILE *file;
+} Rejects;
+
+static void write_reject(void *context, const char *id, size_t id_length, RejectReason reason)
+{
+    Rejects *rejects = context;
+    if (rejects->file == NULL)
+        return;
+    fputc('"', rejects->file);
+    for (size_t i = 0; id != NULL && i < id_length; i++) {
+        if (id[i] == '"')
+            fputc('"', rejects->file);
+        fputc(id[i], rejects->file);
+    }
+    fprintf(rejects->file, "\",%s\n", stream_reject_name(reason));
+}
+
+/* Ends a stage: its time, and a log line with its figures. */
+static double stage_done(Report *report, Stage stage, double since)
+{
+    double now = now_seconds();
+    report->stage_seconds[stage] = now - since;
+    return now;
+}
+
+/* A stage boundary: stop here when a signal asked for it. */
+static int check_cancel(Error *err)
+{
+    if (!cancel_requested())
+        return ERR_OK;
+    return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", cancel_signal());
+}
+
 int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
             Error *err)
 {
-    double started = now_seconds();
+    double started = now_seconds(), mark = started;
     Db *db = NULL;
     Plan plan;
     bool planned = false, registered = false;
     PairSet *existing = NULL;
     PairsResult chosen = {0};
     Rng rng, report_rng;
+    Rejects rejects = {NULL};
+    char *rejects_temp = NULL;
+    char *config_json = NULL;
+    char figures[512];
     int code;
 
     memset(state, 0, sizeof *state);
@@ -160,15 +203,22 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         snprintf(state->run_id, sizeof state->run_id, "%s", options->run_id);
     else
         run_new_uuid(state->run_id, sizeof state->run_id);
+    log_set_run(state->run_id);
     uint64_t seed = seed_for(config, options);
     report->job = config->job;
     report->run_id = state->run_id;
     report->strategy = config_strategy_name(config->strategy.by);
     report->seed = seed;
     report->status = "failed";
+    report->as_of = options->as_of;
     RunCounts *counts = &report->counts;
     counts->pairs_requested = options->max_pairs_set ? options->max_pairs
                                                      : (uint64_t)config->strategy.max_pairs;
+    config_json = config_to_json(config);
+    if (config_json == NULL) {
+        code = error_nomem(err, 0);
+        goto done;
+    }
 
     RunInfo info = {
         .job = config->job,
@@ -177,17 +227,44 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         .output_table = config->output.table,
         .seed = seed,
         .config_text = config->text,
+        .config_json = config_json,
+        .as_of = options->as_of,
     };
 
     if ((code = run_connect(config, &db, err)) != ERR_OK)
         goto done;
+    if (options->as_of != NULL) {
+        PGresult *result;
+        const char *params[1] = {options->as_of};
+        if (db_query(db, "check --as-of", "SELECT $1::timestamptz", 1, params, &result, err)
+            != ERR_OK) {
+            code = error_set(err, ERR_USAGE, "invalid value \"%s\" for option --as-of"
+                                             "\nHINT: give a timestamp such as 2026-11-28T00:00:00Z",
+                             options->as_of);
+            goto done;
+        }
+        PQclear(result);
+    }
     if ((code = migrate_verify(db, config->output.table, err)) != ERR_OK)
         goto done;
-    if ((code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
+    if ((code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
 
     if (!options->dry_run) {
+        /* One run of a job at a time; a dry run writes nothing and needs no lock. */
+        uint64_t abandoned = 0;
+        if ((code = runs_lock(db, config->job, options->wait_lock_ms, &state->lock_held_by_other,
+                              err))
+                != ERR_OK
+            || (code = runs_mark_abandoned(db, config->job, state->run_id, &abandoned, err))
+                   != ERR_OK)
+            goto done;
+        if (abandoned > 0)
+            log_line("warning", "lock", NULL,
+                     "marked %" PRIu64 " run(s) of this job failed: their process died while "
+                     "running",
+                     abandoned);
         RunStart outcome;
         uint64_t previous_seed = 0;
         if ((code = runs_begin(db, &info, &outcome, counts, &previous_seed, err)) != ERR_OK)
@@ -195,25 +272,48 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         if (outcome == RUN_ALREADY_SUCCEEDED) {
             report->status = "already_succeeded";
             report->seed = previous_seed;
+            log_line("info", "run", NULL, "run %s already succeeded; nothing to do", state->run_id);
             code = ERR_OK;
             goto done;
         }
-        if (outcome == RUN_ALREADY_RUNNING) {
-            code = error_set(err, ERR_TEMPFAIL,
-                             "run \"%s\" of job \"%s\" is already running"
-                             "\nHINT: wait for it, or run under a new --run-id",
+        if (outcome == RUN_ALREADY_RUNNING) { /* cannot happen with the lock held */
+            code = error_set(err, ERR_TEMPFAIL, "run \"%s\" of job \"%s\" is already running",
                              state->run_id, config->job);
             goto done;
         }
         registered = true;
     }
+    mark = stage_done(report, STAGE_CONNECT, mark);
 
     StreamOptions stream_options = stream_options_for(config);
+    if (options->rejects_path != NULL) {
+        if (asprintf(&rejects_temp, "%s.tmp", options->rejects_path) < 0) {
+            rejects_temp = NULL;
+            code = error_nomem(err, 0);
+            goto done;
+        }
+        rejects.file = fopen(rejects_temp, "w");
+        if (rejects.file == NULL) {
+            code = error_set(err, ERR_USAGE, "cannot write '%s': %s", rejects_temp, strerror(errno));
+            goto done;
+        }
+        fputs("id,reason\n", rejects.file);
+        stream_options.on_reject = write_reject;
+        stream_options.reject_context = &rejects;
+    }
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
     if ((code = read_selection(db, &plan, &stream_options, state->images, &report->stream,
                                counts, &existing, err))
         != ERR_OK)
+        goto done;
+    mark = stage_done(report, STAGE_READ, mark);
+    snprintf(figures, sizeof figures,
+             "{\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"seconds\":%.3f}",
+             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
+    log_line("debug", "read", figures, "read %" PRIu64 " rows (%" PRIu64 " skipped) in %.2f s",
+             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
+    if ((code = check_cancel(err)) != ERR_OK)
         goto done;
 
     rng_init(&rng, seed);
@@ -224,6 +324,11 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     for (size_t i = 0; i < state->images->count; i++)
         if (state->categories->category_of[i] >= 0)
             counts->candidates++;
+    mark = stage_done(report, STAGE_CATEGORIZE, mark);
+    log_line("debug", "categorize", NULL, "%d categories in %.2f s", counts->categories,
+             report->stage_seconds[STAGE_CATEGORIZE]);
+    if ((code = check_cancel(err)) != ERR_OK)
+        goto done;
 
     if ((code = pairs_select(state->categories->category_of, state->images->count,
                              state->categories->count, counts->pairs_requested, existing, &rng,
@@ -232,25 +337,37 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         goto done;
     counts->pairs_available = chosen.available;
     counts->pairs_chosen = chosen.pair_count;
+    mark = stage_done(report, STAGE_PAIRS, mark);
+    if ((code = check_cancel(err)) != ERR_OK)
+        goto done;
 
     if (options->dry_run) {
         write_print_pairs(stderr, state->images, state->categories, chosen.pairs,
                           chosen.pair_count);
         report->status = "dry_run";
     } else {
+        char stages[256];
         if ((code = write_pairs(db, plan.output_table, &info, state->images, state->categories,
-                                chosen.pairs, chosen.pair_count, counts, err))
+                                chosen.pairs, chosen.pair_count, counts,
+                                report_stage_json(report, stages, sizeof stages), err))
             != ERR_OK)
             goto done;
         report->status = "succeeded";
         registered = false;
     }
+    stage_done(report, STAGE_WRITE, mark);
     report_measure(report, state->images, state->categories, chosen.pairs, chosen.pair_count,
                    &report_rng);
     state->pairs_per_category = chosen.pairs_per_category;
     chosen.pairs_per_category = NULL;
 
 done:
+    if (code != ERR_OK && cancel_requested() && code != ERR_USAGE) {
+        /* Whatever the statement said, the reason is the signal. */
+        char reason[ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "%s", err->message);
+        code = error_set(err, ERR_TEMPFAIL, "cancelled by signal %d: %s", cancel_signal(), reason);
+    }
     if (code != ERR_OK) {
         snprintf(state->error, sizeof state->error, "%s", err->message);
         report->error = state->error;
@@ -268,6 +385,15 @@ done:
             }
         }
     }
+    if (rejects.file != NULL) {
+        /* Written whole or not at all: a reader never sees half a file. */
+        if (fclose(rejects.file) == 0)
+            rename(rejects_temp, options->rejects_path);
+        else
+            unlink(rejects_temp);
+    }
+    free(rejects_temp);
+    free(config_json);
     report->exit_code = code;
     report->seconds = now_seconds() - started;
     pairs_result_release(&chosen);

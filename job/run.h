@@ -27,7 +27,9 @@ typedef struct RunOptions {
     bool dry_run;
     bool max_pairs_set;   /* --max-pairs overrides strategy.max_pairs */
     uint64_t max_pairs;
-    bool verbose;
+    const char *as_of;    /* --as-of: "now" for relative date filters, recorded */
+    int64_t wait_lock_ms; /* --wait-lock: how long to wait for the job's lock */
+    const char *rejects_path; /* --rejects: CSV of skipped rows */
 } RunOptions;
 
 typedef struct RunState {
@@ -36,6 +38,7 @@ typedef struct RunState {
     size_t *pairs_per_category;
     Images *images;
     Categories *categories;
+    bool lock_held_by_other; /* the run did not start: another run holds the job */
 } RunState;
 
 /*

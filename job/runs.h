@@ -34,6 +34,8 @@ typedef struct RunInfo {
     const char *output_table; /* as configured */
     uint64_t seed;
     const char *config_text;  /* digested by the server (sha256) */
+    const char *config_json;  /* the resolved config, passwords masked */
+    const char *as_of;        /* --as-of, or NULL */
 } RunInfo;
 
 typedef enum {
@@ -50,8 +52,28 @@ typedef enum {
 int runs_begin(Db *db, const RunInfo *info, RunStart *outcome, RunCounts *previous,
                uint64_t *previous_seed, Error *err);
 
-/* Marks the run succeeded with its counts (inside the caller's transaction). */
-int runs_succeed(Db *db, const RunInfo *info, const RunCounts *counts, Error *err);
+/*
+ * Marks the run succeeded with its counts and per-stage times (a JSON
+ * object text, may be NULL), inside the caller's transaction.
+ */
+int runs_succeed(Db *db, const RunInfo *info, const RunCounts *counts, const char *stage_seconds,
+                 Error *err);
+
+/*
+ * Takes the job's advisory lock (session level, held until the connection
+ * closes) so only one run of a job works at a time; different jobs do not
+ * block each other. Tries until wait_ms has passed (0: once). When another
+ * session holds it, returns ERR_TEMPFAIL naming the holder's run id and pid,
+ * and sets *held_by_other.
+ */
+int runs_lock(Db *db, const char *job, int64_t wait_ms, bool *held_by_other, Error *err);
+
+/*
+ * With the lock held, any run of the job still marked 'running' belongs to
+ * a process that died: marks those failed. *abandoned receives how many.
+ */
+int runs_mark_abandoned(Db *db, const char *job, const char *by_run_id, uint64_t *abandoned,
+                        Error *err);
 
 /* Marks the run failed with message (its own statement, outside any transaction). */
 int runs_fail(Db *db, const RunInfo *info, const RunCounts *counts, const char *message,

@@ -155,7 +155,7 @@ done:
 
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
-                RunCounts *counts, Error *err)
+                RunCounts *counts, const char *stage_seconds, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
@@ -219,7 +219,7 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
     if ((code = db_command(db, "insert pairs", sql, 2, params, &counts->pairs_inserted, err))
         != ERR_OK)
         goto done;
-    if ((code = runs_succeed(db, info, counts, err)) != ERR_OK)
+    if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
         goto done;
     code = db_command(db, "commit write", "COMMIT", 0, NULL, NULL, err);
     open = false;

@@ -31,11 +31,12 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
 /*
  * Inserts the pairs and marks the run succeeded, in one transaction.
  * counts->pairs_inserted receives the rows inserted (fewer than the pairs
- * only if another job inserted some of them meanwhile).
+ * only if another job inserted some of them meanwhile). stage_seconds (a
+ * JSON object text or NULL) goes on the run record.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
-                RunCounts *counts, Error *err);
+                RunCounts *counts, const char *stage_seconds, Error *err);
 
 /*
  * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,

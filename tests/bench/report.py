@@ -272,6 +272,17 @@ def report(a):
         print('  %-4s %-62s %8s  (limit %s)%s'
               % (t['status'], t['target'], fmt(t['value']), t['limit'],
                  '  ' + t['note'] if t['note'] else ''), file=out)
+    print(file=out)
+    print('what the runs reported (first successful run)', file=out)
+    keys = ('rows_read', 'rows_skipped', 'candidates', 'categories', 'pairs_chosen',
+            'pairs_inserted', 'clusters', 'iterations', 'inertia', 'mean_cosine_similarity',
+            'random_cosine_similarity', 'mean_score_delta', 'random_score_delta', 'seconds')
+    for name in ('pairpick_embedding', 'pairpick_score', 'python_embedding', 'python_score'):
+        doc = next((r.get('json') for r in m.get(name, {'runs': []})['runs']
+                    if r['exit_code'] == 0 and r.get('json')), None)
+        if doc is not None:
+            print('  %-19s %s' % (name, ' '.join('%s=%s' % (k, doc[k]) for k in keys if k in doc)),
+                  file=out)
     failed = [(n, r) for n, v in m.items() for r in v['runs'] if r['exit_code'] != 0]
     if failed:
         print(file=out)

@@ -54,7 +54,7 @@ test_migrate_twice() {
     export PGDATABASE=migrate_twice
     cfg=$(demo_config mig t_migrate "$score_strategy")
     pp migrate "$cfg"; expect_status 0
-    expect_eq "$(json_field applied)" 2 "first migrate applies both migrations"
+    expect_eq "$(json_field applied)" "$(ls "$ROOT"/sql/[0-9]*.sql | wc -l)" "first migrate applies every migration"
     pp migrate "$cfg"; expect_status 0
     expect_eq "$(json_field applied)" 0 "second migrate is a no-op"
     expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations")" "$(sql "SELECT count(*) FROM pairpick_migrations")" "ledger"
