@@ -61,7 +61,7 @@ unit: $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || status=1; done; exit $$status
 
 integration: $(BUILD)/pairpick
-	tests/integration/run.sh
+	tests/integration/all.sh
 
 test: deps-test
 	$(MAKE) all unit

@@ -1699,9 +1699,15 @@ static void json_string(FILE *out, const char *text)
 
 char *config_mask_conninfo(const char *conninfo)
 {
-    char *masked = strdup(conninfo);
+    /* "***" can be longer than the password it replaces ("password=x"):
+     * each replacement grows the text by at most 3 bytes, and there is at
+     * most one per 9 bytes ("password=") plus the URI's, so twice the
+     * length and a little is always enough. */
+    size_t length = strlen(conninfo);
+    char *masked = malloc(2 * length + 8);
     if (masked == NULL)
         return NULL;
+    memcpy(masked, conninfo, length + 1);
     const char *scheme = strstr(masked, "://");
     if (scheme != NULL && (strncmp(masked, "postgresql://", 13) == 0
                            || strncmp(masked, "postgres://", 11) == 0)) {

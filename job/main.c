@@ -298,7 +298,6 @@ static int command_run(JobConfig *config, const RunOptions *options, const RunOu
                            state.pairs_per_category);
     }
     report_print_json(stdout, &report);
-    run_release(&state);
     if (code != ERR_OK)
         log_line("error", NULL, NULL, "%s", err.message);
     if (outputs->xcom_path != NULL && report_write_json_file(outputs->xcom_path, &report,
@@ -307,14 +306,14 @@ static int command_run(JobConfig *config, const RunOptions *options, const RunOu
     if (outputs->metrics_path != NULL && report_write_metrics(outputs->metrics_path, &report,
                                                               &output_err) != ERR_OK)
         log_line("error", "metrics", NULL, "%s", output_err.message);
-    if (outputs->skip_exit_code >= 0) {
-        /* What a scheduler should show as "skipped" rather than success or retry. */
-        if (code == ERR_TEMPFAIL && state.lock_held_by_other)
-            return outputs->skip_exit_code;
-        if (code == ERR_OK && strcmp(report.status, "succeeded") == 0
-            && report.counts.pairs_chosen == 0)
-            return outputs->skip_exit_code;
-    }
+    /* What a scheduler should show as "skipped" rather than success or retry. */
+    bool skipped = outputs->skip_exit_code >= 0
+                   && ((code == ERR_TEMPFAIL && state.lock_held_by_other)
+                       || (code == ERR_OK && strcmp(report.status, "succeeded") == 0
+                           && report.counts.pairs_chosen == 0));
+    run_release(&state); /* the report points into the state until here */
+    if (skipped)
+        return outputs->skip_exit_code;
     if (code == ERR_OK && output_err.code != ERR_OK)
         return output_err.code;
     return code;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every integration suite (each starts and removes its own PostgreSQL)
+# and prints one total line.
+set -uo pipefail
+cd "$(dirname "$0")"
+passed=0 failed=0 status=0
+for suite in $(ls *.sh | grep -v -e '^lib.sh$' -e '^all.sh$' | sort); do
+    echo "== integration: $suite"
+    ./"$suite" 2>&1 | tee /tmp/pairpick-suite.$$
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' /tmp/pairpick-suite.$$ | tail -1)
+    [ -n "$line" ] || { status=1; failed=$((failed + 1)); echo "$suite: no result line"; }
+    passed=$((passed + $(echo "${line:-0 passed}" | awk '{print $1}')))
+    failed=$((failed + $(echo "${line:-0 passed, 0 failed}" | awk '{print $3}')))
+done
+rm -f /tmp/pairpick-suite.$$
+echo
+echo "integration: $passed passed, $failed failed"
+exit "$status"
