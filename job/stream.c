@@ -1,6 +1,10 @@
 #include "stream.h"
 
+#include "log.h"
+
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -432,7 +436,14 @@ int stream_parser_finish(StreamParser *parser, Error *err)
 
 static int feed_chunk(void *context, const char *data, size_t length, Error *err)
 {
-    return stream_parser_feed(context, data, length, err);
+    StreamParser *parser = context;
+    uint64_t before = parser->stats.rows_read;
+    int code = stream_parser_feed(parser, data, length, err);
+    /* A progress line on a terminal every 2^16 rows (a no-op otherwise). */
+    if ((before >> 16) != (parser->stats.rows_read >> 16))
+        log_progress("read", "%" PRIu64 " rows, %.1f MB", parser->stats.rows_read,
+                     (double)parser->stats.bytes_read / 1e6);
+    return code;
 }
 
 /* Learns the embedding column's type from a described, unexecuted query. */
@@ -497,6 +508,7 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
     if (code != ERR_OK)
         return code;
     code = db_copy_out(db, "select images", plan->copy_sql, 0, NULL, feed_chunk, parser, err);
+    log_progress_done();
     if (code == ERR_OK)
         code = stream_parser_finish(parser, err);
     *stats = parser->stats;
