@@ -866,13 +866,15 @@ static int convert_double(Parse *parse, const KeySpec *spec, const Node *node, d
     return ERR_OK;
 }
 
-bool config_parse_duration(const char *text, int64_t *milliseconds)
-{
-    static const struct {
-        const char *unit;
-        int64_t factor;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+/* A unit suffix and what one of it is worth. */
+typedef struct {
+    const char *unit;
+    int64_t factor;
+} Unit;
 
+/* Digits followed by exactly one of units: the value times its factor. */
+static bool parse_scaled(const char *text, const Unit *units, size_t unit_count, int64_t *out)
+{
     if (text == NULL || text[0] < '0' || text[0] > '9')
         return false;
     int64_t value = 0;
@@ -882,15 +884,22 @@ bool config_parse_duration(const char *text, int64_t *milliseconds)
             return false;
         value = value * 10 + (*c - '0');
     }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    for (size_t i = 0; i < unit_count; i++) {
         if (strcmp(c, units[i].unit) == 0) {
             if (value > INT64_MAX / units[i].factor)
                 return false;
-            *milliseconds = value * units[i].factor;
+            *out = value * units[i].factor;
             return true;
         }
     }
     return false;
+}
+
+bool config_parse_duration(const char *text, int64_t *milliseconds)
+{
+    static const Unit units[] = {
+        {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+    return parse_scaled(text, units, sizeof units / sizeof units[0], milliseconds);
 }
 
 static int convert_duration(Parse *parse, const KeySpec *spec, const Node *node, int64_t *value)
@@ -922,39 +931,18 @@ static int convert_duration(Parse *parse, const KeySpec *spec, const Node *node,
  */
 static bool parse_byte_size(const char *text, int64_t *bytes)
 {
-    static const struct {
-        const char *unit;
-        int64_t factor;
-    } units[] = {{"", 1},
-                 {"B", 1},
-                 {"kB", 1000},
-                 {"KB", 1000},
-                 {"MB", 1000000},
-                 {"GB", 1000000000},
-                 {"TB", INT64_C(1000000000000)},
-                 {"KiB", INT64_C(1) << 10},
-                 {"MiB", INT64_C(1) << 20},
-                 {"GiB", INT64_C(1) << 30},
-                 {"TiB", INT64_C(1) << 40}};
-
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    int64_t value = 0;
-    const char *c = text;
-    for (; *c >= '0' && *c <= '9'; c++) {
-        if (value > (INT64_MAX - (*c - '0')) / 10)
-            return false;
-        value = value * 10 + (*c - '0');
-    }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(c, units[i].unit) == 0) {
-            if (value > INT64_MAX / units[i].factor)
-                return false;
-            *bytes = value * units[i].factor;
-            return true;
-        }
-    }
-    return false;
+    static const Unit units[] = {{"", 1},
+                                 {"B", 1},
+                                 {"kB", 1000},
+                                 {"KB", 1000},
+                                 {"MB", 1000000},
+                                 {"GB", 1000000000},
+                                 {"TB", INT64_C(1000000000000)},
+                                 {"KiB", INT64_C(1) << 10},
+                                 {"MiB", INT64_C(1) << 20},
+                                 {"GiB", INT64_C(1) << 30},
+                                 {"TiB", INT64_C(1) << 40}};
+    return parse_scaled(text, units, sizeof units / sizeof units[0], bytes);
 }
 
 static int convert_bytes(Parse *parse, const KeySpec *spec, const Node *node, int64_t *value)

@@ -67,6 +67,29 @@ static int buffer_score(Buffer *buffer, const Images *images, uint32_t row, Erro
     return buffer_raw(buffer, text, err);
 }
 
+/* Sends the buffer when it holds a megabyte or more (or always, when final). */
+static int buffer_send(Db *db, const char *name, Buffer *buffer, bool final, Error *err)
+{
+    if (buffer->length == 0 || (!final && buffer->length < (1u << 20)))
+        return ERR_OK;
+    int code = db_copy_in_put(db, name, buffer->data, buffer->length, err);
+    buffer->length = 0;
+    return code;
+}
+
+/* Ends a COPY FROM STDIN: sends what is left, or aborts it after a failure. */
+static int copy_finish(Db *db, const char *name, Buffer *buffer, int code, Error *err)
+{
+    if (code == ERR_OK)
+        code = buffer_send(db, name, buffer, true, err);
+    if (code != ERR_OK) {
+        Error ignored;
+        db_copy_in_end(db, name, "client error", NULL, &ignored);
+        return code;
+    }
+    return db_copy_in_end(db, name, NULL, NULL, err);
+}
+
 /* The pair with image_a < image_b in byte order, as the table requires. */
 static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_t *b)
 {
@@ -104,19 +127,10 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
         code = buffer_field(&buffer, images_id(images, row), err);
         if (code == ERR_OK)
             code = buffer_raw(&buffer, "\n", err);
-        if (code == ERR_OK && buffer.length > (1u << 20)) {
-            code = db_copy_in_put(db, "copy selection", buffer.data, buffer.length, err);
-            buffer.length = 0;
-        }
+        if (code == ERR_OK)
+            code = buffer_send(db, "copy selection", &buffer, false, err);
     }
-    if (code == ERR_OK && buffer.length > 0)
-        code = db_copy_in_put(db, "copy selection", buffer.data, buffer.length, err);
-    if (code != ERR_OK) {
-        Error ignored;
-        db_copy_in_end(db, "copy selection", "client error", NULL, &ignored);
-        goto done;
-    }
-    if ((code = db_copy_in_end(db, "copy selection", NULL, NULL, err)) != ERR_OK)
+    if ((code = copy_finish(db, "copy selection", &buffer, code, err)) != ERR_OK)
         goto done;
 
     if (asprintf(&sql,
@@ -190,19 +204,9 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
             || (code = buffer_score(&buffer, images, b, err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\n", err)) != ERR_OK)
             break;
-        if (buffer.length > (1u << 20)) {
-            code = db_copy_in_put(db, "copy new pairs", buffer.data, buffer.length, err);
-            buffer.length = 0;
-        }
+        code = buffer_send(db, "copy new pairs", &buffer, false, err);
     }
-    if (code == ERR_OK && buffer.length > 0)
-        code = db_copy_in_put(db, "copy new pairs", buffer.data, buffer.length, err);
-    if (code != ERR_OK) {
-        Error ignored;
-        db_copy_in_end(db, "copy new pairs", "client error", NULL, &ignored);
-        goto done;
-    }
-    if ((code = db_copy_in_end(db, "copy new pairs", NULL, NULL, err)) != ERR_OK)
+    if ((code = copy_finish(db, "copy new pairs", &buffer, code, err)) != ERR_OK)
         goto done;
 
     if (asprintf(&sql,
