@@ -39,7 +39,8 @@ void images_release(Images *images)
     free(images->label_bytes);
     free(images->label_offset);
     free(images->label_index);
-    free(images->embedding);
+    if (!images->embedding_external)
+        free(images->embedding);
     memset(images, 0, sizeof *images);
 }
 
@@ -70,7 +71,7 @@ int images_reserve(Images *images, size_t rows, Error *err)
     if (images->has_label
         && (code = grow_array((void **)&images->label_of, rows, sizeof(int32_t), err)) != ERR_OK)
         return code;
-    if (images->has_embedding && images->dim > 0) {
+    if (images->has_embedding && !images->embedding_external && images->dim > 0) {
         if (rows > SIZE_MAX / images->dim)
             return error_nomem(err, SIZE_MAX);
         code = grow_array((void **)&images->embedding, rows * images->dim, sizeof(float), err);
@@ -85,7 +86,7 @@ int images_set_dim(Images *images, size_t dim, Error *err)
 {
     if (images->dim == dim)
         return ERR_OK;
-    if (images->count > 0 || dim == 0)
+    if (images->count > 0 || dim == 0 || images->embedding_external)
         return error_set(err, ERR_INTERNAL, "embedding dimension changed after rows were read");
     images->dim = dim;
     if (images->capacity > 0) {
@@ -105,6 +106,9 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err)
         if (code != ERR_OK)
             return code;
     }
+    if (images->embedding_external && images->count >= images->embedding_capacity)
+        return error_set(err, ERR_INTERNAL, "more rows arrived than were counted (%zu)",
+                         images->embedding_capacity);
     if (embedding_slot != NULL)
         *embedding_slot = images->has_embedding && images->dim > 0
                               ? images->embedding + images->count * images->dim
@@ -147,7 +151,9 @@ static int64_t lookup(const uint32_t *index, size_t capacity, const char *bytes,
     while (index[slot] != 0) {
         size_t row = index[slot] - 1;
         const char *candidate = bytes + offset[row];
-        if (strncmp(candidate, key, length) == 0 && candidate[length] == '\0')
+        /* strnlen first: a key holding a NUL (only malformed input has one)
+         * must not match a shorter stored key, nor read past its end. */
+        if (strnlen(candidate, length + 1) == length && memcmp(candidate, key, length) == 0)
             return (int64_t)row;
         slot = (slot + 1) & (capacity - 1);
     }
@@ -278,4 +284,32 @@ size_t images_memory(const Images *images)
                      + images->dim * sizeof(float);
     return images->capacity * per_row + images->id_bytes_capacity
            + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
+}
+
+void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
+{
+    images->embedding = rows;
+    images->embedding_external = true;
+    images->embedding_capacity = capacity;
+    images->dim = dim;
+}
+
+int images_merge(Images *into, const Images *part, Error *err)
+{
+    for (size_t row = 0; row < part->count; row++) {
+        float *slot = NULL;
+        int code = images_begin_row(into, &slot, err);
+        if (code != ERR_OK)
+            return code;
+        if (into->has_embedding && slot != NULL)
+            memmove(slot, part->embedding + row * part->dim, part->dim * sizeof(float));
+        const char *label = part->has_label ? images_label(part, part->label_of[row]) : NULL;
+        if (images_commit_row(into, images_id(part, row), strlen(images_id(part, row)),
+                              part->has_score ? part->score[row] : NAN,
+                              part->has_variance ? part->variance[row] : NAN, label,
+                              label != NULL ? strlen(label) : 0, err)
+            < 0)
+            return err->code;
+    }
+    return ERR_OK;
 }

@@ -42,6 +42,8 @@ typedef struct Images {
     size_t dim;              /* 0 until the first embedding fixes it */
 
     bool has_score, has_variance, has_label, has_embedding;
+    bool embedding_external;   /* embedding belongs to someone else (a slice) */
+    size_t embedding_capacity; /* rows the external slice holds */
 } Images;
 
 void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
@@ -70,6 +72,21 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err);
  */
 int images_commit_row(Images *images, const char *id, size_t id_length, double score,
                       double variance, const char *label, size_t label_length, Error *err);
+
+/*
+ * Makes images write its embeddings into rows (capacity rows of dim floats)
+ * owned by the caller: a worker's slice of the shared matrix. More rows
+ * than capacity is an error, never a reallocation.
+ */
+void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim);
+
+/*
+ * Appends every row of part to into (ids, scores, variances, labels
+ * re-interned). Embedding rows move from part's slice to into's next rows
+ * with memmove: the slice may lie inside into's own matrix, at or after the
+ * rows it moves to. Ids already in into are dropped, as a duplicate.
+ */
+int images_merge(Images *into, const Images *part, Error *err);
 
 const char *images_id(const Images *images, size_t row);
 

@@ -340,6 +340,17 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
     }
     plan->select_sql = other.text;
     other.text = NULL;
+    if (asprintf(&plan->copy_select_sql, "%s%s", select.text,
+                 copy_where.text != NULL ? copy_where.text : "") < 0
+        || asprintf(&plan->from_where_sql, " FROM %s AS source%s", plan->source_sql,
+                    where.text != NULL ? where.text : "") < 0
+        || asprintf(&plan->id_sql, "source.%s", id) < 0
+        || (plan->has_embedding
+            && asprintf(&plan->embedding_sql, "(%s)", config->source.embedding) < 0)) {
+        code = error_nomem(err, strlen(plan->select_sql));
+        goto done;
+    }
+    plan->has_where = where.text != NULL;
     if (asprintf(&plan->copy_sql, "COPY (%s%s) TO STDOUT (FORMAT binary)", select.text,
                  copy_where.text != NULL ? copy_where.text : "")
             < 0
@@ -369,9 +380,37 @@ void plan_release(Plan *plan)
     free(plan->select_sql);
     free(plan->copy_sql);
     free(plan->count_sql);
+    free(plan->copy_select_sql);
+    free(plan->from_where_sql);
+    free(plan->id_sql);
+    free(plan->embedding_sql);
     free(plan->source_sql);
     free(plan->output_table);
     for (int i = 0; i < plan->param_count; i++)
         free(plan->params[i]);
     memset(plan, 0, sizeof *plan);
+}
+
+/* The partition of a row: a hash of its id, so equal ids share a partition. */
+#define PARTITION_OF "(hashtext(%s::text) & 2147483647) %% %d"
+
+char *plan_partition_copy(const Plan *plan, int parts, int part)
+{
+    char *sql = NULL;
+    if (asprintf(&sql, "COPY (%s %s " PARTITION_OF " = %d) TO STDOUT (FORMAT binary)",
+                 plan->copy_select_sql, plan->has_where ? "AND" : "WHERE", plan->id_sql, parts,
+                 part)
+        < 0)
+        return NULL;
+    return sql;
+}
+
+char *plan_partition_count(const Plan *plan, int parts)
+{
+    char *sql = NULL;
+    if (asprintf(&sql, "SELECT " PARTITION_OF ", count(*)%s GROUP BY 1", plan->id_sql, parts,
+                 plan->from_where_sql)
+        < 0)
+        return NULL;
+    return sql;
 }

@@ -39,6 +39,11 @@ typedef struct Plan {
     char *count_sql;     /* SELECT count(*) of the source before filters */
     char *source_sql;    /* the FROM item: quoted table or (query) */
     char *output_table;  /* quoted, schema-qualified as configured */
+    char *copy_select_sql; /* the SELECT with parameters read from settings */
+    char *from_where_sql;  /* " FROM ... AS source WHERE ..." with $n */
+    char *id_sql;          /* source."id" */
+    char *embedding_sql;   /* (the embedding expression), or NULL */
+    bool has_where;
     int param_count;
     char *params[PLAN_MAX_PARAMS];            /* text values, $1.. */
     const char *param_names[PLAN_MAX_PARAMS]; /* config key each came from */
@@ -54,6 +59,15 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
                const char *as_of, Plan *plan, Error *err);
 
 void plan_release(Plan *plan);
+
+/*
+ * Parallel streaming: the COPY of one partition of the rows (by a hash of
+ * the id, so a duplicated id always lands in one partition), and a query
+ * counting the rows of each partition (taking the plan's $n parameters).
+ * malloc'd; NULL when memory runs out.
+ */
+char *plan_partition_copy(const Plan *plan, int parts, int part);
+char *plan_partition_count(const Plan *plan, int parts);
 
 /*
  * Quotes a possibly schema-qualified name ("schema.table", or

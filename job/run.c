@@ -110,9 +110,21 @@ static uint64_t seed_for(const JobConfig *config, const RunOptions *options)
 }
 
 /* Reads the selection in one snapshot: source count, rows, existing pairs. */
-static int read_selection(Db *db, const Plan *plan, const StreamOptions *stream_options,
-                          Images *images, StreamStats *stats, RunCounts *counts,
-                          PairSet **existing, Error *err)
+static int connect_worker(void *context, Db **out, Error *err)
+{
+    return run_connect(context, out, err);
+}
+
+/*
+ * Embeddings are what makes reading slow; they are streamed over several
+ * connections when resources.workers asks for more than one, or by default
+ * (one per core) from this many rows on.
+ */
+#define PARALLEL_MIN_ROWS 20000
+
+static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
+                          const StreamOptions *stream_options, Images *images, StreamStats *stats,
+                          RunCounts *counts, PairSet **existing, Error *err)
 {
     PGresult *result = NULL;
     int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
@@ -123,9 +135,19 @@ static int read_selection(Db *db, const Plan *plan, const StreamOptions *stream_
         goto fail;
     uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
     PQclear(result);
-    if ((code = images_reserve(images, total, err)) != ERR_OK)
-        goto fail;
-    if ((code = stream_read(db, plan, stream_options, images, stats, err)) != ERR_OK)
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = config->resources.workers > 0 ? config->resources.workers
+                                                : (int)(cores > 0 ? cores : 1);
+    bool parallel = plan->has_embedding && workers > 1
+                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
+    if (parallel) {
+        code = stream_read_parallel(db, plan, stream_options, workers, connect_worker,
+                                    (void *)config, images, stats, err);
+    } else {
+        if ((code = images_reserve(images, total, err)) == ERR_OK)
+            code = stream_read(db, plan, stream_options, images, stats, err);
+    }
+    if (code != ERR_OK)
         goto fail;
     counts->rows_read = stats->rows_read;
     counts->filtered_out = total > stats->rows_read ? total - stats->rows_read : 0;
@@ -303,8 +325,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     }
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
-    if ((code = read_selection(db, &plan, &stream_options, state->images, &report->stream,
-                               counts, &existing, err))
+    if ((code = read_selection(config, db, &plan, &stream_options, state->images,
+                               &report->stream, counts, &existing, err))
         != ERR_OK)
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
@@ -440,7 +462,7 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     planned = true;
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
-    if ((code = read_selection(db, &plan, &stream_options, &images, &report->stream,
+    if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
                                &report->counts, NULL, err))
         != ERR_OK)
         goto done;

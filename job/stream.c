@@ -1,6 +1,9 @@
 #include "stream.h"
 
+#include "cancel.h"
 #include "log.h"
+
+#include <pthread.h>
 
 #include <inttypes.h>
 #include <math.h>
@@ -446,6 +449,20 @@ static int feed_chunk(void *context, const char *data, size_t length, Error *err
     return code;
 }
 
+/* The COPY's query reads its parameters from transaction-local settings. */
+static int set_copy_parameters(Db *db, const Plan *plan, Error *err)
+{
+    int code = ERR_OK;
+    for (int i = 0; i < plan->param_count && code == ERR_OK; i++) {
+        char name[64];
+        snprintf(name, sizeof name, PLAN_SETTING_PREFIX "%d", i + 1);
+        const char *params[2] = {name, plan->params[i]};
+        code = db_command(db, "set copy parameter", "SELECT set_config($1, $2, true)", 2, params,
+                          NULL, err);
+    }
+    return code;
+}
+
 /* Learns the embedding column's type from a described, unexecuted query. */
 static int describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err)
 {
@@ -494,15 +511,7 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
         if (code != ERR_OK)
             return code;
     }
-    /* The COPY's query reads its parameters from transaction-local settings. */
-    for (int i = 0; i < plan->param_count && code == ERR_OK; i++) {
-        char name[64];
-        snprintf(name, sizeof name, PLAN_SETTING_PREFIX "%d", i + 1);
-        const char *params[2] = {name, plan->params[i]};
-        code = db_command(db, "set copy parameter", "SELECT set_config($1, $2, true)", 2, params,
-                          NULL, err);
-    }
-    if (code != ERR_OK)
+    if ((code = set_copy_parameters(db, plan, err)) != ERR_OK)
         return code;
     code = stream_parser_new(plan, &effective, images, &parser, err);
     if (code != ERR_OK)
@@ -513,5 +522,247 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
         code = stream_parser_finish(parser, err);
     *stats = parser->stats;
     stream_parser_free(parser);
+    return code;
+}
+
+/* Rejected rows from all workers go through one lock to the caller's callback. */
+typedef struct {
+    pthread_mutex_t lock;
+    void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
+    void *context;
+} SharedRejects;
+
+static void shared_reject(void *context, const char *id, size_t id_length, RejectReason reason)
+{
+    SharedRejects *shared = context;
+    pthread_mutex_lock(&shared->lock);
+    shared->on_reject(shared->context, id, id_length, reason);
+    pthread_mutex_unlock(&shared->lock);
+}
+
+typedef struct {
+    Db *db;
+    const Plan *plan;
+    StreamOptions options;
+    const char *snapshot;
+    int parts, part;
+    Images images;
+    StreamStats stats;
+    Error err;
+    int code;
+} Worker;
+
+static int worker_feed(void *context, const char *data, size_t length, Error *err)
+{
+    if (cancel_requested())
+        return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", cancel_signal());
+    return stream_parser_feed(context, data, length, err);
+}
+
+static void *worker_run(void *argument)
+{
+    Worker *worker = argument;
+    StreamParser *parser = NULL;
+    char *sql = NULL;
+    Error *err = &worker->err;
+    int code;
+
+    if ((code = db_command(worker->db, "begin worker", "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                           0, NULL, NULL, err))
+        != ERR_OK)
+        goto done;
+    /* SET TRANSACTION SNAPSHOT takes no parameters; the id comes from the
+     * server's own pg_export_snapshot(), never from outside. */
+    char set_snapshot[128];
+    snprintf(set_snapshot, sizeof set_snapshot, "SET TRANSACTION SNAPSHOT '%s'", worker->snapshot);
+    if ((code = db_command(worker->db, "set snapshot", set_snapshot, 0, NULL, NULL, err)) != ERR_OK
+        || (code = set_copy_parameters(worker->db, worker->plan, err)) != ERR_OK
+        || (code = stream_parser_new(worker->plan, &worker->options, &worker->images, &parser,
+                                     err))
+               != ERR_OK)
+        goto done;
+    sql = plan_partition_copy(worker->plan, worker->parts, worker->part);
+    if (sql == NULL) {
+        code = error_nomem(err, 0);
+        goto done;
+    }
+    code = db_copy_out(worker->db, "select images (partition)", sql, 0, NULL, worker_feed, parser,
+                       err);
+    if (code == ERR_OK)
+        code = stream_parser_finish(parser, err);
+    worker->stats = *stream_parser_stats(parser);
+    if (code == ERR_OK)
+        code = db_command(worker->db, "commit worker", "COMMIT", 0, NULL, NULL, err);
+done:
+    stream_parser_free(parser);
+    free(sql);
+    worker->code = code;
+    return NULL;
+}
+
+/* Whether the snapshot id is what pg_export_snapshot() returns (hex and dashes). */
+static bool snapshot_id_ok(const char *id)
+{
+    if (id[0] == '\0' || strlen(id) > 64)
+        return false;
+    for (const char *p = id; *p != '\0'; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F') || *p == '-'))
+            return false;
+    return true;
+}
+
+/* The embedding dimension of the first row that has one (0: none). */
+static int probe_dim(Db *db, const Plan *plan, EmbeddingFormat format, size_t *dim, Error *err)
+{
+    char *sql = NULL;
+    PGresult *result = NULL;
+    if (asprintf(&sql, "SELECT %s(%s)%s %s %s IS NOT NULL LIMIT 1",
+                 format == EMBEDDING_BYTEA ? "octet_length" : "cardinality", plan->embedding_sql,
+                 plan->from_where_sql, plan->has_where ? "AND" : "WHERE", plan->embedding_sql)
+        < 0)
+        return error_nomem(err, 0);
+    int code = db_query(db, "probe embedding dimension", sql, plan->param_count,
+                        (const char *const *)plan->params, &result, err);
+    free(sql);
+    if (code != ERR_OK)
+        return code;
+    *dim = 0;
+    if (PQntuples(result) == 1 && !PQgetisnull(result, 0, 0)) {
+        long long value = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+        if (value > 0)
+            *dim = (size_t)(format == EMBEDDING_BYTEA ? value / 4 : value);
+        if (format == EMBEDDING_BYTEA && value % 4 != 0)
+            *dim = 0;
+    }
+    PQclear(result);
+    return ERR_OK;
+}
+
+int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
+                         StreamConnectFn connect, void *connect_context, Images *images,
+                         StreamStats *stats, Error *err)
+{
+    StreamOptions effective = *options;
+    Worker *pool = NULL;
+    pthread_t *threads = NULL;
+    int started = 0, code = ERR_OK;
+    char snapshot[80];
+    size_t dim = options->embedding_dim;
+    uint64_t *part_rows = NULL;
+    PGresult *result = NULL;
+    char *sql = NULL;
+    SharedRejects shared = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context};
+
+    memset(stats, 0, sizeof *stats);
+    if (plan->has_embedding) {
+        if ((code = describe_embedding(db, plan, &effective.embedding_format, err)) != ERR_OK)
+            return code;
+        if (dim == 0 && (code = probe_dim(db, plan, effective.embedding_format, &dim, err)) != ERR_OK)
+            return code;
+        if (dim == 0) /* no usable embedding at all: one stream says so simply */
+            return stream_read(db, plan, options, images, stats, err);
+        effective.embedding_dim = dim;
+    }
+    if ((code = db_query(db, "export snapshot", "SELECT pg_export_snapshot()", 0, NULL, &result,
+                         err))
+        != ERR_OK)
+        return code;
+    snprintf(snapshot, sizeof snapshot, "%s", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    result = NULL;
+    if (!snapshot_id_ok(snapshot))
+        return error_set(err, ERR_INTERNAL, "unexpected snapshot id \"%s\"", snapshot);
+
+    /* Count each partition, so every worker's slice has its final place. */
+    part_rows = calloc((size_t)workers, sizeof *part_rows);
+    pool = calloc((size_t)workers, sizeof *pool);
+    threads = calloc((size_t)workers, sizeof *threads);
+    sql = plan_partition_count(plan, workers);
+    if (part_rows == NULL || pool == NULL || threads == NULL || sql == NULL) {
+        code = error_nomem(err, 0);
+        goto done;
+    }
+    if ((code = db_query(db, "count partitions", sql, plan->param_count,
+                         (const char *const *)plan->params, &result, err))
+        != ERR_OK)
+        goto done;
+    uint64_t total = 0;
+    for (int i = 0; i < PQntuples(result); i++) {
+        int part = atoi(PQgetvalue(result, i, 0));
+        if (part >= 0 && part < workers) {
+            part_rows[part] = strtoull(PQgetvalue(result, i, 1), NULL, 10);
+            total += part_rows[part];
+        }
+    }
+    PQclear(result);
+    result = NULL;
+
+    if (plan->has_embedding && (code = images_set_dim(images, dim, err)) != ERR_OK)
+        goto done;
+    if ((code = images_reserve(images, total > 0 ? total : 1, err)) != ERR_OK)
+        goto done;
+
+    uint64_t offset = 0;
+    for (int w = 0; w < workers; w++) {
+        Worker *worker = &pool[w];
+        worker->plan = plan;
+        worker->options = effective;
+        if (options->on_reject != NULL) {
+            worker->options.on_reject = shared_reject;
+            worker->options.reject_context = &shared;
+        }
+        worker->snapshot = snapshot;
+        worker->parts = workers;
+        worker->part = w;
+        images_init(&worker->images, images->has_score, images->has_variance, images->has_label,
+                    images->has_embedding);
+        if (images->has_embedding)
+            images_attach_embedding(&worker->images, images->embedding + offset * dim,
+                                    part_rows[w], dim);
+        offset += part_rows[w];
+        if ((code = connect(connect_context, &worker->db, err)) != ERR_OK)
+            goto done;
+    }
+    for (int w = 0; w < workers; w++) {
+        if (pthread_create(&threads[w], NULL, worker_run, &pool[w]) != 0) {
+            code = error_set(err, ERR_INTERNAL, "cannot start a streaming thread");
+            break;
+        }
+        started++;
+    }
+    for (int w = 0; w < started; w++)
+        pthread_join(threads[w], NULL);
+    if (code != ERR_OK)
+        goto done;
+    for (int w = 0; w < workers; w++) {
+        if (pool[w].code != ERR_OK) {
+            *err = pool[w].err;
+            code = pool[w].code;
+            goto done;
+        }
+    }
+    /* Gather: ids and scores appended in partition order, embedding rows
+     * moved down inside the one matrix (never up, so memmove is safe). */
+    for (int w = 0; w < workers; w++) {
+        stats->rows_read += pool[w].stats.rows_read;
+        stats->bytes_read += pool[w].stats.bytes_read;
+        for (int r = 0; r < REJECT_REASON_COUNT; r++)
+            stats->rejected[r] += pool[w].stats.rejected[r];
+        if ((code = images_merge(images, &pool[w].images, err)) != ERR_OK)
+            goto done;
+    }
+
+done:
+    for (int w = 0; pool != NULL && w < workers; w++) {
+        images_release(&pool[w].images);
+        db_close(pool[w].db);
+    }
+    if (pool != NULL)
+        cancel_watch(db_conn(db)); /* worker connections closed; watch the main one again */
+    PQclear(result);
+    free(sql);
+    free(part_rows);
+    free(pool);
+    free(threads);
     return code;
 }

@@ -79,4 +79,20 @@ void stream_parser_free(StreamParser *parser);
 int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
                 StreamStats *stats, Error *err);
 
+/* Opens one more connection for a worker (same settings as the main one). */
+typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);
+
+/*
+ * Like stream_read, split over `workers` connections: the main connection
+ * (in a REPEATABLE READ transaction, which the caller opened) exports its
+ * snapshot, the rows of each partition (a hash of the id) are counted, the
+ * embedding matrix is allocated once at its final size, and each worker
+ * streams its partition in the same snapshot into its own slice of the
+ * matrix. The rows read are exactly what stream_read would read.
+ * *total_rows receives the rows counted (before skipping).
+ */
+int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
+                         StreamConnectFn connect, void *connect_context, Images *images,
+                         StreamStats *stats, Error *err);
+
 #endif

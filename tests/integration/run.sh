@@ -321,6 +321,43 @@ test_embedding_run_bytea() {
                       EXCEPT SELECT image_a, image_b FROM t_emb_array) d")" 0 "bytea and real[] give the same pairs"
 }
 
+test_parallel_streaming_reads_the_same_rows() {
+    sql "CREATE TABLE par_emb AS SELECT * FROM demo.images;
+         INSERT INTO par_emb SELECT * FROM demo.images ORDER BY job_uuid LIMIT 7;  -- duplicate ids
+         UPDATE par_emb SET clip_embedding[3] = NULL WHERE job_uuid IN (SELECT job_uuid FROM demo.images ORDER BY job_uuid DESC LIMIT 5);" >/dev/null
+    for workers in 1 3; do
+        cfg=$(write_config "par$workers" <<YAML
+job: par-$workers
+source:
+  table: par_emb
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 30
+  max_pairs: 300
+  seed: 4
+output:
+  table: t_par_emb_$workers
+resources:
+  workers: $workers
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --rejects "$WORK/rejects$workers.csv"; expect_status 0
+        echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates)" > "$WORK/counts$workers"
+        sort "$WORK/rejects$workers.csv" > "$WORK/rejects$workers.sorted"
+        expect_eq "$(cross_topic_pairs t_par_emb_$workers)" 0 "pairs across topics with $workers workers"
+    done
+    expect_eq "$(cat "$WORK/counts3")" "$(cat "$WORK/counts1")" "rows read, skipped, candidates"
+    expect_eq "$(cat "$WORK/counts1")" "1507 12 1495" "counts"
+    cmp -s "$WORK/rejects1.sorted" "$WORK/rejects3.sorted" || fail "rejects differ between 1 and 3 workers"
+    pp run "$WORK/par3.yaml" --dry-run --seed 9; grep '	cluster:' "$WORK/err" | sort > "$WORK/p1"
+    pp run "$WORK/par3.yaml" --dry-run --seed 9; grep '	cluster:' "$WORK/err" | sort > "$WORK/p2"
+    cmp -s "$WORK/p1" "$WORK/p2" || fail "parallel runs with one seed differ"
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]
