@@ -28,8 +28,7 @@ static void identity_categories(Categories *categories)
     }
 }
 
-static int cluster(const JobConfig *config, Images *images, Rng *rng, int32_t *cluster_of,
-                   Categories *categories, Error *err)
+KmeansOptions categorize_kmeans_options(const JobConfig *config)
 {
     KmeansOptions options = {
         .algorithm = config->strategy.kmeans.algorithm,
@@ -40,6 +39,20 @@ static int cluster(const JobConfig *config, Images *images, Rng *rng, int32_t *c
         .batch_size = config->strategy.kmeans.batch_size,
         .tolerance = config->strategy.kmeans.tolerance,
     };
+    return options;
+}
+
+static int cluster(const JobConfig *config, Images *images, const ClusterLabels *given, Rng *rng,
+                   int32_t *cluster_of, Categories *categories, Error *err)
+{
+    if (given != NULL) {
+        memcpy(cluster_of, given->cluster_of, images->count * sizeof *cluster_of);
+        categories->cluster_count = given->cluster_count;
+        categories->inertia = given->inertia;
+        categories->iterations = given->iterations;
+        return ERR_OK;
+    }
+    KmeansOptions options = categorize_kmeans_options(config);
     Kmeans *kmeans = NULL;
     int code;
 
@@ -68,8 +81,8 @@ done:
     return code;
 }
 
-int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *categories,
-               Error *err)
+int categorize(const JobConfig *config, Images *images, const ClusterLabels *given, Rng *rng,
+               Categories *categories, Error *err)
 {
     int code = ERR_OK;
     int32_t *cluster_of = NULL;
@@ -102,7 +115,7 @@ int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *ca
     case STRATEGY_EMBEDDING:
         if ((code = alloc_category_arrays(categories, n, config->strategy.clusters, err)) != ERR_OK)
             goto done;
-        code = cluster(config, images, rng, categories->category_of, categories, err);
+        code = cluster(config, images, given, rng, categories->category_of, categories, err);
         identity_categories(categories);
         break;
     case STRATEGY_EMBEDDING_SCORE: {
@@ -122,7 +135,7 @@ int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *ca
             goto done;
         }
         if ((code = alloc_category_arrays(categories, n, (int32_t)most, err)) != ERR_OK
-            || (code = cluster(config, images, rng, cluster_of, categories, err)) != ERR_OK
+            || (code = cluster(config, images, given, rng, cluster_of, categories, err)) != ERR_OK
             || (code = bins_quantile_within(images->score, cluster_of, n, clusters, bins, bin_of,
                                             categories->category_of, &count, err))
                    != ERR_OK) {

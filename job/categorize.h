@@ -32,8 +32,23 @@ typedef struct Categories {
     int iterations;
 } Categories;
 
-int categorize(const JobConfig *config, Images *images, Rng *rng, Categories *categories,
-               Error *err);
+/*
+ * Clusters computed elsewhere (the bounded-memory path fits on a sample and
+ * assigns every row while streaming): used instead of fitting k-means.
+ */
+typedef struct ClusterLabels {
+    const int32_t *cluster_of; /* per image, [0, cluster_count) */
+    int cluster_count;
+    double inertia;
+    int iterations;
+} ClusterLabels;
+
+/* The k-means options the config asks for. */
+KmeansOptions categorize_kmeans_options(const JobConfig *config);
+
+/* given may be NULL: embedding strategies then fit k-means on images. */
+int categorize(const JobConfig *config, Images *images, const ClusterLabels *given, Rng *rng,
+               Categories *categories, Error *err);
 
 /* Writes category's name ("score:3", "cluster:17/score:2", a label) into buffer. */
 const char *categorize_name(const Categories *categories, const Images *images, int32_t category,

@@ -33,6 +33,7 @@ struct Kmeans {
     int seeded;
     double inertia;
     int iterations;
+    double seed_inertia; /* of the kept seeding, on the rows it was seeded from */
     KmeansTrace *trace;
 };
 
@@ -978,6 +979,8 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
         memcpy(kmeans->centers + (size_t)c * dim, candidates + (size_t)best * dim,
                dim * sizeof(float));
     }
+    /* closest[] now holds each row's distance to its nearest chosen center. */
+    kmeans->seed_inertia = total;
     kmeans->seeded = 1;
 
 done:

@@ -126,6 +126,8 @@ void report_print_human(FILE *out, const Report *report, const Images *images,
                      "%d iterations\n",
                 report->cluster_count, report->cluster_size_min, report->cluster_size_median,
                 report->cluster_size_max, report->inertia, report->iterations);
+    if (report->memory_mode != NULL)
+        fprintf(out, "  memory          %s: %s\n", report->memory_mode, report->memory_note);
     if (report->has_score_delta)
         fprintf(out, "  |score delta|   chosen pairs %.4f, random pairs %.4f (ratio %.3f)\n",
                 report->chosen_score_delta, report->random_score_delta,
@@ -201,6 +203,10 @@ void report_print_json(FILE *out, const Report *report)
     char stages[256];
     fprintf(out, ",\"seconds\":%.3f,\"stage_seconds\":%s", report->seconds,
             report_stage_json(report, stages, sizeof stages));
+    if (report->memory_mode != NULL) {
+        fputs(",\"memory_mode\":", out);
+        report_json_string(out, report->memory_mode);
+    }
     if (report->as_of != NULL) {
         fputs(",\"as_of\":", out);
         report_json_string(out, report->as_of);

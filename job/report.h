@@ -46,6 +46,8 @@ typedef struct Report {
     double seconds;
     double stage_seconds[STAGE_COUNT];
     const char *as_of;    /* --as-of, or NULL */
+    const char *memory_mode; /* "in_memory" or "bounded" (embedding runs) */
+    char memory_note[256];   /* why, with the figures */
     /* Quality of the chosen pairs against random pairs of the same images: */
     bool has_score_delta;
     double chosen_score_delta, random_score_delta;   /* mean |score_a - score_b| */

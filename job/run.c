@@ -12,6 +12,7 @@
 #include "cancel.h"
 #include "categorize.h"
 #include "images.h"
+#include "kmeans.h"
 #include "log.h"
 #include "migrate.h"
 #include "pairs.h"
@@ -122,9 +123,167 @@ static int connect_worker(void *context, Db **out, Error *err)
  */
 #define PARALLEL_MIN_ROWS 20000
 
+/* Pass 1 of the bounded mode: a uniform sample of the rows (reservoir). */
+typedef struct {
+    float *sample;
+    size_t capacity, seen, dim;
+    Rng rng;
+} Reservoir;
+
+static int reservoir_row(void *context, const char *id, size_t id_length, int64_t row,
+                         const float *embedding, Error *err)
+{
+    Reservoir *reservoir = context;
+    size_t slot = reservoir->seen;
+    (void)id, (void)id_length, (void)row, (void)err;
+    if (reservoir->seen >= reservoir->capacity) {
+        slot = (size_t)rng_below(&reservoir->rng, (uint64_t)reservoir->seen + 1);
+        if (slot >= reservoir->capacity) {
+            reservoir->seen++;
+            return ERR_OK;
+        }
+    }
+    memcpy(reservoir->sample + slot * reservoir->dim, embedding, reservoir->dim * sizeof(float));
+    reservoir->seen++;
+    return ERR_OK;
+}
+
+/* Pass 2 of the bounded mode: every row to its nearest center, a tile at a time. */
+#define ASSIGN_TILE 4096
+
+typedef struct {
+    const Kmeans *kmeans;
+    const Images *images;
+    float *tile;
+    int64_t rows[ASSIGN_TILE];
+    int32_t labels[ASSIGN_TILE];
+    size_t filled, dim;
+    bool cosine;
+    int32_t *cluster_of;
+    double inertia;
+} Assigner;
+
+static int assign_flush(Assigner *assigner, Error *err)
+{
+    if (assigner->filled == 0)
+        return ERR_OK;
+    if (assigner->cosine)
+        kmeans_normalize_rows(assigner->tile, assigner->filled, assigner->dim);
+    double inertia = kmeans_assign(assigner->kmeans, assigner->tile, assigner->filled,
+                                   assigner->labels, NULL);
+    if (inertia < 0)
+        return error_nomem(err, 0);
+    assigner->inertia += inertia;
+    for (size_t i = 0; i < assigner->filled; i++)
+        assigner->cluster_of[assigner->rows[i]] = assigner->labels[i];
+    assigner->filled = 0;
+    return ERR_OK;
+}
+
+static int assign_row(void *context, const char *id, size_t id_length, int64_t row,
+                      const float *embedding, Error *err)
+{
+    Assigner *assigner = context;
+    (void)row;
+    int64_t found = images_find(assigner->images, id, id_length);
+    if (found < 0)
+        return ERR_OK; /* not selected in pass 1 (skipped there too) */
+    memcpy(assigner->tile + assigner->filled * assigner->dim, embedding,
+           assigner->dim * sizeof(float));
+    assigner->rows[assigner->filled++] = found;
+    return assigner->filled == ASSIGN_TILE ? assign_flush(assigner, err) : ERR_OK;
+}
+
+/*
+ * Bounded memory (resources.memory_limit): when the embedding matrix would
+ * not fit, pass 1 keeps ids and scores of every row and a uniform sample of
+ * embeddings, k-means is fitted on the sample, and pass 2 (same snapshot)
+ * assigns every row to its nearest center, keeping only its label.
+ */
+static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
+                        const StreamOptions *stream_options, size_t dim, size_t sample_rows,
+                        Images *images, StreamStats *stats, RunState *state, Rng *rng, Error *err)
+{
+    Reservoir reservoir = {.capacity = sample_rows, .dim = dim};
+    Assigner *assigner = NULL;
+    Kmeans *kmeans = NULL;
+    StreamStats again;
+    int code;
+
+    rng_fork(rng, 0x726573657276ULL /* "reserv" */, &reservoir.rng);
+    reservoir.sample = malloc(sample_rows * dim * sizeof(float));
+    if (reservoir.sample == NULL)
+        return error_nomem(err, sample_rows * dim * sizeof(float));
+
+    StreamOptions pass = *stream_options;
+    pass.embedding_dim = dim;
+    pass.on_row = reservoir_row;
+    pass.row_context = &reservoir;
+    Images kept;
+    images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
+    *images = kept; /* ids, scores and labels only */
+    if ((code = stream_read(db, plan, &pass, images, stats, err)) != ERR_OK)
+        goto done;
+
+    size_t fitted_rows = reservoir.seen < sample_rows ? reservoir.seen : sample_rows;
+    KmeansOptions options = categorize_kmeans_options(config);
+    if ((size_t)options.cluster_count > fitted_rows) {
+        code = error_set(err, ERR_DATA, "cannot make %d clusters from %zu images",
+                         options.cluster_count, fitted_rows);
+        goto done;
+    }
+    if (options.metric == KMEANS_COSINE)
+        kmeans_normalize_rows(reservoir.sample, fitted_rows, dim);
+    if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
+        || (code = kmeans_fit(kmeans, reservoir.sample, fitted_rows, rng, err)) != ERR_OK)
+        goto done;
+    free(reservoir.sample);
+    reservoir.sample = NULL;
+
+    assigner = calloc(1, sizeof *assigner);
+    state->cluster_labels = malloc((images->count > 0 ? images->count : 1) * sizeof(int32_t));
+    if (assigner == NULL || state->cluster_labels == NULL
+        || (assigner->tile = malloc(ASSIGN_TILE * dim * sizeof(float))) == NULL) {
+        code = error_nomem(err, ASSIGN_TILE * dim * sizeof(float));
+        goto done;
+    }
+    for (size_t i = 0; i < images->count; i++)
+        state->cluster_labels[i] = -1; /* every row gets a label in pass 2 */
+    assigner->kmeans = kmeans;
+    assigner->images = images;
+    assigner->dim = dim;
+    assigner->cosine = options.metric == KMEANS_COSINE;
+    assigner->cluster_of = state->cluster_labels;
+    pass.on_row = assign_row;
+    pass.row_context = assigner;
+    pass.lookup_only = true;
+    pass.on_reject = NULL; /* reported by pass 1 */
+    if ((code = stream_read(db, plan, &pass, images, &again, err)) != ERR_OK
+        || (code = assign_flush(assigner, err)) != ERR_OK)
+        goto done;
+    state->clusters.cluster_of = state->cluster_labels;
+    state->clusters.cluster_count = options.cluster_count;
+    state->clusters.inertia = assigner->inertia;
+    state->clusters.iterations = kmeans_iterations(kmeans);
+
+done:
+    if (assigner != NULL)
+        free(assigner->tile);
+    free(assigner);
+    free(reservoir.sample);
+    kmeans_free(kmeans);
+    return code;
+}
+
+/* Bytes per row besides the embedding: id arena and index, offsets, scores. */
+#define ROW_OVERHEAD 96
+/* What the process needs besides the data (libraries, BLAS buffers). */
+#define BASELINE_BYTES (96u << 20)
+
 static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                           const StreamOptions *stream_options, Images *images, StreamStats *stats,
-                          RunCounts *counts, PairSet **existing, Error *err)
+                          RunCounts *counts, PairSet **existing, RunState *state, Report *report,
+                          Rng *rng, Error *err)
 {
     PGresult *result = NULL;
     int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
@@ -135,12 +294,51 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
         goto fail;
     uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
     PQclear(result);
+    int64_t limit = config->resources.memory_limit_bytes;
+    bool bounded = false;
+    if (plan->has_embedding && report != NULL) {
+        EmbeddingFormat format;
+        size_t dim = (size_t)config->source.embedding_dim;
+        if ((code = stream_describe_embedding(db, plan, &format, err)) != ERR_OK
+            || (dim == 0 && (code = stream_probe_dim(db, plan, format, &dim, err)) != ERR_OK))
+            goto fail;
+        double matrix = (double)total * (double)dim * sizeof(float);
+        double needed = matrix + (double)total * ROW_OVERHEAD + BASELINE_BYTES;
+        report->memory_mode = "in_memory";
+        snprintf(report->memory_note, sizeof report->memory_note,
+                 "%" PRIu64 " x %zu float32 matrix of %.0f MB%s", total, dim, matrix / 1e6,
+                 limit > 0 ? " fits resources.memory_limit" : "");
+        if (limit > 0 && dim > 0 && needed > (double)limit) {
+            double room = (double)limit - (double)total * ROW_OVERHEAD - BASELINE_BYTES;
+            size_t sample_rows = room > 0 ? (size_t)(room * 0.8 / ((double)dim * sizeof(float))) : 0;
+            if (sample_rows > total)
+                sample_rows = (size_t)total;
+            if (sample_rows < (size_t)config->strategy.clusters * 4) {
+                code = error_set(err, ERR_DATA,
+                                 "resources.memory_limit of %" PRId64 " bytes cannot hold even a "
+                                 "sample of %" PRIu64 " images of %zu dimensions"
+                                 "\nHINT: raise resources.memory_limit",
+                                 limit, total, dim);
+                goto fail;
+            }
+            bounded = true;
+            report->memory_mode = "bounded";
+            snprintf(report->memory_note, sizeof report->memory_note,
+                     "the %.0f MB matrix (%" PRIu64 " x %zu) exceeds memory_limit %.0f MB: "
+                     "fitted on a uniform sample of %zu rows, then assigned all in a second pass",
+                     matrix / 1e6, total, dim, (double)limit / 1e6, sample_rows);
+            code = read_bounded(config, db, plan, stream_options, dim, sample_rows, images, stats,
+                                state, rng, err);
+        }
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = config->resources.workers > 0 ? config->resources.workers
                                                 : (int)(cores > 0 ? cores : 1);
     bool parallel = plan->has_embedding && workers > 1
                     && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
-    if (parallel) {
+    if (bounded) {
+        /* read above */
+    } else if (parallel) {
         code = stream_read_parallel(db, plan, stream_options, workers, connect_worker,
                                     (void *)config, images, stats, err);
     } else {
@@ -325,8 +523,9 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     }
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
+    rng_init(&rng, seed);
     if ((code = read_selection(config, db, &plan, &stream_options, state->images,
-                               &report->stream, counts, &existing, err))
+                               &report->stream, counts, &existing, state, report, &rng, err))
         != ERR_OK)
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
@@ -338,9 +537,9 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = check_cancel(err)) != ERR_OK)
         goto done;
 
-    rng_init(&rng, seed);
     rng_fork(&rng, 0x7265706f7274ULL /* "report" */, &report_rng);
-    if ((code = categorize(config, state->images, &rng, state->categories, err)) != ERR_OK)
+    if ((code = categorize(config, state->images, state->clusters.cluster_of != NULL ? &state->clusters : NULL, &rng,
+                          state->categories, err)) != ERR_OK)
         goto done;
     counts->categories = state->categories->count;
     for (size_t i = 0; i < state->images->count; i++)
@@ -435,6 +634,7 @@ void run_release(RunState *state)
     free(state->images);
     free(state->categories);
     free(state->pairs_per_category);
+    free(state->cluster_labels);
     memset(state, 0, sizeof *state);
 }
 
@@ -463,12 +663,12 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
-                               &report->counts, NULL, err))
+                               &report->counts, NULL, NULL, NULL, NULL, err))
         != ERR_OK)
         goto done;
     rng_init(&rng, report->seed);
     rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
-    if ((code = categorize(config, &images, &rng, &categories, err)) != ERR_OK)
+    if ((code = categorize(config, &images, NULL, &rng, &categories, err)) != ERR_OK)
         goto done;
     report->counts.categories = categories.count;
     report->counts.candidates = images.count;

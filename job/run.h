@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "categorize.h"
 #include "report.h"
 #include "sample.h"
 
@@ -39,6 +40,8 @@ typedef struct RunState {
     Images *images;
     Categories *categories;
     bool lock_held_by_other; /* the run did not start: another run holds the job */
+    ClusterLabels clusters;  /* bounded memory: labels assigned while streaming */
+    int32_t *cluster_labels; /* owns clusters.cluster_of */
 } RunState;
 
 /*

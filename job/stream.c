@@ -29,6 +29,8 @@ struct StreamParser {
     char *pending;                /* bytes of an incomplete tuple */
     size_t pending_length, pending_capacity;
     uint64_t offset;              /* bytes consumed, for messages */
+    float *scratch;               /* one embedding row, when images keeps none */
+    size_t scratch_dim;
     StreamStats stats;
 };
 
@@ -80,7 +82,19 @@ int stream_parser_new(const Plan *plan, const StreamOptions *options, Images *im
     parser->has_variance = plan->has_variance;
     parser->has_category = plan->has_category;
     parser->has_embedding = plan->has_embedding;
-    if (options->embedding_dim > 0) {
+    if (plan->has_embedding && !images->has_embedding) {
+        if (options->embedding_dim == 0 || options->on_row == NULL) {
+            free(parser);
+            return error_set(err, ERR_INTERNAL, "streaming embeddings without keeping them "
+                                                "needs a pinned dimension and a row callback");
+        }
+        parser->scratch_dim = options->embedding_dim;
+        parser->scratch = malloc(options->embedding_dim * sizeof(float));
+        if (parser->scratch == NULL) {
+            free(parser);
+            return error_nomem(err, options->embedding_dim * sizeof(float));
+        }
+    } else if (options->embedding_dim > 0) {
         int code = images_set_dim(images, options->embedding_dim, err);
         if (code != ERR_OK) {
             free(parser);
@@ -95,6 +109,7 @@ void stream_parser_free(StreamParser *parser)
 {
     if (parser == NULL)
         return;
+    free(parser->scratch);
     free(parser->pending);
     free(parser);
 }
@@ -183,14 +198,16 @@ static int decode_embedding(StreamParser *parser, const unsigned char *p, size_t
         *outcome = EMB_BAD;
         return ERR_OK;
     }
-    if (images->dim == 0) {
+    size_t dim = parser->scratch != NULL ? parser->scratch_dim : images->dim;
+    if (dim == 0) {
         int code = images_set_dim(images, count, err);
         if (code == ERR_OK)
             code = images_begin_row(images, slot, err);
         if (code != ERR_OK)
             return code;
+        dim = count;
     }
-    if (count != images->dim) {
+    if (count != dim) {
         *outcome = EMB_DIM;
         return ERR_OK;
     }
@@ -314,8 +331,11 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
         label_length = (size_t)field_length[f];
         f++;
     }
-    float *slot = NULL;
-    int code = images_begin_row(parser->images, &slot, err);
+    float *slot = parser->scratch;
+    int code = parser->options.lookup_only ? ERR_OK
+                                           : images_begin_row(parser->images,
+                                                              parser->scratch != NULL ? NULL : &slot,
+                                                              err);
     if (code != ERR_OK)
         return code;
     if (parser->has_embedding) {
@@ -334,7 +354,8 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
                                  "image \"%.*s\" has an embedding of a dimension other than %zu"
                                  "\nHINT: set source.on_bad_row: skip to skip such rows",
                                  (int)(id_length > 200 ? 200 : id_length), id,
-                                 parser->images->dim);
+                                 parser->scratch != NULL ? parser->scratch_dim
+                                                         : parser->images->dim);
             reject(parser, id, id_length, REJECT_DIM_MISMATCH);
             return ERR_OK;
         }
@@ -343,12 +364,19 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
             return ERR_OK;
         }
     }
+    if (parser->options.lookup_only)
+        return parser->options.on_row(parser->options.row_context, id, id_length, -1, slot, err);
     int added = images_commit_row(parser->images, id, id_length, score, variance, label,
                                   label_length, err);
     if (added < 0)
         return err->code;
-    if (added == 0)
+    if (added == 0) {
         reject(parser, id, id_length, REJECT_DUPLICATE_ID);
+        return ERR_OK;
+    }
+    if (parser->options.on_row != NULL)
+        return parser->options.on_row(parser->options.row_context, id, id_length,
+                                      (int64_t)parser->images->count - 1, slot, err);
     return ERR_OK;
 }
 
@@ -464,7 +492,7 @@ static int set_copy_parameters(Db *db, const Plan *plan, Error *err)
 }
 
 /* Learns the embedding column's type from a described, unexecuted query. */
-static int describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err)
+int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err)
 {
     PGconn *conn = db_conn(db);
     int code = ERR_OK;
@@ -507,7 +535,7 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
     int code = ERR_OK;
 
     if (plan->has_embedding) {
-        code = describe_embedding(db, plan, &effective.embedding_format, err);
+        code = stream_describe_embedding(db, plan, &effective.embedding_format, err);
         if (code != ERR_OK)
             return code;
     }
@@ -612,7 +640,7 @@ static bool snapshot_id_ok(const char *id)
 }
 
 /* The embedding dimension of the first row that has one (0: none). */
-static int probe_dim(Db *db, const Plan *plan, EmbeddingFormat format, size_t *dim, Error *err)
+int stream_probe_dim(Db *db, const Plan *plan, EmbeddingFormat format, size_t *dim, Error *err)
 {
     char *sql = NULL;
     PGresult *result = NULL;
@@ -655,9 +683,9 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
 
     memset(stats, 0, sizeof *stats);
     if (plan->has_embedding) {
-        if ((code = describe_embedding(db, plan, &effective.embedding_format, err)) != ERR_OK)
+        if ((code = stream_describe_embedding(db, plan, &effective.embedding_format, err)) != ERR_OK)
             return code;
-        if (dim == 0 && (code = probe_dim(db, plan, effective.embedding_format, &dim, err)) != ERR_OK)
+        if (dim == 0 && (code = stream_probe_dim(db, plan, effective.embedding_format, &dim, err)) != ERR_OK)
             return code;
         if (dim == 0) /* no usable embedding at all: one stream says so simply */
             return stream_read(db, plan, options, images, stats, err);

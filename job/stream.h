@@ -44,6 +44,17 @@ typedef struct StreamOptions {
     EmbeddingFormat embedding_format;
     size_t embedding_dim;         /* 0: the first usable row decides */
     bool dim_mismatch_is_error;   /* pinned dim and on_bad_row: error -> ERR_DATA */
+    /*
+     * Bounded memory: when the Images keeps no embeddings but the plan
+     * reads them, each usable row's embedding (embedding_dim floats, which
+     * must be pinned) is decoded into a scratch row and handed to on_row,
+     * with the row's index in Images (-1 when lookup_only: nothing is
+     * stored then, and duplicates are not detected).
+     */
+    int (*on_row)(void *context, const char *id, size_t id_length, int64_t row,
+                  const float *embedding, Error *err);
+    void *row_context;
+    bool lookup_only;
     /* Called for each skipped row (may be NULL); id may be NULL. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;
@@ -78,6 +89,12 @@ void stream_parser_free(StreamParser *parser);
  */
 int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
                 StreamStats *stats, Error *err);
+
+/* The embedding column's type, from a described (unexecuted) query. */
+int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err);
+
+/* The embedding dimension of the first selected row that has one (0: none). */
+int stream_probe_dim(Db *db, const Plan *plan, EmbeddingFormat format, size_t *dim, Error *err);
 
 /* Opens one more connection for a worker (same settings as the main one). */
 typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);

@@ -358,6 +358,27 @@ YAML
     cmp -s "$WORK/p1" "$WORK/p2" || fail "parallel runs with one seed differ"
 }
 
+test_bounded_memory_fits_on_a_sample_and_assigns_all() {
+    for limit in 2GB 103MB; do
+        table=$(echo "t_bounded_$limit" | tr 'A-Z' 'a-z')
+        cfg=$(demo_config "bounded-$limit" "$table" "$embedding_strategy" 'resources:
+  memory_limit: '"$limit"'
+  workers: 1')
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --rejects "$WORK/bounded-$limit.csv"; expect_status 0
+        echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates) $(json_field pairs_inserted)" > "$WORK/bounded-$limit.counts"
+        expect_eq "$(cross_topic_pairs "$table")" 0 "pairs across topics with memory_limit $limit"
+    done
+    expect_grep "memory          bounded" "$WORK/err"
+    expect_eq "$(json_field memory_mode)" bounded "mode of the small limit"
+    expect_eq "$(cat "$WORK/bounded-103MB.counts")" "$(cat "$WORK/bounded-2GB.counts")" "same rows either way"
+    cmp -s "$WORK/bounded-2GB.csv" "$WORK/bounded-103MB.csv" || fail "rejects differ"
+    # a limit too small for any sample is a clear data error
+    sed -i 's/memory_limit: 103MB/memory_limit: 50MB/' "$WORK/bounded-103MB.yaml"
+    pp run "$WORK/bounded-103MB.yaml"; expect_status 65
+    expect_grep "memory_limit" "$WORK/err"
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]
