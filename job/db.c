@@ -117,6 +117,8 @@ int db_error_code(Db *db, const PGresult *result)
     const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     if (state == NULL)
         return ERR_INTERNAL;
+    if (strcmp(state, "08P01") == 0)
+        return ERR_INTERNAL; /* a protocol violation is our bug, not the network */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
         return ERR_UNAVAILABLE; /* connection exceptions, server shutting down */
     if (strcmp(state, "57014") == 0 || strncmp(state, "40", 2) == 0

@@ -102,9 +102,106 @@ static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_
     }
 }
 
+/* Undoes COPY's text escapes in place; returns the new length. */
+static size_t copy_unescape(char *text, size_t length)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < length; r++) {
+        if (text[r] != '\\' || r + 1 == length) {
+            text[w++] = text[r];
+            continue;
+        }
+        char c = text[++r];
+        switch (c) {
+        case 'b': text[w++] = '\b'; break;
+        case 'f': text[w++] = '\f'; break;
+        case 'n': text[w++] = '\n'; break;
+        case 'r': text[w++] = '\r'; break;
+        case 't': text[w++] = '\t'; break;
+        case 'v': text[w++] = '\v'; break;
+        default: text[w++] = c; /* \\ and anything else stands for itself */
+        }
+    }
+    return w;
+}
+
+typedef struct {
+    const Images *images;
+    PairSet *existing;
+    char *line;
+    size_t capacity;
+} PairReader;
+
+/* One row of COPY text (libpq hands over one row per chunk): "a<TAB>b\n". */
+static int read_pair_row(void *context, const char *data, size_t length, Error *err)
+{
+    PairReader *reader = context;
+    if (length + 1 > reader->capacity) {
+        char *grown = realloc(reader->line, length + 1);
+        if (grown == NULL)
+            return error_nomem(err, length + 1);
+        reader->line = grown;
+        reader->capacity = length + 1;
+    }
+    memcpy(reader->line, data, length);
+    if (length > 0 && reader->line[length - 1] == '\n')
+        length--;
+    char *tab = memchr(reader->line, '\t', length);
+    if (tab == NULL)
+        return error_set(err, ERR_INTERNAL, "unexpected row in the pairs already proposed");
+    size_t a_length = copy_unescape(reader->line, (size_t)(tab - reader->line));
+    size_t b_length = copy_unescape(tab + 1, length - (size_t)(tab + 1 - reader->line));
+    int64_t a = images_find(reader->images, reader->line, a_length);
+    int64_t b = a >= 0 ? images_find(reader->images, tab + 1, b_length) : -1;
+    if (a >= 0 && b >= 0 && a != b && pairset_add(reader->existing, (uint32_t)a, (uint32_t)b) < 0)
+        return error_nomem(err, 0);
+    return ERR_OK;
+}
+
 int write_load_existing(Db *db, const char *output_table, const Images *images,
                         PairSet **existing, Error *err)
 {
+    /* A queue much smaller than the selection is cheaper to read whole
+     * than to join against an upload of every selected id. */
+    {
+        char *sql = NULL;
+        char limit[32];
+        PGresult *result = NULL;
+        snprintf(limit, sizeof limit, "%zu", images->count);
+        const char *params[1] = {limit};
+        if (asprintf(&sql, "SELECT count(*) FROM (SELECT FROM %s LIMIT $1::bigint) AS queued",
+                     output_table)
+            < 0)
+            return error_nomem(err, strlen(output_table));
+        int code = db_query(db, "size pairs already proposed", sql, 1, params, &result, err);
+        free(sql);
+        if (code != ERR_OK)
+            return code;
+        uint64_t queued = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+        PQclear(result);
+        if (queued < images->count) {
+            PairReader reader = {.images = images, .existing = pairset_new(queued + 16)};
+            if (reader.existing == NULL)
+                return error_nomem(err, queued);
+            if (asprintf(&sql, "COPY (SELECT image_a, image_b FROM %s) TO STDOUT", output_table)
+                < 0) {
+                pairset_free(reader.existing);
+                return error_nomem(err, strlen(output_table));
+            }
+            code = db_copy_out(db, "read pairs already proposed", sql, 0, NULL, read_pair_row,
+                               &reader, err);
+            free(sql);
+            free(reader.line);
+            if (code != ERR_OK) {
+                pairset_free(reader.existing);
+                return code;
+            }
+            *existing = reader.existing;
+            return ERR_OK;
+        }
+    }
+
+
     Buffer buffer = {0};
     PGresult *result = NULL;
     char *sql = NULL;

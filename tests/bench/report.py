@@ -165,7 +165,10 @@ def report(a):
             return
         for stage, seconds in m[name]['stage_seconds_median'].items():
             streaming = any(w in stage for w in ('fetch', 'read', 'stream', 'copy'))
-            row('    ' + stage, seconds, nrows, nbytes if streaming else None, None)
+            per_row = not any(w in stage for w in ('import', 'connect', 'pair', 'insert', 'write',
+                                                   'lock', 'report', 'commit'))
+            row('    ' + stage, seconds, nrows if per_row else None,
+                nbytes if streaming else None, None)
         if not m[name]['stage_seconds_median'] and m[name]['ok']:
             row('    (no per-stage timings in its JSON)', None)
 
@@ -199,7 +202,9 @@ def report(a):
     }
 
     def target(name, value, limit, higher_is_better, needs, why_missing=None):
-        if not all(ok(n) for n in needs):
+        if not all(n in m for n in needs):
+            status, note = 'N/A', 'not run: ' + ', '.join(n for n in needs if n not in m)
+        elif not all(ok(n) for n in needs):
             status, note = 'MISS', 'a run failed: ' + ', '.join(n for n in needs if not ok(n))
         elif value is None:
             status, note = 'N/A', why_missing or 'not measured'
@@ -237,6 +242,9 @@ def report(a):
           'float32 matrix %.0f MB; %d cores, %s'
           % (a.rows_emb, a.bytes_emb / mb, a.rows_score, a.bytes_score / mb, matrix_bytes / mb,
              a.cores, a.env.strip() or 'no OPENBLAS_* set'), file=out)
+    print('load average (1, 5, 15 min) at start -> end: %s%s'
+          % (a.load, '' if not a.load or float(a.load.split()[0]) < 0.5 * a.cores
+             else '  (other work was running: figures are noisy)'), file=out)
     print(file=out)
     header = '%-44s %9s %12s %9s %10s' % ('stage', 'wall s', 'rows/s', 'MB/s', 'peak RSS MB')
     print(header, file=out)
@@ -262,8 +270,9 @@ def report(a):
     ]
     for key, label in labels:
         print('  %-52s %8s' % (label, fmt(ratios[key])), file=out)
-    print('  %-52s %8s / %s' % ('pairs within one blob: pairpick / Python', a.emb_same_topic,
-                                a.py_same_topic), file=out)
+    print('  %-52s %8s / %s' % ('pairs within one blob: pairpick / Python',
+                                a.emb_same_topic if ok('pairpick_embedding') else '-',
+                                a.py_same_topic if ok('python_embedding') else '-'), file=out)
     print(file=out)
     print('targets (issue 6)%s' % ('' if a.n == 300000 else
                                    ' -- measured at N=%d; the issue sets them at N=300,000 '
@@ -297,6 +306,7 @@ def report(a):
                        'max_pairs_score': a.score_pairs, 'repeat': a.repeat, 'seed': a.seed,
                        'score_filter': bool(a.filter)},
         'machine': {'cores': a.cores, 'mem_kb': a.mem_kb, 'kernel': platform.release(),
+                    'load_average_start_end': a.load,
                     'openblas_env': a.env.strip()},
         'pairpick': {'path': a.pairpick, 'version': a.pairpick_version},
         'data': {'rows_generated': a.n, 'table_bytes': a.table_bytes,
@@ -337,7 +347,7 @@ def main():
                  'table-bytes', 'cores', 'mem-kb'):
         p.add_argument('--' + name, type=int, required=True)
     for name in ('select-emb', 'select-score', 'emb-same-topic', 'py-same-topic', 'pairpick',
-                 'pairpick-version', 'env'):
+                 'pairpick-version', 'env', 'load'):
         p.add_argument('--' + name, default='')
     report(p.parse_args())
 

@@ -18,7 +18,8 @@
 #   BENCH_PAIRS=30000     max_pairs of the embedding runs
 #   BENCH_SCORE_PAIRS=10000  max_pairs of the score runs
 #   BENCH_REPEAT=3        repeats of each cheap measurement (medians reported)
-#   BENCH_PY_REPEAT=1     repeats of the (slow) Python embedding reference
+#   BENCH_PY_REPEAT=1     repeats of the (slow) Python embedding reference; 0 skips it
+#                         (it needs ~45 GB at N=1,000,000: skip it there)
 #   BENCH_OUT=build/bench/results.json
 #   BENCH_SEED=42         data and run seed
 #   BENCH_FILTER=1        0: no score filter in the configs (every row selected)
@@ -53,8 +54,9 @@ for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER; do
     [[ ${!var} =~ ^[0-9]+$ ]] || die "BENCH_$var must be a non-negative integer, got '${!var}'"
 done
 [ "$N" -ge 1000 ] || die "BENCH_N must be >= 1000"
-[ "$D" -ge 1 ] && [ "$K" -ge 1 ] && [ "$PAIRS" -ge 1 ] && [ "$SCORE_PAIRS" -ge 1 ] \
-    && [ "$REPEAT" -ge 1 ] || die "BENCH_D, BENCH_K, BENCH_PAIRS, BENCH_REPEAT must be >= 1"
+for var in D K PAIRS SCORE_PAIRS REPEAT; do
+    [ "${!var}" -ge 1 ] || die "BENCH_$var must be >= 1"
+done
 case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
 
 # ---- what the benchmark needs ------------------------------------------------
@@ -181,6 +183,7 @@ sql() {
     psql -X -At -q -v ON_ERROR_STOP=1 -c "$1"
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "N=$N D=$D K=$K pairs=$PAIRS score_pairs=$SCORE_PAIRS repeat=$REPEAT seed=$SEED (in $TMP)"
 cc -O2 -std=c11 -Wall -Wextra -o "$TMP/gen" "$BENCH_DIR/gen.c" -lm
 
@@ -356,4 +359,5 @@ openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
     --emb-same-topic "$emb_same_topic" --py-same-topic "$py_same_topic" \
     --pairpick "$PAIRPICK" --pairpick-version "$("$PAIRPICK" --version 2>/dev/null || echo unknown)" \
     --env "$openblas_env" --cores "$(nproc)" \
+    --load "$load_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
     --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)"

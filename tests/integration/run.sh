@@ -103,6 +103,21 @@ test_second_run_never_reproposes() {
     expect_eq "$(json_field pairs_inserted)" 300 "all of them new"
     expect_eq "$(sql "SELECT count(*) FROM t_again")" 600 "rows after two runs"
     expect_eq "$(sql "SELECT count(*) FROM t_again a JOIN t_again b ON a.image_a = b.image_b AND a.image_b = b.image_a")" 0 "no reversed duplicates"
+    # a selection smaller than the queue takes the other path (ids uploaded, joined)
+    narrow=$(demo_config score-b2 t_again 'strategy:
+  by: score
+  bins: 1
+  max_pairs: 100000
+  seed: 2' 'filters:
+  score: {min: 1.0, max: 1.15}')
+    pp run "$narrow" --run-id narrow; expect_status 0
+    n=$(sql "SELECT count(*) FROM demo.images WHERE score BETWEEN 1.0 AND 1.15")
+    already=$(sql "SELECT count(*) FROM t_again p JOIN demo.images a ON a.job_uuid::text = p.image_a
+                    JOIN demo.images b ON b.job_uuid::text = p.image_b
+                   WHERE a.score BETWEEN 1.0 AND 1.15 AND b.score BETWEEN 1.0 AND 1.15 AND p.run_id <> 'narrow'")
+    [ "$n" -lt 600 ] || fail "the narrow selection ($n) should be smaller than the queue"
+    expect_eq "$(json_field pairs_available)" "$(( n * (n - 1) / 2 - already ))" "available = all pairs minus those proposed"
+    expect_eq "$(json_field pairs_inserted)" "$(json_field pairs_chosen)" "every chosen pair was new"
 }
 
 test_rerun_of_succeeded_run_id_does_nothing() {
@@ -239,6 +254,8 @@ test_check_db_and_explain() {
 test_hostile_table_names_are_quoted() {
     sql 'CREATE TABLE "odd; DROP TABLE demo.images; --" (id text, "sc""ore" float8)' >/dev/null
     sql "INSERT INTO \"odd; DROP TABLE demo.images; --\" SELECT 'img' || i, i % 7 FROM generate_series(1, 50) i" >/dev/null
+    # ids that COPY's text format must escape
+    sql "INSERT INTO \"odd; DROP TABLE demo.images; --\" VALUES (E'back\\\\slash', 3), (E'tab\\there', 3), (E'new\\nline', 3)" >/dev/null
     cfg=$(write_config hostile <<'YAML'
 job: hostile
 source:
@@ -256,6 +273,15 @@ YAML
     pp migrate "$cfg"; expect_status 0
     pp run "$cfg"; expect_status 0
     expect_eq "$(sql 'SELECT count(*) FROM public."pairs; DROP TABLE pairpick_runs"')" 20 "pairs in the odd table"
+    pp run "$cfg" --max-pairs 1000; expect_status 0   # every remaining pair, none twice
+    expect_eq "$(json_field pairs_inserted)" "$(json_field pairs_chosen)" "no pair proposed twice"
+    escaped=$(cat <<'SQL'
+SELECT count(DISTINCT id) FROM (SELECT image_a AS id FROM public."pairs; DROP TABLE pairpick_runs"
+       UNION SELECT image_b FROM public."pairs; DROP TABLE pairpick_runs") AS ids
+ WHERE id IN (E'back\\slash', E'tab\there', E'new\nline')
+SQL
+)
+    expect_eq "$(sql "$escaped")" 3 "escaped ids stored as they are"
     expect_eq "$(sql "SELECT to_regclass('demo.images') IS NOT NULL AND to_regclass('pairpick_runs') IS NOT NULL")" t "tables intact"
 }
 
