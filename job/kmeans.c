@@ -1152,73 +1152,122 @@ static void sample_rows(Rng *rng, size_t rows, size_t count, size_t *out)
             out[taken++] = i;
 }
 
-int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err)
+/* Makes the spare buffer hold the current centers (and the current buffer the old spare). */
+static void keep_centers(Kmeans *kmeans)
 {
-    const KmeansOptions *options = &kmeans->options;
-    size_t dim = kmeans->dim;
-    float *norms = NULL, *subset = NULL, *subset_norms = NULL;
-    size_t *subset_rows = NULL, subset_count = 0;
-    double mean_variance = 0.0, best_inertia = 0.0;
+    float *swap = kmeans->spare_centers;
+    kmeans->spare_centers = kmeans->centers;
+    kmeans->centers = swap;
+}
+
+/*
+ * Lloyd's restarts, as scikit-learn's KMeans: each restart seeds on all the
+ * rows and refines; the fit with the lowest inertia is kept.
+ */
+static int fit_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float *norms, Rng *rng,
+                     Error *err)
+{
+    double best_inertia = 0.0, best_seed_inertia = 0.0;
     int best_iterations = 0;
     int code;
 
-    if ((code = check_rows(kmeans, data, rows, err)) != ERR_OK)
-        return code;
-    if ((norms = alloc_array(rows, sizeof *norms, err)) == NULL)
-        return ERR_INTERNAL;
-    if ((code = row_norms(data, rows, dim, norms, err)) != ERR_OK)
+    for (int restart = 0; restart < kmeans->options.restarts; restart++) {
+        if ((code = seed_plus_plus(kmeans, data, rows, norms, rng, err)) != ERR_OK
+            || (code = refine_lloyd(kmeans, data, rows, norms, err)) != ERR_OK)
+            return code;
+        if (restart == 0 || kmeans->inertia < best_inertia) {
+            keep_centers(kmeans);
+            best_inertia = kmeans->inertia;
+            best_iterations = kmeans->iterations;
+            best_seed_inertia = kmeans->seed_inertia;
+        }
+    }
+    keep_centers(kmeans);
+    kmeans->inertia = best_inertia;
+    kmeans->iterations = best_iterations;
+    kmeans->seed_inertia = best_seed_inertia;
+    return ERR_OK;
+}
+
+/*
+ * Mini-batch restarts, as scikit-learn's MiniBatchKMeans: `restarts`
+ * k-means++ seedings of one random subsample of init_size rows, each scored
+ * by its inertia on that subsample (a by-product of the seeding), and one
+ * refinement of the best on all the rows. Refining every seeding would cost
+ * `restarts` times as much for a difference mini-batch noise mostly hides.
+ */
+static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
+                         Rng *rng, Error *err)
+{
+    const KmeansOptions *options = &kmeans->options;
+    size_t dim = kmeans->dim;
+    const float *seed_rows = data, *seed_norms = norms;
+    float *subset = NULL, *subset_norms = NULL;
+    size_t *subset_rows = NULL;
+    double mean_variance = 0.0, best_seed_inertia = 0.0;
+    int code;
+
+    /* scikit-learn's init_size: seeding on all rows would cost k passes over them. */
+    size_t subset_count = 3 * (size_t)options->batch_size;
+    if (subset_count < 3 * (size_t)options->cluster_count)
+        subset_count = 3 * (size_t)options->cluster_count;
+    if (subset_count > rows)
+        subset_count = rows;
+    if ((code = mean_column_variance(data, rows, dim, norms, &mean_variance, err)) != ERR_OK)
         goto done;
-    if (options->algorithm == KMEANS_MINIBATCH) {
-        /* scikit-learn's init_size: seeding on all rows would cost k passes over them. */
-        subset_count = 3 * (size_t)options->batch_size;
-        if (subset_count < 3 * (size_t)options->cluster_count)
-            subset_count = 3 * (size_t)options->cluster_count;
-        if (subset_count > rows)
-            subset_count = rows;
-        if ((code = mean_column_variance(data, rows, dim, norms, &mean_variance, err)) != ERR_OK)
-            goto done;
+    if (subset_count < rows) {
         if ((subset = alloc_array(subset_count * dim, sizeof *subset, err)) == NULL
             || (subset_norms = alloc_array(subset_count, sizeof *subset_norms, err)) == NULL
             || (subset_rows = alloc_array(subset_count, sizeof *subset_rows, err)) == NULL) {
             code = ERR_INTERNAL;
             goto done;
         }
+        sample_rows(rng, rows, subset_count, subset_rows);
+        for (size_t i = 0; i < subset_count; i++) {
+            memcpy(subset + i * dim, data + subset_rows[i] * dim, dim * sizeof *subset);
+            subset_norms[i] = norms[subset_rows[i]];
+        }
+        seed_rows = subset;
+        seed_norms = subset_norms;
     }
 
     for (int restart = 0; restart < options->restarts; restart++) {
-        if (subset != NULL && subset_count < rows) {
-            sample_rows(rng, rows, subset_count, subset_rows);
-            for (size_t i = 0; i < subset_count; i++) {
-                memcpy(subset + i * dim, data + subset_rows[i] * dim, dim * sizeof *subset);
-                subset_norms[i] = norms[subset_rows[i]];
-            }
-            code = seed_plus_plus(kmeans, subset, subset_count, subset_norms, rng, err);
-        } else {
-            code = seed_plus_plus(kmeans, data, rows, norms, rng, err);
-        }
-        if (code != ERR_OK
-            || (code = refine(kmeans, data, rows, norms, mean_variance, rng, err)) != ERR_OK)
+        if ((code = seed_plus_plus(kmeans, seed_rows, subset_count, seed_norms, rng, err))
+            != ERR_OK)
             goto done;
-        /* Keep the best by swapping buffers; the spare holds the best so far. */
-        if (restart == 0 || kmeans->inertia < best_inertia) {
-            float *swap = kmeans->spare_centers;
-            kmeans->spare_centers = kmeans->centers;
-            kmeans->centers = swap;
-            best_inertia = kmeans->inertia;
-            best_iterations = kmeans->iterations;
+        if (restart == 0 || kmeans->seed_inertia < best_seed_inertia) {
+            keep_centers(kmeans);
+            best_seed_inertia = kmeans->seed_inertia;
         }
     }
-    float *swap = kmeans->spare_centers;
-    kmeans->spare_centers = kmeans->centers;
-    kmeans->centers = swap;
-    kmeans->inertia = best_inertia;
-    kmeans->iterations = best_iterations;
+    keep_centers(kmeans);
+    kmeans->seed_inertia = best_seed_inertia;
+    code = refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, err);
 
 done:
-    free(norms);
     free(subset);
     free(subset_norms);
     free(subset_rows);
+    return code;
+}
+
+int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err)
+{
+    float *norms = NULL;
+    int code;
+
+    if ((code = check_rows(kmeans, data, rows, err)) != ERR_OK)
+        return code;
+    if ((norms = alloc_array(rows, sizeof *norms, err)) == NULL)
+        return ERR_INTERNAL;
+    if ((code = row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
+        goto done;
+    if (kmeans->options.algorithm == KMEANS_LLOYD)
+        code = fit_lloyd(kmeans, data, rows, norms, rng, err);
+    else
+        code = fit_minibatch(kmeans, data, rows, norms, rng, err);
+done:
+    free(norms);
     return code;
 }
 
@@ -1281,6 +1330,16 @@ double kmeans_inertia(const Kmeans *kmeans)
 int kmeans_iterations(const Kmeans *kmeans)
 {
     return kmeans->iterations;
+}
+
+double kmeans_seed_inertia(const Kmeans *kmeans)
+{
+    return kmeans->seed_inertia;
+}
+
+void kmeans_set_threads(int threads)
+{
+    openblas_set_num_threads(threads >= 1 ? threads : openblas_get_num_procs());
 }
 
 void kmeans_set_trace(Kmeans *kmeans, KmeansTrace *trace)

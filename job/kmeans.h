@@ -33,7 +33,7 @@ typedef struct KmeansOptions {
     KmeansMetric metric;
     int cluster_count;  /* k >= 1 */
     int max_iterations; /* Lloyd iterations, or mini-batch epochs-equivalent steps */
-    int restarts;       /* n_init >= 1: best inertia kept */
+    int restarts;       /* n_init >= 1: see kmeans_fit for what a restart is */
     int batch_size;     /* mini-batch size */
     double tolerance;   /* relative change of inertia (or of centers) that stops */
 } KmeansOptions;
@@ -67,8 +67,25 @@ int kmeans_seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, Rng *r
 int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err);
 
 /*
- * Seeds and refines `restarts` times and keeps the centers with the lowest
- * inertia. ERR_DATA when rows < k (message says both numbers).
+ * Seeds and refines the centers; `restarts` means what scikit-learn's n_init
+ * means for the same algorithm. ERR_DATA when rows < k (message says both
+ * numbers).
+ *
+ * KMEANS_LLOYD (scikit-learn's KMeans): `restarts` full fits, each a
+ * k-means++ seeding on all the rows and a refinement; the fit with the lowest
+ * inertia is kept.
+ *
+ * KMEANS_MINIBATCH (scikit-learn's MiniBatchKMeans): one random subsample of
+ * init_size = max(3 * batch_size, 3 * k) rows (all rows when fewer) is drawn;
+ * `restarts` k-means++ seedings are made on it, each scored by its inertia on
+ * that subsample, and only the best is refined, once, on all the rows. So
+ * restarts cost seedings of init_size rows, not refinements. (scikit-learn
+ * draws a fresh init subsample for each seeding and scores all of them on a
+ * separate validation batch; here the one subsample serves both, which makes
+ * the scores comparable and costs no extra pass.)
+ *
+ * Either way the same seed, input and BLAS thread count (kmeans_set_threads)
+ * give bitwise the same centers.
  */
 int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err);
 
@@ -88,6 +105,25 @@ double kmeans_inertia(const Kmeans *kmeans);   /* of the kept (best) fit */
 int kmeans_iterations(const Kmeans *kmeans);   /* of the kept (best) fit */
 
 /*
+ * Inertia of the kept seeding on the rows it was seeded from: after
+ * kmeans_seed_plus_plus, all the rows given; after a mini-batch kmeans_fit,
+ * the init subsample (the score the restarts were compared by); after a
+ * Lloyd kmeans_fit, all the rows, for the kept restart. 0 before any seeding.
+ */
+double kmeans_seed_inertia(const Kmeans *kmeans);
+
+/*
+ * Sets how many threads OpenBLAS uses for every k-means call in the process
+ * (openblas_set_num_threads); threads < 1 means one per processor, OpenBLAS's
+ * default. Results are bitwise reproducible for a fixed seed, input and
+ * thread count on the same OpenBLAS build and CPU; another thread count may
+ * split BLAS sums differently and so change the last bits of distances and,
+ * through near ties, labels. Process-wide: call it before fitting, not while
+ * another thread is inside a k-means call.
+ */
+void kmeans_set_threads(int threads);
+
+/*
  * Added for the unit tests and diagnostics; the job does not need it.
  *
  * When a trace is set, each kmeans_refine (so each restart of kmeans_fit)
@@ -98,14 +134,15 @@ int kmeans_iterations(const Kmeans *kmeans);   /* of the kept (best) fit */
  * refines record no passes). `cluster_of` (one entry per row, may be NULL)
  * receives the labels of the final assignment, the one the stored centers and
  * inertia describe. In kmeans_fit the trace describes the last restart, which
- * is the kept one when restarts == 1. The caller owns the trace and keeps it
+ * is the kept one when restarts == 1 (mini-batch fits refine once, so there the
+ * trace always describes the kept fit). The caller owns the trace and keeps it
  * alive while it is set; NULL unsets it.
  *
  * Notes on the other calls: kmeans_iterations counts Lloyd center updates,
  * or for mini-batch passes over the data, ceil(steps * batch_size / rows),
- * as scikit-learn's n_iter_. For mini-batch, kmeans_fit seeds each restart
- * from a random subsample of max(3 * batch_size, 3 * k) rows (scikit-learn's
- * init_size); kmeans_seed_plus_plus always seeds from all the rows given.
+ * as scikit-learn's n_iter_. For mini-batch, kmeans_fit seeds from a random
+ * subsample of max(3 * batch_size, 3 * k) rows (scikit-learn's init_size);
+ * kmeans_seed_plus_plus always seeds from all the rows given.
  */
 typedef struct KmeansTrace {
     double *inertia;
