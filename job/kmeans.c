@@ -3,8 +3,10 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /*
  * Rows per distance tile are chosen so that a tile of rows plus its distances
@@ -1034,6 +1036,43 @@ static int check_options(const KmeansOptions *options, size_t dim, Error *err)
     return ERR_OK;
 }
 
+/*
+ * OpenBLAS (0.3.21) maps a work buffer of 128 MiB of address space for a
+ * thread at its first sgemm and, when that mmap fails, retries forever
+ * (blas_memory_alloc): out of memory (ulimit -v, RLIMIT_AS) a run would spin
+ * instead of failing. So before the first sgemm of the process, check that
+ * the room is there (with some margin) and have OpenBLAS take its buffer at
+ * once, with a small product; it keeps the buffer for every later call.
+ */
+#define BLAS_BUFFER_ROOM ((size_t)160 << 20)
+#define BLAS_WARMUP_SIZE 256 /* above OpenBLAS's small-matrix path, which needs no buffer */
+
+static int blas_ready(Error *err)
+{
+    static bool ready = false;
+    if (ready)
+        return ERR_OK;
+    void *room = mmap(NULL, BLAS_BUFFER_ROOM, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (room == MAP_FAILED)
+        return error_set(err, ERR_INTERNAL,
+                         "out of memory: no room for OpenBLAS's work buffer (%zu MiB of address "
+                         "space)\nHINT: raise the memory limit, or set resources.memory_limit so "
+                         "that k-means fits a sample",
+                         BLAS_BUFFER_ROOM >> 20);
+    munmap(room, BLAS_BUFFER_ROOM);
+    size_t cells = (size_t)BLAS_WARMUP_SIZE * BLAS_WARMUP_SIZE;
+    float *matrices = calloc(2 * cells, sizeof *matrices);
+    if (matrices == NULL)
+        return error_nomem(err, 2 * cells * sizeof *matrices);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BLAS_WARMUP_SIZE, BLAS_WARMUP_SIZE,
+                BLAS_WARMUP_SIZE, 1.0f, matrices, BLAS_WARMUP_SIZE, matrices, BLAS_WARMUP_SIZE, 0.0f,
+                matrices + cells, BLAS_WARMUP_SIZE);
+    free(matrices);
+    ready = true;
+    return ERR_OK;
+}
+
 int kmeans_new(const KmeansOptions *options, size_t dim, Kmeans **out, Error *err)
 {
     Kmeans *kmeans = NULL;
@@ -1041,6 +1080,8 @@ int kmeans_new(const KmeansOptions *options, size_t dim, Kmeans **out, Error *er
 
     *out = NULL;
     if ((code = check_options(options, dim, err)) != ERR_OK)
+        return code;
+    if ((code = blas_ready(err)) != ERR_OK)
         return code;
     if ((kmeans = calloc(1, sizeof *kmeans)) == NULL)
         return error_nomem(err, sizeof *kmeans);

@@ -184,18 +184,31 @@ static void add_filters(const JobConfig *config, Plan *plan, const char *score,
     int next = 0; /* parameters are numbered in the same order both times */
 #define PARAM(name, ...) (settings ? ++next : (++next, add_param(plan, name, __VA_ARGS__)))
     int n;
-    /* A NULL score passes the score filters so that it reaches the stream
-     * and is counted there. */
+    /* When the strategy reads scores, a NULL score passes the score filters
+     * so that it reaches the stream and is counted there (as null_score).
+     * Otherwise nothing would reject it later: an image without a score
+     * (NULL or NaN) does not meet a score bound, and the filter drops it. */
+    bool scores_read = config->strategy.by == STRATEGY_SCORE
+                       || config->strategy.by == STRATEGY_EMBEDDING_SCORE;
     if (config->filters.score_min.set) {
         n = PARAM("filters.score.min", "%s", double_text(number, sizeof number, config->filters.score_min.value));
-        text_append(where, "%s(source.%s IS NULL OR source.%s >= %s::float8)", and, score, score,
-                    param_ref(ref, sizeof ref, n, settings));
+        param_ref(ref, sizeof ref, n, settings);
+        if (scores_read)
+            text_append(where, "%s(source.%s IS NULL OR source.%s >= %s::float8)", and, score,
+                        score, ref);
+        else /* NaN sorts above every number in PostgreSQL: not a score above a bound */
+            text_append(where, "%s(source.%s >= %s::float8 AND source.%s <> 'NaN'::float8)", and,
+                        score, ref, score);
         and = " AND ";
     }
     if (config->filters.score_max.set) {
         n = PARAM("filters.score.max", "%s", double_text(number, sizeof number, config->filters.score_max.value));
-        text_append(where, "%s(source.%s IS NULL OR source.%s <= %s::float8)", and, score, score,
-                    param_ref(ref, sizeof ref, n, settings));
+        param_ref(ref, sizeof ref, n, settings);
+        if (scores_read)
+            text_append(where, "%s(source.%s IS NULL OR source.%s <= %s::float8)", and, score,
+                        score, ref);
+        else
+            text_append(where, "%ssource.%s <= %s::float8", and, score, ref);
         and = " AND ";
     }
     if (config->filters.variance_min.set) {

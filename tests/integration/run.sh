@@ -465,7 +465,7 @@ YAML
 
 test_more_clusters_than_images_exits_65() {
     cfg=$(demo_config emb-k t_emb_k "$embedding_strategy" 'filters:
-  score: {min: 4.4}')
+  score: {min: 3.5}')
     sed -i 's/clusters: 30/clusters: 5000/' "$cfg"
     pp migrate "$cfg"; expect_status 0
     pp run "$cfg"; expect_status 65

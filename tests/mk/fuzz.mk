@@ -41,7 +41,7 @@ fuzz: fuzz-build
 	@status=0; for target in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$target $(FUZZ_BUILD)/artifacts; \
 		echo "== fuzz_$$target for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$target $(FUZZ_FLAGS) \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$target $(FUZZ_FLAGS) -dict=tests/fuzz/$$target.dict \
 			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$target- \
 			$(FUZZ_BUILD)/corpus/$$target tests/fuzz/corpus/$$target \
 			>$(FUZZ_BUILD)/fuzz_$$target.log 2>&1 || status=1; \

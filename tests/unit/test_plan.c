@@ -77,6 +77,34 @@ static void test_hostile_identifiers_quoted(void **state)
     free(quoted);
 }
 
+/* A NULL score reaches the stream (to be counted) only when the strategy
+ * reads scores; otherwise a score filter drops it, and NaN with it. */
+static void test_score_filters_and_unscored_images(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.filters.score_min = (OptionalDouble){true, 0.5};
+    config.filters.score_max = (OptionalDouble){true, 3.0};
+    StrategyBy reading[] = {STRATEGY_SCORE, STRATEGY_EMBEDDING_SCORE};
+    StrategyBy other[] = {STRATEGY_CATEGORY, STRATEGY_EMBEDDING};
+    Plan plan;
+    Error err;
+    for (size_t i = 0; i < 2; i++) {
+        config.strategy.by = reading[i];
+        assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err),
+                         ERR_OK);
+        assert_non_null(strstr(plan.select_sql, "source.\"score\" IS NULL OR"));
+        plan_release(&plan);
+        config.strategy.by = other[i];
+        assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err),
+                         ERR_OK);
+        assert_null(strstr(plan.select_sql, "IS NULL"));
+        assert_non_null(strstr(plan.select_sql, "source.\"score\" <> 'NaN'::float8"));
+        assert_int_equal(plan.param_count, 2);
+        plan_release(&plan);
+    }
+}
+
 static void test_relative_dates_and_as_of(void **state)
 {
     (void)state;
@@ -125,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filters_are_parameters),
         cmocka_unit_test(test_hostile_identifiers_quoted),
+        cmocka_unit_test(test_score_filters_and_unscored_images),
         cmocka_unit_test(test_relative_dates_and_as_of),
         cmocka_unit_test(test_query_source_and_columns),
     };
