@@ -23,7 +23,7 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-test demo test unit integration install clean
+.PHONY: all deps deps-test demo test unit configs integration install clean
 
 all: $(BUILD)/pairpick
 
@@ -60,12 +60,23 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpairpick.a
 unit: $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || status=1; done; exit $$status
 
+configs: $(BUILD)/pairpick
+	tests/configs/run.sh
+
 integration: $(BUILD)/pairpick
 	tests/integration/all.sh
 
+# Everything CI runs: the normal build's tests, then the same tests under
+# ASan/UBSan, each fuzz target replaying its committed corpus and then
+# fuzzing for FUZZ_SECONDS, and representative runs under valgrind.
+# About 7 minutes on 2 cores (see README).
 test: deps-test
-	$(MAKE) all unit
+	$(MAKE) all unit configs
 	$(MAKE) integration
+	$(MAKE) test-sanitize
+	$(MAKE) fuzz-regress
+	$(MAKE) fuzz
+	$(MAKE) test-valgrind
 
 demo: deps
 	$(MAKE) all
