@@ -11,6 +11,7 @@
 
 struct Db {
     PGconn *conn;
+    char last_sqlstate[6]; /* of the last failed statement, "" if none had one */
 };
 
 /* Sleeps for `ms` milliseconds, resuming after signals. */
@@ -110,6 +111,11 @@ PGconn *db_conn(Db *db)
     return db->conn;
 }
 
+bool db_last_error_is_conflict(const Db *db)
+{
+    return strcmp(db->last_sqlstate, "40P01") == 0 || strcmp(db->last_sqlstate, "40001") == 0;
+}
+
 int db_error_code(Db *db, const PGresult *result)
 {
     if (PQstatus(db->conn) == CONNECTION_BAD)
@@ -143,6 +149,8 @@ static int fail_from_result(Db *db, const char *kind, const char *name, PGresult
     const char *hint = result != NULL ? PQresultErrorField(result, PG_DIAG_MESSAGE_HINT) : NULL;
     const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     char message[ERROR_MESSAGE_MAX];
+
+    snprintf(db->last_sqlstate, sizeof db->last_sqlstate, "%s", state != NULL ? state : "");
 
     if (primary == NULL) {
         snprintf(message, sizeof message, "%s", PQerrorMessage(db->conn));

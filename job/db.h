@@ -12,6 +12,7 @@
 #ifndef PAIRPICK_DB_H
 #define PAIRPICK_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,5 +84,12 @@ char *db_quote_ident(void *db, const char *ident, Error *err);
  * failures -> ERR_TEMPFAIL; others -> ERR_INTERNAL.
  */
 int db_error_code(Db *db, const PGresult *result);
+
+/*
+ * Whether the last statement that failed on db failed with a deadlock
+ * (40P01) or a serialization failure (40001): the transaction can be run
+ * again as it was.
+ */
+bool db_last_error_is_conflict(const Db *db);
 
 #endif

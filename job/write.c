@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "log.h"
 
 /* A growing buffer of COPY text; flushed to the server when large. */
 typedef struct {
@@ -264,9 +267,9 @@ done:
     return code;
 }
 
-int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
-                const Categories *categories, const Pair *pairs, size_t pair_count,
-                RunCounts *counts, const char *stage_seconds, Error *err)
+static int write_once(Db *db, const char *output_table, const RunInfo *info,
+                      const Images *images, const Categories *categories, const Pair *pairs,
+                      size_t pair_count, RunCounts *counts, const char *stage_seconds, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
@@ -309,7 +312,8 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
     if (asprintf(&sql,
                  "INSERT INTO %s (image_a, image_b, category, score_a, score_b, job, run_id) "
                  "SELECT image_a, image_b, category, score_a, score_b, $1, $2 "
-                 "FROM pairpick_new_pairs ON CONFLICT (image_a, image_b) DO NOTHING",
+                 "FROM pairpick_new_pairs ORDER BY image_a COLLATE \"C\", image_b COLLATE \"C\" "
+                 "ON CONFLICT (image_a, image_b) DO NOTHING",
                  output_table)
         < 0) {
         sql = NULL;
@@ -333,6 +337,31 @@ done:
     }
     free(sql);
     free(buffer.data);
+    return code;
+}
+
+/*
+ * Jobs writing overlapping pairs at once insert them in one order (the
+ * unique key's), so one waits for the other instead of deadlocking; a
+ * deadlock or serialization failure that happens anyway (another writer of
+ * the table in another order) runs the transaction again, up to 3 times.
+ */
+int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
+                const Categories *categories, const Pair *pairs, size_t pair_count,
+                RunCounts *counts, const char *stage_seconds, Error *err)
+{
+    enum { ATTEMPTS = 3 };
+    int code = ERR_OK;
+    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        code = write_once(db, output_table, info, images, categories, pairs, pair_count, counts,
+                          stage_seconds, err);
+        if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
+            break;
+        log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",
+                 attempt, ATTEMPTS, err->message);
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 50000000L * attempt};
+        nanosleep(&pause, NULL);
+    }
     return code;
 }
 

@@ -559,5 +559,5 @@ set +e
 run_tests "$@"
 status=$?
 set -e
-echo "faults injected: $(wc -l <"$WORK/faults" 2>/dev/null || echo 0)"
+echo "faults injected: $(cat "$WORK/faults" 2>/dev/null | wc -l)"
 exit "$status"
