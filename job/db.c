@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "log.h"
 
 struct Db {
     PGconn *conn;
@@ -28,6 +29,33 @@ static void trim_newlines(char *text)
     size_t length = strlen(text);
     while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == '\r'))
         text[--length] = '\0';
+}
+
+/*
+ * The server's notices and warnings (a NOTICE from the user's query, a
+ * WARNING about a setting) go through the log like pairpick's own lines,
+ * so --log-format json stays one JSON object per line.
+ */
+static void notice_to_log(void *context, const PGresult *result)
+{
+    (void)context;
+    const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+    const char *level = "info";
+    if (severity != NULL && strcmp(severity, "WARNING") == 0)
+        level = "warning";
+    else if (severity != NULL && (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0))
+        level = "debug";
+    if (primary == NULL) {
+        char message[ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "%s", PQresultErrorMessage(result));
+        trim_newlines(message);
+        log_line(level, "server", NULL, "server %s: %s", severity != NULL ? severity : "notice",
+                 message);
+        return;
+    }
+    log_line(level, "server", NULL, "server %s: %s", severity != NULL ? severity : "notice",
+             primary);
 }
 
 int db_connect(const DbConnectOptions *options, Db **out, Error *err)
@@ -65,12 +93,13 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
     for (int attempt = 1; attempt <= attempts; attempt++) {
         PGconn *conn = PQconnectdbParams(keys, values, 1);
         if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
-            Db *db = malloc(sizeof *db);
+            Db *db = calloc(1, sizeof *db);
             if (db == NULL) {
                 PQfinish(conn);
                 return error_nomem(err, sizeof *db);
             }
             db->conn = conn;
+            PQsetNoticeReceiver(conn, notice_to_log, NULL);
             cancel_watch(conn);
             *out = db;
             return ERR_OK;

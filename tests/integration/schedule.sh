@@ -10,6 +10,8 @@ job_config() { # job table [slow]
     local source="  table: demo.images"
     if [ "${3:-}" = slow ]; then
         source='  query: "SELECT i.*, pg_sleep(0.002) AS pause FROM demo.images AS i"'
+    elif [ "${3:-}" = noisy ]; then
+        source='  query: "SELECT i.* FROM demo.images AS i WHERE t_noisy_source()"'
     fi
     write_config "$1" <<YAML
 job: $1
@@ -157,7 +159,10 @@ test_var_expansion_and_masked_conninfo() {
 }
 
 test_json_logs_parse_line_by_line() {
-    cfg=$(job_config json-a t_json)
+    # The source raises a server NOTICE: it must come out as a log object too.
+    sql "CREATE OR REPLACE FUNCTION t_noisy_source() RETURNS boolean LANGUAGE plpgsql STABLE AS
+         \$\$ BEGIN RAISE NOTICE 'hello from the source'; RETURN true; END \$\$" >/dev/null
+    cfg=$(job_config json-a t_json noisy)
     pp migrate "$cfg"; expect_status 0
     pp run "$cfg" --log-format json --verbose; expect_status 0
     lines=$(wc -l < "$WORK/err")
@@ -168,6 +173,7 @@ test_json_logs_parse_line_by_line() {
             psql -X -At -v ON_ERROR_STOP=1 -v line="$line" | grep -qx t || fail "not a log object: $line"
     done < "$WORK/err"
     expect_grep '"stage":"summary"' "$WORK/err"
+    expect_grep 'hello from the source' "$WORK/err"
     pp run "$cfg" --quiet; expect_status 0
     [ ! -s "$WORK/err" ] || fail "--quiet printed: $(cat "$WORK/err")"
 }
