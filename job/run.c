@@ -15,6 +15,8 @@
 #include "kmeans.h"
 #include "log.h"
 #include "migrate.h"
+#include "model.h"
+#include "model_store.h"
 #include "pairs.h"
 #include "plan.h"
 #include "runs.h"
@@ -275,6 +277,222 @@ done:
     return code;
 }
 
+/*
+ * Stored cluster models (strategy.clusters_from): the model is loaded (or
+ * found due for a refit) and checked against the data before the run is
+ * registered, so a mismatch writes nothing.
+ */
+typedef struct ModelUse {
+    char name[MODEL_NAME_MAX];
+    int version;         /* asked for; 0: the latest */
+    size_t dim;          /* of the selected embeddings */
+    bool refit;          /* fit a new version while reading */
+    ClusterModel *model; /* loaded, or fitted while reading */
+    int32_t *cluster_of; /* per image, filled while reading */
+    ModelDrift drift;
+    double inertia;
+    uint64_t seed;       /* of the run: a refit records it */
+} ModelUse;
+
+static void model_use_release(ModelUse *use)
+{
+    model_free(use->model);
+    free(use->cluster_of);
+    model_drift_release(&use->drift);
+    memset(use, 0, sizeof *use);
+}
+
+/* The embedding dimension of the selection: pinned, or the first row's. */
+static int selection_dim(const JobConfig *config, Db *db, const Plan *plan, size_t *dim,
+                         Error *err)
+{
+    EmbeddingFormat format;
+    *dim = (size_t)config->source.embedding_dim;
+    int code = stream_describe_embedding(db, plan, &format, err);
+    if (code == ERR_OK && *dim == 0)
+        code = stream_probe_dim(db, plan, format, dim, err);
+    if (code == ERR_OK && *dim == 0)
+        code = error_set(err, ERR_DATA, "no selected row has a usable embedding");
+    return code;
+}
+
+static int model_prepare(const JobConfig *config, Db *db, const Plan *plan, const char *as_of,
+                         bool allow_refit, ModelUse *use, Error *err)
+{
+    int code;
+    memset(use, 0, sizeof *use);
+    if (!model_parse_ref(config->strategy.clusters_from, use->name, &use->version))
+        return error_set(err, ERR_CONFIG, "strategy.clusters_from: \"%s\" is not MODEL[@VERSION]",
+                         config->strategy.clusters_from);
+    if ((code = selection_dim(config, db, plan, &use->dim, err)) != ERR_OK)
+        return code;
+    if (allow_refit && use->version == 0 && config->strategy.kmeans.refit_after_ms > 0) {
+        bool exists;
+        if ((code = model_store_due(db, use->name, config->strategy.kmeans.refit_after_ms, as_of,
+                                    &exists, &use->refit, err))
+            != ERR_OK)
+            return code;
+        if (use->refit)
+            return ERR_OK; /* fitted on this run's data: nothing to check it against */
+    }
+    if ((code = model_store_load(db, use->name, use->version, &use->model, err)) != ERR_OK)
+        return code;
+    return model_check(use->model, use->dim, config->strategy.kmeans.metric, err);
+}
+
+/* Every row to its nearest stored centre, a tile at a time; only labels are kept. */
+typedef struct {
+    const ClusterModel *model;
+    const Images *images; /* for lookups when rows come without an index */
+    float *tile;
+    int64_t rows[ASSIGN_TILE];
+    int32_t labels[ASSIGN_TILE];
+    float distances[ASSIGN_TILE];
+    size_t filled, capacity;
+    ModelUse *use;
+} ModelAssigner;
+
+static int model_assign_flush(ModelAssigner *assigner, Error *err)
+{
+    if (assigner->filled == 0)
+        return ERR_OK;
+    double inertia = model_assign(assigner->model, assigner->tile, assigner->filled,
+                                  assigner->labels, assigner->distances, err);
+    if (inertia < 0)
+        return err->code;
+    assigner->use->inertia += inertia;
+    model_drift_add(&assigner->use->drift, assigner->labels, assigner->distances,
+                    assigner->filled);
+    for (size_t i = 0; i < assigner->filled; i++)
+        assigner->use->cluster_of[assigner->rows[i]] = assigner->labels[i];
+    assigner->filled = 0;
+    return ERR_OK;
+}
+
+static int model_assign_row(void *context, const char *id, size_t id_length, int64_t row,
+                            const float *embedding, Error *err)
+{
+    ModelAssigner *assigner = context;
+    if (row < 0)
+        row = images_find(assigner->images, id, id_length);
+    if (row < 0)
+        return ERR_OK; /* not selected in pass 1 (skipped there too) */
+    if ((size_t)row >= assigner->capacity)
+        return error_set(err, ERR_INTERNAL, "more rows streamed than the selection counted");
+    size_t dim = assigner->model->dim;
+    memcpy(assigner->tile + assigner->filled * dim, embedding, dim * sizeof(float));
+    assigner->rows[assigner->filled++] = row;
+    return assigner->filled == ASSIGN_TILE ? model_assign_flush(assigner, err) : ERR_OK;
+}
+
+static ModelFitOptions model_fit_options(const JobConfig *config)
+{
+    ModelFitOptions options = {
+        .kmeans = categorize_kmeans_options(config),
+        .pca_components = (size_t)config->strategy.kmeans.pca,
+    };
+    return options;
+}
+
+/*
+ * Pass 1 of a fit: ids of every row and a uniform sample of fit_sample
+ * embeddings (every row when unset), then the fit. The sample is freed here.
+ */
+static int fit_from_stream(const JobConfig *config, Db *db, const Plan *plan,
+                           const StreamOptions *stream_options, size_t dim, uint64_t total,
+                           const char *name, uint64_t seed, Images *images, StreamStats *stats,
+                           Rng *rng, ClusterModel **out, Error *err)
+{
+    uint64_t wanted = config->strategy.kmeans.fit_sample > 0
+                          ? (uint64_t)config->strategy.kmeans.fit_sample
+                          : total;
+    size_t capacity = (size_t)(wanted < total ? wanted : total);
+    Reservoir reservoir = {.capacity = capacity, .dim = dim};
+    int code;
+
+    *out = NULL;
+    rng_fork(rng, 0x6d6f64656cULL /* "model" */, &reservoir.rng);
+    reservoir.sample = malloc((capacity > 0 ? capacity : 1) * dim * sizeof(float));
+    if (reservoir.sample == NULL)
+        return error_nomem(err, capacity * dim * sizeof(float));
+    StreamOptions pass = *stream_options;
+    pass.embedding_dim = dim;
+    pass.on_row = reservoir_row;
+    pass.row_context = &reservoir;
+    Images kept;
+    images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
+    *images = kept; /* ids, scores and labels only */
+    if ((code = stream_read(db, plan, &pass, images, stats, err)) == ERR_OK) {
+        size_t rows = reservoir.seen < capacity ? reservoir.seen : capacity;
+        ModelFitOptions options = model_fit_options(config);
+        code = model_fit(&options, reservoir.sample, rows, dim, rng, out, NULL, err);
+        if (code == ERR_OK) {
+            snprintf((*out)->name, sizeof (*out)->name, "%s", name);
+            (*out)->selected_rows = images->count;
+            (*out)->fit_rows = rows;
+            (*out)->seed = seed;
+        }
+    }
+    free(reservoir.sample);
+    return code;
+}
+
+/*
+ * A run with strategy.clusters_from: one pass keeps ids and scores and
+ * assigns each row's embedding to the stored model's nearest centre (no
+ * embedding matrix is ever held). When a refit is due, a first pass fits the
+ * new version on a sample and a second pass, same snapshot, assigns.
+ */
+static int read_with_model(const JobConfig *config, Db *db, const Plan *plan,
+                           const StreamOptions *stream_options, uint64_t total, ModelUse *use,
+                           Images *images, StreamStats *stats, Rng *rng, Error *err)
+{
+    ModelAssigner *assigner = NULL;
+    StreamStats again;
+    int code;
+
+    StreamOptions pass = *stream_options;
+    pass.embedding_dim = use->dim;
+    if (use->refit) {
+        if ((code = fit_from_stream(config, db, plan, stream_options, use->dim, total, use->name,
+                                    use->seed, images, stats, rng, &use->model, err))
+            != ERR_OK)
+            return code;
+        pass.lookup_only = true;
+        pass.on_reject = NULL; /* reported by pass 1 */
+    } else {
+        Images kept;
+        images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
+        *images = kept; /* ids, scores and labels only */
+    }
+    size_t capacity = (size_t)total > 0 ? (size_t)total : 1;
+    assigner = calloc(1, sizeof *assigner);
+    use->cluster_of = malloc(capacity * sizeof *use->cluster_of);
+    if (assigner == NULL || use->cluster_of == NULL
+        || (assigner->tile = malloc(ASSIGN_TILE * use->dim * sizeof(float))) == NULL) {
+        code = error_nomem(err, ASSIGN_TILE * use->dim * sizeof(float));
+        goto done;
+    }
+    for (size_t i = 0; i < capacity; i++)
+        use->cluster_of[i] = -1;
+    if ((code = model_drift_init(&use->drift, use->model->cluster_count, err)) != ERR_OK)
+        goto done;
+    assigner->model = use->model;
+    assigner->images = images;
+    assigner->capacity = capacity;
+    assigner->use = use;
+    pass.on_row = model_assign_row;
+    pass.row_context = assigner;
+    if ((code = stream_read(db, plan, &pass, images, use->refit ? &again : stats, err)) != ERR_OK
+        || (code = model_assign_flush(assigner, err)) != ERR_OK)
+        goto done;
+done:
+    if (assigner != NULL)
+        free(assigner->tile);
+    free(assigner);
+    return code;
+}
+
 /* Bytes per row besides the embedding: id arena and index, offsets, scores. */
 #define ROW_OVERHEAD 96
 /* What the process needs besides the data (libraries, BLAS buffers). */
@@ -283,7 +501,7 @@ done:
 static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                           const StreamOptions *stream_options, Images *images, StreamStats *stats,
                           RunCounts *counts, PairSet **existing, RunState *state, Report *report,
-                          Rng *rng, Error *err)
+                          Rng *rng, ModelUse *use, Error *err)
 {
     PGresult *result = NULL;
     int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
@@ -296,7 +514,18 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     PQclear(result);
     int64_t limit = config->resources.memory_limit_bytes;
     bool bounded = false;
-    if (plan->has_embedding && report != NULL) {
+    if (use != NULL && plan->has_embedding) {
+        bounded = true; /* one streaming pass, labels only */
+        if (report != NULL) {
+            report->memory_mode = "assign";
+            snprintf(report->memory_note, sizeof report->memory_note,
+                     "%s%s: ids, scores and labels only, no embedding matrix",
+                     use->refit ? "fitted a new model version on a sample, then " : "",
+                     "assigned to stored centres while streaming");
+        }
+        code = read_with_model(config, db, plan, stream_options, total, use, images, stats, rng,
+                               err);
+    } else if (plan->has_embedding && report != NULL) {
         EmbeddingFormat format;
         size_t dim = (size_t)config->source.embedding_dim;
         if ((code = stream_describe_embedding(db, plan, &format, err)) != ERR_OK
@@ -396,6 +625,43 @@ static int check_cancel(Error *err)
     return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", cancel_signal());
 }
 
+/*
+ * After the read of a run with a stored model: store a refitted version
+ * (not on a dry run), record the version on the run, and hand the labels,
+ * the model and its drift to the state (and so to categorize and the report).
+ */
+static int model_finish(const JobConfig *config, Db *db, const RunOptions *options, ModelUse *use,
+                        RunState *state, const RunInfo *info, Report *report, bool registered,
+                        Error *err)
+{
+    int code;
+    if (use->refit && !options->dry_run
+        && (code = model_store_save(db, use->model, config->job, config->text, err)) != ERR_OK)
+        return code;
+    if (registered && (code = model_store_record_run(db, info->job, info->run_id, use->name,
+                                                     use->model->version, use->refit, err))
+                          != ERR_OK)
+        return code;
+    state->drift = malloc(sizeof *state->drift);
+    if (state->drift == NULL)
+        return error_nomem(err, sizeof *state->drift);
+    *state->drift = use->drift;
+    memset(&use->drift, 0, sizeof use->drift);
+    state->model = use->model;
+    use->model = NULL;
+    state->model_refitted = use->refit;
+    state->cluster_labels = use->cluster_of;
+    use->cluster_of = NULL;
+    state->clusters.cluster_of = state->cluster_labels;
+    state->clusters.cluster_count = state->model->cluster_count;
+    state->clusters.inertia = use->inertia;
+    state->clusters.iterations = use->refit ? state->model->iterations : 0;
+    report->model = state->model;
+    report->drift = state->drift;
+    report->model_refitted = state->model_refitted;
+    return ERR_OK;
+}
+
 int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
             Error *err)
 {
@@ -410,6 +676,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     char *rejects_temp = NULL;
     char *config_json = NULL;
     char figures[512];
+    ModelUse model_use = {0};
+    bool using_model = config->strategy.clusters_from != NULL;
     int code;
 
     memset(state, 0, sizeof *state);
@@ -470,6 +738,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if (using_model
+        && (code = model_prepare(config, db, &plan, options->as_of, true, &model_use, err))
+               != ERR_OK)
+        goto done;
 
     if (!options->dry_run) {
         /* One run of a job at a time; a dry run writes nothing and needs no lock. */
@@ -524,9 +796,15 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
     rng_init(&rng, seed);
+    model_use.seed = seed;
     if ((code = read_selection(config, db, &plan, &stream_options, state->images,
-                               &report->stream, counts, &existing, state, report, &rng, err))
+                               &report->stream, counts, &existing, state, report, &rng,
+                               using_model ? &model_use : NULL, err))
         != ERR_OK)
+        goto done;
+    if (using_model && (code = model_finish(config, db, options, &model_use, state, &info, report,
+                                            registered, err))
+                           != ERR_OK)
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
     snprintf(figures, sizeof figures,
@@ -615,6 +893,7 @@ done:
     }
     free(rejects_temp);
     free(config_json);
+    model_use_release(&model_use);
     report->exit_code = code;
     report->seconds = now_seconds() - started;
     pairs_result_release(&chosen);
@@ -635,6 +914,10 @@ void run_release(RunState *state)
     free(state->categories);
     free(state->pairs_per_category);
     free(state->cluster_labels);
+    model_free(state->model);
+    if (state->drift != NULL)
+        model_drift_release(state->drift);
+    free(state->drift);
     memset(state, 0, sizeof *state);
 }
 
@@ -648,6 +931,7 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     Images images;
     Categories categories = {0};
     Rng rng, sample_rng;
+    ModelUse model_use = {0};
     int code;
 
     memset(report, 0, sizeof *report);
@@ -662,13 +946,22 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     planned = true;
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
+    if (config->strategy.clusters_from != NULL
+        && (code = model_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
+        goto done;
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
-                               &report->counts, NULL, NULL, NULL, NULL, err))
+                               &report->counts, NULL, NULL, NULL, NULL,
+                               model_use.model != NULL ? &model_use : NULL, err))
         != ERR_OK)
         goto done;
     rng_init(&rng, report->seed);
     rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
-    if ((code = categorize(config, &images, NULL, &rng, &categories, err)) != ERR_OK)
+    ClusterLabels stored = {model_use.cluster_of,
+                            model_use.model != NULL ? model_use.model->cluster_count : 0,
+                            model_use.inertia, 0};
+    if ((code = categorize(config, &images, model_use.model != NULL ? &stored : NULL, &rng,
+                           &categories, err))
+        != ERR_OK)
         goto done;
     report->counts.categories = categories.count;
     report->counts.candidates = images.count;
@@ -680,8 +973,79 @@ done:
     report->status = code == ERR_OK ? "sampled" : "failed";
     categorize_release(&categories);
     images_release(&images);
+    model_use_release(&model_use);
     if (planned)
         plan_release(&plan);
     db_close(db);
     return code;
+}
+
+int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summary, Error *err)
+{
+    double started = now_seconds();
+    Db *db = NULL;
+    Plan plan;
+    bool planned = false;
+    Images images;
+    StreamStats stats = {0};
+    ModelUse use = {0};
+    Rng rng;
+    PGresult *result = NULL;
+    int code;
+
+    memset(summary, 0, sizeof *summary);
+    images_init(&images, false, false, false, false);
+    if (config->strategy.clusters_from == NULL)
+        return error_set(err, ERR_CONFIG,
+                         "%s: pairpick fit needs strategy.clusters_from, the model's name"
+                         "\nHINT: add clusters_from: NAME under strategy",
+                         config->path);
+    if (!model_parse_ref(config->strategy.clusters_from, use.name, &use.version))
+        return error_set(err, ERR_CONFIG, "strategy.clusters_from: \"%s\" is not MODEL[@VERSION]",
+                         config->strategy.clusters_from);
+    uint64_t seed = seed_for(config, options);
+    if ((code = run_connect(config, &db, err)) != ERR_OK
+        || (code = migrate_verify(db, config->output.table, err)) != ERR_OK
+        || (code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
+        goto done;
+    planned = true;
+    images_init(&images, plan.has_score, plan.has_variance, plan.has_category, false);
+    if ((code = selection_dim(config, db, &plan, &use.dim, err)) != ERR_OK
+        || (code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
+                              NULL, err))
+               != ERR_OK)
+        goto done;
+    if ((code = db_query(db, "count source", plan.count_sql, 0, NULL, &result, err)) == ERR_OK) {
+        uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+        PQclear(result);
+        StreamOptions stream_options = stream_options_for(config);
+        rng_init(&rng, seed);
+        code = fit_from_stream(config, db, &plan, &stream_options, use.dim, total, use.name, seed,
+                               &images, &stats, &rng, &summary->model, err);
+    }
+    Error ignored;
+    if (code != ERR_OK) {
+        db_command(db, "rollback read", "ROLLBACK", 0, NULL, NULL, &ignored);
+        goto done;
+    }
+    if ((code = db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err)) != ERR_OK
+        || (code = model_store_save(db, summary->model, config->job, config->text, err))
+               != ERR_OK)
+        goto done;
+    summary->rows_read = stats.rows_read;
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        summary->rows_skipped += stats.rejected[r];
+done:
+    summary->seconds = now_seconds() - started;
+    images_release(&images);
+    if (planned)
+        plan_release(&plan);
+    db_close(db);
+    return code;
+}
+
+void run_fit_release(FitSummary *summary)
+{
+    model_free(summary->model);
+    memset(summary, 0, sizeof *summary);
 }
