@@ -36,7 +36,8 @@ static const char usage_text[] =
     "  pairpick explain CONFIG          print the SQL a run would execute, with parameters\n"
     "  pairpick sample CONFIG --out DIR [--per-category N] [--copy]\n"
     "                                   per-category folders of sample images and DIR/index.html\n"
-    "  pairpick fit CONFIG [--seed N]   fit k-means (and PCA) once, store it as the next version\n"
+    "  pairpick fit CONFIG [--seed N] [--as-of TIME]\n"
+    "                                   fit k-means (and PCA) once, store it as the next version\n"
     "                                   of the strategy.clusters_from model\n"
     "  pairpick models CONFIG [--json]  the stored versions of the config's model\n"
     "  pairpick --help | --version\n"
@@ -565,7 +566,7 @@ int main(int argc, char **argv)
             sample_options.copy = true;
             break;
         case 'A':
-            if (!is_run)
+            if (!is_run && strcmp(command, "fit") != 0)
                 goto not_here;
             run_options.as_of = optarg;
             break;
