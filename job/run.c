@@ -302,7 +302,7 @@ static void model_use_release(ModelUse *use)
     memset(use, 0, sizeof *use);
 }
 
-/* The embedding dimension of the selection: pinned, or the first row's. */
+/* The embedding dimension of the selection: pinned, or the first row's (0: no row has one). */
 static int selection_dim(const JobConfig *config, Db *db, const Plan *plan, size_t *dim,
                          Error *err)
 {
@@ -311,8 +311,6 @@ static int selection_dim(const JobConfig *config, Db *db, const Plan *plan, size
     int code = stream_describe_embedding(db, plan, &format, err);
     if (code == ERR_OK && *dim == 0)
         code = stream_probe_dim(db, plan, format, dim, err);
-    if (code == ERR_OK && *dim == 0)
-        code = error_set(err, ERR_DATA, "no selected row has a usable embedding");
     return code;
 }
 
@@ -326,6 +324,13 @@ static int model_prepare(const JobConfig *config, Db *db, const Plan *plan, cons
                          config->strategy.clusters_from);
     if ((code = selection_dim(config, db, plan, &use->dim, err)) != ERR_OK)
         return code;
+    if (use->dim == 0) {
+        /* Nothing to assign (and nothing to refit on): a run with nothing to do. */
+        if ((code = model_store_load(db, use->name, use->version, &use->model, err)) != ERR_OK)
+            return code;
+        use->dim = use->model->dim;
+        return ERR_OK;
+    }
     if (allow_refit && use->version == 0 && config->strategy.kmeans.refit_after_ms > 0) {
         bool exists;
         if ((code = model_store_due(db, use->name, config->strategy.kmeans.refit_after_ms, as_of,
@@ -1010,10 +1015,16 @@ int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summ
         goto done;
     planned = true;
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, false);
-    if ((code = selection_dim(config, db, &plan, &use.dim, err)) != ERR_OK
-        || (code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
-                              NULL, err))
-               != ERR_OK)
+    if ((code = selection_dim(config, db, &plan, &use.dim, err)) != ERR_OK)
+        goto done;
+    if (use.dim == 0) {
+        code = error_set(err, ERR_DATA, "cannot fit a cluster model: no selected row has a "
+                                        "usable embedding");
+        goto done;
+    }
+    if ((code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
+                           NULL, err))
+        != ERR_OK)
         goto done;
     if ((code = db_query(db, "count source", plan.count_sql, 0, NULL, &result, err)) == ERR_OK) {
         uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);

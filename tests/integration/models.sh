@@ -172,6 +172,16 @@ test_mismatch_exits_65_and_writes_nothing() {
     pp run "$cfg4"; expect_status 78; expect_grep 'has no version 9' "$WORK/err"
 }
 
+test_empty_selection_is_nothing_to_do() {
+    cfg=$(model_config empty-day img t_empty "clusters_from: blobs" "kmeans: {metric: euclidean, refit_after: 1d}")
+    sed -i 's/^  table: img$/  query: "SELECT * FROM img WHERE batch > 100"/' "$cfg"
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id empty; expect_status 0
+    expect_eq "$(json_field pairs_inserted)" 0 "pairs"
+    expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE job = 'empty-day'")" "1 false" "no refit on no data"
+    pp fit "$cfg"; expect_status 65; expect_grep "no selected row has a usable embedding" "$WORK/err"
+}
+
 test_config_errors() {
     cfg=$(model_config bad-ref img t_bad "clusters_from: 'blobs@x'")
     pp check "$cfg"; expect_status 78; expect_grep "bad-ref.yaml:13:18: strategy.clusters_from: expected MODEL or MODEL@VERSION" "$WORK/err"
@@ -247,5 +257,6 @@ make_schema
 # In this order: later tests use the model the first one fits.
 run_tests "${@:-test_config_errors test_fit_then_assign_runs_keep_ids test_models_lists_versions
     test_pca_model_and_variance_kept test_refit_after_only_when_due
-    test_mismatch_exits_65_and_writes_nothing test_sample_shows_stored_clusters
+    test_mismatch_exits_65_and_writes_nothing test_empty_selection_is_nothing_to_do
+    test_sample_shows_stored_clusters
     test_assign_memory_is_constant_per_row}"
