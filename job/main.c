@@ -196,6 +196,8 @@ static int command_check(JobConfig *config, bool with_db)
             PQclear(result);
             if (code == ERR_OK)
                 code = check_privileges(db, config, &plan, &err);
+            if (code == ERR_OK && config->strategy.clusters_from != NULL)
+                code = run_check_model(config, db, &plan, &err);
             plan_release(&plan);
         }
         db_close(db);

@@ -295,6 +295,39 @@ int model_store_due(Db *db, const char *name, int64_t refit_after_ms, const char
     return ERR_OK;
 }
 
+int model_store_check_privileges(Db *db, bool write, Error *err)
+{
+    static const struct {
+        const char *table, *privilege;
+        bool for_write;
+    } checks[] = {
+        {"pairpick_cluster_models", "SELECT", false},
+        {"pairpick_cluster_model_clusters", "SELECT", false},
+        {"pairpick_cluster_models", "INSERT", true},
+        {"pairpick_cluster_model_clusters", "INSERT", true},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (checks[i].for_write && !write)
+            continue;
+        const char *params[2] = {checks[i].table, checks[i].privilege};
+        PGresult *result;
+        int code = db_query(db, "check model privileges", "SELECT has_table_privilege($1, $2)", 2,
+                            params, &result, err);
+        if (code != ERR_OK)
+            return code;
+        bool granted = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+        PQclear(result);
+        if (!granted)
+            return error_set(err, ERR_CONFIG,
+                             "the database role lacks %s on %s%s"
+                             "\nHINT: sql/roles/least_privilege.sql grants what a run needs",
+                             checks[i].privilege, checks[i].table,
+                             checks[i].for_write ? " (strategy.kmeans.refit_after stores versions)"
+                                                 : "");
+    }
+    return ERR_OK;
+}
+
 int model_store_record_run(Db *db, const char *job, const char *run_id, const char *name,
                            int version, bool refitted, Error *err)
 {

@@ -41,6 +41,12 @@ int model_store_load(Db *db, const char *name, int version, ClusterModel **out, 
 int model_store_due(Db *db, const char *name, int64_t refit_after_ms, const char *as_of,
                     bool *exists, bool *due, Error *err);
 
+/*
+ * Whether the session may read the model tables (and, with write, add
+ * versions to them). ERR_CONFIG naming the missing privilege otherwise.
+ */
+int model_store_check_privileges(Db *db, bool write, Error *err);
+
 /* Records on the run's row which model version it assigned with. */
 int model_store_record_run(Db *db, const char *job, const char *run_id, const char *name,
                            int version, bool refitted, Error *err);

@@ -1060,3 +1060,14 @@ void run_fit_release(FitSummary *summary)
     model_free(summary->model);
     memset(summary, 0, sizeof *summary);
 }
+
+int run_check_model(const JobConfig *config, Db *db, const Plan *plan, Error *err)
+{
+    ModelUse use;
+    int code = model_store_check_privileges(db, config->strategy.kmeans.refit_after_ms > 0, err);
+    if (code != ERR_OK)
+        return code;
+    code = model_prepare(config, db, plan, NULL, true, &use, err);
+    model_use_release(&use);
+    return code;
+}

@@ -83,6 +83,13 @@ int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summ
 
 void run_fit_release(FitSummary *summary);
 
+/*
+ * `pairpick check --db` of a config with strategy.clusters_from: the
+ * privileges on the model tables, and that the model is stored and takes
+ * the selection's embeddings (unless a refit is due, which a run would do).
+ */
+int run_check_model(const JobConfig *config, Db *db, const Plan *plan, Error *err);
+
 /* Connects as the config says (application_name pairpick/<job>). */
 int run_connect(const JobConfig *config, Db **db, Error *err);
 

@@ -162,12 +162,18 @@ test_mismatch_exits_65_and_writes_nothing() {
     pp run "$cfg2" --run-id m2; expect_status 65
     expect_grep "fitted with metric euclidean, the config asks for strategy.kmeans.metric cosine" "$WORK/err"
     pp sample "$cfg2" --out "$WORK/no-sheet"; expect_status 65
+    # check --db finds both before any run
+    pp check "$cfg" --db; expect_status 65; expect_grep "takes 16-dimensional" "$WORK/err"
+    pp check "$cfg2" --db; expect_status 65; expect_grep "fitted with metric euclidean" "$WORK/err"
+    cfg_ok=$(model_config assign-a img t_assign_a "clusters_from: blobs" "kmeans: {metric: euclidean}")
+    pp check "$cfg_ok" --db; expect_status 0
     expect_eq "$(sql "SELECT count(*) FROM t_mismatch")" 0 "no pairs"
     expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE job LIKE 'mismatch-%'")" 0 "no run records"
     expect_eq "$(sql "SELECT count(*) FROM pairpick_cluster_models")" "$before" "no model versions"
     # an unknown model or version is a configuration error
     cfg3=$(model_config missing img t_mismatch "clusters_from: nosuch")
     pp run "$cfg3"; expect_status 78; expect_grep 'no cluster model named "nosuch"' "$WORK/err"
+    pp check "$cfg3" --db; expect_status 78; expect_grep 'no cluster model named "nosuch"' "$WORK/err"
     cfg4=$(model_config missing-v img t_mismatch "clusters_from: blobs@9" "kmeans: {metric: euclidean}")
     pp run "$cfg4"; expect_status 78; expect_grep 'has no version 9' "$WORK/err"
 }
