@@ -64,6 +64,14 @@ test_fit_then_assign_runs_keep_ids() {
     expect_eq "$(json_field dim)" 16 "dim"
     expect_eq "$(json_field fit_rows)" 400 "fitted on every row"
     expect_grep "stored cluster model blobs version 1" "$WORK/err"
+    # the same rows, read back through the stored centres: the fit's own
+    # assignment, so every share and mean distance is the fit-time one
+    pp run "$cfg" --dry-run; expect_status 0
+    off=$(echo "SELECT count(*) FROM json_array_elements((:'line'::json)->'drift') e
+                WHERE (e->>'share')::float8 <> (e->>'fit_share')::float8
+                   OR abs((e->>'mean_distance')::float8 - (e->>'fit_mean_distance')::float8) > 1e-4" |
+          psql -X -At -v line="$(tail -n 1 "$WORK/out")")
+    expect_eq "$off" 0 "clusters whose share or distance differs from the fit on the fit's rows"
 
     # day 2: new images arrive, a run assigns them all
     sql "SELECT add_images(2, 300, 16)" >/dev/null
