@@ -44,7 +44,8 @@ static bool floats_of_hex(const char *text, size_t count, float *out)
     for (size_t i = 0; i < count; i++) {
         uint32_t bits = 0;
         for (int byte = 0; byte < 4; byte++) {
-            int high = hex_digit(text[i * 8 + byte * 2]), low = hex_digit(text[i * 8 + byte * 2 + 1]);
+            const char *pair = text + i * 8 + byte * 2;
+            int high = hex_digit(pair[0]), low = hex_digit(pair[1]);
             if (high < 0 || low < 0)
                 return false;
             bits |= (uint32_t)(high * 16 + low) << (8 * byte);

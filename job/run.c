@@ -16,6 +16,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
+#include "model_read.h"
 #include "model_store.h"
 #include "pairs.h"
 #include "plan.h"
@@ -277,227 +278,6 @@ done:
     return code;
 }
 
-/*
- * Stored cluster models (strategy.clusters_from): the model is loaded (or
- * found due for a refit) and checked against the data before the run is
- * registered, so a mismatch writes nothing.
- */
-typedef struct ModelUse {
-    char name[MODEL_NAME_MAX];
-    int version;         /* asked for; 0: the latest */
-    size_t dim;          /* of the selected embeddings */
-    bool refit;          /* fit a new version while reading */
-    ClusterModel *model; /* loaded, or fitted while reading */
-    int32_t *cluster_of; /* per image, filled while reading */
-    ModelDrift drift;
-    double inertia;
-    uint64_t seed;       /* of the run: a refit records it */
-} ModelUse;
-
-static void model_use_release(ModelUse *use)
-{
-    model_free(use->model);
-    free(use->cluster_of);
-    model_drift_release(&use->drift);
-    memset(use, 0, sizeof *use);
-}
-
-/* The embedding dimension of the selection: pinned, or the first row's (0: no row has one). */
-static int selection_dim(const JobConfig *config, Db *db, const Plan *plan, size_t *dim,
-                         Error *err)
-{
-    EmbeddingFormat format;
-    *dim = (size_t)config->source.embedding_dim;
-    int code = stream_describe_embedding(db, plan, &format, err);
-    if (code == ERR_OK && *dim == 0)
-        code = stream_probe_dim(db, plan, format, dim, err);
-    return code;
-}
-
-static int model_prepare(const JobConfig *config, Db *db, const Plan *plan, const char *as_of,
-                         bool allow_refit, ModelUse *use, Error *err)
-{
-    int code;
-    memset(use, 0, sizeof *use);
-    if (!model_parse_ref(config->strategy.clusters_from, use->name, &use->version))
-        return error_set(err, ERR_CONFIG, "strategy.clusters_from: \"%s\" is not MODEL[@VERSION]",
-                         config->strategy.clusters_from);
-    if ((code = selection_dim(config, db, plan, &use->dim, err)) != ERR_OK)
-        return code;
-    if (use->dim == 0) {
-        /* Nothing to assign (and nothing to refit on): a run with nothing to do. */
-        if ((code = model_store_load(db, use->name, use->version, &use->model, err)) != ERR_OK)
-            return code;
-        use->dim = use->model->dim;
-        return ERR_OK;
-    }
-    if (allow_refit && use->version == 0 && config->strategy.kmeans.refit_after_ms > 0) {
-        bool exists;
-        if ((code = model_store_due(db, use->name, config->strategy.kmeans.refit_after_ms, as_of,
-                                    &exists, &use->refit, err))
-            != ERR_OK)
-            return code;
-        if (use->refit)
-            return ERR_OK; /* fitted on this run's data: nothing to check it against */
-    }
-    if ((code = model_store_load(db, use->name, use->version, &use->model, err)) != ERR_OK)
-        return code;
-    return model_check(use->model, use->dim, config->strategy.kmeans.metric, err);
-}
-
-/* Every row to its nearest stored centre, a tile at a time; only labels are kept. */
-typedef struct {
-    const ClusterModel *model;
-    const Images *images; /* for lookups when rows come without an index */
-    float *tile;
-    int64_t rows[ASSIGN_TILE];
-    int32_t labels[ASSIGN_TILE];
-    float distances[ASSIGN_TILE];
-    size_t filled, capacity;
-    ModelUse *use;
-} ModelAssigner;
-
-static int model_assign_flush(ModelAssigner *assigner, Error *err)
-{
-    if (assigner->filled == 0)
-        return ERR_OK;
-    double inertia = model_assign(assigner->model, assigner->tile, assigner->filled,
-                                  assigner->labels, assigner->distances, err);
-    if (inertia < 0)
-        return err->code;
-    assigner->use->inertia += inertia;
-    model_drift_add(&assigner->use->drift, assigner->labels, assigner->distances,
-                    assigner->filled);
-    for (size_t i = 0; i < assigner->filled; i++)
-        assigner->use->cluster_of[assigner->rows[i]] = assigner->labels[i];
-    assigner->filled = 0;
-    return ERR_OK;
-}
-
-static int model_assign_row(void *context, const char *id, size_t id_length, int64_t row,
-                            const float *embedding, Error *err)
-{
-    ModelAssigner *assigner = context;
-    if (row < 0)
-        row = images_find(assigner->images, id, id_length);
-    if (row < 0)
-        return ERR_OK; /* not selected in pass 1 (skipped there too) */
-    if ((size_t)row >= assigner->capacity)
-        return error_set(err, ERR_INTERNAL, "more rows streamed than the selection counted");
-    size_t dim = assigner->model->dim;
-    memcpy(assigner->tile + assigner->filled * dim, embedding, dim * sizeof(float));
-    assigner->rows[assigner->filled++] = row;
-    return assigner->filled == ASSIGN_TILE ? model_assign_flush(assigner, err) : ERR_OK;
-}
-
-static ModelFitOptions model_fit_options(const JobConfig *config)
-{
-    ModelFitOptions options = {
-        .kmeans = categorize_kmeans_options(config),
-        .pca_components = (size_t)config->strategy.kmeans.pca,
-    };
-    return options;
-}
-
-/*
- * Pass 1 of a fit: ids of every row and a uniform sample of fit_sample
- * embeddings (every row when unset), then the fit. The sample is freed here.
- */
-static int fit_from_stream(const JobConfig *config, Db *db, const Plan *plan,
-                           const StreamOptions *stream_options, size_t dim, uint64_t total,
-                           const char *name, uint64_t seed, Images *images, StreamStats *stats,
-                           Rng *rng, ClusterModel **out, Error *err)
-{
-    uint64_t wanted = config->strategy.kmeans.fit_sample > 0
-                          ? (uint64_t)config->strategy.kmeans.fit_sample
-                          : total;
-    size_t capacity = (size_t)(wanted < total ? wanted : total);
-    Reservoir reservoir = {.capacity = capacity, .dim = dim};
-    int code;
-
-    *out = NULL;
-    rng_fork(rng, 0x6d6f64656cULL /* "model" */, &reservoir.rng);
-    reservoir.sample = malloc((capacity > 0 ? capacity : 1) * dim * sizeof(float));
-    if (reservoir.sample == NULL)
-        return error_nomem(err, capacity * dim * sizeof(float));
-    StreamOptions pass = *stream_options;
-    pass.embedding_dim = dim;
-    pass.on_row = reservoir_row;
-    pass.row_context = &reservoir;
-    Images kept;
-    images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
-    *images = kept; /* ids, scores and labels only */
-    if ((code = stream_read(db, plan, &pass, images, stats, err)) == ERR_OK) {
-        size_t rows = reservoir.seen < capacity ? reservoir.seen : capacity;
-        ModelFitOptions options = model_fit_options(config);
-        code = model_fit(&options, reservoir.sample, rows, dim, rng, out, NULL, err);
-        if (code == ERR_OK) {
-            snprintf((*out)->name, sizeof (*out)->name, "%s", name);
-            (*out)->selected_rows = images->count;
-            (*out)->fit_rows = rows;
-            (*out)->seed = seed;
-        }
-    }
-    free(reservoir.sample);
-    return code;
-}
-
-/*
- * A run with strategy.clusters_from: one pass keeps ids and scores and
- * assigns each row's embedding to the stored model's nearest centre (no
- * embedding matrix is ever held). When a refit is due, a first pass fits the
- * new version on a sample and a second pass, same snapshot, assigns.
- */
-static int read_with_model(const JobConfig *config, Db *db, const Plan *plan,
-                           const StreamOptions *stream_options, uint64_t total, ModelUse *use,
-                           Images *images, StreamStats *stats, Rng *rng, Error *err)
-{
-    ModelAssigner *assigner = NULL;
-    StreamStats again;
-    int code;
-
-    StreamOptions pass = *stream_options;
-    pass.embedding_dim = use->dim;
-    if (use->refit) {
-        if ((code = fit_from_stream(config, db, plan, stream_options, use->dim, total, use->name,
-                                    use->seed, images, stats, rng, &use->model, err))
-            != ERR_OK)
-            return code;
-        pass.lookup_only = true;
-        pass.on_reject = NULL; /* reported by pass 1 */
-    } else {
-        Images kept;
-        images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
-        *images = kept; /* ids, scores and labels only */
-    }
-    size_t capacity = (size_t)total > 0 ? (size_t)total : 1;
-    assigner = calloc(1, sizeof *assigner);
-    use->cluster_of = malloc(capacity * sizeof *use->cluster_of);
-    if (assigner == NULL || use->cluster_of == NULL
-        || (assigner->tile = malloc(ASSIGN_TILE * use->dim * sizeof(float))) == NULL) {
-        code = error_nomem(err, ASSIGN_TILE * use->dim * sizeof(float));
-        goto done;
-    }
-    for (size_t i = 0; i < capacity; i++)
-        use->cluster_of[i] = -1;
-    if ((code = model_drift_init(&use->drift, use->model->cluster_count, err)) != ERR_OK)
-        goto done;
-    assigner->model = use->model;
-    assigner->images = images;
-    assigner->capacity = capacity;
-    assigner->use = use;
-    pass.on_row = model_assign_row;
-    pass.row_context = assigner;
-    if ((code = stream_read(db, plan, &pass, images, use->refit ? &again : stats, err)) != ERR_OK
-        || (code = model_assign_flush(assigner, err)) != ERR_OK)
-        goto done;
-done:
-    if (assigner != NULL)
-        free(assigner->tile);
-    free(assigner);
-    return code;
-}
-
 /* Bytes per row besides the embedding: id arena and index, offsets, scores. */
 #define ROW_OVERHEAD 96
 /* What the process needs besides the data (libraries, BLAS buffers). */
@@ -528,8 +308,8 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                      use->refit ? "fitted a new model version on a sample, then " : "",
                      "assigned to stored centres while streaming");
         }
-        code = read_with_model(config, db, plan, stream_options, total, use, images, stats, rng,
-                               err);
+        code = model_read_assign(config, db, plan, stream_options, total, use, images, stats,
+                                 rng, err);
     } else if (plan->has_embedding && report != NULL) {
         EmbeddingFormat format;
         size_t dim = (size_t)config->source.embedding_dim;
@@ -744,7 +524,7 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         goto done;
     planned = true;
     if (using_model
-        && (code = model_prepare(config, db, &plan, options->as_of, true, &model_use, err))
+        && (code = model_read_prepare(config, db, &plan, options->as_of, true, &model_use, err))
                != ERR_OK)
         goto done;
 
@@ -952,7 +732,7 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
     if (config->strategy.clusters_from != NULL
-        && (code = model_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
+        && (code = model_read_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
         goto done;
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
                                &report->counts, NULL, NULL, NULL, NULL,
@@ -1015,7 +795,7 @@ int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summ
         goto done;
     planned = true;
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, false);
-    if ((code = selection_dim(config, db, &plan, &use.dim, err)) != ERR_OK)
+    if ((code = model_read_dim(config, db, &plan, &use.dim, err)) != ERR_OK)
         goto done;
     if (use.dim == 0) {
         code = error_set(err, ERR_DATA, "cannot fit a cluster model: no selected row has a "
@@ -1031,7 +811,7 @@ int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summ
         PQclear(result);
         StreamOptions stream_options = stream_options_for(config);
         rng_init(&rng, seed);
-        code = fit_from_stream(config, db, &plan, &stream_options, use.dim, total, use.name, seed,
+        code = model_read_fit(config, db, &plan, &stream_options, use.dim, total, use.name, seed,
                                &images, &stats, &rng, &summary->model, err);
     }
     Error ignored;
@@ -1067,7 +847,7 @@ int run_check_model(const JobConfig *config, Db *db, const Plan *plan, Error *er
     int code = model_store_check_privileges(db, config->strategy.kmeans.refit_after_ms > 0, err);
     if (code != ERR_OK)
         return code;
-    code = model_prepare(config, db, plan, NULL, true, &use, err);
+    code = model_read_prepare(config, db, plan, NULL, true, &use, err);
     model_use_release(&use);
     return code;
 }
