@@ -79,9 +79,14 @@ test_fit_then_assign_runs_keep_ids() {
     expect_eq "$(json_field memory_mode)" assign "memory mode"
     expect_eq "$(json_field rows_read)" 700 "rows"
     expect_eq "$(sql "SELECT model_name || '@' || model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'day2'")" "blobs@1 false" "run record names the model"
+    expect_grep "drift           largest share change" "$WORK/err"
+    expect_grep "model           blobs version 1, euclidean, k=5" "$WORK/err"
     # day 3: more images; another job's run on the same model
     sql "SELECT add_images(3, 300, 16)" >/dev/null
-    pp run "$cfg_b" --run-id day3; expect_status 0
+    pp run "$cfg_b" --run-id day3 --log-format json; expect_status 0
+    # the JSON log's summary line carries the model and its drift too
+    summary=$(grep '"stage":"summary"' "$WORK/err")
+    expect_eq "$(echo "SELECT json_array_length((:'line'::json)->'figures'->'drift')" | psql -X -At -v line="$summary")" 5 "drift in the JSON log"
     expect_eq "$(json_field rows_read)" 1000 "rows"
     labels_of t_assign_a >"$WORK/a"
     labels_of t_assign_b >"$WORK/b"
@@ -96,8 +101,6 @@ test_fit_then_assign_runs_keep_ids() {
     expect_eq "$(sql "SELECT count(*) FROM pairpick_cluster_models WHERE name = 'blobs'")" 1 "versions"
     # the drift report: 5 clusters, shares now against at fit
     expect_eq "$(echo "SELECT json_array_length((:'line'::json)->'drift')" | psql -X -At -v line="$(tail -n 1 "$WORK/out")")" 5 "drift entries"
-    expect_grep "drift           largest share change" "$WORK/err"
-    expect_grep "model           blobs version 1" "$WORK/err"
     share=$(echo "SELECT round(sum((e->>'share')::numeric), 6) FROM json_array_elements((:'line'::json)->'drift') e" | psql -X -At -v line="$(tail -n 1 "$WORK/out")")
     expect_eq "$share" 1.000000 "shares add up"
 }
