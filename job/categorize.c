@@ -113,14 +113,17 @@ int categorize(const JobConfig *config, Images *images, const ClusterLabels *giv
         identity_categories(categories);
         break;
     case STRATEGY_EMBEDDING:
-        if ((code = alloc_category_arrays(categories, n, config->strategy.clusters, err)) != ERR_OK)
+        if ((code = alloc_category_arrays(categories, n,
+                                          given != NULL ? given->cluster_count
+                                                        : config->strategy.clusters,
+                                          err)) != ERR_OK)
             goto done;
         code = cluster(config, images, given, rng, categories->category_of, categories, err);
         identity_categories(categories);
         break;
     case STRATEGY_EMBEDDING_SCORE: {
         int32_t bins = config->strategy.bins;
-        int32_t clusters = config->strategy.clusters;
+        int32_t clusters = given != NULL ? given->cluster_count : config->strategy.clusters;
         int32_t count = 0;
         int64_t most = (int64_t)bins * clusters;
         if (most > INT32_MAX) {

@@ -16,6 +16,7 @@
  * dates and enum names are text forms anyway and may be quoted or not.
  */
 #include "config.h"
+#include "model.h"
 
 #include <errno.h>
 #include <float.h>
@@ -201,6 +202,7 @@ static const KeySpec key_table[] = {
     INTEGER("strategy.bins", KEY_INT, strategy.bins, "10", 1, 100000),
     ENUM("strategy.binning", strategy.binning, "quantile", binning_choices),
     INTEGER("strategy.clusters", KEY_INT, strategy.clusters, "50", 1, 100000),
+    STRING("strategy.clusters_from", strategy.clusters_from, NULL, 0),
     SECTION("strategy.kmeans"),
     ENUM("strategy.kmeans.algorithm", strategy.kmeans.algorithm, "minibatch", algorithm_choices),
     INTEGER("strategy.kmeans.max_iter", KEY_INT, strategy.kmeans.max_iter, "100", 1, 100000),
@@ -209,6 +211,11 @@ static const KeySpec key_table[] = {
     ENUM("strategy.kmeans.metric", strategy.kmeans.metric, "cosine", metric_choices),
     NUMBER("strategy.kmeans.tolerance", KEY_DOUBLE, strategy.kmeans.tolerance, "1e-4", 0.0,
            DBL_MAX),
+    INTEGER("strategy.kmeans.fit_sample", KEY_INT64, strategy.kmeans.fit_sample, NULL, 1,
+            INT64_MAX),
+    INTEGER("strategy.kmeans.refit_after", KEY_DURATION, strategy.kmeans.refit_after_ms, NULL, 1,
+            INT64_MAX),
+    INTEGER("strategy.kmeans.pca", KEY_INT, strategy.kmeans.pca, NULL, 1, 65536),
     INTEGER("strategy.max_pairs", KEY_INT64, strategy.max_pairs, "1000", 1, INT64_MAX),
     {.path = "strategy.seed", .type = KEY_UINT64, .store = store_seed},
 
@@ -1442,6 +1449,42 @@ static int check_bounds(Parse *parse, const char *min_path, const char *max_path
     return ERR_OK;
 }
 
+/* Stored cluster models: a name to read them by, and only for embedding strategies. */
+static int check_model_rules(Parse *parse)
+{
+    JobConfig *config = parse->config;
+    static const char *const needs_model[] = {"strategy.kmeans.fit_sample",
+                                              "strategy.kmeans.refit_after",
+                                              "strategy.kmeans.pca"};
+    if (config->strategy.clusters_from == NULL) {
+        for (size_t i = 0; i < sizeof needs_model / sizeof needs_model[0]; i++)
+            if (is_present(parse, needs_model[i]))
+                return fail(parse, parse->key_mark[key_index(needs_model[i])], needs_model[i],
+                            "add clusters_from: MODEL under strategy; `pairpick fit` stores it "
+                            "under that name",
+                            "applies to a stored cluster model, and strategy.clusters_from is "
+                            "not set");
+        return ERR_OK;
+    }
+    char name[MODEL_NAME_MAX];
+    int version;
+    if (!model_parse_ref(config->strategy.clusters_from, name, &version))
+        return fail(parse, value_mark(parse, "strategy.clusters_from"), "strategy.clusters_from",
+                    NULL, "expected MODEL or MODEL@VERSION (a version >= 1), got \"%s\"",
+                    config->strategy.clusters_from);
+    if (config->strategy.by != STRATEGY_EMBEDDING && config->strategy.by != STRATEGY_EMBEDDING_SCORE)
+        return fail(parse, value_mark(parse, "strategy.clusters_from"), "strategy.clusters_from",
+                    "use strategy.by: embedding or [embedding, score]",
+                    "needs an embedding strategy, strategy.by is %s",
+                    config_strategy_name(config->strategy.by));
+    if (version > 0 && is_present(parse, "strategy.kmeans.refit_after"))
+        return fail(parse, value_mark(parse, "strategy.kmeans.refit_after"),
+                    "strategy.kmeans.refit_after", "drop @VERSION to follow the latest version",
+                    "cannot refit a pinned version (strategy.clusters_from is \"%s\")",
+                    config->strategy.clusters_from);
+    return ERR_OK;
+}
+
 static int check_rules(Parse *parse)
 {
     JobConfig *config = parse->config;
@@ -1515,7 +1558,7 @@ static int check_rules(Parse *parse)
                         missing, count > 1 ? "are" : "is");
         }
     }
-    return ERR_OK;
+    return check_model_rules(parse);
 }
 
 /* ---- entry points ------------------------------------------------------ */

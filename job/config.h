@@ -96,7 +96,11 @@ typedef struct JobConfig {
             int batch_size;            /* default 1024 */
             KmeansMetric metric;       /* default cosine */
             double tolerance;          /* default 1e-4 */
+            int64_t fit_sample;        /* 0: fit a model on every selected row */
+            int64_t refit_after_ms;    /* 0: never refit during a run */
+            int pca;                   /* 0: no PCA; else components kept */
         } kmeans;
+        char *clusters_from;    /* "MODEL" or "MODEL@VERSION": assign, do not fit */
         int64_t max_pairs;      /* default 1000, >= 1 */
         bool seed_set;
         uint64_t seed;

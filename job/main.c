@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "error.h"
 #include "log.h"
 #include "migrate.h"
+#include "model.h"
+#include "model_store.h"
 #include "plan.h"
 #include "report.h"
 #include "run.h"
@@ -33,6 +36,10 @@ static const char usage_text[] =
     "  pairpick explain CONFIG          print the SQL a run would execute, with parameters\n"
     "  pairpick sample CONFIG --out DIR [--per-category N] [--copy]\n"
     "                                   per-category folders of sample images and DIR/index.html\n"
+    "  pairpick fit CONFIG [--seed N] [--as-of TIME]\n"
+    "                                   fit k-means (and PCA) once, store it as the next version\n"
+    "                                   of the strategy.clusters_from model\n"
+    "  pairpick models CONFIG [--json]  the stored versions of the config's model\n"
     "  pairpick --help | --version\n"
     "\n"
     "Options of run:\n"
@@ -189,6 +196,8 @@ static int command_check(JobConfig *config, bool with_db)
             PQclear(result);
             if (code == ERR_OK)
                 code = check_privileges(db, config, &plan, &err);
+            if (code == ERR_OK && config->strategy.clusters_from != NULL)
+                code = run_check_model(config, db, &plan, &err);
             plan_release(&plan);
         }
         db_close(db);
@@ -262,6 +271,109 @@ static int command_sample(JobConfig *config, const RunOptions *options,
     printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64
            "}\n",
            summary.categories, summary.images_placed, summary.images_missing, report.seed);
+    return ERR_OK;
+}
+
+static int command_fit(JobConfig *config, const RunOptions *options)
+{
+    Error err;
+    FitSummary summary;
+    error_clear(&err);
+    int code = run_fit(config, options, &summary, &err);
+    if (code != ERR_OK) {
+        printf("{\"command\":\"fit\",\"status\":\"failed\",\"exit_code\":%d,\"error\":", code);
+        report_json_string(stdout, err.message);
+        printf("}\n");
+        run_fit_release(&summary);
+        return fail(&err);
+    }
+    const ClusterModel *model = summary.model;
+    fprintf(stderr,
+            "pairpick: stored cluster model %s version %d: k=%d, %s, %zu dimensions%s, fitted on "
+            "%" PRIu64 " of %" PRIu64 " rows, inertia %.6g, %.2f s\n",
+            model->name, model->version, model->cluster_count, model_metric_name(model->metric),
+            model->dim, model->has_pca ? " (PCA)" : "", model->fit_rows, model->selected_rows,
+            model->inertia, summary.seconds);
+    if (model->has_pca)
+        fprintf(stderr, "pairpick: pca %zu -> %zu dimensions, variance kept %.1f%%\n", model->dim,
+                model->pca.components, 100.0 * model->pca.variance_kept);
+    printf("{\"command\":\"fit\",\"status\":\"succeeded\",\"exit_code\":0,\"model\":");
+    report_json_string(stdout, model->name);
+    printf(",\"version\":%d,\"metric\":\"%s\",\"dim\":%zu,\"clusters\":%d,"
+           "\"pca_components\":%zu",
+           model->version, model_metric_name(model->metric), model->dim, model->cluster_count,
+           model->has_pca ? model->pca.components : (size_t)0);
+    if (model->has_pca)
+        printf(",\"variance_kept\":%.6g", model->pca.variance_kept);
+    printf(",\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"fit_rows\":%" PRIu64
+           ",\"inertia\":%.6g,\"iterations\":%d,\"seed\":%" PRIu64 ",\"fitted_at\":",
+           summary.rows_read, summary.rows_skipped, model->fit_rows, model->inertia,
+           model->iterations, model->seed);
+    report_json_string(stdout, model->fitted_at);
+    printf(",\"seconds\":%.3f}\n", summary.seconds);
+    run_fit_release(&summary);
+    return ERR_OK;
+}
+
+static int command_models(JobConfig *config, bool json)
+{
+    Error err;
+    Db *db = NULL;
+    ModelSummary *list = NULL;
+    size_t count = 0;
+    char name[MODEL_NAME_MAX];
+    int version;
+    error_clear(&err);
+    bool named = config->strategy.clusters_from != NULL
+                 && model_parse_ref(config->strategy.clusters_from, name, &version);
+    int code = run_connect(config, &db, &err);
+    if (code == ERR_OK)
+        code = migrate_verify(db, config->output.table, &err);
+    if (code == ERR_OK)
+        code = model_store_list(db, named ? name : NULL, &list, &count, &err);
+    db_close(db);
+    if (code != ERR_OK)
+        return fail(&err);
+    if (json) {
+        printf("{\"command\":\"models\",\"models\":[");
+        for (size_t i = 0; i < count; i++) {
+            const ModelSummary *m = &list[i];
+            printf("%s{\"name\":", i > 0 ? "," : "");
+            report_json_string(stdout, m->name);
+            printf(",\"version\":%d,\"job\":", m->version);
+            report_json_string(stdout, m->job);
+            printf(",\"metric\":\"%s\",\"dim\":%d,\"clusters\":%d,\"pca_components\":%d,"
+                   "\"variance_kept\":",
+                   m->metric, m->dim, m->clusters, m->pca_components);
+            if (isnan(m->variance_kept))
+                printf("null");
+            else
+                printf("%.6g", m->variance_kept);
+            printf(",\"fitted_at\":");
+            report_json_string(stdout, m->fitted_at);
+            printf(",\"selected_rows\":%" PRId64 ",\"fit_rows\":%" PRId64
+                   ",\"inertia\":%.6g,\"seed\":%s,\"config_digest\":\"%s\"}",
+                   m->selected_rows, m->fit_rows, m->inertia, m->seed, m->config_digest);
+        }
+        printf("]}\n");
+    } else {
+        printf("%-24s %7s %-9s %5s %8s %5s %8s %-26s %10s %10s %12s\n", "model", "version",
+               "metric", "dim", "clusters", "pca", "var.kept", "fitted_at", "rows", "fit_rows",
+               "inertia");
+        for (size_t i = 0; i < count; i++) {
+            const ModelSummary *m = &list[i];
+            char kept[16] = "-";
+            if (!isnan(m->variance_kept))
+                snprintf(kept, sizeof kept, "%.1f%%", 100.0 * m->variance_kept);
+            printf("%-24s %7d %-9s %5d %8d %5d %8s %-26s %10" PRId64 " %10" PRId64 " %12.6g\n",
+                   m->name, m->version, m->metric, m->dim, m->clusters, m->pca_components, kept,
+                   m->fitted_at, m->selected_rows, m->fit_rows, m->inertia);
+        }
+        if (count == 0)
+            fprintf(stderr, "pairpick: no stored cluster model%s%s%s\n", named ? " named \"" : "",
+                    named ? name : "", named ? "\"" : "");
+    }
+    free(list);
     return ERR_OK;
 }
 
@@ -345,6 +457,7 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -366,7 +479,7 @@ int main(int argc, char **argv)
 
     const char *command = argv[1];
     static const char *const commands[] = {"migrate", "run", "status", "check", "explain",
-                                          "sample"};
+                                          "sample", "fit", "models"};
     bool known = false;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         known |= strcmp(command, commands[i]) == 0;
@@ -378,7 +491,7 @@ int main(int argc, char **argv)
     RunOutputs outputs = {.skip_exit_code = -1};
     LogFormat log_format = LOG_TEXT;
     LogLevel log_verbosity = LOG_NORMAL;
-    bool with_db = false;
+    bool with_db = false, json_list = false;
     uint64_t limit = 20;
     int option;
     optind = 2;
@@ -398,8 +511,13 @@ int main(int argc, char **argv)
                                    optarg);
             run_options.run_id = optarg;
             break;
+        case 'J':
+            if (strcmp(command, "models") != 0)
+                goto not_here;
+            json_list = true;
+            break;
         case 's':
-            if (!is_run && !is_sample)
+            if (!is_run && !is_sample && strcmp(command, "fit") != 0)
                 goto not_here;
             if (!parse_count(optarg, "--seed", 0, &run_options.seed))
                 return ERR_USAGE;
@@ -450,7 +568,7 @@ int main(int argc, char **argv)
             sample_options.copy = true;
             break;
         case 'A':
-            if (!is_run)
+            if (!is_run && strcmp(command, "fit") != 0)
                 goto not_here;
             run_options.as_of = optarg;
             break;
@@ -536,6 +654,10 @@ int main(int argc, char **argv)
         code = command_status(config, limit);
     else if (strcmp(command, "sample") == 0)
         code = command_sample(config, &run_options, &sample_options);
+    else if (strcmp(command, "fit") == 0)
+        code = command_fit(config, &run_options);
+    else if (strcmp(command, "models") == 0)
+        code = command_models(config, json_list);
     else if (strcmp(command, "check") == 0)
         code = command_check(config, with_db);
     else

@@ -1,4 +1,5 @@
 #include "report.h"
+#include "model.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -98,6 +99,72 @@ void report_measure(Report *report, const Images *images, const Categories *cate
     }
 }
 
+/* The stored model of a clusters_from run, and its drift, for people. */
+static void print_model_human(FILE *out, const Report *report)
+{
+    const ClusterModel *model = report->model;
+    fprintf(out, "  model           %s version %d%s, %s, k=%d, fitted %s on %" PRIu64 " rows\n",
+            model->name, model->version,
+            report->model_refitted ? (model->version > 0 ? " (refitted by this run)"
+                                                         : " (refitted, not stored: dry run)")
+                                   : "",
+            model_metric_name(model->metric), model->cluster_count,
+            model->fitted_at[0] != '\0' ? model->fitted_at : "now", model->fit_rows);
+    if (model->has_pca)
+        fprintf(out, "  pca             %zu -> %zu dimensions, variance kept %.1f%%\n", model->dim,
+                model->pca.components, 100.0 * model->pca.variance_kept);
+    const ModelDrift *drift = report->drift;
+    if (drift == NULL || drift->total == 0)
+        return;
+    double largest = 0;
+    int largest_cluster = 0;
+    for (int k = 0; k < drift->cluster_count; k++) {
+        double change = fabs(model_drift_share(drift, k) - model->fit_share[k]);
+        if (change > largest) {
+            largest = change;
+            largest_cluster = k;
+        }
+    }
+    fprintf(out, "  drift           largest share change %.1f points (cluster %d); per cluster: "
+                 "share now/at fit, mean distance now/at fit\n",
+            100.0 * largest, largest_cluster);
+    int shown = drift->cluster_count > 50 ? 50 : drift->cluster_count;
+    for (int k = 0; k < shown; k++)
+        fprintf(out, "    cluster:%-4d %5.1f%% / %5.1f%%   %.4f / %.4f\n", k,
+                100.0 * model_drift_share(drift, k), 100.0 * model->fit_share[k],
+                model_drift_mean_distance(drift, k), model->fit_mean_distance[k]);
+    if (shown < drift->cluster_count)
+        fprintf(out, "    ... and %d more clusters (all of them in the JSON line)\n",
+                drift->cluster_count - shown);
+}
+
+static void print_model_json(FILE *out, const Report *report)
+{
+    const ClusterModel *model = report->model;
+    fputs(",\"model\":{\"name\":", out);
+    report_json_string(out, model->name);
+    fprintf(out, ",\"version\":%d,\"refitted\":%s,\"metric\":\"%s\",\"dim\":%zu,"
+                 "\"clusters\":%d,\"pca_components\":%zu",
+            model->version, report->model_refitted ? "true" : "false",
+            model_metric_name(model->metric), model->dim, model->cluster_count,
+            model->has_pca ? model->pca.components : (size_t)0);
+    if (model->has_pca)
+        fprintf(out, ",\"variance_kept\":%.6g", model->pca.variance_kept);
+    fputs(",\"fitted_at\":", out);
+    report_json_string(out, model->fitted_at);
+    fputc('}', out);
+    const ModelDrift *drift = report->drift;
+    if (drift == NULL)
+        return;
+    fputs(",\"drift\":[", out);
+    for (int k = 0; k < drift->cluster_count; k++)
+        fprintf(out, "%s{\"cluster\":%d,\"share\":%.6g,\"fit_share\":%.6g,"
+                     "\"mean_distance\":%.6g,\"fit_mean_distance\":%.6g}",
+                k > 0 ? "," : "", k, model_drift_share(drift, k), model->fit_share[k],
+                model_drift_mean_distance(drift, k), model->fit_mean_distance[k]);
+    fputc(']', out);
+}
+
 void report_print_human(FILE *out, const Report *report, const Images *images,
                         const Categories *categories, const size_t *pairs_per_category)
 {
@@ -128,6 +195,8 @@ void report_print_human(FILE *out, const Report *report, const Images *images,
                 report->cluster_size_max, report->inertia, report->iterations);
     if (report->memory_mode != NULL)
         fprintf(out, "  memory          %s: %s\n", report->memory_mode, report->memory_note);
+    if (report->model != NULL)
+        print_model_human(out, report);
     if (report->has_score_delta)
         fprintf(out, "  |score delta|   chosen pairs %.4f, random pairs %.4f (ratio %.3f)\n",
                 report->chosen_score_delta, report->random_score_delta,
@@ -200,6 +269,8 @@ void report_print_json(FILE *out, const Report *report)
     if (report->has_clusters)
         fprintf(out, ",\"clusters\":%d,\"inertia\":%.6g,\"iterations\":%d",
                 report->cluster_count, report->inertia, report->iterations);
+    if (report->model != NULL)
+        print_model_json(out, report);
     char stages[256];
     fprintf(out, ",\"seconds\":%.3f,\"stage_seconds\":%s", report->seconds,
             report_stage_json(report, stages, sizeof stages));

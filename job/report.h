@@ -58,6 +58,10 @@ typedef struct Report {
     int cluster_count, iterations;
     double inertia;
     size_t cluster_size_min, cluster_size_median, cluster_size_max;
+    /* strategy.clusters_from: the stored model and the drift against its fit (else NULL). */
+    const struct ClusterModel *model;
+    const struct ModelDrift *drift;
+    bool model_refitted;
 } Report;
 
 /*

@@ -15,6 +15,9 @@
 #include "kmeans.h"
 #include "log.h"
 #include "migrate.h"
+#include "model.h"
+#include "model_read.h"
+#include "model_store.h"
 #include "pairs.h"
 #include "plan.h"
 #include "runs.h"
@@ -283,7 +286,7 @@ done:
 static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                           const StreamOptions *stream_options, Images *images, StreamStats *stats,
                           RunCounts *counts, PairSet **existing, RunState *state, Report *report,
-                          Rng *rng, Error *err)
+                          Rng *rng, ModelUse *use, Error *err)
 {
     PGresult *result = NULL;
     int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
@@ -296,7 +299,18 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     PQclear(result);
     int64_t limit = config->resources.memory_limit_bytes;
     bool bounded = false;
-    if (plan->has_embedding && report != NULL) {
+    if (use != NULL && plan->has_embedding) {
+        bounded = true; /* one streaming pass, labels only */
+        if (report != NULL) {
+            report->memory_mode = "assign";
+            snprintf(report->memory_note, sizeof report->memory_note,
+                     "%s%s: ids, scores and labels only, no embedding matrix",
+                     use->refit ? "fitted a new model version on a sample, then " : "",
+                     "assigned to stored centres while streaming");
+        }
+        code = model_read_assign(config, db, plan, stream_options, total, use, images, stats,
+                                 rng, err);
+    } else if (plan->has_embedding && report != NULL) {
         EmbeddingFormat format;
         size_t dim = (size_t)config->source.embedding_dim;
         if ((code = stream_describe_embedding(db, plan, &format, err)) != ERR_OK
@@ -396,6 +410,43 @@ static int check_cancel(Error *err)
     return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", cancel_signal());
 }
 
+/*
+ * After the read of a run with a stored model: store a refitted version
+ * (not on a dry run), record the version on the run, and hand the labels,
+ * the model and its drift to the state (and so to categorize and the report).
+ */
+static int model_finish(const JobConfig *config, Db *db, const RunOptions *options, ModelUse *use,
+                        RunState *state, const RunInfo *info, Report *report, bool registered,
+                        Error *err)
+{
+    int code;
+    if (use->refit && !options->dry_run
+        && (code = model_store_save(db, use->model, config->job, config->text, err)) != ERR_OK)
+        return code;
+    if (registered && (code = model_store_record_run(db, info->job, info->run_id, use->name,
+                                                     use->model->version, use->refit, err))
+                          != ERR_OK)
+        return code;
+    state->drift = malloc(sizeof *state->drift);
+    if (state->drift == NULL)
+        return error_nomem(err, sizeof *state->drift);
+    *state->drift = use->drift;
+    memset(&use->drift, 0, sizeof use->drift);
+    state->model = use->model;
+    use->model = NULL;
+    state->model_refitted = use->refit;
+    state->cluster_labels = use->cluster_of;
+    use->cluster_of = NULL;
+    state->clusters.cluster_of = state->cluster_labels;
+    state->clusters.cluster_count = state->model->cluster_count;
+    state->clusters.inertia = use->inertia;
+    state->clusters.iterations = use->refit ? state->model->iterations : 0;
+    report->model = state->model;
+    report->drift = state->drift;
+    report->model_refitted = state->model_refitted;
+    return ERR_OK;
+}
+
 int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
             Error *err)
 {
@@ -410,6 +461,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     char *rejects_temp = NULL;
     char *config_json = NULL;
     char figures[512];
+    ModelUse model_use = {0};
+    bool using_model = config->strategy.clusters_from != NULL;
     int code;
 
     memset(state, 0, sizeof *state);
@@ -470,6 +523,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if (using_model
+        && (code = model_read_prepare(config, db, &plan, options->as_of, true, &model_use, err))
+               != ERR_OK)
+        goto done;
 
     if (!options->dry_run) {
         /* One run of a job at a time; a dry run writes nothing and needs no lock. */
@@ -524,9 +581,15 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     images_init(state->images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
     rng_init(&rng, seed);
+    model_use.seed = seed;
     if ((code = read_selection(config, db, &plan, &stream_options, state->images,
-                               &report->stream, counts, &existing, state, report, &rng, err))
+                               &report->stream, counts, &existing, state, report, &rng,
+                               using_model ? &model_use : NULL, err))
         != ERR_OK)
+        goto done;
+    if (using_model && (code = model_finish(config, db, options, &model_use, state, &info, report,
+                                            registered, err))
+                           != ERR_OK)
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
     snprintf(figures, sizeof figures,
@@ -615,6 +678,7 @@ done:
     }
     free(rejects_temp);
     free(config_json);
+    model_use_release(&model_use);
     report->exit_code = code;
     report->seconds = now_seconds() - started;
     pairs_result_release(&chosen);
@@ -635,6 +699,10 @@ void run_release(RunState *state)
     free(state->categories);
     free(state->pairs_per_category);
     free(state->cluster_labels);
+    model_free(state->model);
+    if (state->drift != NULL)
+        model_drift_release(state->drift);
+    free(state->drift);
     memset(state, 0, sizeof *state);
 }
 
@@ -648,6 +716,7 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     Images images;
     Categories categories = {0};
     Rng rng, sample_rng;
+    ModelUse model_use = {0};
     int code;
 
     memset(report, 0, sizeof *report);
@@ -662,13 +731,22 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     planned = true;
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
+    if (config->strategy.clusters_from != NULL
+        && (code = model_read_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
+        goto done;
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
-                               &report->counts, NULL, NULL, NULL, NULL, err))
+                               &report->counts, NULL, NULL, NULL, NULL,
+                               model_use.model != NULL ? &model_use : NULL, err))
         != ERR_OK)
         goto done;
     rng_init(&rng, report->seed);
     rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
-    if ((code = categorize(config, &images, NULL, &rng, &categories, err)) != ERR_OK)
+    ClusterLabels stored = {model_use.cluster_of,
+                            model_use.model != NULL ? model_use.model->cluster_count : 0,
+                            model_use.inertia, 0};
+    if ((code = categorize(config, &images, model_use.model != NULL ? &stored : NULL, &rng,
+                           &categories, err))
+        != ERR_OK)
         goto done;
     report->counts.categories = categories.count;
     report->counts.candidates = images.count;
@@ -680,8 +758,96 @@ done:
     report->status = code == ERR_OK ? "sampled" : "failed";
     categorize_release(&categories);
     images_release(&images);
+    model_use_release(&model_use);
     if (planned)
         plan_release(&plan);
     db_close(db);
+    return code;
+}
+
+int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summary, Error *err)
+{
+    double started = now_seconds();
+    Db *db = NULL;
+    Plan plan;
+    bool planned = false;
+    Images images;
+    StreamStats stats = {0};
+    ModelUse use = {0};
+    Rng rng;
+    PGresult *result = NULL;
+    int code;
+
+    memset(summary, 0, sizeof *summary);
+    images_init(&images, false, false, false, false);
+    if (config->strategy.clusters_from == NULL)
+        return error_set(err, ERR_CONFIG,
+                         "%s: pairpick fit needs strategy.clusters_from, the model's name"
+                         "\nHINT: add clusters_from: NAME under strategy",
+                         config->path);
+    if (!model_parse_ref(config->strategy.clusters_from, use.name, &use.version))
+        return error_set(err, ERR_CONFIG, "strategy.clusters_from: \"%s\" is not MODEL[@VERSION]",
+                         config->strategy.clusters_from);
+    uint64_t seed = seed_for(config, options);
+    if ((code = run_connect(config, &db, err)) != ERR_OK
+        || (code = migrate_verify(db, config->output.table, err)) != ERR_OK
+        || (code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
+        goto done;
+    planned = true;
+    images_init(&images, plan.has_score, plan.has_variance, plan.has_category, false);
+    if ((code = model_read_dim(config, db, &plan, &use.dim, err)) != ERR_OK)
+        goto done;
+    if (use.dim == 0) {
+        code = error_set(err, ERR_DATA, "cannot fit a cluster model: no selected row has a "
+                                        "usable embedding");
+        goto done;
+    }
+    if ((code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
+                           NULL, err))
+        != ERR_OK)
+        goto done;
+    if ((code = db_query(db, "count source", plan.count_sql, 0, NULL, &result, err)) == ERR_OK) {
+        uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+        PQclear(result);
+        StreamOptions stream_options = stream_options_for(config);
+        rng_init(&rng, seed);
+        code = model_read_fit(config, db, &plan, &stream_options, use.dim, total, use.name, seed,
+                               &images, &stats, &rng, &summary->model, err);
+    }
+    Error ignored;
+    if (code != ERR_OK) {
+        db_command(db, "rollback read", "ROLLBACK", 0, NULL, NULL, &ignored);
+        goto done;
+    }
+    if ((code = db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err)) != ERR_OK
+        || (code = model_store_save(db, summary->model, config->job, config->text, err))
+               != ERR_OK)
+        goto done;
+    summary->rows_read = stats.rows_read;
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        summary->rows_skipped += stats.rejected[r];
+done:
+    summary->seconds = now_seconds() - started;
+    images_release(&images);
+    if (planned)
+        plan_release(&plan);
+    db_close(db);
+    return code;
+}
+
+void run_fit_release(FitSummary *summary)
+{
+    model_free(summary->model);
+    memset(summary, 0, sizeof *summary);
+}
+
+int run_check_model(const JobConfig *config, Db *db, const Plan *plan, Error *err)
+{
+    ModelUse use;
+    int code = model_store_check_privileges(db, config->strategy.kmeans.refit_after_ms > 0, err);
+    if (code != ERR_OK)
+        return code;
+    code = model_read_prepare(config, db, plan, NULL, true, &use, err);
+    model_use_release(&use);
     return code;
 }

@@ -42,6 +42,10 @@ typedef struct RunState {
     bool lock_held_by_other; /* the run did not start: another run holds the job */
     ClusterLabels clusters;  /* bounded memory: labels assigned while streaming */
     int32_t *cluster_labels; /* owns clusters.cluster_of */
+    /* strategy.clusters_from: the stored model assigned with, and what it saw. */
+    struct ClusterModel *model;
+    struct ModelDrift *drift;
+    bool model_refitted;     /* this run fitted (and, unless a dry run, stored) it */
 } RunState;
 
 /*
@@ -60,6 +64,31 @@ void run_release(RunState *state);
 int run_sample(const JobConfig *config, const RunOptions *options,
                const SampleOptions *sample_options, SampleSummary *summary, Report *report,
                Error *err);
+
+/* What `pairpick fit` did. */
+typedef struct FitSummary {
+    struct ClusterModel *model; /* the stored model; run_fit_release frees it */
+    uint64_t rows_read;        /* rows the selection returned */
+    uint64_t rows_skipped;
+    double seconds;
+} FitSummary;
+
+/*
+ * `pairpick fit`: reads the selection in one snapshot, keeping only ids and
+ * a uniform sample of strategy.kmeans.fit_sample embeddings (all of them
+ * when unset), fits the model (PCA, then k-means) and stores it as the next
+ * version of the strategy.clusters_from name, in one transaction.
+ */
+int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summary, Error *err);
+
+void run_fit_release(FitSummary *summary);
+
+/*
+ * `pairpick check --db` of a config with strategy.clusters_from: the
+ * privileges on the model tables, and that the model is stored and takes
+ * the selection's embeddings (unless a refit is due, which a run would do).
+ */
+int run_check_model(const JobConfig *config, Db *db, const Plan *plan, Error *err);
 
 /* Connects as the config says (application_name pairpick/<job>). */
 int run_connect(const JobConfig *config, Db **db, Error *err);

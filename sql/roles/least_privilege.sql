@@ -23,3 +23,8 @@ SELECT format('GRANT SELECT ON %s TO %I', :'source'::regclass, :'role') \gexec
 SELECT format('GRANT SELECT, INSERT ON %s TO %I', :'output'::regclass, :'role') \gexec
 SELECT format('GRANT SELECT, INSERT, UPDATE ON pairpick_runs TO %I', :'role') \gexec
 SELECT format('GRANT SELECT ON pairpick_migrations TO %I', :'role') \gexec
+-- Stored cluster models (migration 005): runs read them, and a run with
+-- strategy.kmeans.refit_after stores a new version.
+SELECT format('GRANT SELECT, INSERT ON %s TO %I', t, :'role')
+  FROM unnest(ARRAY['pairpick_cluster_models', 'pairpick_cluster_model_clusters']) AS t
+ WHERE to_regclass(t) IS NOT NULL \gexec

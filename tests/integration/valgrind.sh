@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Representative runs of the real binary under valgrind (memcheck, full leak
 # check) against a throwaway PostgreSQL: a bad config, a score run, an
-# embedding run, a dry run, a run that fails in the database, an
+# embedding run, a dry run, a stored cluster model (fit, assign, refit,
+# mismatch), a run that fails in the database, an
 # unreachable server. A memory error or a definite leak makes valgrind exit
 # 1, which pairpick itself never does (its codes are sysexits), so
 # expect_status catches it and the valgrind log is shown.
@@ -125,6 +126,30 @@ strategy:
 YAML
 )
     pp run "$cfg"; checked 69
+}
+
+test_valgrind_stored_model() {
+    cfg=$(config vg-model vg_model 'strategy:
+  by: embedding
+  clusters: 4
+  clusters_from: vg-topics
+  kmeans: {n_init: 1, max_iter: 20, pca: 8, fit_sample: 200, refit_after: 7d}
+  max_pairs: 100
+  seed: 3')
+    # the first 32 dimensions: PCA of 768 under valgrind would take minutes
+    sed -i 's/embedding: clip_embedding/embedding: "clip_embedding[1:32]"/' "$cfg"
+    pp migrate "$cfg"; checked 0
+    pp fit "$cfg"; checked 0
+    expect_eq "$(json_field dim)" 32 "dimensions"
+    pp run "$cfg" --run-id m1; checked 0
+    expect_eq "$(json_field memory_mode)" assign "assigned"
+    sql "UPDATE pairpick_cluster_models SET fitted_at = now() - interval '8 days'" >/dev/null
+    pp run "$cfg" --run-id m2; checked 0
+    expect_eq "$(sql "SELECT model_version FROM pairpick_runs WHERE run_id = 'm2'")" 2 "refitted"
+    pp models "$cfg" --json; checked 0
+    sed -i 's/kmeans: {n_init: 1/kmeans: {metric: euclidean, n_init: 1/; s/, refit_after: 7d//' "$cfg"
+    pp run "$cfg" --run-id m3; checked 65
+    expect_grep "fitted with metric cosine" "$WORK/err"
 }
 
 start_server

@@ -521,8 +521,8 @@ static void test_unknown_keys_and_suggestions(void **state)
                  "(did you mean \"database.statement_timeout\"?)");
     /* Nothing close: the keys allowed there. */
     expect_error_hint(BASE "  colour: red\n", "8:3", "unknown key \"strategy.colour\"",
-                      "HINT: the keys allowed in strategy are by, bins, binning, clusters, kmeans, "
-                      "max_pairs, seed");
+                      "HINT: the keys allowed in strategy are by, bins, binning, clusters, "
+                      "clusters_from, kmeans, max_pairs, seed");
     expect_error_hint("version: 1\n", "1:1", "unknown key \"version\"",
                       "HINT: the keys allowed at the top level are job, database, source, filters, "
                       "strategy, output, resources");
