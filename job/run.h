@@ -42,6 +42,8 @@ typedef struct RunState {
     bool lock_held_by_other; /* the run did not start: another run holds the job */
     ClusterLabels clusters;  /* bounded memory: labels assigned while streaming */
     int32_t *cluster_labels; /* owns clusters.cluster_of */
+    uint32_t *exposure;      /* per image: open pairs before the run (informative runs) */
+    uint64_t pending_before; /* this job's pending pairs (output.max_pending) */
 } RunState;
 
 /*
