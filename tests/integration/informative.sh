@@ -207,6 +207,37 @@ YAML
         || fail "the test data has no near-duplicates to skip"
 }
 
+test_bridges_join_nearest_clusters() {
+    cfg=$(write_config inf-clusters <<YAML
+job: inf-clusters
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  variance: score_variance
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 6
+  max_pairs: 200
+  seed: 5
+  prefer: uncertain
+  explore_fraction: 0.25
+output:
+  table: t_inf_clusters
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    cross=$(sql "SELECT count(*) FROM t_inf_clusters WHERE cross_category")
+    [ "$cross" -ge 49 ] && [ "$cross" -le 51 ] || fail "cross pairs between clusters: $cross, expected 50 +- 1"
+    expect_eq "$(sql "SELECT count(*) FROM t_inf_clusters WHERE cross_category
+                        AND category !~ '^cluster:[0-9]+[|]cluster:[0-9]+$'")" 0 "bridges name two clusters"
+    expect_eq "$(sql "SELECT count(*) FROM t_inf_clusters WHERE cross_category
+                        AND split_part(category, '|', 1) = split_part(category, '|', 2)")" 0 \
+        "a bridge inside one cluster"
+}
+
 test_dry_run_prints_bridges_and_writes_nothing() {
     cfg=$(job_config inf-dry t_inf_dry "prefer: uncertain" "explore_fraction: 0.5" "max_pairs: 20")
     pp migrate "$cfg"; expect_status 0
