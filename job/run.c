@@ -620,6 +620,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     snprintf(policy, sizeof policy, "%s:%s/%s", config->job, report->strategy,
              config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random");
     report->prefer = config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random";
+    if (config->strategy.max_similarity.set && state->images->embedding == NULL)
+        log_line("warning", "pairs", NULL,
+                 "strategy.max_similarity is not applied: the embeddings are not in memory "
+                 "(bounded mode of resources.memory_limit)");
     if (uses_selector(config)) {
         if (config->strategy.explore_fraction > 0
             && (code = categorize_links(state->categories, state->images, &links,
