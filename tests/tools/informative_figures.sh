@@ -26,11 +26,11 @@ YAML
     "$PAIRPICK" migrate "$WORK/$1.yaml" >/dev/null 2>&1
     "$PAIRPICK" run "$WORK/$1.yaml" 2>/dev/null | tail -n 1 >"$WORK/$1.json"
     psql -X -At -v line="$(cat "$WORK/$1.json")" <<SQL
-SELECT format('%-10s pairs %s  mean|p-1/2| %s (random in-category %s)  mean var_a+var_b %s (%s)  information %s (%s)  cross %s  pairs stage %s s  mean|z| stored %s',
+SELECT format('%-10s pairs %s  mean|p-1/2| %s (random in-category %s)  mean var_a+var_b %s (%s)  information %s (%s)  cross %s  candidates %s  pairs stage %s s  mean|z| stored %s',
   '$1', j->>'pairs_inserted', round((j->>'mean_p_distance')::numeric, 4), round((j->>'random_mean_p_distance')::numeric, 4),
   round((j->>'mean_variance_sum')::numeric, 4), round((j->>'random_mean_variance_sum')::numeric, 4),
   round((j->>'information_sum')::numeric, 1), round((j->>'random_information_sum')::numeric, 1),
-  coalesce(j->>'cross_pairs', '0'), j->'stage_seconds'->>'pairs',
+  coalesce(j->>'cross_pairs', '0'), coalesce(j->>'candidates_examined', '-'), j->'stage_seconds'->>'pairs',
   (SELECT round(avg(abs(p.score_a - p.score_b) / sqrt(a.score_variance + b.score_variance + 0.02))::numeric, 4)
      FROM pairs_$1 AS p JOIN demo.images AS a ON a.job_uuid::text = p.image_a
      JOIN demo.images AS b ON b.job_uuid::text = p.image_b))
