@@ -192,6 +192,107 @@ const char *categorize_name(const Categories *categories, const Images *images, 
     return buffer;
 }
 
+static int compare_link(const void *x, const void *y)
+{
+    const CategoryLink *p = x, *q = y;
+    if (p->from != q->from)
+        return p->from < q->from ? -1 : 1;
+    return (p->to > q->to) - (p->to < q->to);
+}
+
+/* Each category's nearest by centroid; k x k distances, k = categories. */
+static int nearest_centroids(const Categories *categories, const Images *images,
+                             CategoryLink *links, size_t *link_count, Error *err)
+{
+    size_t k = (size_t)categories->count, dim = images->dim;
+    double *centroid = calloc(k * dim + 1, sizeof *centroid);
+    size_t *members = calloc(k + 1, sizeof *members);
+    if (centroid == NULL || members == NULL) {
+        free(centroid);
+        free(members);
+        return error_nomem(err, k * dim * sizeof *centroid);
+    }
+    for (size_t i = 0; i < images->count; i++) {
+        int32_t c = categories->category_of[i];
+        if (c < 0)
+            continue;
+        members[c]++;
+        for (size_t d = 0; d < dim; d++)
+            centroid[(size_t)c * dim + d] += images->embedding[i * dim + d];
+    }
+    for (size_t c = 0; c < k; c++)
+        for (size_t d = 0; d < dim && members[c] > 0; d++)
+            centroid[c * dim + d] /= (double)members[c];
+    for (size_t c = 0; c < k; c++) {
+        size_t best = k;
+        double best_distance = 0;
+        for (size_t o = 0; o < k && members[c] > 0; o++) {
+            if (o == c || members[o] == 0)
+                continue;
+            double distance = 0;
+            for (size_t d = 0; d < dim; d++) {
+                double delta = centroid[c * dim + d] - centroid[o * dim + d];
+                distance += delta * delta;
+            }
+            if (best == k || distance < best_distance) {
+                best = o;
+                best_distance = distance;
+            }
+        }
+        if (best < k)
+            links[(*link_count)++] = (CategoryLink){(int32_t)(c < best ? c : best),
+                                                    (int32_t)(c < best ? best : c)};
+    }
+    free(centroid);
+    free(members);
+    return ERR_OK;
+}
+
+int categorize_links(const Categories *categories, const Images *images, CategoryLink **links,
+                     size_t *link_count, Error *err)
+{
+    size_t k = categories->count > 0 ? (size_t)categories->count : 0;
+    int code = ERR_OK;
+    *link_count = 0;
+    *links = malloc((k + 1) * sizeof **links);
+    if (*links == NULL)
+        return error_nomem(err, k * sizeof **links);
+    switch (categories->by) {
+    case STRATEGY_SCORE:
+        for (size_t c = 0; c + 1 < k; c++)
+            (*links)[(*link_count)++] = (CategoryLink){(int32_t)c, (int32_t)c + 1};
+        break;
+    case STRATEGY_EMBEDDING_SCORE:
+        /* categories are numbered in (cluster, bin) order: adjacent bins of
+         * one cluster are consecutive categories */
+        for (size_t c = 0; c + 1 < k; c++)
+            if (categories->group_of_category[c] == categories->group_of_category[c + 1]
+                && categories->bin_of_category[c] + 1 == categories->bin_of_category[c + 1])
+                (*links)[(*link_count)++] = (CategoryLink){(int32_t)c, (int32_t)c + 1};
+        break;
+    case STRATEGY_EMBEDDING:
+        if (images->embedding != NULL && images->dim > 0)
+            code = nearest_centroids(categories, images, *links, link_count, err);
+        break;
+    case STRATEGY_CATEGORY:
+        break;
+    }
+    if (code == ERR_OK && *link_count > 1) {
+        /* two clusters nearest to each other give the same link twice */
+        qsort(*links, *link_count, sizeof **links, compare_link);
+        size_t kept = 1;
+        for (size_t l = 1; l < *link_count; l++)
+            if (compare_link(&(*links)[l], &(*links)[kept - 1]) != 0)
+                (*links)[kept++] = (*links)[l];
+        *link_count = kept;
+    }
+    if (code != ERR_OK) {
+        free(*links);
+        *links = NULL;
+    }
+    return code;
+}
+
 void categorize_release(Categories *categories)
 {
     free(categories->category_of);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "error.h"
 #include "images.h"
+#include "informative.h"
 #include "rng.h"
 
 typedef struct Categories {
@@ -53,6 +54,16 @@ int categorize(const JobConfig *config, Images *images, const ClusterLabels *giv
 /* Writes category's name ("score:3", "cluster:17/score:2", a label) into buffer. */
 const char *categorize_name(const Categories *categories, const Images *images, int32_t category,
                             char *buffer, size_t size);
+
+/*
+ * The neighbouring categories that bridges (strategy.explore_fraction) may
+ * join, each pair once: adjacent score bins (inside the same cluster for
+ * [embedding, score]); for clusters, each cluster and the one whose
+ * centroid (mean embedding row) is nearest. None for a category column, or
+ * for clusters whose embeddings are not in memory. *links is malloc'd.
+ */
+int categorize_links(const Categories *categories, const Images *images, CategoryLink **links,
+                     size_t *link_count, Error *err);
 
 void categorize_release(Categories *categories);
 

@@ -105,6 +105,7 @@ _Static_assert(sizeof(Binning) == sizeof(int), "enum size");
 _Static_assert(sizeof(BadRowPolicy) == sizeof(int), "enum size");
 _Static_assert(sizeof(KmeansAlgorithm) == sizeof(int), "enum size");
 _Static_assert(sizeof(KmeansMetric) == sizeof(int), "enum size");
+_Static_assert(sizeof(InformPrefer) == sizeof(int), "enum size");
 
 static const Choice bad_row_choices[] = {
     {"error", BAD_ROW_ERROR}, {"skip", BAD_ROW_SKIP}, {NULL, 0}};
@@ -114,6 +115,8 @@ static const Choice algorithm_choices[] = {
     {"minibatch", KMEANS_MINIBATCH}, {"lloyd", KMEANS_LLOYD}, {NULL, 0}};
 static const Choice metric_choices[] = {
     {"cosine", KMEANS_COSINE}, {"euclidean", KMEANS_EUCLIDEAN}, {NULL, 0}};
+static const Choice prefer_choices[] = {
+    {"random", INFORM_RANDOM}, {"uncertain", INFORM_UNCERTAIN}, {NULL, 0}};
 static const Choice strategy_choices[] = {{"score", STRATEGY_SCORE},
                                           {"category", STRATEGY_CATEGORY},
                                           {"embedding", STRATEGY_EMBEDDING},
@@ -218,9 +221,18 @@ static const KeySpec key_table[] = {
     INTEGER("strategy.kmeans.pca", KEY_INT, strategy.kmeans.pca, NULL, 1, 65536),
     INTEGER("strategy.max_pairs", KEY_INT64, strategy.max_pairs, "1000", 1, INT64_MAX),
     {.path = "strategy.seed", .type = KEY_UINT64, .store = store_seed},
+    ENUM("strategy.prefer", strategy.prefer, "random", prefer_choices),
+    NUMBER("strategy.score_sigma", KEY_DOUBLE, strategy.score_sigma, "0.1", 1e-12, DBL_MAX),
+    NUMBER("strategy.beta", KEY_DOUBLE, strategy.beta, "0.1", 1e-12, DBL_MAX),
+    INTEGER("strategy.window", KEY_INT, strategy.window, "8", 1, 1000),
+    NUMBER("strategy.explore_fraction", KEY_DOUBLE, strategy.explore_fraction, "0", 0.0, 1.0),
+    INTEGER("strategy.max_exposure", KEY_INT, strategy.max_exposure, NULL, 1, 1000000),
+    NUMBER("strategy.max_similarity", KEY_OPTIONAL_DOUBLE, strategy.max_similarity, NULL, -1.0,
+           1.0),
 
     SECTION("output"),
     STRING("output.table", output.table, "pending_annotation_pairs", 0),
+    INTEGER("output.max_pending", KEY_INT64, output.max_pending, NULL, 1, INT64_MAX),
 
     SECTION("resources"),
     INTEGER("resources.memory_limit", KEY_BYTES, resources.memory_limit_bytes, NULL, 0, INT64_MAX),
@@ -1534,6 +1546,22 @@ static int check_rules(Parse *parse)
                         "needs %s, which is not set", filter_columns[f].column);
         }
     }
+
+    if (config->strategy.prefer == INFORM_UNCERTAIN && config->source.score == NULL)
+        return fail(parse, value_mark(parse, "strategy.prefer"), "strategy.prefer",
+                    "add score: COLUMN under source, or prefer: random",
+                    "uncertain needs source.score, which is not set");
+    if (config->strategy.max_similarity.set && config->source.embedding == NULL)
+        return fail(parse, value_mark(parse, "strategy.max_similarity"),
+                    "strategy.max_similarity", "add embedding: COLUMN under source",
+                    "needs source.embedding, which is not set");
+    if (config->strategy.explore_fraction > 0 && config->strategy.by == STRATEGY_CATEGORY)
+        return fail(parse, value_mark(parse, "strategy.explore_fraction"),
+                    "strategy.explore_fraction",
+                    "bridges join adjacent score bins or nearest clusters; use by: score, "
+                    "embedding or [embedding, score]",
+                    "expected 0 with by: category, whose categories have no neighbours, got %g",
+                    config->strategy.explore_fraction);
 
     for (size_t s = 0; s < sizeof strategy_columns / sizeof strategy_columns[0]; s++) {
         if (strategy_columns[s].by != config->strategy.by)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "informative.h"
 #include "kmeans.h"
 
 typedef enum {
@@ -104,10 +105,18 @@ typedef struct JobConfig {
         int64_t max_pairs;      /* default 1000, >= 1 */
         bool seed_set;
         uint64_t seed;
+        InformPrefer prefer;    /* default random */
+        double score_sigma;     /* default 0.1: sigma of an image without a variance */
+        double beta;            /* default 0.1: per-comparison noise */
+        int window;             /* default 8: score neighbours per image */
+        double explore_fraction; /* default 0: share of cross-category pairs */
+        int max_exposure;       /* 0: no cap on open pairs per image */
+        OptionalDouble max_similarity; /* cosine; needs source.embedding */
     } strategy;
 
     struct {
         char *table; /* default "pending_annotation_pairs" */
+        int64_t max_pending; /* 0: no cap on this job's pending pairs */
     } output;
 
     struct {

@@ -276,8 +276,8 @@ static int pick_category(const uint32_t *members, size_t n, uint64_t quota,
  * the categories with capacity above the level) go one each to randomly
  * chosen such categories.
  */
-static int share_budget(const size_t *capacity, int32_t category_count, uint64_t budget,
-                        Rng *rng, size_t *quota, Error *err)
+int pairs_share_budget(const size_t *capacity, int32_t category_count, uint64_t budget,
+                       Rng *rng, size_t *quota, Error *err)
 {
     uint64_t low = 0, high = 0;
     int32_t *open = NULL;
@@ -414,7 +414,7 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
         goto done;
     }
     rng_fork(&base, REMAINDER_LABEL, &stream);
-    if ((code = share_budget(result->capacity_per_category, category_count, budget, &stream,
+    if ((code = pairs_share_budget(result->capacity_per_category, category_count, budget, &stream,
                              result->pairs_per_category, err))
         != ERR_OK)
         goto done;

@@ -92,6 +92,14 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
                  uint64_t max_pairs, const PairSet *exclude, Rng *rng, PairsResult *result,
                  Error *err);
 
+/*
+ * The water-filling pairs_select uses: quota[c] = min(capacity[c], level)
+ * for the largest level within budget (budget <= the capacities' sum), the
+ * units left over one each to distinct categories drawn with rng.
+ */
+int pairs_share_budget(const size_t *capacity, int32_t category_count, uint64_t budget,
+                       Rng *rng, size_t *quota, Error *err);
+
 /* Frees the result's arrays and zeroes it; a zeroed result is allowed. */
 void pairs_result_release(PairsResult *result);
 

@@ -307,7 +307,8 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
 #undef QUOTE_OR_FAIL
 
     bool needs_embedding = config->strategy.by == STRATEGY_EMBEDDING
-                           || config->strategy.by == STRATEGY_EMBEDDING_SCORE;
+                           || config->strategy.by == STRATEGY_EMBEDDING_SCORE
+                           || config->strategy.max_similarity.set; /* near-duplicates */
     plan->has_score = score != NULL;
     plan->has_variance = variance != NULL;
     plan->has_category = category != NULL && config->strategy.by == STRATEGY_CATEGORY;

@@ -165,6 +165,42 @@ static void print_model_json(FILE *out, const Report *report)
     fputc(']', out);
 }
 
+void report_measure_information(Report *report, const InformOptions *options,
+                                const int32_t *category_of, size_t image_count, const Pair *pairs,
+                                size_t pair_count, Rng *rng)
+{
+    if (options->score == NULL || pair_count == 0)
+        return;
+    Pair *random = malloc(pair_count * sizeof *random);
+    if (random == NULL)
+        return; /* figures only: the run goes on without them */
+    size_t drawn = informative_random_pairs(category_of, image_count, pair_count, rng, random);
+    informative_measure(options, pairs, pair_count, &report->chosen_information);
+    informative_measure(options, random, drawn, &report->random_information);
+    report->has_information = report->chosen_information.pair_count > 0;
+    free(random);
+}
+
+void report_measure_exposure(Report *report, const uint32_t *exposure, const int32_t *category_of,
+                             size_t image_count, const Pair *pairs, size_t pair_count)
+{
+    uint32_t *shown = calloc(image_count + 1, sizeof *shown);
+    if (shown == NULL)
+        return;
+    for (size_t k = 0; k < pair_count; k++)
+        shown[pairs[k].a]++, shown[pairs[k].b]++;
+    memset(report->exposure_histogram, 0, sizeof report->exposure_histogram);
+    for (size_t i = 0; i < image_count; i++) {
+        if (category_of[i] < 0)
+            continue;
+        uint64_t open = (uint64_t)shown[i] + (exposure != NULL ? exposure[i] : 0);
+        report->exposure_histogram[open < REPORT_EXPOSURE_BUCKETS ? open
+                                                                  : REPORT_EXPOSURE_BUCKETS - 1]++;
+    }
+    report->has_exposure = true;
+    free(shown);
+}
+
 void report_print_human(FILE *out, const Report *report, const Images *images,
                         const Categories *categories, const size_t *pairs_per_category)
 {
@@ -206,6 +242,36 @@ void report_print_human(FILE *out, const Report *report, const Images *images,
     if (report->has_similarity)
         fprintf(out, "  cosine sim.     chosen pairs %.4f, random pairs %.4f\n",
                 report->chosen_similarity, report->random_similarity);
+    if (report->has_queue)
+        fprintf(out, "  queue           %" PRIu64 " pairs of this job pending before the run, "
+                     "output.max_pending %" PRId64 "%s\n",
+                report->pending_before, report->max_pending,
+                report->queue_full ? ": the queue is full, no pairs added" : "");
+    if (report->prefer != NULL)
+        fprintf(out, "  prefer          %s, %" PRIu64 " cross-category pairs\n", report->prefer,
+                report->cross_pairs);
+    if (report->has_information) {
+        const InformStats *c = &report->chosen_information, *r = &report->random_information;
+        fprintf(out, "  |p - 1/2|       chosen pairs %.4f, random in-category pairs %.4f\n",
+                c->mean_p_distance, r->mean_p_distance);
+        fprintf(out, "  var_a + var_b   chosen pairs %.4g, random in-category pairs %.4g\n",
+                c->mean_variance_sum, r->mean_variance_sum);
+        fprintf(out, "  information     chosen pairs %.4g, random in-category pairs %.4g "
+                     "(summed over %zu pairs)\n",
+                c->information_sum, r->information_sum, c->pair_count);
+    }
+    if (report->has_selection)
+        fprintf(out, "  candidates      %" PRIu64 " examined, %" PRIu64 " near-duplicates skipped, "
+                     "%" PRIu64 " at max_exposure\n",
+                report->candidates_examined, report->near_duplicates_skipped,
+                report->exposure_skipped);
+    if (report->has_exposure) {
+        fprintf(out, "  exposure        images by open pairs after the run:");
+        for (int b = 0; b < REPORT_EXPOSURE_BUCKETS; b++)
+            fprintf(out, " %d%s=%" PRIu64, b, b == REPORT_EXPOSURE_BUCKETS - 1 ? "+" : "",
+                    report->exposure_histogram[b]);
+        fputc('\n', out);
+    }
     if (pairs_per_category != NULL && categories != NULL && categories->count > 0) {
         char name[256];
         int32_t shown = categories->count > 50 ? 50 : categories->count;
@@ -271,6 +337,37 @@ void report_print_json(FILE *out, const Report *report)
                 report->cluster_count, report->inertia, report->iterations);
     if (report->model != NULL)
         print_model_json(out, report);
+    if (report->has_queue)
+        fprintf(out, ",\"pending_before\":%" PRIu64 ",\"max_pending\":%" PRId64
+                     ",\"queue_full\":%s",
+                report->pending_before, report->max_pending,
+                report->queue_full ? "true" : "false");
+    if (report->prefer != NULL) {
+        fputs(",\"prefer\":", out);
+        report_json_string(out, report->prefer);
+        fprintf(out, ",\"cross_pairs\":%" PRIu64, report->cross_pairs);
+    }
+    if (report->has_information) {
+        const InformStats *c = &report->chosen_information, *r = &report->random_information;
+        fprintf(out,
+                ",\"mean_p_distance\":%.6g,\"random_mean_p_distance\":%.6g"
+                ",\"mean_variance_sum\":%.6g,\"random_mean_variance_sum\":%.6g"
+                ",\"information_sum\":%.6g,\"random_information_sum\":%.6g",
+                c->mean_p_distance, r->mean_p_distance, c->mean_variance_sum,
+                r->mean_variance_sum, c->information_sum, r->information_sum);
+    }
+    if (report->has_selection)
+        fprintf(out,
+                ",\"candidates_examined\":%" PRIu64 ",\"near_duplicates_skipped\":%" PRIu64
+                ",\"exposure_skipped\":%" PRIu64,
+                report->candidates_examined, report->near_duplicates_skipped,
+                report->exposure_skipped);
+    if (report->has_exposure) {
+        fputs(",\"exposure_histogram\":[", out);
+        for (int b = 0; b < REPORT_EXPOSURE_BUCKETS; b++)
+            fprintf(out, "%s%" PRIu64, b > 0 ? "," : "", report->exposure_histogram[b]);
+        fputc(']', out);
+    }
     char stages[256];
     fprintf(out, ",\"seconds\":%.3f,\"stage_seconds\":%s", report->seconds,
             report_stage_json(report, stages, sizeof stages));

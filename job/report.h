@@ -16,6 +16,7 @@
 
 #include "categorize.h"
 #include "images.h"
+#include "informative.h"
 #include "pairs.h"
 #include "rng.h"
 #include "runs.h"
@@ -32,6 +33,8 @@ typedef enum {
 } Stage;
 
 const char *report_stage_name(Stage stage);
+
+#define REPORT_EXPOSURE_BUCKETS 8
 
 typedef struct Report {
     const char *job;
@@ -62,6 +65,18 @@ typedef struct Report {
     const struct ClusterModel *model;
     const struct ModelDrift *drift;
     bool model_refitted;
+    /* Informative pairs (strategy.prefer and its companions): */
+    const char *prefer;       /* "random" or "uncertain"; NULL before pairing */
+    bool has_information;     /* scores: the chosen and random figures below */
+    InformStats chosen_information, random_information; /* random: in-category pairs */
+    bool has_selection;       /* the informative selector ran: its counts below */
+    uint64_t cross_pairs, candidates_examined, near_duplicates_skipped, exposure_skipped;
+    bool has_exposure;        /* images by open pairs after this run: 0..6, then 7 or more */
+    uint64_t exposure_histogram[REPORT_EXPOSURE_BUCKETS];
+    bool has_queue;           /* output.max_pending: the queue before this run */
+    uint64_t pending_before;
+    int64_t max_pending;
+    bool queue_full;          /* nothing to add: the run chose no pairs */
 } Report;
 
 /*
@@ -71,6 +86,20 @@ typedef struct Report {
  */
 void report_measure(Report *report, const Images *images, const Categories *categories,
                     const Pair *pairs, size_t pair_count, Rng *rng);
+
+/*
+ * Fills the information figures: mean |p - 1/2|, mean var_a + var_b and
+ * summed expected information of the chosen pairs, and of as many random
+ * pairs inside categories drawn with rng. Nothing without scores.
+ */
+void report_measure_information(Report *report, const InformOptions *options,
+                                const int32_t *category_of, size_t image_count, const Pair *pairs,
+                                size_t pair_count, Rng *rng);
+
+/* Fills the exposure histogram: exposure (open pairs before the run, may
+ * be NULL) plus the chosen pairs, for every image whose category_of >= 0. */
+void report_measure_exposure(Report *report, const uint32_t *exposure, const int32_t *category_of,
+                             size_t image_count, const Pair *pairs, size_t pair_count);
 
 /* The human summary, with the pairs chosen per category (may be NULL). */
 void report_print_human(FILE *out, const Report *report, const Images *images,

@@ -12,6 +12,7 @@
 #include "cancel.h"
 #include "categorize.h"
 #include "images.h"
+#include "informative.h"
 #include "kmeans.h"
 #include "log.h"
 #include "migrate.h"
@@ -111,6 +112,16 @@ static uint64_t seed_for(const JobConfig *config, const RunOptions *options)
     return options->seed_set           ? options->seed
            : config->strategy.seed_set ? config->strategy.seed
                                        : random_seed();
+}
+
+/*
+ * Whether the informative selector chooses the pairs: prefer uncertain or
+ * any of its companions. Otherwise pairs_select does, exactly as before.
+ */
+static bool uses_selector(const JobConfig *config)
+{
+    return config->strategy.prefer != INFORM_RANDOM || config->strategy.explore_fraction > 0
+           || config->strategy.max_exposure > 0 || config->strategy.max_similarity.set;
 }
 
 /* Reads the selection in one snapshot: source count, rows, existing pairs. */
@@ -368,6 +379,21 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     if (existing != NULL
         && (code = write_load_existing(db, plan->output_table, images, existing, err)) != ERR_OK)
         goto fail;
+    if (state != NULL && existing != NULL && uses_selector(config)) {
+        state->exposure = malloc((images->count + 1) * sizeof *state->exposure);
+        if (state->exposure == NULL) {
+            code = error_nomem(err, images->count * sizeof *state->exposure);
+            goto fail;
+        }
+        if ((code = write_load_exposure(db, plan->output_table, images, state->exposure, err))
+            != ERR_OK)
+            goto fail;
+    }
+    if (state != NULL && existing != NULL && config->output.max_pending > 0
+        && (code = write_count_pending(db, plan->output_table, config->job,
+                                       &state->pending_before, err))
+               != ERR_OK)
+        goto fail;
     return db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err);
 fail:;
     Error ignored;
@@ -456,6 +482,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     bool planned = false, registered = false;
     PairSet *existing = NULL;
     PairsResult chosen = {0};
+    InformResult informed = {0};
+    CategoryLink *links = NULL;
+    char *show_first = NULL;
+    char policy[256];
     Rng rng, report_rng;
     Rejects rejects = {NULL};
     char *rejects_temp = NULL;
@@ -614,25 +644,105 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = check_cancel(err)) != ERR_OK)
         goto done;
 
-    if ((code = pairs_select(state->categories->category_of, state->images->count,
-                             state->categories->count, counts->pairs_requested, existing, &rng,
-                             &chosen, err))
-        != ERR_OK)
-        goto done;
-    counts->pairs_available = chosen.available;
-    counts->pairs_chosen = chosen.pair_count;
+    /* output.max_pending: the queue takes what it has room for. */
+    uint64_t budget = counts->pairs_requested;
+    if (config->output.max_pending > 0) {
+        uint64_t cap = (uint64_t)config->output.max_pending;
+        uint64_t room = state->pending_before < cap ? cap - state->pending_before : 0;
+        report->has_queue = true;
+        report->pending_before = state->pending_before;
+        report->max_pending = config->output.max_pending;
+        if (room < budget)
+            budget = room;
+        if (budget == 0) {
+            report->queue_full = true;
+            log_line("info", "pairs", NULL,
+                     "the queue is full: %" PRIu64 " pairs of job %s pending, output.max_pending "
+                     "%" PRId64 "; no pairs added",
+                     state->pending_before, config->job, config->output.max_pending);
+        }
+    }
+    InformOptions inform = {
+        .prefer = config->strategy.prefer,
+        .score = state->images->score,
+        .variance = state->images->variance,
+        .score_sigma = config->strategy.score_sigma,
+        .beta = config->strategy.beta,
+        .window = (size_t)config->strategy.window,
+        .explore_fraction = config->strategy.explore_fraction,
+        .exposure = state->exposure,
+        .max_exposure = (uint32_t)config->strategy.max_exposure,
+        .embedding = state->images->embedding,
+        .dim = state->images->dim,
+        .has_max_similarity = config->strategy.max_similarity.set,
+        .max_similarity = config->strategy.max_similarity.value,
+    };
+    const Pair *pairs;
+    size_t pair_count;
+    PairProvenance provenance = {.policy = policy};
+    snprintf(policy, sizeof policy, "%s:%s/%s", config->job, report->strategy,
+             config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random");
+    report->prefer = config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random";
+    if (config->strategy.max_similarity.set && state->images->embedding == NULL)
+        log_line("warning", "pairs", NULL,
+                 "strategy.max_similarity is not applied: the embeddings are not in memory "
+                 "(bounded mode of resources.memory_limit)");
+    if (uses_selector(config)) {
+        if (config->strategy.explore_fraction > 0
+            && (code = categorize_links(state->categories, state->images, &links,
+                                        &inform.link_count, err))
+                   != ERR_OK)
+            goto done;
+        inform.links = links;
+        if ((code = informative_select(state->categories->category_of, state->images->count,
+                                       state->categories->count, budget, existing, &inform, &rng,
+                                       &informed, err))
+            != ERR_OK)
+            goto done;
+        pairs = informed.pairs;
+        pair_count = informed.pair_count;
+        provenance.within_count = informed.within_count;
+        provenance.show_first = informed.show_first;
+        counts->pairs_available = informed.available;
+        report->has_selection = true;
+        report->cross_pairs = informed.pair_count - informed.within_count;
+        report->candidates_examined = informed.candidates_examined;
+        report->near_duplicates_skipped = informed.near_duplicates_skipped;
+        report->exposure_skipped = informed.exposure_skipped;
+    } else {
+        if ((code = pairs_select(state->categories->category_of, state->images->count,
+                                 state->categories->count, budget, existing, &rng, &chosen, err))
+            != ERR_OK)
+            goto done;
+        pairs = chosen.pairs;
+        pair_count = chosen.pair_count;
+        provenance.within_count = chosen.pair_count;
+        /* A stream of its own: the pairs stay exactly pairs_select's. */
+        show_first = malloc(chosen.pair_count + 1);
+        if (show_first == NULL) {
+            code = error_nomem(err, chosen.pair_count);
+            goto done;
+        }
+        Rng coin;
+        rng_fork(&report_rng, 0x636f696eULL /* "coin" */, &coin);
+        for (size_t k = 0; k < chosen.pair_count; k++)
+            show_first[k] = (rng_next(&coin) >> 63) ? 'b' : 'a';
+        provenance.show_first = show_first;
+        counts->pairs_available = chosen.available;
+    }
+    counts->pairs_chosen = pair_count;
     mark = stage_done(report, STAGE_PAIRS, mark);
     if ((code = check_cancel(err)) != ERR_OK)
         goto done;
 
     if (options->dry_run) {
-        write_print_pairs(stderr, state->images, state->categories, chosen.pairs,
-                          chosen.pair_count);
+        write_print_pairs(stderr, state->images, state->categories, pairs, pair_count,
+                          &provenance);
         report->status = "dry_run";
     } else {
         char stages[256];
         if ((code = write_pairs(db, plan.output_table, &info, state->images, state->categories,
-                                chosen.pairs, chosen.pair_count, counts,
+                                pairs, pair_count, &provenance, counts,
                                 report_stage_json(report, stages, sizeof stages), err))
             != ERR_OK)
             goto done;
@@ -640,10 +750,19 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         registered = false;
     }
     stage_done(report, STAGE_WRITE, mark);
-    report_measure(report, state->images, state->categories, chosen.pairs, chosen.pair_count,
-                   &report_rng);
-    state->pairs_per_category = chosen.pairs_per_category;
-    chosen.pairs_per_category = NULL;
+    report_measure(report, state->images, state->categories, pairs, pair_count, &report_rng);
+    report_measure_information(report, &inform, state->categories->category_of,
+                               state->images->count, pairs, pair_count, &report_rng);
+    if (uses_selector(config))
+        report_measure_exposure(report, state->exposure, state->categories->category_of,
+                                state->images->count, pairs, pair_count);
+    if (uses_selector(config)) {
+        state->pairs_per_category = informed.pairs_per_category;
+        informed.pairs_per_category = NULL;
+    } else {
+        state->pairs_per_category = chosen.pairs_per_category;
+        chosen.pairs_per_category = NULL;
+    }
 
 done:
     if (code != ERR_OK && cancel_requested() && code != ERR_USAGE) {
@@ -682,6 +801,9 @@ done:
     report->exit_code = code;
     report->seconds = now_seconds() - started;
     pairs_result_release(&chosen);
+    informative_result_release(&informed);
+    free(links);
+    free(show_first);
     pairset_free(existing);
     if (planned)
         plan_release(&plan);
@@ -703,6 +825,7 @@ void run_release(RunState *state)
     if (state->drift != NULL)
         model_drift_release(state->drift);
     free(state->drift);
+    free(state->exposure);
     memset(state, 0, sizeof *state);
 }
 

@@ -46,6 +46,8 @@ typedef struct RunState {
     struct ClusterModel *model;
     struct ModelDrift *drift;
     bool model_refitted;     /* this run fitted (and, unless a dry run, stored) it */
+    uint32_t *exposure;      /* per image: open pairs before the run (informative runs) */
+    uint64_t pending_before; /* this job's pending pairs (output.max_pending) */
 } RunState;
 
 /*

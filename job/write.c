@@ -105,6 +105,22 @@ static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_
     }
 }
 
+/* The category of a pair: its category, or both for a bridge. */
+static const char *pair_category(const Images *images, const Categories *categories,
+                                 uint32_t a, uint32_t b, bool cross, char *buffer, size_t size)
+{
+    categorize_name(categories, images, categories->category_of[a], buffer, size);
+    if (cross) {
+        size_t used = strlen(buffer);
+        if (used + 1 < size) {
+            buffer[used] = '|';
+            categorize_name(categories, images, categories->category_of[b], buffer + used + 1,
+                            size - used - 1);
+        }
+    }
+    return buffer;
+}
+
 /* Undoes COPY's text escapes in place; returns the new length. */
 static size_t copy_unescape(char *text, size_t length)
 {
@@ -267,13 +283,80 @@ done:
     return code;
 }
 
+typedef struct {
+    const Images *images;
+    uint32_t *exposure;
+} ExposureReader;
+
+/* One row "id<TAB>count\n" of the exposure query. */
+static int read_exposure_row(void *context, const char *data, size_t length, Error *err)
+{
+    ExposureReader *reader = context;
+    const char *tab = memchr(data, '\t', length);
+    if (tab == NULL)
+        return error_set(err, ERR_INTERNAL, "unexpected row in the exposure of images");
+    char id[1024];
+    size_t id_length = (size_t)(tab - data);
+    if (id_length >= sizeof id)
+        return ERR_OK; /* longer than any id pairpick stores with an escape or not */
+    memcpy(id, data, id_length);
+    id_length = copy_unescape(id, id_length);
+    int64_t row = images_find(reader->images, id, id_length);
+    if (row >= 0) {
+        unsigned long long shown = strtoull(tab + 1, NULL, 10);
+        reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
+    }
+    return ERR_OK;
+}
+
+int write_load_exposure(Db *db, const char *output_table, const Images *images,
+                        uint32_t *exposure, Error *err)
+{
+    char *sql = NULL;
+    ExposureReader reader = {.images = images, .exposure = exposure};
+    memset(exposure, 0, images->count * sizeof *exposure);
+    if (asprintf(&sql,
+                 "COPY (SELECT image, count(*) FROM ("
+                 "SELECT image_a AS image FROM %s WHERE status IN ('pending', 'annotated') "
+                 "UNION ALL "
+                 "SELECT image_b FROM %s WHERE status IN ('pending', 'annotated')"
+                 ") AS shown GROUP BY image) TO STDOUT",
+                 output_table, output_table)
+        < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_copy_out(db, "read exposure of images", sql, 0, NULL, read_exposure_row,
+                           &reader, err);
+    free(sql);
+    return code;
+}
+
+int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,
+                        Error *err)
+{
+    char *sql = NULL;
+    PGresult *result = NULL;
+    const char *params[1] = {job};
+    if (asprintf(&sql, "SELECT count(*) FROM %s WHERE job = $1 AND status = 'pending'",
+                 output_table)
+        < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_query(db, "count pending pairs", sql, 1, params, &result, err);
+    free(sql);
+    if (code != ERR_OK)
+        return code;
+    *pending = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    return ERR_OK;
+}
+
 static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const Categories *categories, const Pair *pairs,
-                      size_t pair_count, RunCounts *counts, const char *stage_seconds, Error *err)
+                      size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
+                      const char *stage_seconds, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
-    char name[256];
+    char name[512];
     bool open = false;
     int code;
 
@@ -282,7 +365,8 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
     open = true;
     if ((code = db_command(db, "create new pairs table",
                            "CREATE TEMPORARY TABLE pairpick_new_pairs (image_a text, image_b text, "
-                           "category text, score_a float8, score_b float8) ON COMMIT DROP",
+                           "category text, score_a float8, score_b float8, "
+                           "cross_category boolean, show_first text) ON COMMIT DROP",
                            0, NULL, NULL, err))
             != ERR_OK
         || (code = db_copy_in_start(db, "copy new pairs",
@@ -291,8 +375,10 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
         goto done;
     for (size_t i = 0; i < pair_count && code == ERR_OK; i++) {
         uint32_t a, b;
+        bool cross = i >= provenance->within_count;
+        char side[2] = {provenance->show_first != NULL ? provenance->show_first[i] : 'a', '\0'};
         ordered(images, &pairs[i], &a, &b);
-        categorize_name(categories, images, categories->category_of[a], name, sizeof name);
+        pair_category(images, categories, a, b, cross, name, sizeof name);
         if ((code = buffer_field(&buffer, images_id(images, a), err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
             || (code = buffer_field(&buffer, images_id(images, b), err)) != ERR_OK
@@ -302,6 +388,8 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
             || (code = buffer_score(&buffer, images, a, err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
             || (code = buffer_score(&buffer, images, b, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, cross ? "\tt\t" : "\tf\t", err)) != ERR_OK
+            || (code = buffer_raw(&buffer, side, err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\n", err)) != ERR_OK)
             break;
         code = buffer_send(db, "copy new pairs", &buffer, false, err);
@@ -310,8 +398,10 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
         goto done;
 
     if (asprintf(&sql,
-                 "INSERT INTO %s (image_a, image_b, category, score_a, score_b, job, run_id) "
-                 "SELECT image_a, image_b, category, score_a, score_b, $1, $2 "
+                 "INSERT INTO %s (image_a, image_b, category, score_a, score_b, job, run_id, "
+                 "policy, cross_category, show_first) "
+                 "SELECT image_a, image_b, category, score_a, score_b, $1, $2, $3, "
+                 "cross_category, show_first "
                  "FROM pairpick_new_pairs ORDER BY image_a COLLATE \"C\", image_b COLLATE \"C\" "
                  "ON CONFLICT (image_a, image_b) DO NOTHING",
                  output_table)
@@ -320,8 +410,8 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
         code = error_nomem(err, strlen(output_table));
         goto done;
     }
-    const char *params[2] = {info->job, info->run_id};
-    if ((code = db_command(db, "insert pairs", sql, 2, params, &counts->pairs_inserted, err))
+    const char *params[3] = {info->job, info->run_id, provenance->policy};
+    if ((code = db_command(db, "insert pairs", sql, 3, params, &counts->pairs_inserted, err))
         != ERR_OK)
         goto done;
     if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
@@ -348,13 +438,14 @@ done:
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
-                RunCounts *counts, const char *stage_seconds, Error *err)
+                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
+                Error *err)
 {
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        code = write_once(db, output_table, info, images, categories, pairs, pair_count, counts,
-                          stage_seconds, err);
+        code = write_once(db, output_table, info, images, categories, pairs, pair_count,
+                          provenance, counts, stage_seconds, err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
             break;
         log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",
@@ -366,13 +457,13 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
 }
 
 void write_print_pairs(FILE *out, const Images *images, const Categories *categories,
-                       const Pair *pairs, size_t pair_count)
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance)
 {
-    char name[256];
+    char name[512];
     for (size_t i = 0; i < pair_count; i++) {
         uint32_t a, b;
         ordered(images, &pairs[i], &a, &b);
-        categorize_name(categories, images, categories->category_of[a], name, sizeof name);
+        pair_category(images, categories, a, b, i >= provenance->within_count, name, sizeof name);
         fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
         if (images->score != NULL)
             fprintf(out, "\t%.6g\t%.6g", images->score[a], images->score[b]);

@@ -29,6 +29,25 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
                         PairSet **existing, Error *err);
 
 /*
+ * Exposure: for every selected image, the pairs of output_table it is in
+ * whose status is 'pending' or 'annotated' (any job), into exposure (one
+ * entry per image, zeroed first). Runs on the caller's transaction.
+ */
+int write_load_exposure(Db *db, const char *output_table, const Images *images,
+                        uint32_t *exposure, Error *err);
+
+/* The pairs of output_table still pending for job, into *pending. */
+int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,
+                        Error *err);
+
+/* What is stored with each pair besides the pair (sql/004_pair_policy.sql). */
+typedef struct PairProvenance {
+    const char *policy;     /* "job:strategy/prefer" */
+    size_t within_count;    /* pairs[i] joins two categories iff i >= within_count */
+    const char *show_first; /* per pair: 'a' or 'b' (image_a or image_b as stored) */
+} PairProvenance;
+
+/*
  * Inserts the pairs and marks the run succeeded, in one transaction.
  * counts->pairs_inserted receives the rows inserted (fewer than the pairs
  * only if another job inserted some of them meanwhile). stage_seconds (a
@@ -36,13 +55,15 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
-                RunCounts *counts, const char *stage_seconds, Error *err);
+                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
+                Error *err);
 
 /*
  * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,
  * category, score_a, score_b) to out, ordered as they would be stored.
+ * A pair across two categories names both: "score:3|score:4".
  */
 void write_print_pairs(FILE *out, const Images *images, const Categories *categories,
-                       const Pair *pairs, size_t pair_count);
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance);
 
 #endif

@@ -232,6 +232,49 @@ static void test_defaults(void **state)
     config_free(c);
 }
 
+static void test_informative_keys(void **state)
+{
+    (void)state;
+    JobConfig *c = parse_ok(BASE);
+    assert_int_equal(c->strategy.prefer, INFORM_RANDOM);
+    assert_true(c->strategy.score_sigma == 0.1);
+    assert_true(c->strategy.beta == 0.1);
+    assert_int_equal(c->strategy.window, 8);
+    assert_true(c->strategy.explore_fraction == 0);
+    assert_int_equal(c->strategy.max_exposure, 0);
+    assert_false(c->strategy.max_similarity.set);
+    assert_int_equal(c->output.max_pending, 0);
+    config_free(c);
+
+    c = parse_ok("job: t\nsource: {table: a, id: i, score: s, embedding: e}\n"
+                 "strategy:\n  by: embedding\n  prefer: uncertain\n  score_sigma: 0.3\n"
+                 "  beta: 0.05\n  window: 4\n  explore_fraction: 0.1\n  max_exposure: 3\n"
+                 "  max_similarity: 0.98\noutput:\n  max_pending: 500\n");
+    assert_int_equal(c->strategy.prefer, INFORM_UNCERTAIN);
+    assert_true(c->strategy.score_sigma == 0.3 && c->strategy.beta == 0.05);
+    assert_int_equal(c->strategy.window, 4);
+    assert_true(c->strategy.explore_fraction == 0.1);
+    assert_int_equal(c->strategy.max_exposure, 3);
+    assert_true(c->strategy.max_similarity.set && c->strategy.max_similarity.value == 0.98);
+    assert_int_equal(c->output.max_pending, 500);
+    config_free(c);
+
+    expect_error(BASE "  prefer: uncertian\n", "8:11", "expected one of random, uncertain");
+    expect_error(BASE "  explore_fraction: 1.5\n", "8:21", "expected a number <= 1");
+    expect_error(BASE "  beta: 0\n", "8:9", "strategy.beta: expected a number >=");
+    expect_error(BASE "  window: 0\n", "8:11", "expected an integer >= 1");
+    expect_error(BASE "  max_exposure: -1\n", "8:17", "expected an integer >= 1");
+    expect_error(BASE "output:\n  max_pending: 0\n", "9:16", "expected an integer >= 1");
+    expect_error_hint(BASE "  max_similarity: 0.98\n", "8:19", "needs source.embedding",
+                      "add embedding: COLUMN under source");
+    expect_error_hint("job: t\nsource: {table: a, id: i, category: c}\nstrategy:\n"
+                      "  by: category\n  prefer: uncertain\n",
+                      "5:11", "uncertain needs source.score", "prefer: random");
+    expect_error("job: t\nsource: {table: a, id: i, category: c}\nstrategy:\n"
+                 "  by: category\n  explore_fraction: 0.2\n",
+                 "5:21", "expected 0 with by: category");
+}
+
 static void test_strategy_forms(void **state)
 {
     (void)state;
@@ -951,6 +994,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_config_sets_every_field),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_informative_keys),
         cmocka_unit_test(test_strategy_forms),
         cmocka_unit_test(test_duration_parsing),
         cmocka_unit_test(test_byte_sizes_and_dates),

@@ -1,0 +1,541 @@
+/*
+ * Properties of the informative module over random inputs and seeds: with
+ * prefer uncertain the chosen pairs are closer to a coin flip and carry
+ * more expected information than pairs_select's random pairs on the same
+ * input; every pairing guarantee still holds (budget shares, degree bound,
+ * no repeats, none excluded, reproducible); larger variance wins at equal
+ * scores; explore_fraction gives that share (+-1) of cross pairs, only
+ * between linked categories; max_exposure is never exceeded; near-
+ * duplicates are never chosen; candidates grow linearly with N; show_first
+ * is a fair coin (binomial test).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "informative.h"
+#include "pairs.h"
+#include "rng.h"
+
+#define CASES 60
+
+/* Images in score bins (category = bin of the sorted score), so that
+ * neighbouring categories are adjacent bins. */
+typedef struct Input {
+    size_t image_count;
+    int32_t category_count;
+    int32_t *category_of;
+    double *score, *variance;
+    uint32_t *exposure;
+    CategoryLink *links;
+    size_t link_count;
+    size_t *size;
+    InformOptions options;
+} Input;
+
+static int compare_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void input_random(Rng *rng, Input *in, size_t image_count, int32_t category_count)
+{
+    memset(in, 0, sizeof *in);
+    in->image_count = image_count;
+    in->category_count = category_count;
+    in->category_of = malloc(image_count * sizeof *in->category_of);
+    in->score = malloc(image_count * sizeof *in->score);
+    in->variance = malloc(image_count * sizeof *in->variance);
+    in->exposure = calloc(image_count, sizeof *in->exposure);
+    in->links = malloc(((size_t)category_count + 1) * sizeof *in->links);
+    in->size = calloc((size_t)category_count, sizeof *in->size);
+    double *sorted = malloc(image_count * sizeof *sorted);
+    assert_true(in->category_of && in->score && in->variance && in->exposure && in->links
+                && in->size && sorted);
+    for (size_t i = 0; i < image_count; i++) {
+        in->score[i] = 2.0 + 0.5 * rng_normal(rng);
+        in->variance[i] = rng_below(rng, 10) == 0 ? NAN : 0.001 + 0.08 * rng_uniform(rng);
+        sorted[i] = in->score[i];
+    }
+    qsort(sorted, image_count, sizeof *sorted, compare_double);
+    for (size_t i = 0; i < image_count; i++) {
+        /* the bin of its rank: equal-count bins */
+        size_t rank = 0, low = 0, high = image_count;
+        while (low < high) {
+            size_t mid = (low + high) / 2;
+            if (sorted[mid] < in->score[i])
+                low = mid + 1;
+            else
+                high = mid;
+        }
+        rank = low;
+        in->category_of[i] = (int32_t)(rank * (size_t)category_count / image_count);
+        in->size[in->category_of[i]]++;
+    }
+    for (int32_t c = 0; c + 1 < category_count; c++)
+        in->links[in->link_count++] = (CategoryLink){c, c + 1};
+    free(sorted);
+    in->options = (InformOptions){
+        .prefer = INFORM_UNCERTAIN,
+        .score = in->score,
+        .variance = in->variance,
+        .score_sigma = INFORM_DEFAULT_SCORE_SIGMA,
+        .beta = INFORM_DEFAULT_BETA,
+        .window = INFORM_DEFAULT_WINDOW,
+    };
+}
+
+static void input_free(Input *in)
+{
+    free(in->category_of);
+    free(in->score);
+    free(in->variance);
+    free(in->exposure);
+    free(in->links);
+    free(in->size);
+}
+
+static int32_t bin(const Input *in, uint32_t image)
+{
+    return in->category_of[image];
+}
+
+/* The guarantees every result must hold; returns the pairs per category
+ * recomputed from the pairs. */
+static void check_guarantees(const Input *in, const InformResult *r, uint64_t max_pairs,
+                             const PairSet *exclude)
+{
+    size_t n = in->image_count;
+    uint32_t *degree = calloc(n, sizeof *degree);
+    size_t *per = calloc((size_t)in->category_count, sizeof *per);
+    PairSet *seen = pairset_new(r->pair_count);
+    assert_true(degree && per && seen);
+    assert_true(r->pair_count <= max_pairs);
+    for (size_t k = 0; k < r->pair_count; k++) {
+        Pair p = r->pairs[k];
+        assert_true(p.a < p.b);
+        assert_true(p.b < n);
+        assert_int_equal(pairset_add(seen, p.a, p.b), 1); /* never twice */
+        assert_false(pairset_contains(exclude, p.a, p.b));
+        assert_true(r->show_first[k] == 'a' || r->show_first[k] == 'b');
+        if (k < r->within_count) {
+            assert_int_equal(bin(in, p.a), bin(in, p.b));
+            per[bin(in, p.a)]++;
+            degree[p.a]++, degree[p.b]++;
+        } else {
+            int32_t x = bin(in, p.a), y = bin(in, p.b);
+            bool linked = false;
+            for (size_t l = 0; l < in->options.link_count; l++)
+                linked |= (in->options.links[l].from == x && in->options.links[l].to == y)
+                          || (in->options.links[l].from == y && in->options.links[l].to == x);
+            assert_true(linked);
+        }
+    }
+    /* degree bound inside each category: ceil(2q/n) + 1 */
+    for (size_t i = 0; i < n; i++) {
+        int32_t c = bin(in, (uint32_t)i);
+        size_t q = per[c], size = in->size[c];
+        assert_true(degree[i] <= (2 * q + size - 1) / size + 1);
+    }
+    for (int32_t c = 0; c < in->category_count; c++) {
+        assert_int_equal(per[c], r->pairs_per_category[c]);
+        assert_true(per[c] <= r->capacity_per_category[c]);
+    }
+    free(degree);
+    free(per);
+    pairset_free(seen);
+}
+
+static void test_uncertain_beats_random_on_the_same_input(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 1);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 100 + (size_t)rng_below(&rng, 900), 1 + (int32_t)rng_below(&rng, 8));
+        uint64_t max_pairs = 20 + rng_below(&rng, in.image_count);
+        Rng a, b;
+        rng_init(&a, (uint64_t)t);
+        rng_init(&b, (uint64_t)t);
+        Error err;
+        InformResult chosen;
+        PairsResult random;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &a, &chosen, &err),
+                         ERR_OK);
+        assert_int_equal(pairs_select(in.category_of, in.image_count, in.category_count,
+                                      max_pairs, NULL, &b, &random, &err),
+                         ERR_OK);
+        assert_int_equal(chosen.pair_count, random.pair_count);
+        InformStats smart, blind;
+        informative_measure(&in.options, chosen.pairs, chosen.pair_count, &smart);
+        informative_measure(&in.options, random.pairs, random.pair_count, &blind);
+        assert_true(smart.mean_p_distance < blind.mean_p_distance);
+        assert_true(smart.information_sum > blind.information_sum);
+        informative_result_release(&chosen);
+        pairs_result_release(&random);
+        input_free(&in);
+    }
+}
+
+static void test_guarantees_hold_and_the_budget_is_shared(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 2);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 2 + (size_t)rng_below(&rng, 600), 1 + (int32_t)rng_below(&rng, 10));
+        in.options.prefer = rng_below(&rng, 2) ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        in.options.window = 1 + (size_t)rng_below(&rng, 12);
+        /* some pairs already proposed, most of them score neighbours */
+        PairSet *exclude = pairset_new(16);
+        for (size_t e = 0; e < in.image_count; e++) {
+            uint32_t a = (uint32_t)rng_below(&rng, in.image_count);
+            uint32_t b = (uint32_t)rng_below(&rng, in.image_count);
+            if (a != b)
+                assert_true(pairset_add(exclude, a, b) >= 0);
+        }
+        uint64_t max_pairs = 1 + rng_below(&rng, in.image_count);
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r, again;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, exclude, &in.options, &a, &r, &err),
+                         ERR_OK);
+        check_guarantees(&in, &r, max_pairs, exclude);
+        /* the whole budget, shared evenly among categories it does not exhaust */
+        uint64_t expected = max_pairs < r.available ? max_pairs : r.available;
+        assert_int_equal(r.pair_count, expected);
+        size_t low = SIZE_MAX, high = 0;
+        for (int32_t c = 0; c < in.category_count; c++) {
+            if (r.pairs_per_category[c] > high)
+                high = r.pairs_per_category[c];
+            if (r.pairs_per_category[c] < r.capacity_per_category[c] && r.pairs_per_category[c] < low)
+                low = r.pairs_per_category[c];
+        }
+        if (low != SIZE_MAX)
+            assert_true(high <= low + 1);
+        /* reproducible */
+        rng_init(&a, (uint64_t)t);
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, exclude, &in.options, &a, &again, &err),
+                         ERR_OK);
+        assert_int_equal(again.pair_count, r.pair_count);
+        assert_memory_equal(again.pairs, r.pairs, r.pair_count * sizeof *r.pairs);
+        assert_memory_equal(again.show_first, r.show_first, r.pair_count);
+        informative_result_release(&again);
+        informative_result_release(&r);
+        pairset_free(exclude);
+        input_free(&in);
+    }
+}
+
+static void test_equal_scores_prefer_large_variance(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 3);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 40 + (size_t)rng_below(&rng, 200), 1);
+        size_t uncertain = 0;
+        for (size_t i = 0; i < in.image_count; i++) {
+            in.score[i] = 1.5;
+            bool wide = rng_below(&rng, 2) == 0;
+            in.variance[i] = wide ? 0.05 : 0.0;
+            uncertain += wide;
+        }
+        uint64_t max_pairs = 1 + rng_below(&rng, uncertain / 2 + 1);
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, 1, max_pairs, NULL,
+                                            &in.options, &a, &r, &err),
+                         ERR_OK);
+        size_t wide = 0, narrow = 0;
+        for (size_t k = 0; k < r.pair_count; k++) {
+            wide += (in.variance[r.pairs[k].a] > 0) + (in.variance[r.pairs[k].b] > 0);
+            narrow += (in.variance[r.pairs[k].a] == 0) + (in.variance[r.pairs[k].b] == 0);
+            /* no pair of two certain images while uncertain ones have room */
+            assert_true(in.variance[r.pairs[k].a] > 0 || in.variance[r.pairs[k].b] > 0);
+        }
+        assert_true(wide > narrow);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+}
+
+static void test_explore_fraction_gives_its_share_of_bridges(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 4);
+    const double fractions[] = {0.0, 0.1, 0.25, 0.5, 1.0};
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 200 + (size_t)rng_below(&rng, 800), 2 + (int32_t)rng_below(&rng, 8));
+        in.options.prefer = rng_below(&rng, 2) ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        in.options.explore_fraction = fractions[rng_below(&rng, 5)];
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        uint64_t max_pairs = 10 + rng_below(&rng, in.image_count / 2);
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        check_guarantees(&in, &r, max_pairs, NULL); /* cross pairs only between linked bins */
+        double wanted = in.options.explore_fraction * (double)r.pair_count;
+        double cross = (double)(r.pair_count - r.within_count);
+        assert_true(fabs(cross - wanted) <= 1.0);
+        for (size_t k = r.within_count; k < r.pair_count; k++)
+            assert_int_equal(abs(bin(&in, r.pairs[k].a) - bin(&in, r.pairs[k].b)), 1);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+}
+
+static void test_max_exposure_is_never_exceeded(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 5);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 50 + (size_t)rng_below(&rng, 400), 1 + (int32_t)rng_below(&rng, 5));
+        in.options.prefer = rng_below(&rng, 2) ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        in.options.max_exposure = 1 + (uint32_t)rng_below(&rng, 4);
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        in.options.explore_fraction = 0.2;
+        for (size_t i = 0; i < in.image_count; i++)
+            in.exposure[i] = (uint32_t)rng_below(&rng, 6);
+        in.options.exposure = in.exposure;
+        uint64_t max_pairs = 1 + rng_below(&rng, 2 * in.image_count);
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        uint32_t *now = calloc(in.image_count, sizeof *now);
+        assert_non_null(now);
+        for (size_t k = 0; k < r.pair_count; k++)
+            now[r.pairs[k].a]++, now[r.pairs[k].b]++;
+        for (size_t i = 0; i < in.image_count; i++)
+            if (now[i] > 0)
+                assert_true(in.exposure[i] + now[i] <= in.options.max_exposure);
+        assert_true(r.exposure_skipped > 0 || in.image_count < 2);
+        free(now);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+}
+
+/* Among images of one exposure level or another, the least shown go first. */
+static void test_least_shown_images_go_first(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 9);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 100 + (size_t)rng_below(&rng, 300), 1);
+        in.options.prefer = rng_below(&rng, 2) ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        for (size_t i = 0; i < in.image_count; i++) {
+            in.exposure[i] = rng_below(&rng, 2) ? 5 : 0;
+            in.score[i] = 1.0; /* equal information: exposure decides */
+            in.variance[i] = 0.04;
+        }
+        in.options.exposure = in.exposure;
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, 1,
+                                            in.image_count / 8, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        size_t fresh = 0, shown = 0;
+        for (size_t k = 0; k < r.pair_count; k++) {
+            fresh += (in.exposure[r.pairs[k].a] == 0) + (in.exposure[r.pairs[k].b] == 0);
+            shown += (in.exposure[r.pairs[k].a] > 0) + (in.exposure[r.pairs[k].b] > 0);
+        }
+        assert_true(fresh > 3 * shown);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+}
+
+static double cosine(const float *x, const float *y, size_t dim)
+{
+    double dot = 0, xx = 0, yy = 0;
+    for (size_t d = 0; d < dim; d++)
+        dot += (double)x[d] * y[d], xx += (double)x[d] * x[d], yy += (double)y[d] * y[d];
+    return dot / sqrt(xx * yy);
+}
+
+static void test_near_duplicates_are_never_chosen(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 6);
+    const size_t dim = 16;
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 50 + (size_t)rng_below(&rng, 300), 1 + (int32_t)rng_below(&rng, 4));
+        in.options.prefer = rng_below(&rng, 2) ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        float *embedding = malloc(in.image_count * dim * sizeof *embedding);
+        assert_non_null(embedding);
+        for (size_t i = 0; i < in.image_count * dim; i++)
+            embedding[i] = (float)rng_normal(&rng);
+        /* many images are a slight variation of another with a close score */
+        for (size_t i = 1; i < in.image_count; i++)
+            if (rng_below(&rng, 3) == 0) {
+                for (size_t d = 0; d < dim; d++)
+                    embedding[i * dim + d] = embedding[(i - 1) * dim + d]
+                                             + 0.01f * (float)rng_normal(&rng);
+                in.score[i] = in.score[i - 1];
+            }
+        in.options.embedding = embedding;
+        in.options.dim = dim;
+        in.options.has_max_similarity = true;
+        in.options.max_similarity = 0.98;
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        /* recompute categories: copies moved scores */
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            in.image_count, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        for (size_t k = 0; k < r.pair_count; k++)
+            assert_true(cosine(embedding + r.pairs[k].a * dim, embedding + r.pairs[k].b * dim,
+                               dim)
+                        <= 0.98);
+        assert_true(r.near_duplicates_skipped > 0);
+        informative_result_release(&r);
+        free(embedding);
+        input_free(&in);
+    }
+}
+
+static void test_candidates_examined_grow_linearly(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 7);
+    uint64_t examined[2];
+    size_t sizes[2] = {5000, 20000};
+    for (int s = 0; s < 2; s++) {
+        Input in;
+        input_random(&rng, &in, sizes[s], 10);
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        in.options.explore_fraction = 0.1;
+        Rng a;
+        rng_init(&a, 1);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            1000, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        examined[s] = r.candidates_examined;
+        /* at most window within and window cross candidates per image */
+        assert_true(examined[s] <= 2 * sizes[s] * in.options.window);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+    double ratio = (double)examined[1] / (double)examined[0];
+    assert_true(ratio > 3.9 && ratio < 4.1);
+}
+
+static void test_show_first_is_a_fair_coin(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 8);
+    Input in;
+    input_random(&rng, &in, 20000, 20);
+    Rng a;
+    rng_init(&a, 8);
+    Error err;
+    InformResult r;
+    assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                        20000, NULL, &in.options, &a, &r, &err),
+                     ERR_OK);
+    size_t first_a = 0;
+    for (size_t k = 0; k < r.pair_count; k++)
+        first_a += r.show_first[k] == 'a';
+    /* Binomial(n, 1/2): |X - n/2| <= 3.29 sd has probability 0.999. */
+    double n = (double)r.pair_count, sd = sqrt(n) / 2;
+    assert_true(r.pair_count == 20000);
+    assert_true(fabs((double)first_a - n / 2) <= 3.29 * sd);
+    informative_result_release(&r);
+    input_free(&in);
+}
+
+static void test_random_in_category_pairs_stay_in_their_category(void **state)
+{
+    (void)state;
+    int32_t category_of[] = {0, 1, 0, -1, 1, 2, 0};
+    Pair out[500];
+    Rng rng;
+    rng_init(&rng, 10);
+    size_t got = informative_random_pairs(category_of, 7, 500, &rng, out);
+    assert_int_equal(got, 500);
+    for (size_t k = 0; k < got; k++) {
+        assert_true(out[k].a < out[k].b);
+        assert_int_equal(category_of[out[k].a], category_of[out[k].b]);
+        assert_true(category_of[out[k].a] >= 0);
+    }
+    int32_t lonely[] = {0, 1, -1};
+    assert_int_equal(informative_random_pairs(lonely, 3, 10, &rng, out), 0);
+}
+
+static void test_uncertain_without_scores_is_a_data_error(void **state)
+{
+    (void)state;
+    int32_t category_of[] = {0, 0};
+    InformOptions options = {.prefer = INFORM_UNCERTAIN, .window = 4, .beta = 0.1,
+                             .score_sigma = 0.1};
+    Rng rng;
+    rng_init(&rng, 1);
+    Error err;
+    InformResult r;
+    assert_int_equal(informative_select(category_of, 2, 1, 1, NULL, &options, &rng, &r, &err),
+                     ERR_DATA);
+    assert_null(r.pairs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uncertain_beats_random_on_the_same_input),
+        cmocka_unit_test(test_guarantees_hold_and_the_budget_is_shared),
+        cmocka_unit_test(test_equal_scores_prefer_large_variance),
+        cmocka_unit_test(test_explore_fraction_gives_its_share_of_bridges),
+        cmocka_unit_test(test_max_exposure_is_never_exceeded),
+        cmocka_unit_test(test_least_shown_images_go_first),
+        cmocka_unit_test(test_near_duplicates_are_never_chosen),
+        cmocka_unit_test(test_candidates_examined_grow_linearly),
+        cmocka_unit_test(test_show_first_is_a_fair_coin),
+        cmocka_unit_test(test_random_in_category_pairs_stay_in_their_category),
+        cmocka_unit_test(test_uncertain_without_scores_is_a_data_error),
+    };
+    return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
+}
