@@ -201,10 +201,45 @@ static int compare_link(const void *x, const void *y)
 }
 
 /* Each category's nearest by centroid; k x k distances, k = categories. */
-static int nearest_centroids(const Categories *categories, const Images *images,
-                             CategoryLink *links, size_t *link_count, Error *err)
+/*
+ * Links each category to the one whose centre is nearest (squared Euclidean
+ * distance), among categories with members; centre c is centre[c * dim].
+ */
+static void link_nearest(size_t k, size_t dim, const double *centre, const size_t *members,
+                         CategoryLink *links, size_t *link_count)
 {
-    size_t k = (size_t)categories->count, dim = images->dim;
+    for (size_t c = 0; c < k; c++) {
+        size_t best = k;
+        double best_distance = 0;
+        for (size_t o = 0; o < k && members[c] > 0; o++) {
+            if (o == c || members[o] == 0)
+                continue;
+            double distance = 0;
+            for (size_t d = 0; d < dim; d++) {
+                double delta = centre[c * dim + d] - centre[o * dim + d];
+                distance += delta * delta;
+            }
+            if (best == k || distance < best_distance) {
+                best = o;
+                best_distance = distance;
+            }
+        }
+        if (best < k)
+            links[(*link_count)++] = (CategoryLink){(int32_t)(c < best ? c : best),
+                                                    (int32_t)(c < best ? best : c)};
+    }
+}
+
+/*
+ * Nearest clusters by their centres: the given ones (a stored model's, in
+ * its own space), else the mean embedding of each cluster's members.
+ */
+static int nearest_centroids(const Categories *categories, const Images *images,
+                             const float *centers, size_t centers_dim, CategoryLink *links,
+                             size_t *link_count, Error *err)
+{
+    size_t k = (size_t)categories->count;
+    size_t dim = centers != NULL ? centers_dim : images->dim;
     double *centroid = calloc(k * dim + 1, sizeof *centroid);
     size_t *members = calloc(k + 1, sizeof *members);
     if (centroid == NULL || members == NULL) {
@@ -217,39 +252,21 @@ static int nearest_centroids(const Categories *categories, const Images *images,
         if (c < 0)
             continue;
         members[c]++;
-        for (size_t d = 0; d < dim; d++)
+        for (size_t d = 0; d < dim && centers == NULL; d++)
             centroid[(size_t)c * dim + d] += images->embedding[i * dim + d];
     }
     for (size_t c = 0; c < k; c++)
         for (size_t d = 0; d < dim && members[c] > 0; d++)
-            centroid[c * dim + d] /= (double)members[c];
-    for (size_t c = 0; c < k; c++) {
-        size_t best = k;
-        double best_distance = 0;
-        for (size_t o = 0; o < k && members[c] > 0; o++) {
-            if (o == c || members[o] == 0)
-                continue;
-            double distance = 0;
-            for (size_t d = 0; d < dim; d++) {
-                double delta = centroid[c * dim + d] - centroid[o * dim + d];
-                distance += delta * delta;
-            }
-            if (best == k || distance < best_distance) {
-                best = o;
-                best_distance = distance;
-            }
-        }
-        if (best < k)
-            links[(*link_count)++] = (CategoryLink){(int32_t)(c < best ? c : best),
-                                                    (int32_t)(c < best ? best : c)};
-    }
+            centroid[c * dim + d] = centers != NULL ? (double)centers[c * dim + d]
+                                                    : centroid[c * dim + d] / (double)members[c];
+    link_nearest(k, dim, centroid, members, links, link_count);
     free(centroid);
     free(members);
     return ERR_OK;
 }
 
-int categorize_links(const Categories *categories, const Images *images, CategoryLink **links,
-                     size_t *link_count, Error *err)
+int categorize_links(const Categories *categories, const Images *images, const float *centers,
+                     size_t centers_dim, CategoryLink **links, size_t *link_count, Error *err)
 {
     size_t k = categories->count > 0 ? (size_t)categories->count : 0;
     int code = ERR_OK;
@@ -271,8 +288,10 @@ int categorize_links(const Categories *categories, const Images *images, Categor
                 (*links)[(*link_count)++] = (CategoryLink){(int32_t)c, (int32_t)c + 1};
         break;
     case STRATEGY_EMBEDDING:
-        if (images->embedding != NULL && images->dim > 0)
-            code = nearest_centroids(categories, images, *links, link_count, err);
+        if ((centers != NULL && centers_dim > 0)
+            || (images->embedding != NULL && images->dim > 0))
+            code = nearest_centroids(categories, images, centers, centers_dim, *links,
+                                     link_count, err);
         break;
     case STRATEGY_CATEGORY:
         break;

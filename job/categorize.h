@@ -59,11 +59,13 @@ const char *categorize_name(const Categories *categories, const Images *images, 
  * The neighbouring categories that bridges (strategy.explore_fraction) may
  * join, each pair once: adjacent score bins (inside the same cluster for
  * [embedding, score]); for clusters, each cluster and the one whose
- * centroid (mean embedding row) is nearest. None for a category column, or
- * for clusters whose embeddings are not in memory. *links is malloc'd.
+ * centre is nearest: centers (category_count x centers_dim, e.g. a stored
+ * model's) when given, else the mean embedding row of its members. None for
+ * a category column, or for clusters with neither centres nor embeddings in
+ * memory. *links is malloc'd.
  */
-int categorize_links(const Categories *categories, const Images *images, CategoryLink **links,
-                     size_t *link_count, Error *err);
+int categorize_links(const Categories *categories, const Images *images, const float *centers,
+                     size_t centers_dim, CategoryLink **links, size_t *link_count, Error *err);
 
 void categorize_release(Categories *categories);
 

@@ -689,10 +689,21 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
                  "(bounded mode of resources.memory_limit)");
     if (uses_selector(config)) {
         if (config->strategy.explore_fraction > 0
-            && (code = categorize_links(state->categories, state->images, &links,
-                                        &inform.link_count, err))
+            && (code = categorize_links(state->categories, state->images,
+                                        state->model != NULL ? state->model->centers : NULL,
+                                        state->model != NULL ? state->model->space_dim : 0,
+                                        &links, &inform.link_count, err))
                    != ERR_OK)
             goto done;
+        if (config->strategy.explore_fraction > 0 && inform.link_count == 0
+            && state->categories->count > 1)
+            log_line("warning", "pairs", NULL,
+                     "strategy.explore_fraction: no bridges, the %s have no neighbours known "
+                     "to this run%s",
+                     state->categories->by == STRATEGY_CATEGORY ? "categories" : "clusters",
+                     state->categories->by == STRATEGY_CATEGORY
+                         ? ""
+                         : " (the embeddings are not in memory in bounded mode)");
         inform.links = links;
         if ((code = informative_select(state->categories->category_of, state->images->count,
                                        state->categories->count, budget, existing, &inform, &rng,

@@ -105,6 +105,22 @@ test_fit_then_assign_runs_keep_ids() {
     expect_eq "$share" 1.000000 "shares add up"
 }
 
+test_bridges_join_nearest_stored_centres() {
+    # Runs through a model keep no embeddings: the bridges of
+    # explore_fraction join clusters whose stored centres are nearest.
+    sql "SELECT add_images(7, 300, 16)" >/dev/null
+    MAX_PAIRS=100 cfg=$(model_config bridged img t_bridged "clusters_from: bridged" \
+        "kmeans: {metric: euclidean}" "explore_fraction: 0.2")
+    pp migrate "$cfg"; expect_status 0
+    pp fit "$cfg"; expect_status 0
+    pp run "$cfg"; expect_status 0
+    expect_eq "$(json_field memory_mode)" assign "memory mode"
+    expect_eq "$(sql "SELECT count(*) FROM t_bridged WHERE cross_category")" 20 "cross pairs (0.2 of 100)"
+    expect_eq "$(sql "SELECT count(*) FROM t_bridged")" 100 "pairs"
+    [ "$(sql "SELECT count(DISTINCT category) FROM t_bridged WHERE cross_category")" -ge 2 ] ||
+        fail "bridges between fewer than two pairs of clusters"
+}
+
 test_models_lists_versions() {
     cfg=$(model_config assign-a img t_assign_a "clusters_from: blobs" "kmeans: {metric: euclidean}")
     pp models "$cfg"; expect_status 0
@@ -275,5 +291,5 @@ make_schema
 run_tests "${@:-test_config_errors test_fit_then_assign_runs_keep_ids test_models_lists_versions
     test_pca_model_and_variance_kept test_refit_after_only_when_due
     test_mismatch_exits_65_and_writes_nothing test_empty_selection_is_nothing_to_do
-    test_sample_shows_stored_clusters
+    test_sample_shows_stored_clusters test_bridges_join_nearest_stored_centres
     test_assign_memory_is_constant_per_row}"

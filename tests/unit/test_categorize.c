@@ -27,7 +27,7 @@ static void test_adjacent_score_bins(void **state)
     CategoryLink *links;
     size_t count;
     Error err;
-    assert_int_equal(categorize_links(&categories, &images, &links, &count, &err), ERR_OK);
+    assert_int_equal(categorize_links(&categories, &images, NULL, 0, &links, &count, &err), ERR_OK);
     assert_int_equal(count, 3);
     for (size_t l = 0; l < count; l++) {
         assert_int_equal(links[l].from, (int32_t)l);
@@ -36,7 +36,7 @@ static void test_adjacent_score_bins(void **state)
     free(links);
 
     categories.by = STRATEGY_CATEGORY; /* labels have no order */
-    assert_int_equal(categorize_links(&categories, &images, &links, &count, &err), ERR_OK);
+    assert_int_equal(categorize_links(&categories, &images, NULL, 0, &links, &count, &err), ERR_OK);
     assert_int_equal(count, 0);
     free(links);
 }
@@ -53,7 +53,7 @@ static void test_bins_inside_one_cluster_only(void **state)
     CategoryLink *links;
     size_t count;
     Error err;
-    assert_int_equal(categorize_links(&categories, &images, &links, &count, &err), ERR_OK);
+    assert_int_equal(categorize_links(&categories, &images, NULL, 0, &links, &count, &err), ERR_OK);
     assert_int_equal(count, 2); /* (0,0)-(0,1), (0,1)-(0,2); not across clusters, not 0->2 */
     assert_true(links[0].from == 0 && links[0].to == 1);
     assert_true(links[1].from == 1 && links[1].to == 2);
@@ -73,15 +73,25 @@ static void test_nearest_centroids_each_link_once(void **state)
     CategoryLink *links;
     size_t count;
     Error err;
-    assert_int_equal(categorize_links(&categories, &images, &links, &count, &err), ERR_OK);
+    assert_int_equal(categorize_links(&categories, &images, NULL, 0, &links, &count, &err), ERR_OK);
     assert_int_equal(count, 2);
     assert_true(links[0].from == 0 && links[0].to == 1);
     assert_true(links[1].from == 2 && links[1].to == 3);
     free(links);
 
     images.embedding = NULL; /* bounded mode: no embeddings kept */
-    assert_int_equal(categorize_links(&categories, &images, &links, &count, &err), ERR_OK);
+    assert_int_equal(categorize_links(&categories, &images, NULL, 0, &links, &count, &err), ERR_OK);
     assert_int_equal(count, 0);
+    free(links);
+
+    /* A stored model's centres (1-d here) decide instead, embeddings or not:
+     * 0 <-> 3 and 1 <-> 2 are the nearest, whatever the members say. */
+    float centers[] = {0, 5, 5.5f, 0.5f};
+    assert_int_equal(categorize_links(&categories, &images, centers, 1, &links, &count, &err),
+                     ERR_OK);
+    assert_int_equal(count, 2);
+    assert_true(links[0].from == 0 && links[0].to == 3);
+    assert_true(links[1].from == 1 && links[1].to == 2);
     free(links);
 }
 
