@@ -116,23 +116,31 @@ static void print_model_human(FILE *out, const Report *report)
     const ModelDrift *drift = report->drift;
     if (drift == NULL || drift->total == 0)
         return;
-    double largest = 0;
-    int largest_cluster = 0;
+    /* The clusters that moved most first; every cluster is in the JSON line. */
+    enum { SHOWN = 10 };
+    int top[SHOWN] = {0};
+    int shown = 0;
     for (int k = 0; k < drift->cluster_count; k++) {
         double change = fabs(model_drift_share(drift, k) - model->fit_share[k]);
-        if (change > largest) {
-            largest = change;
-            largest_cluster = k;
+        int at = shown < SHOWN ? shown++ : SHOWN;
+        while (at > 0
+               && fabs(model_drift_share(drift, top[at - 1]) - model->fit_share[top[at - 1]])
+                      < change) {
+            if (at < SHOWN)
+                top[at] = top[at - 1];
+            at--;
         }
+        if (at < SHOWN)
+            top[at] = k;
     }
-    fprintf(out, "  drift           largest share change %.1f points (cluster %d); per cluster: "
-                 "share now/at fit, mean distance now/at fit\n",
-            100.0 * largest, largest_cluster);
-    int shown = drift->cluster_count > 50 ? 50 : drift->cluster_count;
-    for (int k = 0; k < shown; k++)
-        fprintf(out, "    cluster:%-4d %5.1f%% / %5.1f%%   %.4f / %.4f\n", k,
-                100.0 * model_drift_share(drift, k), 100.0 * model->fit_share[k],
-                model_drift_mean_distance(drift, k), model->fit_mean_distance[k]);
+    fprintf(out, "  drift           largest share change %.1f points (cluster %d); share now/at "
+                 "fit, mean distance now/at fit, for the %d that moved most:\n",
+            100.0 * fabs(model_drift_share(drift, top[0]) - model->fit_share[top[0]]), top[0],
+            shown);
+    for (int i = 0; i < shown; i++)
+        fprintf(out, "    cluster:%-4d %5.1f%% / %5.1f%%   %.4f / %.4f\n", top[i],
+                100.0 * model_drift_share(drift, top[i]), 100.0 * model->fit_share[top[i]],
+                model_drift_mean_distance(drift, top[i]), model->fit_mean_distance[top[i]]);
     if (shown < drift->cluster_count)
         fprintf(out, "    ... and %d more clusters (all of them in the JSON line)\n",
                 drift->cluster_count - shown);

@@ -34,6 +34,18 @@ $PAIRPICK run config/demo-embedding.yaml --run-id demo-embedding-1
 step "pairpick run config/demo-embedding-score.yaml --run-id demo-embedding-score-1   (clusters x score bins)"
 $PAIRPICK run config/demo-embedding-score.yaml --run-id demo-embedding-score-1
 
+step "pairpick run config/demo-uncertain.yaml   (informative pairs: uncertain outcomes first, bridges, queue cap)"
+$PAIRPICK run config/demo-uncertain.yaml --run-id demo-uncertain-1
+step "pairpick run config/demo-uncertain.yaml again   (the queue holds 1,500 at most)"
+$PAIRPICK run config/demo-uncertain.yaml --run-id demo-uncertain-2
+
+step "pairpick fit config/demo-model.yaml   (store k-means centres once, with PCA to 64 dimensions)"
+$PAIRPICK migrate config/demo-model.yaml
+$PAIRPICK fit config/demo-model.yaml
+step "pairpick run config/demo-model.yaml   (assign to the stored centres: same ids every day)"
+$PAIRPICK run config/demo-model.yaml --run-id demo-model-1
+$PAIRPICK models config/demo-model.yaml
+
 step "pairpick sample config/demo-embedding.yaml --out build/demo/sheet   (the cluster contact sheet)"
 tests/tools/demo_images.sh build/demo
 $PAIRPICK sample config/demo-embedding.yaml --out build/demo/sheet --per-category 6
