@@ -232,11 +232,15 @@ void report_print_human(FILE *out, const Report *report, const Images *images,
     fprintf(out, "  pairs           %" PRIu64 " chosen of %" PRIu64 " requested (%" PRIu64
                  " new pairs available), %" PRIu64 " inserted\n",
             c->pairs_chosen, c->pairs_requested, c->pairs_available, c->pairs_inserted);
-    if (report->has_clusters)
+    if (report->has_clusters) {
+        char fitted[48] = "assigned to stored centres";
+        if (report->model == NULL || report->model_refitted)
+            snprintf(fitted, sizeof fitted, "%d iterations", report->iterations);
         fprintf(out, "  clusters        k=%d, sizes min %zu / median %zu / max %zu, inertia %.6g, "
-                     "%d iterations\n",
+                     "%s\n",
                 report->cluster_count, report->cluster_size_min, report->cluster_size_median,
-                report->cluster_size_max, report->inertia, report->iterations);
+                report->cluster_size_max, report->inertia, fitted);
+    }
     if (report->memory_mode != NULL)
         fprintf(out, "  memory          %s: %s\n", report->memory_mode, report->memory_note);
     if (report->model != NULL)

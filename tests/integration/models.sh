@@ -81,6 +81,7 @@ test_fit_then_assign_runs_keep_ids() {
     expect_eq "$(sql "SELECT model_name || '@' || model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'day2'")" "blobs@1 false" "run record names the model"
     expect_grep "drift           largest share change" "$WORK/err"
     expect_grep "model           blobs version 1, euclidean, k=5" "$WORK/err"
+    expect_grep "assigned to stored centres" "$WORK/err"
     # day 3: more images; another job's run on the same model
     sql "SELECT add_images(3, 300, 16)" >/dev/null
     pp run "$cfg_b" --run-id day3 --log-format json; expect_status 0
