@@ -11,6 +11,7 @@
 
 #include "cancel.h"
 #include "categorize.h"
+#include "labels.h"
 #include "images.h"
 #include "kmeans.h"
 #include "log.h"
@@ -542,6 +543,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
                           state->categories, err)) != ERR_OK)
         goto done;
     counts->categories = state->categories->count;
+    if (options->labels_path != NULL
+        && (code = labels_write(options->labels_path, state->images, state->categories, err))
+               != ERR_OK)
+        goto done;
     for (size_t i = 0; i < state->images->count; i++)
         if (state->categories->category_of[i] >= 0)
             counts->candidates++;

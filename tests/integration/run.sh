@@ -405,6 +405,46 @@ test_bounded_memory_fits_on_a_sample_and_assigns_all() {
     expect_grep "memory_limit" "$WORK/err"
 }
 
+# --labels-file: one line per selected image, its id and category; the demo's
+# topics are well separated, so each topic gets exactly one cluster label,
+# in memory and in bounded mode alike.
+labels_per_topic() { # csv: topics whose images got more than one label, and unknown ids
+    sql "SET client_min_messages = warning; DROP TABLE IF EXISTS labels_check; CREATE TABLE labels_check (id text, label text)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\copy labels_check FROM '$1' (FORMAT csv, HEADER true)"
+    sql "SELECT (SELECT count(*) FROM (SELECT a.topic FROM labels_check l JOIN demo.images a
+                 ON a.job_uuid::text = l.id GROUP BY a.topic HAVING count(DISTINCT l.label) > 1) t)
+         || ' ' || (SELECT count(*) FROM labels_check l LEFT JOIN demo.images a
+                 ON a.job_uuid::text = l.id WHERE a.job_uuid IS NULL)
+         || ' ' || (SELECT count(DISTINCT label) FROM labels_check)"
+}
+
+test_labels_file_names_each_images_category() {
+    cfg=$(demo_config labels-mem t_labels_mem "$embedding_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-mem.csv"; expect_status 0
+    expect_eq "$(head -n 1 "$WORK/labels-mem.csv")" "id,label" "header"
+    expect_eq "$(($(wc -l < "$WORK/labels-mem.csv") - 1))" "$(json_field candidates)" "one line per image"
+    expect_eq "$(labels_per_topic "$WORK/labels-mem.csv")" "0 0 30" "topics split, unknown ids, labels"
+    grep -qE '^[0-9a-f-]{36},cluster:[0-9]+$' "$WORK/labels-mem.csv" || fail "lines are id,cluster:N"
+    cfg=$(demo_config labels-bounded t_labels_bounded "$embedding_strategy" 'resources:
+  memory_limit: 103MB
+  workers: 1')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-bounded.csv" --dry-run; expect_status 0
+    expect_eq "$(json_field memory_mode)" bounded "mode"
+    expect_eq "$(labels_per_topic "$WORK/labels-bounded.csv")" "0 0 30" "bounded: topics split, unknown ids, labels"
+    # score bins: the label is the bin
+    cfg=$(demo_config labels-score t_labels_score "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-score.csv" --dry-run; expect_status 0
+    expect_eq "$(cut -d, -f2 "$WORK/labels-score.csv" | grep -c '^score:')" "$(json_field candidates)" "score labels"
+    # a path that cannot be written: exit 64 before anything is written
+    pp run "$cfg" --labels-file "$WORK/no/such/dir/labels.csv"; expect_status 64
+    expect_grep "cannot write labels file '$WORK/no/such/dir/labels.csv.tmp'" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_labels_score")" 0 "pairs written"
+    pp status "$cfg" --labels-file x; expect_status 64
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]
