@@ -286,6 +286,12 @@ size_t images_memory(const Images *images)
            + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
 }
 
+size_t images_id_memory(const Images *images)
+{
+    return images->capacity * sizeof(size_t) + images->id_bytes_capacity
+           + images->id_index_capacity * sizeof(uint32_t);
+}
+
 void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
 {
     images->embedding = rows;

@@ -98,4 +98,7 @@ const char *images_label(const Images *images, int32_t label);
 /* Bytes held by the columns (for the report and memory checks). */
 size_t images_memory(const Images *images);
 
+/* Of those, the bytes that hold the ids (storage, offsets and hash index). */
+size_t images_id_memory(const Images *images);
+
 #endif

@@ -531,8 +531,11 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
     snprintf(figures, sizeof figures,
-             "{\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"seconds\":%.3f}",
-             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
+             "{\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"seconds\":%.3f,"
+             "\"images_bytes\":%zu,\"id_bytes\":%zu,\"images\":%zu}",
+             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ],
+             images_memory(state->images), images_id_memory(state->images),
+             state->images->count);
     log_line("debug", "read", figures, "read %" PRIu64 " rows (%" PRIu64 " skipped) in %.2f s",
              counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
     if ((code = check_cancel(err)) != ERR_OK)
