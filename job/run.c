@@ -471,6 +471,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if ((code = stream_describe_id(db, &plan, err)) != ERR_OK) /* uuid ids: 16 bytes each */
+        goto done;
 
     if (!options->dry_run) {
         /* One run of a job at a time; a dry run writes nothing and needs no lock. */
@@ -668,6 +670,8 @@ int run_sample(const JobConfig *config, const RunOptions *options,
         || (code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if ((code = stream_describe_id(db, &plan, err)) != ERR_OK)
+        goto done;
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,

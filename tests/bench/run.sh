@@ -292,16 +292,22 @@ output:
   table: bench.pp_score_pairs
 YAML
 
+# `pairpick explain` does not connect, so it shows the id cast to text; a run
+# that finds a uuid column selects it as it is (16 bytes in binary COPY), and
+# so do the psql COPYs and the Python reference here.
+uuid_as_is() {
+    sed -e '1s/^SELECT source\."job_uuid"::text,/SELECT source."job_uuid",/'
+}
 for job in embedding score; do
     "$PAIRPICK" explain "$CONF/bench-$job.yaml" >"$TMP/explain-$job.txt" \
         || die "pairpick explain $CONF/bench-$job.yaml failed"
-    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$job.txt" >"$TMP/select-$job.sql"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$job.txt" | uuid_as_is >"$TMP/select-$job.sql"
 done
 SELECT_EMB=$(cat "$TMP/select-embedding.sql")
 SELECT_SCORE=$(cat "$TMP/select-score.sql")
-# The id is the first column, named after source.id (job_uuid) and cast to text.
+# The id is the first column, named after source.id (job_uuid), a uuid.
 half() { # select, 0|1
-    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid) & 1) = %s) TO STDOUT (FORMAT binary)' \
+    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid::text) & 1) = %s) TO STDOUT (FORMAT binary)' \
         "$1" "$2"
 }
 COPY_EMB="COPY ($SELECT_EMB) TO STDOUT (FORMAT binary)"
@@ -312,7 +318,7 @@ log "score SELECT:     $SELECT_SCORE"
 # Counts and stream sizes, once (this also warms the page cache for everyone).
 rows_emb=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS q")
 rows_score=$(sql "SELECT count(*) FROM ($SELECT_SCORE) AS q")
-rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid) & 1) = 0")
+rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid::text) & 1) = 0")
 rows_scored=$(sql "SELECT count(score) FROM ($SELECT_SCORE) AS q")
 bytes_emb=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_EMB" | wc -c)
 bytes_score=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_SCORE" | wc -c)
@@ -449,10 +455,10 @@ if [ "$LARGE" -ne 0 ]; then
     done
     "$PAIRPICK" explain "$CONF/large-score.yaml" >"$TMP/explain-large-score.txt" \
         || die "pairpick explain large-score failed"
-    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-score.txt" >"$TMP/select-large-score.sql"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-score.txt" | uuid_as_is >"$TMP/select-large-score.sql"
     "$PAIRPICK" explain "$CONF/large-unbounded.yaml" >"$TMP/explain-large-emb.txt" \
         || die "pairpick explain large-unbounded failed"
-    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-emb.txt" >"$TMP/select-large-emb.sql"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-emb.txt" | uuid_as_is >"$TMP/select-large-emb.sql"
     LARGE_SELECT_SCORE=$(cat "$TMP/select-large-score.sql")
     LARGE_SELECT_EMB=$(cat "$TMP/select-large-emb.sql")
     LARGE_COPY_SCORE="COPY ($LARGE_SELECT_SCORE) TO STDOUT (FORMAT binary)"

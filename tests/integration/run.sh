@@ -445,6 +445,69 @@ test_labels_file_names_each_images_category() {
     pp status "$cfg" --labels-file x; expect_status 64
 }
 
+# A uuid id column is streamed as 16 binary bytes and held as 16 bytes per
+# id; the pairs, rejects and labels are the same as with the ids as text.
+read_figure() { # key: from the read line of a --verbose --log-format json run
+    grep '"stage":"read"' "$WORK/err" | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2
+}
+
+test_uuid_ids_held_as_16_bytes_same_pairs_as_text() {
+    sql "CREATE TABLE ids_uuid AS SELECT * FROM demo.images ORDER BY job_uuid;
+         INSERT INTO ids_uuid SELECT * FROM demo.images ORDER BY job_uuid LIMIT 3;  -- duplicates
+         UPDATE ids_uuid SET score = NULL WHERE job_uuid IN (SELECT job_uuid FROM demo.images ORDER BY job_uuid DESC LIMIT 2);
+         CREATE TABLE ids_text AS SELECT job_uuid::text AS job_uuid, score, topic, clip_embedding FROM ids_uuid;" >/dev/null
+    for kind in uuid text; do
+        for strategy in score embedding; do
+            if [ "$strategy" = score ]; then body=$score_strategy; else body=$embedding_strategy; fi
+            cfg=$(write_config "ids-$kind-$strategy" <<YAML
+job: ids-$kind-$strategy
+source:
+  table: ids_$kind
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+$body
+output:
+  table: t_ids_${kind}_$strategy
+resources:
+  workers: 2
+YAML
+)
+            pp migrate "$cfg"; expect_status 0
+            pp run "$cfg" --rejects "$WORK/rejects-$kind-$strategy.csv" \
+                --labels-file "$WORK/labels-$kind-$strategy.csv" --verbose --log-format json
+            expect_status 0
+            echo "$(read_figure id_bytes) $(read_figure images)" > "$WORK/ids-$kind-$strategy"
+            sort "$WORK/rejects-$kind-$strategy.csv" > "$WORK/rejects-$kind-$strategy.sorted"
+            sort "$WORK/labels-$kind-$strategy.csv" > "$WORK/labels-$kind-$strategy.sorted"
+        done
+    done
+    for strategy in score embedding; do
+        expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b, category FROM t_ids_uuid_$strategy
+                          EXCEPT SELECT image_a, image_b, category FROM t_ids_text_$strategy) d")" 0 \
+            "$strategy pairs only with uuid ids"
+        expect_eq "$(sql "SELECT count(*) FROM t_ids_uuid_$strategy")" 300 "$strategy pairs"
+        cmp -s "$WORK/rejects-uuid-$strategy.sorted" "$WORK/rejects-text-$strategy.sorted" \
+            || fail "$strategy rejects differ between uuid and text ids"
+        cmp -s "$WORK/labels-uuid-$strategy.sorted" "$WORK/labels-text-$strategy.sorted" \
+            || fail "$strategy labels differ between uuid and text ids"
+    done
+    # the rejects name the uuids as text (the 3 duplicates among them)
+    expect_eq "$(grep -cE '^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",[a-z_]+$' \
+        "$WORK/rejects-uuid-score.csv")" "$(($(wc -l < "$WORK/rejects-uuid-score.csv") - 1))" "rejects with uuid text"
+    expect_eq "$(grep -c ',duplicate_id$' "$WORK/rejects-uuid-score.csv")" 3 "duplicates"
+    read -r uuid_bytes uuid_rows < "$WORK/ids-uuid-score"
+    read -r text_bytes text_rows < "$WORK/ids-text-score"
+    expect_eq "$uuid_rows" "$text_rows" "images held"
+    echo "    id bytes per image: uuid $((uuid_bytes / uuid_rows)), text $((text_bytes / text_rows))"
+    # 16 bytes per id plus the hash index (at most 4 x 4 bytes a row at this size) and growth slack
+    [ $((uuid_bytes / uuid_rows)) -le 40 ] || fail "uuid ids take $((uuid_bytes / uuid_rows)) bytes each"
+    [ "$uuid_bytes" -lt "$text_bytes" ] || fail "uuid ids ($uuid_bytes) not smaller than text ($text_bytes)"
+    # a second run of the uuid job sees the pairs it proposed (found by their text)
+    pp run "$WORK/ids-uuid-score.yaml" --seed 7; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]
