@@ -852,3 +852,112 @@ done:
     free(threads);
     return code;
 }
+
+/* The source count on a second connection, in the caller's snapshot. */
+struct StreamCount {
+    Db *db;
+    const Plan *plan;
+    char snapshot[80];
+    pthread_t thread;
+    bool started;
+    uint64_t total;
+    Error err;
+    int code;
+};
+
+static void *count_run(void *argument)
+{
+    StreamCount *count = argument;
+    Error *err = &count->err;
+    PGresult *result = NULL;
+    char set_snapshot[128];
+    int code;
+
+    /* The id comes from the server's own pg_export_snapshot() (checked). */
+    snprintf(set_snapshot, sizeof set_snapshot, "SET TRANSACTION SNAPSHOT '%s'", count->snapshot);
+    if ((code = db_command(count->db, "begin count", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0,
+                           NULL, NULL, err))
+            == ERR_OK
+        && (code = db_command(count->db, "set snapshot", set_snapshot, 0, NULL, NULL, err)) == ERR_OK
+        && (code = db_query(count->db, "count source", count->plan->count_sql, 0, NULL, &result,
+                            err))
+               == ERR_OK) {
+        count->total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+        code = db_command(count->db, "commit count", "COMMIT", 0, NULL, NULL, err);
+    }
+    PQclear(result);
+    count->code = code;
+    return NULL;
+}
+
+int stream_count_start(Db *db, const Plan *plan, StreamConnectFn connect, void *connect_context,
+                       StreamCount **out, Error *err)
+{
+    PGresult *result = NULL;
+    StreamCount *count = calloc(1, sizeof *count);
+    int code;
+
+    *out = NULL;
+    if (count == NULL)
+        return error_nomem(err, sizeof *count);
+    count->plan = plan;
+    error_clear(&count->err);
+    *out = count;
+    if ((code = db_query(db, "export snapshot", "SELECT pg_export_snapshot()", 0, NULL, &result,
+                         err))
+        != ERR_OK)
+        return code;
+    snprintf(count->snapshot, sizeof count->snapshot, "%s", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    if (!snapshot_id_ok(count->snapshot))
+        return error_set(err, ERR_INTERNAL, "unexpected snapshot id \"%s\"", count->snapshot);
+    /* Connected here, not in the thread: connecting moves the cancel watch,
+     * which goes straight back to the main connection. A connection that
+     * fails leaves the count to stream_count_finish, on the main one. */
+    Error ignored;
+    error_clear(&ignored);
+    if (connect(connect_context, &count->db, &ignored) != ERR_OK) {
+        db_close(count->db);
+        count->db = NULL;
+    }
+    cancel_watch(db_conn(db));
+    if (count->db != NULL && pthread_create(&count->thread, NULL, count_run, count) == 0)
+        count->started = true;
+    return ERR_OK;
+}
+
+int stream_count_finish(StreamCount *count, Db *db, uint64_t *total, Error *err)
+{
+    int code = ERR_OK;
+    if (count == NULL)
+        return error_set(err, ERR_INTERNAL, "no source count was started");
+    if (count->started && total == NULL) {
+        /* A failure or a signal: stop the count rather than wait for it. */
+        PGcancel *cancel = PQgetCancel(db_conn(count->db));
+        char message[256];
+        if (cancel != NULL) {
+            PQcancel(cancel, message, sizeof message);
+            PQfreeCancel(cancel);
+        }
+    }
+    if (count->started)
+        pthread_join(count->thread, NULL);
+    if (count->db != NULL) {
+        db_close(count->db);
+        cancel_watch(db_conn(db));
+    }
+    if (total == NULL) {
+        /* a failure path: nothing to count */
+    } else if (count->started && count->code == ERR_OK) {
+        *total = count->total;
+    } else {
+        /* No second connection: count here, in the same snapshot, after the rows. */
+        PGresult *result = NULL;
+        if ((code = db_query(db, "count source", count->plan->count_sql, 0, NULL, &result, err))
+            == ERR_OK)
+            *total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+        PQclear(result);
+    }
+    free(count);
+    return code;
+}

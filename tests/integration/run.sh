@@ -508,6 +508,18 @@ YAML
     expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
 }
 
+# Score runs count the source beside the stream, on a second connection in
+# the same snapshot: the count is the one snapshot's, not a later one.
+test_score_run_counts_filtered_rows_in_its_snapshot() {
+    cfg=$(demo_config counted t_counted "$score_strategy" 'filters:
+  score: {min: 2.5}')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --verbose; expect_status 0
+    expect_eq "$(json_field filtered_out)" "$(sql "SELECT count(*) FROM demo.images WHERE score < 2.5")" "filtered out"
+    expect_eq "$(json_field rows_read)" "$(sql "SELECT count(*) FROM demo.images WHERE score IS NULL OR score >= 2.5")" "rows read"
+    expect_eq "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pairpick/counted'")" 0 "connections left open"
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]
