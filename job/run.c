@@ -287,24 +287,14 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                           Rng *rng, Error *err)
 {
     PGresult *result = NULL;
-    StreamCount *counting = NULL;
-    uint64_t total = 0;
     int code = db_command(db, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
                           NULL, err);
     if (code != ERR_OK)
         return code;
-    if (!plan->has_embedding) {
-        /* Nothing is sized by the count: it runs beside the stream (stream_count_start). */
-        if ((code = stream_count_start(db, plan, connect_worker, (void *)config, &counting, err))
-            != ERR_OK)
-            goto fail;
-    } else {
-        if ((code = db_query(db, "count source", plan->count_sql, 0, NULL, &result, err))
-            != ERR_OK)
-            goto fail;
-        total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
-        PQclear(result);
-    }
+    if ((code = db_query(db, "count source", plan->count_sql, 0, NULL, &result, err)) != ERR_OK)
+        goto fail;
+    uint64_t total = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
     int64_t limit = config->resources.memory_limit_bytes;
     bool bounded = false;
     if (plan->has_embedding && report != NULL) {
@@ -358,12 +348,6 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     }
     if (code != ERR_OK)
         goto fail;
-    if (counting != NULL) {
-        code = stream_count_finish(counting, db, &total, err);
-        counting = NULL;
-        if (code != ERR_OK)
-            goto fail;
-    }
     counts->rows_read = stats->rows_read;
     counts->filtered_out = total > stats->rows_read ? total - stats->rows_read : 0;
     for (int r = 0; r < REJECT_REASON_COUNT; r++)
@@ -374,8 +358,6 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     return db_command(db, "commit read", "COMMIT", 0, NULL, NULL, err);
 fail:;
     Error ignored;
-    if (counting != NULL)
-        stream_count_finish(counting, db, NULL, &ignored);
     db_command(db, "rollback read", "ROLLBACK", 0, NULL, NULL, &ignored);
     return code;
 }

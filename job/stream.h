@@ -119,23 +119,4 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
                          StreamConnectFn connect, void *connect_context, Images *images,
                          StreamStats *stats, Error *err);
 
-/*
- * The count of the source's rows before filters (plan->count_sql), taken on
- * a second connection in the caller's snapshot (exported; the caller is in
- * a REPEATABLE READ transaction) while the caller streams the rows: on a
- * million rows the count and the COPY each take a few hundred milliseconds
- * of server time, so they overlap instead of adding up. stream_count_finish
- * waits for it, closes the connection and frees the count; when the second
- * connection could not be opened or the count failed there, it counts on db
- * instead (same snapshot, so the same number). Finish is always called once
- * start returned, also on failure paths (total NULL: nothing is counted).
- * db is the main connection (it gets the cancel watch back).
- */
-typedef struct StreamCount StreamCount;
-
-int stream_count_start(Db *db, const Plan *plan, StreamConnectFn connect, void *connect_context,
-                       StreamCount **out, Error *err);
-
-int stream_count_finish(StreamCount *count, Db *db, uint64_t *total, Error *err);
-
 #endif

@@ -508,8 +508,7 @@ YAML
     expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
 }
 
-# Score runs count the source beside the stream, on a second connection in
-# the same snapshot: the count is the one snapshot's, not a later one.
+# filtered_out is the source count in the run's snapshot minus the rows read.
 test_score_run_counts_filtered_rows_in_its_snapshot() {
     cfg=$(demo_config counted t_counted "$score_strategy" 'filters:
   score: {min: 2.5}')
