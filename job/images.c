@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define UUID_BYTES 16
+#define UUID_TEXT 36
+
 /* FNV-1a, then a final mix: ids are often uuids that share prefixes. */
 static uint64_t hash_bytes(const char *data, size_t length)
 {
@@ -31,6 +34,7 @@ void images_init(Images *images, bool has_score, bool has_variance, bool has_lab
 void images_release(Images *images)
 {
     free(images->id_bytes);
+    free(images->id_uuid_bytes);
     free(images->id_offset);
     free(images->id_index);
     free(images->score);
@@ -60,7 +64,11 @@ int images_reserve(Images *images, size_t rows, Error *err)
     if (rows <= images->capacity)
         return ERR_OK;
     int code;
-    if ((code = grow_array((void **)&images->id_offset, rows, sizeof(size_t), err)) != ERR_OK)
+    if (images->id_uuid)
+        code = grow_array((void **)&images->id_uuid_bytes, rows, UUID_BYTES, err);
+    else
+        code = grow_array((void **)&images->id_offset, rows, sizeof(size_t), err);
+    if (code != ERR_OK)
         return code;
     if (images->has_score
         && (code = grow_array((void **)&images->score, rows, sizeof(double), err)) != ERR_OK)
@@ -215,32 +223,164 @@ static int32_t intern_label(Images *images, const char *label, size_t length, Er
     return id;
 }
 
-int images_commit_row(Images *images, const char *id, size_t id_length, double score,
-                      double variance, const char *label, size_t label_length, Error *err)
+int images_use_uuid_ids(Images *images, Error *err)
 {
-    size_t slot;
+    if (images->id_uuid)
+        return ERR_OK;
+    if (images->count > 0)
+        return error_set(err, ERR_INTERNAL, "ids switched to uuid after %zu rows were read",
+                         images->count);
+    free(images->id_offset);
+    images->id_offset = NULL;
+    images->id_uuid = true;
+    if (images->capacity > 0)
+        return grow_array((void **)&images->id_uuid_bytes, images->capacity, UUID_BYTES, err);
+    return ERR_OK;
+}
+
+void images_format_uuid(const unsigned char *uuid, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *w = out;
+    for (int i = 0; i < UUID_BYTES; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *w++ = '-';
+        *w++ = hex[uuid[i] >> 4];
+        *w++ = hex[uuid[i] & 15];
+    }
+    *w = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * The 16 bytes of a uuid id given raw (16 bytes) or as text (36 characters
+ * with hyphens after the 8th, 12th, 16th and 20th digit, or 32 digits).
+ * False when it is neither: no stored id can equal it.
+ */
+static bool uuid_key(const char *id, size_t length, unsigned char *out)
+{
+    if (length == UUID_BYTES) {
+        memcpy(out, id, UUID_BYTES);
+        return true;
+    }
+    if (length != UUID_TEXT && length != 2 * UUID_BYTES)
+        return false;
+    size_t at = 0;
+    for (int i = 0; i < UUID_BYTES; i++) {
+        if (length == UUID_TEXT && (i == 4 || i == 6 || i == 8 || i == 10) && id[at++] != '-')
+            return false;
+        int high = hex_digit(id[at]), low = hex_digit(id[at + 1]);
+        if (high < 0 || low < 0)
+            return false;
+        out[i] = (unsigned char)(high << 4 | low);
+        at += 2;
+    }
+    return true;
+}
+
+static const unsigned char *uuid_of(const Images *images, size_t row)
+{
+    return images->id_uuid_bytes + row * UUID_BYTES;
+}
+
+/* Rebuilds the uuid index of `count` rows into a table at least twice as big. */
+static int uuid_rehash(Images *images, Error *err)
+{
+    size_t size = 1024;
+    while (size < images->count * 2 + 2)
+        size *= 2;
+    uint32_t *table = calloc(size, sizeof *table);
+    if (table == NULL)
+        return error_nomem(err, size * sizeof *table);
+    for (size_t row = 0; row < images->count; row++) {
+        size_t slot = hash_bytes((const char *)uuid_of(images, row), UUID_BYTES) & (size - 1);
+        while (table[slot] != 0)
+            slot = (slot + 1) & (size - 1);
+        table[slot] = (uint32_t)(row + 1);
+    }
+    free(images->id_index);
+    images->id_index = table;
+    images->id_index_capacity = size;
+    return ERR_OK;
+}
+
+static int64_t uuid_lookup(const Images *images, const unsigned char *key, size_t *slot_out)
+{
+    size_t capacity = images->id_index_capacity;
+    if (capacity == 0) {
+        *slot_out = 0;
+        return -1;
+    }
+    size_t slot = hash_bytes((const char *)key, UUID_BYTES) & (capacity - 1);
+    while (images->id_index[slot] != 0) {
+        size_t row = images->id_index[slot] - 1;
+        if (memcmp(uuid_of(images, row), key, UUID_BYTES) == 0)
+            return (int64_t)row;
+        slot = (slot + 1) & (capacity - 1);
+    }
+    *slot_out = slot;
+    return -1;
+}
+
+/*
+ * Stores the id of row `images->count` (room reserved); *slot receives where
+ * the index takes it once the row is committed. 0 when a duplicate.
+ */
+static int store_id(Images *images, const char *id, size_t id_length, size_t *slot, Error *err)
+{
     size_t row = images->count;
-    if (row >= UINT32_MAX - 1)
-        return error_set(err, ERR_DATA, "more than %u rows are not supported", UINT32_MAX - 2),
-               -1;
+    if (images->id_uuid) {
+        unsigned char key[UUID_BYTES];
+        if (!uuid_key(id, id_length, key))
+            return error_set(err, ERR_INTERNAL, "an id of %zu bytes is not a uuid", id_length),
+                   -1;
+        if (uuid_lookup(images, key, slot) >= 0)
+            return 0;
+        memcpy(images->id_uuid_bytes + row * UUID_BYTES, key, UUID_BYTES);
+        return 1;
+    }
     if (lookup(images->id_index, images->id_index_capacity, images->id_bytes, images->id_offset,
-               id, id_length, &slot)
+               id, id_length, slot)
         >= 0)
         return 0;
     if (memchr(id, '\0', id_length) != NULL)
         return 0; /* text never holds NUL; treat as unusable rather than truncate */
-    int32_t label_id = 0;
-    if (images->has_label) {
-        label_id = intern_label(images, label, label_length, err);
-        if (label_id < 0)
-            return -1;
-    }
     size_t offset;
     if (arena_append(&images->id_bytes, &images->id_bytes_length, &images->id_bytes_capacity, id,
                      id_length, &offset, err)
         != ERR_OK)
         return -1;
     images->id_offset[row] = offset;
+    return 1;
+}
+
+int images_commit_row(Images *images, const char *id, size_t id_length, double score,
+                      double variance, const char *label, size_t label_length, Error *err)
+{
+    size_t row = images->count;
+    if (row >= UINT32_MAX - 1)
+        return error_set(err, ERR_DATA, "more than %u rows are not supported", UINT32_MAX - 2),
+               -1;
+    size_t slot;
+    int stored = store_id(images, id, id_length, &slot, err);
+    if (stored <= 0)
+        return stored;
+    int32_t label_id = 0;
+    if (images->has_label) {
+        label_id = intern_label(images, label, label_length, err);
+        if (label_id < 0)
+            return -1;
+    }
     if (images->has_score)
         images->score[row] = score;
     if (images->has_variance)
@@ -249,9 +389,11 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
         images->label_of[row] = label_id;
     images->count++;
     if (images->count * 2 + 2 > images->id_index_capacity) {
-        if (rehash(&images->id_index, &images->id_index_capacity, images->count, images->id_bytes,
-                   images->id_offset, err)
-            != ERR_OK)
+        int code = images->id_uuid
+                       ? uuid_rehash(images, err)
+                       : rehash(&images->id_index, &images->id_index_capacity, images->count,
+                                images->id_bytes, images->id_offset, err);
+        if (code != ERR_OK)
             return -1;
     } else {
         images->id_index[slot] = (uint32_t)row + 1;
@@ -261,12 +403,22 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
 
 const char *images_id(const Images *images, size_t row)
 {
-    return images->id_bytes + images->id_offset[row];
+    static _Thread_local char text[IMAGES_ID_BUFFERS][UUID_TEXT + 1];
+    static _Thread_local unsigned next;
+    if (!images->id_uuid)
+        return images->id_bytes + images->id_offset[row];
+    char *out = text[next++ % IMAGES_ID_BUFFERS];
+    images_format_uuid(uuid_of(images, row), out);
+    return out;
 }
 
 int64_t images_find(const Images *images, const char *id, size_t id_length)
 {
     size_t slot;
+    if (images->id_uuid) {
+        unsigned char key[UUID_BYTES];
+        return uuid_key(id, id_length, key) ? uuid_lookup(images, key, &slot) : -1;
+    }
     return lookup(images->id_index, images->id_index_capacity, images->id_bytes,
                   images->id_offset, id, id_length, &slot);
 }
@@ -278,12 +430,19 @@ const char *images_label(const Images *images, int32_t label)
 
 size_t images_memory(const Images *images)
 {
-    size_t per_row = sizeof(size_t) + (images->has_score ? sizeof(double) : 0)
+    size_t per_row = (images->id_uuid ? UUID_BYTES : sizeof(size_t))
+                     + (images->has_score ? sizeof(double) : 0)
                      + (images->has_variance ? sizeof(double) : 0)
                      + (images->has_label ? sizeof(int32_t) : 0)
                      + images->dim * sizeof(float);
     return images->capacity * per_row + images->id_bytes_capacity
            + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
+}
+
+size_t images_id_memory(const Images *images)
+{
+    return images->capacity * (images->id_uuid ? UUID_BYTES : sizeof(size_t))
+           + images->id_bytes_capacity + images->id_index_capacity * sizeof(uint32_t);
 }
 
 void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
@@ -304,7 +463,8 @@ int images_merge(Images *into, const Images *part, Error *err)
         if (into->has_embedding && slot != NULL)
             memmove(slot, part->embedding + row * part->dim, part->dim * sizeof(float));
         const char *label = part->has_label ? images_label(part, part->label_of[row]) : NULL;
-        if (images_commit_row(into, images_id(part, row), strlen(images_id(part, row)),
+        const char *id = part->id_uuid ? (const char *)uuid_of(part, row) : images_id(part, row);
+        if (images_commit_row(into, id, part->id_uuid ? UUID_BYTES : strlen(id),
                               part->has_score ? part->score[row] : NAN,
                               part->has_variance ? part->variance[row] : NAN, label,
                               label != NULL ? strlen(label) : 0, err)

@@ -1,8 +1,10 @@
 /*
  * images: the selected images held in memory as columns: ids (one compact
  * byte arena, NUL-terminated, with a hash index for lookups and duplicate
- * detection), scores, variances, labels of a category column (interned), and
- * the embeddings as one contiguous N x D float32 matrix.
+ * detection; or, when the id column is a uuid, 16 raw bytes per id in one
+ * fixed-width array, formatted as text only where an id is written), scores,
+ * variances, labels of a category column (interned), and the embeddings as
+ * one contiguous N x D float32 matrix.
  *
  * It does not read the database: the stream module fills it row by row
  * (images_begin_row ... images_commit_row). The caller owns the Images
@@ -21,9 +23,11 @@ typedef struct Images {
     size_t count;
     size_t capacity;         /* rows the column arrays can hold */
 
-    char *id_bytes;          /* id i starts at id_bytes + id_offset[i] */
+    char *id_bytes;          /* text ids: id i starts at id_bytes + id_offset[i] */
     size_t id_bytes_length, id_bytes_capacity;
     size_t *id_offset;
+    bool id_uuid;            /* uuid ids: 16 raw bytes each, no arena, no offsets */
+    unsigned char *id_uuid_bytes; /* capacity x 16 */
     uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
     size_t id_index_capacity;
 
@@ -49,6 +53,18 @@ typedef struct Images {
 void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
                  bool has_embedding);
 void images_release(Images *images);
+
+/*
+ * Holds ids as uuids from now on (before the first row): 16 bytes each.
+ * images_commit_row and images_find then take an id as its 16 raw bytes (a
+ * binary COPY's uuid field) or as uuid text (36 characters with hyphens, or
+ * 32 hex digits; any case), and images_id gives the canonical lowercase text.
+ * ERR_INTERNAL when rows were already added as text.
+ */
+int images_use_uuid_ids(Images *images, Error *err);
+
+/* Canonical lowercase text of 16 uuid bytes into out (37 bytes or more). */
+void images_format_uuid(const unsigned char *uuid, char *out);
 
 /*
  * Makes room for `rows` rows in total (e.g. from a count query), so the
@@ -88,6 +104,14 @@ void images_attach_embedding(Images *images, float *rows, size_t capacity, size_
  */
 int images_merge(Images *into, const Images *part, Error *err);
 
+/*
+ * The id of row as text. Text ids: a pointer into the arena, valid while
+ * images lives. Uuid ids: formatted into one of IMAGES_ID_BUFFERS buffers of
+ * the calling thread, used in turn, so it stays valid for the next
+ * IMAGES_ID_BUFFERS - 1 calls on that thread (enough for the two ids of a
+ * pair in one expression); copy it to keep it longer.
+ */
+#define IMAGES_ID_BUFFERS 8
 const char *images_id(const Images *images, size_t row);
 
 /* The row holding id, or -1. */
@@ -97,5 +121,8 @@ const char *images_label(const Images *images, int32_t label);
 
 /* Bytes held by the columns (for the report and memory checks). */
 size_t images_memory(const Images *images);
+
+/* Of those, the bytes that hold the ids (storage, offsets and hash index). */
+size_t images_id_memory(const Images *images);
 
 #endif

@@ -1312,6 +1312,35 @@ done:
     return code;
 }
 
+int kmeans_row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err)
+{
+    return row_norms(data, rows, dim, norms, err);
+}
+
+int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
+                      int32_t *cluster_of, double *inertia, Error *err)
+{
+    int k = kmeans->options.cluster_count;
+    Workspace ws;
+    int code;
+
+    if ((code = check_rows(kmeans, data, rows, err)) != ERR_OK)
+        return code;
+    if (!kmeans->seeded)
+        return error_set(err, ERR_INTERNAL, "k-means step taken before the centers were seeded");
+    if (norms == NULL)
+        return error_set(err, ERR_INTERNAL, "k-means step was given no row norms");
+    if ((code = workspace_init(&ws, k, kmeans->dim, rows, 1, err)) != ERR_OK)
+        return code;
+    double pass_inertia = assign_pass(data, rows, kmeans->dim, norms, kmeans->centers, k, &ws,
+                                      cluster_of);
+    update_means(kmeans, &ws);
+    workspace_release(&ws);
+    if (inertia != NULL)
+        *inertia = pass_inertia;
+    return ERR_OK;
+}
+
 double kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
                      float *distance)
 {

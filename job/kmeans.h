@@ -98,6 +98,26 @@ int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *
 double kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
                      float *distance);
 
+/*
+ * The squared L2 norm of each row into norms (rows floats, caller-owned), as
+ * kmeans_refine computes them once per fit. ERR_DATA when one is not finite.
+ */
+int kmeans_row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err);
+
+/*
+ * One Lloyd iteration exactly as kmeans_refine runs each of its iterations:
+ * an assignment pass over all rows (tiled sgemm distances, per-cluster sums)
+ * and the update of every non-empty cluster's center to its mean (normalized
+ * for KMEANS_COSINE). Empty clusters keep their centers. norms are the rows'
+ * squared norms (kmeans_row_norms); cluster_of (may be NULL) receives the
+ * labels of the assignment; *inertia (may be NULL) its inertia, against the
+ * centers before the update. For benchmarks (one iteration against one
+ * sgemm of the same shape) and tests; the job fits with kmeans_fit.
+ * ERR_DATA when rows < k, ERR_INTERNAL when unseeded or out of memory.
+ */
+int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
+                      int32_t *cluster_of, double *inertia, Error *err);
+
 const float *kmeans_centers(const Kmeans *kmeans); /* k x dim, owned by kmeans */
 int kmeans_cluster_count(const Kmeans *kmeans);
 size_t kmeans_dim(const Kmeans *kmeans);

@@ -53,6 +53,7 @@ static const char usage_text[] =
     "                    of 0 when there was nothing to do (Airflow's skip_on_exit_code)\n"
     "  --xcom-file PATH  also write the JSON summary to PATH (even on failure)\n"
     "  --rejects PATH    write the skipped rows as CSV (id,reason)\n"
+    "  --labels-file PATH  write each selected image's category as CSV (id,label)\n"
     "  --metrics-file PATH  Prometheus text format for node_exporter's textfile collector\n"
     "\n"
     "Logging (all commands):\n"
@@ -453,6 +454,7 @@ int main(int argc, char **argv)
         {"skip-exit-code", required_argument, NULL, 'S'},
         {"xcom-file", required_argument, NULL, 'X'},
         {"rejects", required_argument, NULL, 'R'},
+        {"labels-file", required_argument, NULL, 'L'},
         {"metrics-file", required_argument, NULL, 'M'},
         {"log-format", required_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},
@@ -601,6 +603,11 @@ int main(int argc, char **argv)
             if (!is_run)
                 goto not_here;
             run_options.rejects_path = optarg;
+            break;
+        case 'L':
+            if (!is_run)
+                goto not_here;
+            run_options.labels_path = optarg;
             break;
         case 'M':
             if (!is_run)

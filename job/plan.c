@@ -405,6 +405,47 @@ void plan_release(Plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
+/*
+ * Drops the "::text" after the id column at sql + at, where plan_build put
+ * it ("SELECT source.id::text, ..."); ERR_INTERNAL when it is not there.
+ */
+static int drop_id_cast(char *sql, size_t at, const char *id_sql, Error *err)
+{
+    static const char select[] = "SELECT ";
+    static const char cast[] = "::text";
+    size_t id_length = strlen(id_sql);
+    char *p = sql + at;
+    if (strncmp(p, select, strlen(select)) != 0
+        || strncmp(p + strlen(select), id_sql, id_length) != 0
+        || strncmp(p + strlen(select) + id_length, cast, strlen(cast)) != 0)
+        return error_set(err, ERR_INTERNAL, "the plan's SELECT does not start with its id column");
+    char *from = p + strlen(select) + id_length;
+    memmove(from, from + strlen(cast), strlen(from + strlen(cast)) + 1);
+    return ERR_OK;
+}
+
+int plan_use_uuid_ids(Plan *plan, Error *err)
+{
+    static const char copy[] = "COPY (";
+    int code;
+    if (plan->id_uuid)
+        return ERR_OK;
+    if ((code = drop_id_cast(plan->select_sql, 0, plan->id_sql, err)) != ERR_OK
+        || (code = drop_id_cast(plan->copy_select_sql, 0, plan->id_sql, err)) != ERR_OK
+        || (code = drop_id_cast(plan->copy_sql, strlen(copy), plan->id_sql, err)) != ERR_OK)
+        return code;
+    plan->id_uuid = true;
+    return ERR_OK;
+}
+
+char *plan_id_query(const Plan *plan)
+{
+    char *sql = NULL;
+    if (asprintf(&sql, "SELECT %s%s", plan->id_sql, plan->from_where_sql) < 0)
+        return NULL;
+    return sql;
+}
+
 /* The partition of a row: a hash of its id, so equal ids share a partition. */
 #define PARTITION_OF "(hashtext(%s::text) & 2147483647) %% %d"
 

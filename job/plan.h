@@ -5,7 +5,8 @@
  * quoted through a QuoteIdentFn (PQescapeIdentifier at run time), with
  * schema-qualified names split first.
  *
- * The SELECT returns, in this order: id::text, then score::float8,
+ * The SELECT returns, in this order: id::text (the id as it is when
+ * plan_use_uuid_ids says it is a uuid), then score::float8,
  * variance::float8, category::text and the embedding expression, each only
  * when the config names it (the `has_*` flags say which). Rows with NULL
  * scores are kept so the stream can count them.
@@ -49,6 +50,7 @@ typedef struct Plan {
     const char *param_names[PLAN_MAX_PARAMS]; /* config key each came from */
     int column_count;
     bool has_score, has_variance, has_category, has_embedding;
+    bool id_uuid;          /* the id column streams as a binary uuid (16 bytes) */
 } Plan;
 
 /*
@@ -59,6 +61,17 @@ int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
                const char *as_of, Plan *plan, Error *err);
 
 void plan_release(Plan *plan);
+
+/*
+ * The id column is of type uuid (the run learns that by describing it):
+ * the SELECT and COPY statements select it as it is, not cast to text, so a
+ * binary COPY sends 16 bytes per id and Images keeps them so. Filters,
+ * partitions and the output are unchanged (they compare or write text).
+ */
+int plan_use_uuid_ids(Plan *plan, Error *err);
+
+/* A query selecting only the id column of the filtered rows ($n parameters), for describing it. */
+char *plan_id_query(const Plan *plan);
 
 /*
  * Parallel streaming: the COPY of one partition of the rows (by a hash of

@@ -11,6 +11,7 @@
 
 #include "cancel.h"
 #include "categorize.h"
+#include "labels.h"
 #include "images.h"
 #include "informative.h"
 #include "kmeans.h"
@@ -553,6 +554,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     if ((code = plan_build(config, db_quote_ident, db, options->as_of, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if ((code = stream_describe_id(db, &plan, err)) != ERR_OK) /* uuid ids: 16 bytes each */
+        goto done;
     if (using_model
         && (code = model_read_prepare(config, db, &plan, options->as_of, true, &model_use, err))
                != ERR_OK)
@@ -623,8 +626,11 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         goto done;
     mark = stage_done(report, STAGE_READ, mark);
     snprintf(figures, sizeof figures,
-             "{\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"seconds\":%.3f}",
-             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
+             "{\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"seconds\":%.3f,"
+             "\"images_bytes\":%zu,\"id_bytes\":%zu,\"images\":%zu}",
+             counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ],
+             images_memory(state->images), images_id_memory(state->images),
+             state->images->count);
     log_line("debug", "read", figures, "read %" PRIu64 " rows (%" PRIu64 " skipped) in %.2f s",
              counts->rows_read, counts->rows_skipped, report->stage_seconds[STAGE_READ]);
     if ((code = check_cancel(err)) != ERR_OK)
@@ -635,6 +641,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
                           state->categories, err)) != ERR_OK)
         goto done;
     counts->categories = state->categories->count;
+    if (options->labels_path != NULL
+        && (code = labels_write(options->labels_path, state->images, state->categories, err))
+               != ERR_OK)
+        goto done;
     for (size_t i = 0; i < state->images->count; i++)
         if (state->categories->category_of[i] >= 0)
             counts->candidates++;
@@ -863,6 +873,8 @@ int run_sample(const JobConfig *config, const RunOptions *options,
         || (code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
         goto done;
     planned = true;
+    if ((code = stream_describe_id(db, &plan, err)) != ERR_OK)
+        goto done;
     StreamOptions stream_options = stream_options_for(config);
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
     if (config->strategy.clusters_from != NULL

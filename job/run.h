@@ -31,6 +31,7 @@ typedef struct RunOptions {
     const char *as_of;    /* --as-of: "now" for relative date filters, recorded */
     int64_t wait_lock_ms; /* --wait-lock: how long to wait for the job's lock */
     const char *rejects_path; /* --rejects: CSV of skipped rows */
+    const char *labels_path;  /* --labels-file: CSV of each image's category */
 } RunOptions;
 
 typedef struct RunState {

@@ -17,6 +17,8 @@
 #define OID_FLOAT8 701
 #define OID_FLOAT4_ARRAY 1021
 #define OID_FLOAT8_ARRAY 1022
+#define OID_UUID 2950
+#define UUID_BYTES 16
 
 static const char signature[11] = "PGCOPY\n\377\r\n\0";
 
@@ -25,6 +27,7 @@ struct StreamParser {
     StreamOptions options;
     int column_count;
     bool has_score, has_variance, has_category, has_embedding;
+    bool id_uuid;                 /* ids arrive as 16-byte binary uuids */
     bool header_done, trailer_seen;
     char *pending;                /* bytes of an incomplete tuple */
     size_t pending_length, pending_capacity;
@@ -82,6 +85,14 @@ int stream_parser_new(const Plan *plan, const StreamOptions *options, Images *im
     parser->has_variance = plan->has_variance;
     parser->has_category = plan->has_category;
     parser->has_embedding = plan->has_embedding;
+    parser->id_uuid = plan->id_uuid;
+    if (plan->id_uuid) {
+        int code = images_use_uuid_ids(images, err);
+        if (code != ERR_OK) {
+            free(parser);
+            return code;
+        }
+    }
     if (plan->has_embedding && !images->has_embedding) {
         if (options->embedding_dim == 0 || options->on_row == NULL) {
             free(parser);
@@ -237,11 +248,25 @@ static int decode_embedding(StreamParser *parser, const unsigned char *p, size_t
     return ERR_OK;
 }
 
+/* The id as text for messages and rejects: uuids formatted, text as it is. */
+static const char *id_text(const StreamParser *parser, const char *id, size_t *id_length,
+                           char *buffer)
+{
+    if (!parser->id_uuid || id == NULL || *id_length != UUID_BYTES)
+        return id;
+    images_format_uuid((const unsigned char *)id, buffer);
+    *id_length = strlen(buffer);
+    return buffer;
+}
+
 static void reject(StreamParser *parser, const char *id, size_t id_length, RejectReason reason)
 {
+    char text[40];
     parser->stats.rejected[reason]++;
-    if (parser->options.on_reject != NULL)
+    if (parser->options.on_reject != NULL) {
+        id = id_text(parser, id, &id_length, text);
         parser->options.on_reject(parser->options.reject_context, id, id_length, reason);
+    }
 }
 
 /*
@@ -295,6 +320,8 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
         reject(parser, NULL, 0, REJECT_NULL_ID);
         return ERR_OK;
     }
+    if (parser->id_uuid && id_length != UUID_BYTES)
+        return malformed(parser, (size_t)(field[0] - data), "uuid field of a wrong size", err);
     double score = NAN, variance = NAN;
     if (parser->has_score) {
         if (field_length[f] == 8)
@@ -349,11 +376,14 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
         if (code != ERR_OK)
             return code;
         if (outcome == EMB_DIM) {
+            char text[40];
+            size_t text_length = id_length;
+            const char *shown = id_text(parser, id, &text_length, text);
             if (parser->options.dim_mismatch_is_error)
                 return error_set(err, ERR_DATA,
                                  "image \"%.*s\" has an embedding of a dimension other than %zu"
                                  "\nHINT: set source.on_bad_row: skip to skip such rows",
-                                 (int)(id_length > 200 ? 200 : id_length), id,
+                                 (int)(text_length > 200 ? 200 : text_length), shown,
                                  parser->scratch != NULL ? parser->scratch_dim
                                                          : parser->images->dim);
             reject(parser, id, id_length, REJECT_DIM_MISMATCH);
@@ -527,6 +557,32 @@ done:
     return code;
 }
 
+int stream_describe_id(Db *db, Plan *plan, Error *err)
+{
+    PGconn *conn = db_conn(db);
+    int code = ERR_OK;
+    char *sql = plan_id_query(plan);
+    if (sql == NULL)
+        return error_nomem(err, 0);
+    PGresult *result = PQprepare(conn, "", sql, plan->param_count, NULL);
+    free(sql);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        code = error_set(err, db_error_code(db, result), "query \"describe id\" failed: %s",
+                         PQresultErrorMessage(result));
+        PQclear(result);
+        return code;
+    }
+    PQclear(result);
+    result = PQdescribePrepared(conn, "");
+    if (PQresultStatus(result) != PGRES_COMMAND_OK)
+        code = error_set(err, db_error_code(db, result), "query \"describe id\" failed: %s",
+                         PQresultErrorMessage(result));
+    else if (PQftype(result, 0) == OID_UUID)
+        code = plan_use_uuid_ids(plan, err);
+    PQclear(result);
+    return code;
+}
+
 int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
                 StreamStats *stats, Error *err)
 {
@@ -682,6 +738,8 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
     SharedRejects shared = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context};
 
     memset(stats, 0, sizeof *stats);
+    if (plan->id_uuid && (code = images_use_uuid_ids(images, err)) != ERR_OK)
+        return code;
     if (plan->has_embedding) {
         if ((code = stream_describe_embedding(db, plan, &effective.embedding_format, err)) != ERR_OK)
             return code;

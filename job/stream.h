@@ -52,10 +52,10 @@ typedef struct StreamOptions {
      * stored then, and duplicates are not detected).
      */
     int (*on_row)(void *context, const char *id, size_t id_length, int64_t row,
-                  const float *embedding, Error *err);
+                  const float *embedding, Error *err); /* id: 16 raw bytes when plan->id_uuid */
     void *row_context;
     bool lookup_only;
-    /* Called for each skipped row (may be NULL); id may be NULL. */
+    /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;
 } StreamOptions;
@@ -89,6 +89,13 @@ void stream_parser_free(StreamParser *parser);
  */
 int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
                 StreamStats *stats, Error *err);
+
+/*
+ * Describes the id column (an unexecuted query); when it is of type uuid,
+ * switches the plan to stream it as 16 binary bytes (plan_use_uuid_ids).
+ * Other types stay cast to text. Call before streaming.
+ */
+int stream_describe_id(Db *db, Plan *plan, Error *err);
 
 /* The embedding column's type, from a described (unexecuted) query. */
 int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err);

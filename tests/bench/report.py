@@ -8,8 +8,14 @@
     report.py report --records FILE --out JSON ...
         Reads the measurements run.sh recorded, prints the table, the ratios
         and PASS/MISS per target of issue 6, and writes all of it as JSON.
+
+    report.py ari LABELS_A.csv LABELS_B.csv
+        The adjusted Rand index of two `pairpick run --labels-file` outputs,
+        over the ids both hold.
 """
 import argparse
+import collections
+import csv
 import json
 import os
 import platform
@@ -81,6 +87,60 @@ def stage_seconds(doc):
             if k.endswith('_seconds') and isinstance(v, (int, float))}
 
 
+def read_figures(path):
+    """The figures of the "read" line of a run logged with --verbose --log-format json."""
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                if '"stage":"read"' not in line and '"stage": "read"' not in line:
+                    continue
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                fig = doc.get('figures') if isinstance(doc.get('figures'), dict) else doc
+                if 'images_bytes' in fig:
+                    return {k: fig[k] for k in ('rows_read', 'rows_skipped', 'images',
+                                                'images_bytes', 'id_bytes') if k in fig}
+    except OSError:
+        pass
+    return None
+
+
+def read_labels(path):
+    labels = {}
+    with open(path, encoding='utf-8', newline='') as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if len(row) == 2:
+                labels[row[0]] = row[1]
+    return labels
+
+
+def adjusted_rand_index(a, b):
+    """ARI (Hubert and Arabie) of two {id: label} maps over their common ids."""
+    ids = [i for i in a if i in b]
+    n = len(ids)
+    if n < 2:
+        return None, n
+
+    def pairs(x):
+        return x * (x - 1) / 2.0
+
+    table = collections.Counter((a[i], b[i]) for i in ids)
+    rows = collections.Counter(a[i] for i in ids)
+    cols = collections.Counter(b[i] for i in ids)
+    index = sum(pairs(v) for v in table.values())
+    row_pairs = sum(pairs(v) for v in rows.values())
+    col_pairs = sum(pairs(v) for v in cols.values())
+    expected = row_pairs * col_pairs / pairs(n)
+    most = (row_pairs + col_pairs) / 2.0
+    if most == expected:
+        return 1.0, n
+    return (index - expected) / (most - expected), n
+
+
 def load_records(path):
     measures = {}
     with open(path, encoding='utf-8') as f:
@@ -93,6 +153,9 @@ def load_records(path):
                 run['json'] = doc
             if run['exit_code'] != 0:
                 run['stderr_tail'] = last_lines(err)
+            figures = read_figures(err)
+            if figures:
+                run['read_figures'] = figures
             measures.setdefault(name, {'runs': []})['runs'].append(run)
     for m in measures.values():
         runs = m['runs']
@@ -115,6 +178,16 @@ def load_records(path):
                                        if k in stage_seconds(r.get('json'))), 4)
             for k in names}
     return measures
+
+
+def parse_size(text):
+    """pairpick's byte sizes: kB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n."""
+    m = re.match(r'^(\d+)\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$', text.strip())
+    if not m:
+        return None
+    units = {None: 1, 'B': 1, 'kB': 1e3, 'KB': 1e3, 'MB': 1e6, 'GB': 1e9, 'TB': 1e12,
+             'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3, 'TiB': 1024 ** 4}
+    return int(int(m.group(1)) * units[m.group(2)])
 
 
 def fmt(x, digits=2):
@@ -180,6 +253,84 @@ def report(a):
     def ratio(x, y):
         return x / y if x is not None and y else None
 
+    # One Lloyd iteration against one sgemm of the same shape (lloyd.c).
+    lloyd = None
+    if a.lloyd:
+        try:
+            with open(a.lloyd, encoding='utf-8') as f:
+                lloyd = json.loads(f.read())
+        except (OSError, ValueError):
+            lloyd = None
+    if lloyd is not None:
+        shape = '%d x %d x %d' % (lloyd['rows'], lloyd['dim'], lloyd['clusters'])
+        row('one cblas_sgemm %s (median of %d)' % (shape, lloyd['repeat']),
+            lloyd['sgemm_median_s'], lloyd['rows'], None, None,
+            '%.1f GFLOP/s' % lloyd['sgemm_gflops'])
+        row('one Lloyd iteration (assign + update)', lloyd['lloyd_median_s'], lloyd['rows'], None,
+            None)
+
+    # Large N: bounded against unbounded, the score path, ids.
+    large = {}
+    if a.large:
+        large_matrix = a.large_rows_emb * a.d * 4
+        row('large: generate %d rows (2 streams)' % a.large_n, wall('large_generate'), a.large_n,
+            None, None)
+        row('large: VACUUM (FREEZE, ANALYZE)', wall('large_vacuum'), a.large_n, a.large_table_bytes,
+            None)
+        row('large: psql COPY (id, score)', wall('large_copy_score'), a.large_rows_score,
+            a.large_bytes_score, rss_mb('large_copy_score'), failed_note('large_copy_score'))
+        stage_rows('large_pairpick_score', a.large_rows_score, a.large_bytes_score,
+                   'large: pairpick score run (uuid ids)')
+        stage_rows('large_pairpick_score_text_id', a.large_rows_score, None,
+                   'large: pairpick score run (ids as text)')
+        stage_rows('large_python_score', a.large_rows_score, a.large_bytes_score,
+                   'large: Python reference score')
+        row('large: Python reference embedding', None, None, None, None,
+            'not run: it cannot run at this N here (issue 6)')
+        stage_rows('large_pairpick_unbounded', a.large_rows_emb, None,
+                   'large: pairpick embedding, in memory')
+        stage_rows('large_pairpick_bounded', a.large_rows_emb, None,
+                   'large: pairpick embedding, memory_limit ' + a.large_limit)
+        ari, ari_rows = None, 0
+        if a.labels_unbounded and a.labels_bounded:
+            try:
+                ari, ari_rows = adjusted_rand_index(read_labels(a.labels_unbounded),
+                                                    read_labels(a.labels_bounded))
+            except OSError:
+                ari = None
+
+        def figures(name):
+            return next((r['read_figures'] for r in m.get(name, {'runs': []})['runs']
+                         if r['exit_code'] == 0 and r.get('read_figures')), None)
+
+        def per_row(fig, key):
+            return fig[key] / fig['images'] if fig and fig.get('images') else None
+
+        fig_uuid, fig_text = figures('large_pairpick_score'), figures('large_pairpick_score_text_id')
+        limit_bytes = parse_size(a.large_limit)
+        bounded_rss = rss_mb('large_pairpick_bounded')
+        large = {
+            'rows_generated': a.large_n, 'table_bytes': a.large_table_bytes,
+            'rows_embedding_select': a.large_rows_emb, 'rows_score_select': a.large_rows_score,
+            'copy_bytes_score': a.large_bytes_score, 'float32_matrix_bytes': large_matrix,
+            'memory_limit': a.large_limit, 'memory_limit_bytes': limit_bytes,
+            'ari_bounded_vs_unbounded': None if ari is None else round(ari, 4),
+            'ari_rows': ari_rows,
+            'bounded_peak_rss_bytes': None if bounded_rss is None else int(bounded_rss * mb),
+            'unbounded_peak_rss_bytes': (None if rss_mb('large_pairpick_unbounded') is None
+                                         else int(rss_mb('large_pairpick_unbounded') * mb)),
+            'memory_mode_bounded': next((r['json'].get('memory_mode') for r in
+                                         m.get('large_pairpick_bounded', {'runs': []})['runs']
+                                         if r.get('json')), None),
+            'images_read_figures_uuid_ids': fig_uuid,
+            'images_read_figures_text_ids': fig_text,
+            'images_bytes_per_row_uuid_ids': per_row(fig_uuid, 'images_bytes'),
+            'images_bytes_per_row_text_ids': per_row(fig_text, 'images_bytes'),
+            'id_bytes_per_row_uuid_ids': per_row(fig_uuid, 'id_bytes'),
+            'id_bytes_per_row_text_ids': per_row(fig_text, 'id_bytes'),
+            'python_embedding_reference': 'not run at this N: it cannot run here (issue 6)',
+        }
+
     pp_emb, py_emb = wall('pairpick_embedding'), wall('python_embedding')
     pp_score, py_score = wall('pairpick_score'), wall('python_score')
     par, single, copy_score = wall('copy_parallel'), wall('copy_single'), wall('copy_score')
@@ -199,7 +350,19 @@ def report(a):
         'score_speedup_vs_reference': ratio(py_score, pp_score),
         'reference_peak_rss_over_matrix': ratio(rss_mb('python_embedding') and
                                                 rss_mb('python_embedding') * mb, matrix_bytes),
+        'lloyd_iteration_over_sgemm': lloyd['ratio'] if lloyd else None,
     }
+    if a.large:
+        ratios.update({
+            'large_score_total_over_copy_id_score': ratio(wall('large_pairpick_score'),
+                                                          wall('large_copy_score')),
+            'large_score_speedup_vs_reference': ratio(wall('large_python_score'),
+                                                      wall('large_pairpick_score')),
+            'large_bounded_peak_rss_over_limit': ratio(large['bounded_peak_rss_bytes'],
+                                                       large['memory_limit_bytes']),
+            'large_bounded_total_over_unbounded': ratio(wall('large_pairpick_bounded'),
+                                                        wall('large_pairpick_unbounded')),
+        })
 
     def target(name, value, limit, higher_is_better, needs, why_missing=None):
         if not all(n in m for n in needs):
@@ -230,6 +393,27 @@ def report(a):
         target('score run >= 5x faster than the Python reference',
                ratios['score_speedup_vs_reference'], 5, True, ['pairpick_score', 'python_score']),
     ]
+    targets.append({'target': 'one Lloyd iteration <= 1.5x one sgemm of the same shape',
+                    'value': None if lloyd is None else round(lloyd['ratio'], 3), 'limit': 1.5,
+                    'status': 'N/A' if lloyd is None else
+                    ('PASS' if lloyd['ratio'] <= 1.5 else 'MISS'),
+                    'note': '' if lloyd else 'not run'})
+    if a.large:
+        n_label = '{:,}'.format(a.large_n)
+        targets += [
+            target('%s bounded (%s): peak RSS below the limit (ratio)' % (n_label, a.large_limit),
+                   ratios['large_bounded_peak_rss_over_limit'], 1.0, False,
+                   ['large_pairpick_bounded']),
+            target('%s bounded vs unbounded: ARI >= 0.9' % n_label,
+                   large['ari_bounded_vs_unbounded'], 0.9, True,
+                   ['large_pairpick_bounded', 'large_pairpick_unbounded'], 'no labels files'),
+            target('%s score run within 3x of psql COPY of (id, score)' % n_label,
+                   ratios['large_score_total_over_copy_id_score'], 3, False,
+                   ['large_pairpick_score', 'large_copy_score']),
+            target('%s score run >= 5x faster than the Python reference' % n_label,
+                   ratios['large_score_speedup_vs_reference'], 5, True,
+                   ['large_pairpick_score', 'large_python_score']),
+        ]
 
     # ---- print ----
     out = sys.stdout
@@ -267,7 +451,15 @@ def report(a):
         ('parallel_copy_speedup_over_single', 'single COPY / 2 parallel COPYs'),
         ('score_total_over_copy_id_score', 'pairpick score total / COPY (id, score)'),
         ('score_speedup_vs_reference', 'pairpick score speed-up over Python reference'),
+        ('lloyd_iteration_over_sgemm', 'one Lloyd iteration / one sgemm of the same shape'),
     ]
+    if a.large:
+        labels += [
+            ('large_score_total_over_copy_id_score', 'large: pairpick score total / COPY (id, score)'),
+            ('large_score_speedup_vs_reference', 'large: pairpick score speed-up over Python'),
+            ('large_bounded_peak_rss_over_limit', 'large: bounded peak RSS / memory_limit'),
+            ('large_bounded_total_over_unbounded', 'large: bounded wall time / in-memory wall time'),
+        ]
     for key, label in labels:
         print('  %-52s %8s' % (label, fmt(ratios[key])), file=out)
     print('  %-52s %8s / %s' % ('pairs within one blob: pairpick / Python',
@@ -281,12 +473,26 @@ def report(a):
         print('  %-4s %-62s %8s  (limit %s)%s'
               % (t['status'], t['target'], fmt(t['value']), t['limit'],
                  '  ' + t['note'] if t['note'] else ''), file=out)
+    if a.large:
+        print('  %-52s %8s  (over %s ids)' % ('large: ARI bounded vs in-memory clusters',
+                                             fmt(large['ari_bounded_vs_unbounded'], 4),
+                                             fmt(large['ari_rows'], 0)), file=out)
+        for kind in ('uuid', 'text'):
+            print('  %-52s %8s  (ids: %s)'
+                  % ('large: images bytes per row, ids as %s' % kind,
+                     fmt(large['images_bytes_per_row_%s_ids' % kind], 1),
+                     fmt(large['id_bytes_per_row_%s_ids' % kind], 1)), file=out)
+        print('  the Python embedding reference is not run at N=%d: it cannot run here (issue 6)'
+              % a.large_n, file=out)
     print(file=out)
     print('what the runs reported (first successful run)', file=out)
     keys = ('rows_read', 'rows_skipped', 'candidates', 'categories', 'pairs_chosen',
             'pairs_inserted', 'clusters', 'iterations', 'inertia', 'mean_cosine_similarity',
-            'random_cosine_similarity', 'mean_score_delta', 'random_score_delta', 'seconds')
-    for name in ('pairpick_embedding', 'pairpick_score', 'python_embedding', 'python_score'):
+            'random_cosine_similarity', 'mean_score_delta', 'random_score_delta', 'memory_mode',
+            'seconds')
+    for name in ('pairpick_embedding', 'pairpick_score', 'python_embedding', 'python_score',
+                 'large_pairpick_unbounded', 'large_pairpick_bounded', 'large_pairpick_score',
+                 'large_pairpick_score_text_id', 'large_python_score'):
         doc = next((r.get('json') for r in m.get(name, {'runs': []})['runs']
                     if r['exit_code'] == 0 and r.get('json')), None)
         if doc is not None:
@@ -323,6 +529,8 @@ def report(a):
                   for label, s, r, b, rss, note in rows],
         'ratios': {k: None if v is None else round(v, 4) for k, v in ratios.items()},
         'targets': targets,
+        'lloyd': lloyd,
+        'large': large or None,
     }
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, 'w', encoding='utf-8') as f:
@@ -338,6 +546,12 @@ def main():
             sys.exit('usage: report.py literal-sql EXPLAIN_FILE')
         literal_sql(sys.argv[2])
         return
+    if len(sys.argv) >= 2 and sys.argv[1] == 'ari':
+        if len(sys.argv) != 4:
+            sys.exit('usage: report.py ari LABELS_A.csv LABELS_B.csv')
+        ari, n = adjusted_rand_index(read_labels(sys.argv[2]), read_labels(sys.argv[3]))
+        print('%s %d' % ('-' if ari is None else '%.6f' % ari, n))
+        return
     p = argparse.ArgumentParser()
     p.add_argument('command', choices=['report'])
     p.add_argument('--records', required=True)
@@ -348,6 +562,11 @@ def main():
         p.add_argument('--' + name, type=int, required=True)
     for name in ('select-emb', 'select-score', 'emb-same-topic', 'py-same-topic', 'pairpick',
                  'pairpick-version', 'env', 'load'):
+        p.add_argument('--' + name, default='')
+    for name in ('large', 'large-n', 'large-table-bytes', 'large-rows-emb', 'large-rows-score',
+                 'large-bytes-score'):
+        p.add_argument('--' + name, type=int, default=0)
+    for name in ('lloyd', 'large-limit', 'labels-unbounded', 'labels-bounded'):
         p.add_argument('--' + name, default='')
     report(p.parse_args())
 

@@ -6,7 +6,14 @@
 #   (b) a pairpick embedding run (k-means, minibatch, cosine);
 #   (c) a pairpick score run (quantile bins);
 #   (d) the prototype's Python pipeline (psycopg2, numpy, scikit-learn, pandas)
-#       for both paths (tests/bench/reference.py).
+#       for both paths (tests/bench/reference.py);
+#   (e) one Lloyd iteration of pairpick's k-means against one cblas_sgemm of
+#       the same shape, N x D times D x k (tests/bench/lloyd.c);
+#   (f) at BENCH_LARGE_N rows (default 1,000,000; 900,000 after filters): an
+#       unbounded embedding run against a bounded one (memory_limit 1GB), their
+#       cluster agreement (ARI of the --labels-file outputs), and the score path
+#       against psql COPY of (id, score) and the Python score reference; ids
+#       held as 16-byte uuids against the same ids cast to text.
 # Prints wall time, rows/s, MB/s and peak RSS per stage, the ratios and
 # PASS/MISS per target of issue 6, and writes everything as JSON. Exits 0 when
 # a target is missed; non-zero only when the benchmark itself cannot run.
@@ -23,6 +30,11 @@
 #   BENCH_OUT=build/bench/results.json
 #   BENCH_SEED=42         data and run seed
 #   BENCH_FILTER=1        0: no score filter in the configs (every row selected)
+#   BENCH_LLOYD_REPEAT=5  repeats of the Lloyd iteration / sgemm timing
+#   BENCH_LARGE=1         0 skips the large-N part (f)
+#   BENCH_LARGE_N=1000000 rows of the large-N part
+#   BENCH_LARGE_LIMIT=1GB resources.memory_limit of its bounded run
+#   LLOYD=build/bench/lloyd
 #   PAIRPICK=build/pairpick
 set -euo pipefail
 
@@ -39,6 +51,11 @@ OUT=${BENCH_OUT:-$ROOT/build/bench/results.json}
 SEED=${BENCH_SEED:-42}
 FILTER=${BENCH_FILTER:-1}
 PAIRPICK=${PAIRPICK:-$ROOT/build/pairpick}
+LLOYD_REPEAT=${BENCH_LLOYD_REPEAT:-5}
+LARGE=${BENCH_LARGE:-1}
+LARGE_N=${BENCH_LARGE_N:-1000000}
+LARGE_LIMIT=${BENCH_LARGE_LIMIT:-1GB}
+LLOYD=${LLOYD:-$ROOT/build/bench/lloyd}
 PYTHON=/usr/bin/python3 # not a pyenv shim: Debian's python with Debian's packages
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
@@ -50,10 +67,12 @@ log() {
     printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
-for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER; do
+for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER LLOYD_REPEAT LARGE LARGE_N; do
     [[ ${!var} =~ ^[0-9]+$ ]] || die "BENCH_$var must be a non-negative integer, got '${!var}'"
 done
 [ "$N" -ge 1000 ] || die "BENCH_N must be >= 1000"
+[ "$LARGE" -eq 0 ] || [ "$LARGE_N" -ge 1000 ] || die "BENCH_LARGE_N must be >= 1000"
+[[ $LARGE_LIMIT =~ ^[0-9]+(B|kB|MB|GB)$ ]] || die "BENCH_LARGE_LIMIT must be a size such as 1GB, got '$LARGE_LIMIT'"
 for var in D K PAIRS SCORE_PAIRS REPEAT; do
     [ "${!var}" -ge 1 ] || die "BENCH_$var must be >= 1"
 done
@@ -87,6 +106,7 @@ for pair in numpy:python3-numpy pandas:python3-pandas psycopg2:python3-psycopg2 
 done
 [ ${#py_need[@]} -eq 0 ] || apt_install "${py_need[@]}"
 [ -x "$PAIRPICK" ] || die "$PAIRPICK not found: run 'make all' first"
+[ -x "$LLOYD" ] || die "$LLOYD not found: run 'make build/bench/lloyd' first (make bench does)"
 
 # ---- temporary folder, server, and their removal on any exit --------------------
 
@@ -272,16 +292,22 @@ output:
   table: bench.pp_score_pairs
 YAML
 
+# `pairpick explain` does not connect, so it shows the id cast to text; a run
+# that finds a uuid column selects it as it is (16 bytes in binary COPY), and
+# so do the psql COPYs and the Python reference here.
+uuid_as_is() {
+    sed -e '1s/^SELECT source\."job_uuid"::text,/SELECT source."job_uuid",/'
+}
 for job in embedding score; do
     "$PAIRPICK" explain "$CONF/bench-$job.yaml" >"$TMP/explain-$job.txt" \
         || die "pairpick explain $CONF/bench-$job.yaml failed"
-    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$job.txt" >"$TMP/select-$job.sql"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$job.txt" | uuid_as_is >"$TMP/select-$job.sql"
 done
 SELECT_EMB=$(cat "$TMP/select-embedding.sql")
 SELECT_SCORE=$(cat "$TMP/select-score.sql")
-# The id is the first column, named after source.id (job_uuid) and cast to text.
+# The id is the first column, named after source.id (job_uuid), a uuid.
 half() { # select, 0|1
-    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid) & 1) = %s) TO STDOUT (FORMAT binary)' \
+    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid::text) & 1) = %s) TO STDOUT (FORMAT binary)' \
         "$1" "$2"
 }
 COPY_EMB="COPY ($SELECT_EMB) TO STDOUT (FORMAT binary)"
@@ -292,7 +318,7 @@ log "score SELECT:     $SELECT_SCORE"
 # Counts and stream sizes, once (this also warms the page cache for everyone).
 rows_emb=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS q")
 rows_score=$(sql "SELECT count(*) FROM ($SELECT_SCORE) AS q")
-rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid) & 1) = 0")
+rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid::text) & 1) = 0")
 rows_scored=$(sql "SELECT count(score) FROM ($SELECT_SCORE) AS q")
 bytes_emb=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_EMB" | wc -c)
 bytes_score=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_SCORE" | wc -c)
@@ -347,7 +373,134 @@ for rep in $(seq 1 "$REPEAT"); do
         --run-id "ref-score-$rep" --max-pairs "$SCORE_PAIRS" --bins 10 --seed "$SEED"
 done
 
-# ---- 6. the table, the targets, the JSON -------------------------------------------
+# ---- 6. one Lloyd iteration against one sgemm of the same shape ----------------------
+# In process, on a random N x D matrix: no server involved (it is idle now).
+log "one Lloyd iteration vs one sgemm: $N x $D x $K, $LLOYD_REPEAT repeats"
+LLOYD_JSON="$TMP/lloyd.json"
+run_child "$LLOYD" --rows "$N" --dim "$D" --clusters "$K" --repeat "$LLOYD_REPEAT" --seed "$SEED" \
+    >"$LLOYD_JSON" || die "$LLOYD failed"
+
+# ---- 7. large N: bounded against unbounded, the score path, ids -----------------------
+large_args=(--large 0)
+if [ "$LARGE" -ne 0 ]; then
+    # The first table is done with: dropping it leaves the page cache to the new one.
+    sql "DROP TABLE bench.images CASCADE" >/dev/null
+    sql "CREATE UNLOGGED TABLE bench.large (job_uuid uuid, score float8, score_variance float8,
+             created_at timestamptz, topic text, clip_embedding real[]);
+         ALTER TABLE bench.large ALTER clip_embedding SET STORAGE EXTERNAL;" >/dev/null
+    log "large: generating $LARGE_N rows x $D (2 streams)"
+    load_large() { # part
+        "$TMP/gen" --rows "$LARGE_N" --dim "$D" --centers "$K" --seed "$SEED" --part "$1" --parts 2 \
+            | psql -X -q -v ON_ERROR_STOP=1 -c "COPY bench.large FROM STDIN (FORMAT binary)"
+    }
+    gen_t0=$EPOCHREALTIME
+    load_large 0 &
+    l0=$!
+    load_large 1 &
+    l1=$!
+    CHILDREN=("$l0" "$l1")
+    wait "$l0" || die "loading large part 0 failed"
+    wait "$l1" || die "loading large part 1 failed"
+    CHILDREN=()
+    gen_t1=$EPOCHREALTIME
+    sql "VACUUM (FREEZE, ANALYZE) bench.large"
+    gen_t2=$EPOCHREALTIME
+    printf 'large_generate\t1\t%s\t%s\t0\t0\t/dev/null\t/dev/null\n' "$gen_t0" "$gen_t1" >>"$RECORDS"
+    printf 'large_vacuum\t1\t%s\t%s\t0\t0\t/dev/null\t/dev/null\n' "$gen_t1" "$gen_t2" >>"$RECORDS"
+    large_table_bytes=$(sql "SELECT pg_total_relation_size('bench.large')")
+    log "large: loaded in $(awk -v a="$gen_t0" -v b="$gen_t1" 'BEGIN{printf "%.1f", b-a}') s," \
+        "table $((large_table_bytes / 1048576)) MB"
+
+    # About 90% of the rows pass: score >= 0 (drops ~5.5%, NULLs included) and
+    # score_variance <= 0.095 (drops ~5%).
+    large_source="source:
+  table: bench.large
+  id: job_uuid
+  score: score
+  variance: score_variance"
+    large_filters="filters:
+  score: {min: 0}
+  variance: {max: 0.095}"
+    large_embedding="strategy:
+  by: embedding
+  clusters: $K
+  kmeans: {algorithm: minibatch, max_iter: 100, n_init: 3, batch_size: 1024, metric: cosine}
+  max_pairs: $PAIRS
+  seed: $SEED"
+    large_score="strategy:
+  by: score
+  bins: 10
+  binning: quantile
+  max_pairs: $SCORE_PAIRS
+  seed: $SEED"
+    large_config() { # name, source, strategy, output table, extra YAML
+        printf 'job: bench-%s\n%s\n%s\n%s\noutput:\n  table: %s\n%s\n' \
+            "$1" "$2" "$large_filters" "$3" "$4" "$5" >"$CONF/large-$1.yaml"
+    }
+    large_config unbounded "$large_source
+  embedding: clip_embedding" "$large_embedding" bench.pp_large_unbounded ""
+    large_config bounded "$large_source
+  embedding: clip_embedding" "$large_embedding" bench.pp_large_bounded "resources:
+  memory_limit: $LARGE_LIMIT"
+    large_config score "$large_source" "$large_score" bench.pp_large_score ""
+    # The same rows with the id cast to text: ids held as text, for comparison.
+    large_config score-text-id "source:
+  query: SELECT job_uuid::text AS job_uuid, score, score_variance FROM bench.large
+  id: job_uuid
+  score: score
+  variance: score_variance" "$large_score" bench.pp_large_score_text ""
+    for job in unbounded bounded score score-text-id; do
+        "$PAIRPICK" migrate "$CONF/large-$job.yaml" >/dev/null 2>"$TMP/migrate-$job.err" \
+            || { cat "$TMP/migrate-$job.err" >&2; die "pairpick migrate large-$job failed"; }
+    done
+    "$PAIRPICK" explain "$CONF/large-score.yaml" >"$TMP/explain-large-score.txt" \
+        || die "pairpick explain large-score failed"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-score.txt" | uuid_as_is >"$TMP/select-large-score.sql"
+    "$PAIRPICK" explain "$CONF/large-unbounded.yaml" >"$TMP/explain-large-emb.txt" \
+        || die "pairpick explain large-unbounded failed"
+    "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-large-emb.txt" | uuid_as_is >"$TMP/select-large-emb.sql"
+    LARGE_SELECT_SCORE=$(cat "$TMP/select-large-score.sql")
+    LARGE_SELECT_EMB=$(cat "$TMP/select-large-emb.sql")
+    LARGE_COPY_SCORE="COPY ($LARGE_SELECT_SCORE) TO STDOUT (FORMAT binary)"
+    large_rows_emb=$(sql "SELECT count(*) FROM ($LARGE_SELECT_EMB) AS q")
+    large_rows_score=$(sql "SELECT count(*) FROM ($LARGE_SELECT_SCORE) AS q")
+    large_bytes_score=$(psql -X -q -v ON_ERROR_STOP=1 -c "$LARGE_COPY_SCORE" | wc -c)
+    log "large: $large_rows_emb rows selected (embedding), $large_rows_score (score)"
+
+    for rep in $(seq 1 "$REPEAT"); do
+        log "large: psql COPY (id, score), pairpick score runs (uuid and text ids), $rep of $REPEAT"
+        measure large_copy_score "$rep" /dev/null psql -X -q -v ON_ERROR_STOP=1 -c "$LARGE_COPY_SCORE"
+        sql "TRUNCATE bench.pp_large_score, bench.pp_large_score_text" >/dev/null
+        measure large_pairpick_score "$rep" "$TMP/runs/large_pairpick_score.$rep.json" \
+            "$PAIRPICK" run "$CONF/large-score.yaml" --run-id "large-score-$rep" --verbose --log-format json
+        measure large_pairpick_score_text_id "$rep" "$TMP/runs/large_pairpick_score_text_id.$rep.json" \
+            "$PAIRPICK" run "$CONF/large-score-text-id.yaml" --run-id "large-score-text-$rep" \
+            --verbose --log-format json
+    done
+    for rep in $(seq 1 "$REPEAT"); do
+        log "large: Python reference, score, $rep of $REPEAT"
+        sql "TRUNCATE bench.ref_pairs" >/dev/null
+        measure large_python_score "$rep" "$TMP/runs/large_python_score.$rep.json" \
+            "$PYTHON" "$BENCH_DIR/reference.py" score --sql "$LARGE_SELECT_SCORE" --table bench.ref_pairs \
+            --run-id "ref-large-score-$rep" --max-pairs "$SCORE_PAIRS" --bins 10 --seed "$SEED"
+    done
+    log "large: the Python embedding reference is not run at $LARGE_N rows (it needs about" \
+        "$((LARGE_N * 45 / 1000000)) GB here; issue 6: it cannot run at 1,000,000)"
+    log "large: pairpick embedding run, unbounded"
+    measure large_pairpick_unbounded 1 "$TMP/runs/large_pairpick_unbounded.1.json" \
+        "$PAIRPICK" run "$CONF/large-unbounded.yaml" --run-id large-unbounded \
+        --labels-file "$TMP/labels-unbounded.csv" --verbose --log-format json
+    log "large: pairpick embedding run, bounded (memory_limit $LARGE_LIMIT)"
+    measure large_pairpick_bounded 1 "$TMP/runs/large_pairpick_bounded.1.json" \
+        "$PAIRPICK" run "$CONF/large-bounded.yaml" --run-id large-bounded \
+        --labels-file "$TMP/labels-bounded.csv" --verbose --log-format json
+    large_args=(--large 1 --large-n "$LARGE_N" --large-limit "$LARGE_LIMIT"
+        --large-table-bytes "$large_table_bytes" --large-rows-emb "$large_rows_emb"
+        --large-rows-score "$large_rows_score" --large-bytes-score "$large_bytes_score"
+        --labels-unbounded "$TMP/labels-unbounded.csv" --labels-bounded "$TMP/labels-bounded.csv")
+fi
+
+# ---- 8. the table, the targets, the JSON -------------------------------------------
 openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
 "$PYTHON" "$BENCH_DIR/report.py" report \
     --records "$RECORDS" --out "$OUT" \
@@ -360,4 +513,5 @@ openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
     --pairpick "$PAIRPICK" --pairpick-version "$("$PAIRPICK" --version 2>/dev/null || echo unknown)" \
     --env "$openblas_env" --cores "$(nproc)" \
     --load "$load_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
-    --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)"
+    --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)" \
+    --lloyd "$LLOYD_JSON" "${large_args[@]}"

@@ -8,7 +8,8 @@
  *   byte 0  columns and options: bit 0 score, 1 variance, 2 category,
  *           3 embedding, 4 score required, 5 embedding as bytea,
  *           6 pinned dimension (byte 1), 7 dimension mismatch is an error
- *   byte 1  the pinned embedding dimension (when bit 6; 0 means none)
+ *   byte 1  the pinned embedding dimension (when bit 6; 0 means none);
+ *           without bit 6, bit 7 makes the id column a uuid (16 raw bytes)
  *   byte 2  chunking: 0 feeds the stream whole; else bits 0-6 seed the
  *           sizes of the chunks (1 to 2 * seed bytes each) and bit 7
  *           reserves rows first, as a run does from its count query
@@ -40,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     plan.has_variance = flags & 0x02;
     plan.has_category = flags & 0x04;
     plan.has_embedding = flags & 0x08;
+    plan.id_uuid = !(flags & 0x40) && (pinned_dim & 0x80);
     plan.column_count = 1 + plan.has_score + plan.has_variance + plan.has_category
                         + plan.has_embedding;
     StreamOptions options = {

@@ -406,6 +406,120 @@ test_bounded_memory_fits_on_a_sample_and_assigns_all() {
     expect_grep "memory_limit" "$WORK/err"
 }
 
+# --labels-file: one line per selected image, its id and category; the demo's
+# topics are well separated, so each topic gets exactly one cluster label,
+# in memory and in bounded mode alike.
+labels_per_topic() { # csv: topics whose images got more than one label, and unknown ids
+    sql "SET client_min_messages = warning; DROP TABLE IF EXISTS labels_check; CREATE TABLE labels_check (id text, label text)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\copy labels_check FROM '$1' (FORMAT csv, HEADER true)"
+    sql "SELECT (SELECT count(*) FROM (SELECT a.topic FROM labels_check l JOIN demo.images a
+                 ON a.job_uuid::text = l.id GROUP BY a.topic HAVING count(DISTINCT l.label) > 1) t)
+         || ' ' || (SELECT count(*) FROM labels_check l LEFT JOIN demo.images a
+                 ON a.job_uuid::text = l.id WHERE a.job_uuid IS NULL)
+         || ' ' || (SELECT count(DISTINCT label) FROM labels_check)"
+}
+
+test_labels_file_names_each_images_category() {
+    cfg=$(demo_config labels-mem t_labels_mem "$embedding_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-mem.csv"; expect_status 0
+    expect_eq "$(head -n 1 "$WORK/labels-mem.csv")" "id,label" "header"
+    expect_eq "$(($(wc -l < "$WORK/labels-mem.csv") - 1))" "$(json_field candidates)" "one line per image"
+    expect_eq "$(labels_per_topic "$WORK/labels-mem.csv")" "0 0 30" "topics split, unknown ids, labels"
+    grep -qE '^[0-9a-f-]{36},cluster:[0-9]+$' "$WORK/labels-mem.csv" || fail "lines are id,cluster:N"
+    cfg=$(demo_config labels-bounded t_labels_bounded "$embedding_strategy" 'resources:
+  memory_limit: 103MB
+  workers: 1')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-bounded.csv" --dry-run; expect_status 0
+    expect_eq "$(json_field memory_mode)" bounded "mode"
+    expect_eq "$(labels_per_topic "$WORK/labels-bounded.csv")" "0 0 30" "bounded: topics split, unknown ids, labels"
+    # score bins: the label is the bin
+    cfg=$(demo_config labels-score t_labels_score "$score_strategy")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --labels-file "$WORK/labels-score.csv" --dry-run; expect_status 0
+    expect_eq "$(cut -d, -f2 "$WORK/labels-score.csv" | grep -c '^score:')" "$(json_field candidates)" "score labels"
+    # a path that cannot be written: exit 64 before anything is written
+    pp run "$cfg" --labels-file "$WORK/no/such/dir/labels.csv"; expect_status 64
+    expect_grep "cannot write labels file '$WORK/no/such/dir/labels.csv.tmp'" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_labels_score")" 0 "pairs written"
+    pp status "$cfg" --labels-file x; expect_status 64
+}
+
+# A uuid id column is streamed as 16 binary bytes and held as 16 bytes per
+# id; the pairs, rejects and labels are the same as with the ids as text.
+read_figure() { # key: from the read line of a --verbose --log-format json run
+    grep '"stage":"read"' "$WORK/err" | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2
+}
+
+test_uuid_ids_held_as_16_bytes_same_pairs_as_text() {
+    sql "CREATE TABLE ids_uuid AS SELECT * FROM demo.images ORDER BY job_uuid;
+         INSERT INTO ids_uuid SELECT * FROM demo.images ORDER BY job_uuid LIMIT 3;  -- duplicates
+         UPDATE ids_uuid SET score = NULL WHERE job_uuid IN (SELECT job_uuid FROM demo.images ORDER BY job_uuid DESC LIMIT 2);
+         CREATE TABLE ids_text AS SELECT job_uuid::text AS job_uuid, score, topic, clip_embedding FROM ids_uuid;" >/dev/null
+    for kind in uuid text; do
+        for strategy in score embedding; do
+            if [ "$strategy" = score ]; then body=$score_strategy; else body=$embedding_strategy; fi
+            cfg=$(write_config "ids-$kind-$strategy" <<YAML
+job: ids-$kind-$strategy
+source:
+  table: ids_$kind
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+$body
+output:
+  table: t_ids_${kind}_$strategy
+resources:
+  workers: 2
+YAML
+)
+            pp migrate "$cfg"; expect_status 0
+            pp run "$cfg" --rejects "$WORK/rejects-$kind-$strategy.csv" \
+                --labels-file "$WORK/labels-$kind-$strategy.csv" --verbose --log-format json
+            expect_status 0
+            echo "$(read_figure id_bytes) $(read_figure images)" > "$WORK/ids-$kind-$strategy"
+            sort "$WORK/rejects-$kind-$strategy.csv" > "$WORK/rejects-$kind-$strategy.sorted"
+            sort "$WORK/labels-$kind-$strategy.csv" > "$WORK/labels-$kind-$strategy.sorted"
+        done
+    done
+    for strategy in score embedding; do
+        expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b, category FROM t_ids_uuid_$strategy
+                          EXCEPT SELECT image_a, image_b, category FROM t_ids_text_$strategy) d")" 0 \
+            "$strategy pairs only with uuid ids"
+        expect_eq "$(sql "SELECT count(*) FROM t_ids_uuid_$strategy")" 300 "$strategy pairs"
+        cmp -s "$WORK/rejects-uuid-$strategy.sorted" "$WORK/rejects-text-$strategy.sorted" \
+            || fail "$strategy rejects differ between uuid and text ids"
+        cmp -s "$WORK/labels-uuid-$strategy.sorted" "$WORK/labels-text-$strategy.sorted" \
+            || fail "$strategy labels differ between uuid and text ids"
+    done
+    # the rejects name the uuids as text (the 3 duplicates among them)
+    expect_eq "$(grep -cE '^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",[a-z_]+$' \
+        "$WORK/rejects-uuid-score.csv")" "$(($(wc -l < "$WORK/rejects-uuid-score.csv") - 1))" "rejects with uuid text"
+    expect_eq "$(grep -c ',duplicate_id$' "$WORK/rejects-uuid-score.csv")" 3 "duplicates"
+    read -r uuid_bytes uuid_rows < "$WORK/ids-uuid-score"
+    read -r text_bytes text_rows < "$WORK/ids-text-score"
+    expect_eq "$uuid_rows" "$text_rows" "images held"
+    echo "    id bytes per image: uuid $((uuid_bytes / uuid_rows)), text $((text_bytes / text_rows))"
+    # 16 bytes per id plus the hash index (at most 4 x 4 bytes a row at this size) and growth slack
+    [ $((uuid_bytes / uuid_rows)) -le 40 ] || fail "uuid ids take $((uuid_bytes / uuid_rows)) bytes each"
+    [ "$uuid_bytes" -lt "$text_bytes" ] || fail "uuid ids ($uuid_bytes) not smaller than text ($text_bytes)"
+    # a second run of the uuid job sees the pairs it proposed (found by their text)
+    pp run "$WORK/ids-uuid-score.yaml" --seed 7; expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
+}
+
+# filtered_out is the source count in the run's snapshot minus the rows read.
+test_score_run_counts_filtered_rows_in_its_snapshot() {
+    cfg=$(demo_config counted t_counted "$score_strategy" 'filters:
+  score: {min: 2.5}')
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --verbose; expect_status 0
+    expect_eq "$(json_field filtered_out)" "$(sql "SELECT count(*) FROM demo.images WHERE score < 2.5")" "filtered out"
+    expect_eq "$(json_field rows_read)" "$(sql "SELECT count(*) FROM demo.images WHERE score IS NULL OR score >= 2.5")" "rows read"
+    expect_eq "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pairpick/counted'")" 0 "connections left open"
+}
+
 test_embedding_and_score_combined() {
     cfg=$(demo_config emb-s t_emb_score 'strategy:
   by: [embedding, score]

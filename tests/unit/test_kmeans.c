@@ -554,6 +554,81 @@ static void test_lloyd_inertia_never_increases(void **state)
     free_blobs(&blobs);
 }
 
+/*
+ * kmeans_lloyd_step is one iteration of kmeans_refine: steps taken one by one
+ * from the same seeding give the same inertia sequence as a refine's trace,
+ * and after each step every non-empty cluster's center is the mean of the
+ * rows the step labelled with it.
+ */
+static void test_lloyd_step_is_one_refine_iteration(void **state)
+{
+    Blobs blobs;
+    double inertia[8];
+    (void)state;
+    make_blobs(&blobs, 2000, 24, 8, 1.0, 1.0, 0, 77);
+    KmeansOptions options = options_for(KMEANS_LLOYD, KMEANS_EUCLIDEAN, 8);
+    options.restarts = 1;
+    options.tolerance = 0.0;
+    options.max_iterations = 4;
+    Kmeans *refined = NULL, *stepped = NULL;
+    KmeansTrace trace = {.inertia = inertia, .capacity = 8};
+    float *norms = malloc(blobs.rows * sizeof *norms);
+    int32_t *labels = malloc(blobs.rows * sizeof *labels);
+    double *mean = calloc(blobs.dim, sizeof *mean);
+    Error err;
+    Rng rng;
+    assert_non_null(norms);
+    assert_non_null(labels);
+    assert_non_null(mean);
+    error_clear(&err);
+
+    rng_init(&rng, 5);
+    assert_int_equal(kmeans_new(&options, blobs.dim, &refined, &err), ERR_OK);
+    kmeans_set_trace(refined, &trace);
+    assert_int_equal(kmeans_seed_plus_plus(refined, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+    rng_init(&rng, 5);
+    assert_int_equal(kmeans_new(&options, blobs.dim, &stepped, &err), ERR_OK);
+    assert_int_equal(kmeans_lloyd_step(stepped, blobs.data, blobs.rows, norms, labels, NULL, &err),
+                     ERR_INTERNAL); /* not seeded yet */
+    assert_int_equal(kmeans_seed_plus_plus(stepped, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+    assert_int_equal(kmeans_refine(refined, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+    assert_true(trace.length >= 3);
+
+    assert_int_equal(kmeans_row_norms(blobs.data, blobs.rows, blobs.dim, norms, &err), ERR_OK);
+    for (int step = 0; step + 1 < trace.length && step < 3; step++) {
+        double step_inertia = -1.0;
+        assert_int_equal(kmeans_lloyd_step(stepped, blobs.data, blobs.rows, norms, labels,
+                                           &step_inertia, &err),
+                         ERR_OK);
+        assert_true(fabs(step_inertia - inertia[step]) <= 1e-9 * inertia[step]);
+        for (int c = 0; c < 8; c++) {
+            size_t members = 0;
+            memset(mean, 0, blobs.dim * sizeof *mean);
+            for (size_t i = 0; i < blobs.rows; i++) {
+                if (labels[i] != c)
+                    continue;
+                members++;
+                for (size_t d = 0; d < blobs.dim; d++)
+                    mean[d] += blobs.data[i * blobs.dim + d];
+            }
+            if (members == 0)
+                continue;
+            const float *center = kmeans_centers(stepped) + (size_t)c * blobs.dim;
+            for (size_t d = 0; d < blobs.dim; d++)
+                assert_true(fabs(center[d] - mean[d] / (double)members) <= 1e-4);
+        }
+    }
+    /* Too few rows for k is the same data error as a fit's. */
+    assert_int_equal(kmeans_lloyd_step(stepped, blobs.data, 7, norms, labels, NULL, &err),
+                     ERR_DATA);
+    free(norms);
+    free(labels);
+    free(mean);
+    kmeans_free(refined);
+    kmeans_free(stepped);
+    free_blobs(&blobs);
+}
+
 static void test_assign_with_stored_centers_matches_fit(void **state)
 {
     Blobs blobs;
@@ -740,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_more_clusters_than_rows_is_a_data_error),
         cmocka_unit_test(test_bad_options_are_config_errors),
         cmocka_unit_test(test_lloyd_inertia_never_increases),
+        cmocka_unit_test(test_lloyd_step_is_one_refine_iteration),
         cmocka_unit_test(test_assign_with_stored_centers_matches_fit),
         cmocka_unit_test(test_assign_distances_match_direct_computation),
         cmocka_unit_test(test_ties_go_to_the_lowest_index),

@@ -148,6 +148,47 @@ static void test_query_source_and_columns(void **state)
     plan_release(&plan);
 }
 
+/* A uuid id column is selected as it is (16 bytes in binary COPY); the rest of the plan is unchanged. */
+static void test_uuid_ids_selected_without_cast(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.source.id = "job::text";   /* an odd name, quoted: its "::text" is not the cast */
+    config.filters.score_min = (OptionalDouble){true, 0.5};
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_false(plan.id_uuid);
+    assert_non_null(strstr(plan.select_sql, "SELECT source.\"job::text\"::text, "));
+    char *partition_before = plan_partition_copy(&plan, 2, 1);
+    char *count_before = plan_partition_count(&plan, 2);
+    assert_int_equal(plan_use_uuid_ids(&plan, &err), ERR_OK);
+    assert_true(plan.id_uuid);
+    assert_true(strncmp(plan.select_sql, "SELECT source.\"job::text\", source.\"score\"::float8", 49) == 0);
+    assert_true(strncmp(plan.copy_select_sql, "SELECT source.\"job::text\", ", 27) == 0);
+    assert_true(strncmp(plan.copy_sql, "COPY (SELECT source.\"job::text\", ", 33) == 0);
+    assert_non_null(strstr(plan.copy_sql, ") TO STDOUT (FORMAT binary)"));
+    /* Partitions still hash the id's text; counting is untouched. */
+    char *partition = plan_partition_copy(&plan, 2, 1);
+    char *count = plan_partition_count(&plan, 2);
+    assert_non_null(strstr(partition, "hashtext(source.\"job::text\"::text)"));
+    assert_string_equal(count, count_before);
+    assert_string_not_equal(partition, partition_before);
+    char *id_query = plan_id_query(&plan);
+    const char *expected_start = "SELECT source.\"job::text\" FROM \"public\".\"images\" AS source WHERE ";
+    assert_true(strncmp(id_query, expected_start, strlen(expected_start)) == 0);
+    assert_non_null(strstr(id_query, "$1"));
+    /* Twice is once. */
+    assert_int_equal(plan_use_uuid_ids(&plan, &err), ERR_OK);
+    assert_true(strncmp(plan.copy_sql, "COPY (SELECT source.\"job::text\", ", 33) == 0);
+    free(partition_before);
+    free(count_before);
+    free(partition);
+    free(count);
+    free(id_query);
+    plan_release(&plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_score_filters_and_unscored_images),
         cmocka_unit_test(test_relative_dates_and_as_of),
         cmocka_unit_test(test_query_source_and_columns),
+        cmocka_unit_test(test_uuid_ids_selected_without_cast),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

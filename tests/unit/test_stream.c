@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -327,6 +328,77 @@ static void test_malformed_streams_are_errors(void **state)
     }
 }
 
+/* Rejected rows reach the callback with their id as text. */
+typedef struct {
+    char ids[8][64];
+    int count;
+} SeenRejects;
+
+static void remember_reject(void *context, const char *id, size_t id_length, RejectReason reason)
+{
+    SeenRejects *seen = context;
+    (void)reason;
+    if (seen->count < 8 && id != NULL)
+        snprintf(seen->ids[seen->count++], sizeof seen->ids[0], "%.*s", (int)id_length, id);
+}
+
+static void put_uuid(Bytes *b, unsigned char first)
+{
+    put_u32(b, 16);
+    for (int i = 0; i < 16; i++)
+        b->data[b->length++] = (unsigned char)(first + i);
+}
+
+/* A uuid id column streams as 16 raw bytes; images keeps 16 bytes per id. */
+static void test_uuid_ids_stream_as_16_bytes(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    put_header(&b);
+    for (int i = 0; i < 40; i++) {
+        put_u16(&b, 2);
+        put_uuid(&b, (unsigned char)(i * 3));
+        put_f8(&b, i, 0);
+    }
+    put_u16(&b, 2); put_uuid(&b, 3); put_f8(&b, 1.0, 0);   /* duplicate of row 1 */
+    put_u16(&b, 2); put_uuid(&b, 200); put_f8(&b, 0, 1);   /* NULL score */
+    put_u16(&b, 0xffff);
+    Plan plan = score_plan();
+    plan.id_uuid = true;
+    SeenRejects seen = {0};
+    StreamOptions options = {.score_required = true, .on_reject = remember_reject,
+                             .reject_context = &seen};
+    size_t chunks[] = {1, 5, 17, b.length};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        Images images;
+        StreamStats stats;
+        seen.count = 0;
+        images_init(&images, true, false, false, false);
+        assert_int_equal(parse_all(&plan, &options, &b, chunks[c], &images, &stats), ERR_OK);
+        assert_true(images.id_uuid);
+        assert_int_equal(images.count, 40);
+        assert_int_equal(stats.rejected[REJECT_DUPLICATE_ID], 1);
+        assert_int_equal(stats.rejected[REJECT_NULL_SCORE], 1);
+        assert_string_equal(images_id(&images, 1), "03040506-0708-090a-0b0c-0d0e0f101112");
+        assert_int_equal(images_find(&images, "03040506-0708-090a-0b0c-0d0e0f101112", 36), 1);
+        assert_true(images.score[39] == 39.0);
+        assert_int_equal(seen.count, 2);
+        assert_string_equal(seen.ids[0], "03040506-0708-090a-0b0c-0d0e0f101112");
+        assert_string_equal(seen.ids[1], "c8c9cacb-cccd-cecf-d0d1-d2d3d4d5d6d7");
+        images_release(&images);
+    }
+    /* A uuid field of another size is malformed data, not a short id. */
+    b.length = 0;
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "img-1"); put_f8(&b, 1.0, 0);
+    put_u16(&b, 0xffff);
+    Images images;
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &b, 64, &images, NULL), ERR_DATA);
+    images_release(&images);
+}
+
 static void test_many_ids_hash_index(void **state)
 {
     (void)state;
@@ -357,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_categories_interned),
         cmocka_unit_test(test_malformed_streams_are_errors),
         cmocka_unit_test(test_many_ids_hash_index),
+        cmocka_unit_test(test_uuid_ids_stream_as_16_bytes),
     };
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }

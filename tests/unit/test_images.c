@@ -1,0 +1,197 @@
+/* Unit tests of the in-memory image columns: ids held as text (arena) or as
+ * 16-byte uuids, found by any of their spellings, duplicates dropped, merged
+ * across partitions, and the memory they take. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "images.h"
+#include "rng.h"
+
+/* A random version-4 uuid: its 16 bytes and canonical text. */
+static void random_uuid(Rng *rng, unsigned char *bytes, char *text)
+{
+    for (int i = 0; i < 16; i++)
+        bytes[i] = (unsigned char)rng_below(rng, 256);
+    bytes[6] = (unsigned char)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (unsigned char)((bytes[8] & 0x3f) | 0x80);
+    images_format_uuid(bytes, text);
+}
+
+static void commit(Images *images, const char *id, size_t length, double score, int expected)
+{
+    Error err;
+    error_clear(&err);
+    assert_int_equal(images_begin_row(images, NULL, &err), ERR_OK);
+    assert_int_equal(images_commit_row(images, id, length, score, NAN, NULL, 0, &err), expected);
+}
+
+static void test_uuid_format_is_canonical(void **state)
+{
+    (void)state;
+    const unsigned char bytes[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+    char text[37];
+    images_format_uuid(bytes, text);
+    assert_string_equal(text, "00112233-4455-6677-8899-aabbccddeeff");
+}
+
+static void test_uuid_ids_round_trip_and_are_found_by_any_spelling(void **state)
+{
+    Images images;
+    Error err;
+    Rng rng;
+    enum { ROWS = 5000 };
+    unsigned char (*bytes)[16] = malloc(ROWS * sizeof *bytes);
+    char (*text)[37] = malloc(ROWS * sizeof *text);
+    (void)state;
+    assert_non_null(bytes);
+    assert_non_null(text);
+    error_clear(&err);
+    rng_init(&rng, 99);
+    images_init(&images, true, false, false, false);
+    assert_int_equal(images_use_uuid_ids(&images, &err), ERR_OK);
+    for (size_t i = 0; i < ROWS; i++) {
+        random_uuid(&rng, bytes[i], text[i]);
+        /* Rows arrive raw (a binary COPY) or as text: both store the same 16 bytes. */
+        if (i % 3 == 0)
+            commit(&images, text[i], 36, (double)i, 1);
+        else
+            commit(&images, (const char *)bytes[i], 16, (double)i, 1);
+    }
+    assert_int_equal(images.count, ROWS);
+    for (size_t i = 0; i < ROWS; i++) {
+        char upper[37], bare[33];
+        assert_string_equal(images_id(&images, i), text[i]);
+        assert_int_equal(images_find(&images, text[i], 36), (int64_t)i);
+        assert_int_equal(images_find(&images, (const char *)bytes[i], 16), (int64_t)i);
+        for (int c = 0; c < 37; c++)
+            upper[c] = (text[i][c] >= 'a' && text[i][c] <= 'f') ? (char)(text[i][c] - 32) : text[i][c];
+        assert_int_equal(images_find(&images, upper, 36), (int64_t)i);
+        size_t w = 0;
+        for (int c = 0; c < 36; c++)
+            if (text[i][c] != '-')
+                bare[w++] = text[i][c];
+        assert_int_equal(images_find(&images, bare, 32), (int64_t)i);
+        assert_true(images.score[i] == (double)i);
+    }
+    /* Not uuids, or uuids not held: not found. */
+    assert_int_equal(images_find(&images, "img-1", 5), -1);
+    assert_int_equal(images_find(&images, "00112233-4455-6677-8899-aabbccddeeff", 36), -1);
+    assert_int_equal(images_find(&images, "0011223344-55-6677-8899-aabbccddeeff", 36), -1);
+    assert_int_equal(images_find(&images, "00112233-4455-6677-8899-aabbccddeegg", 36), -1);
+    /* A duplicate, by either spelling, is dropped. */
+    commit(&images, text[7], 36, 1.0, 0);
+    commit(&images, (const char *)bytes[8], 16, 1.0, 0);
+    assert_int_equal(images.count, ROWS);
+    /* Two ids of a pair in one expression, and more, stay distinct. */
+    assert_string_not_equal(images_id(&images, 0), images_id(&images, 1));
+    /* Nothing is held per id but its 16 bytes (no arena, no offsets). */
+    assert_null(images.id_bytes);
+    assert_null(images.id_offset);
+    assert_int_equal(images_id_memory(&images),
+                     images.capacity * 16 + images.id_index_capacity * sizeof(uint32_t));
+    images_release(&images);
+    free(bytes);
+    free(text);
+}
+
+static void test_uuid_ids_take_less_memory_than_text(void **state)
+{
+    Images as_text, as_uuid;
+    Error err;
+    Rng rng;
+    (void)state;
+    error_clear(&err);
+    rng_init(&rng, 5);
+    images_init(&as_text, true, false, false, false);
+    images_init(&as_uuid, true, false, false, false);
+    assert_int_equal(images_use_uuid_ids(&as_uuid, &err), ERR_OK);
+    for (int i = 0; i < 20000; i++) {
+        unsigned char bytes[16];
+        char text[37];
+        random_uuid(&rng, bytes, text);
+        commit(&as_text, text, 36, 0.0, 1);
+        commit(&as_uuid, (const char *)bytes, 16, 0.0, 1);
+    }
+    assert_int_equal(as_text.capacity, as_uuid.capacity);
+    /* text: 37 bytes of arena and an 8-byte offset per id; uuid: 16 bytes */
+    size_t index = as_uuid.id_index_capacity * sizeof(uint32_t);
+    assert_int_equal(as_text.id_index_capacity, as_uuid.id_index_capacity);
+    assert_int_equal(images_id_memory(&as_uuid) - index, as_uuid.capacity * 16);
+    assert_true(images_id_memory(&as_text) - index >= as_text.count * (37 + 8));
+    assert_true(images_memory(&as_uuid) < images_memory(&as_text));
+    images_release(&as_text);
+    images_release(&as_uuid);
+}
+
+static void test_uuid_merge_keeps_ids_and_drops_duplicates(void **state)
+{
+    Images into, part;
+    Error err;
+    Rng rng;
+    unsigned char bytes[300][16];
+    char text[300][37];
+    (void)state;
+    error_clear(&err);
+    rng_init(&rng, 8);
+    images_init(&into, true, false, false, false);
+    images_init(&part, true, false, false, false);
+    assert_int_equal(images_use_uuid_ids(&into, &err), ERR_OK);
+    assert_int_equal(images_use_uuid_ids(&part, &err), ERR_OK);
+    for (int i = 0; i < 300; i++) {
+        random_uuid(&rng, bytes[i], text[i]);
+        if (i < 200)
+            commit(&into, (const char *)bytes[i], 16, i, 1);
+        if (i >= 100)
+            commit(&part, (const char *)bytes[i], 16, i, 1);
+    }
+    assert_int_equal(images_merge(&into, &part, &err), ERR_OK);
+    assert_int_equal(into.count, 300); /* 100 shared ids counted once */
+    for (int i = 0; i < 300; i++) {
+        int64_t row = images_find(&into, text[i], 36);
+        assert_true(row >= 0);
+        assert_string_equal(images_id(&into, (size_t)row), text[i]);
+        assert_true(into.score[row] == (double)i);
+    }
+    images_release(&into);
+    images_release(&part);
+}
+
+static void test_text_ids_unchanged_and_no_switch_after_rows(void **state)
+{
+    Images images;
+    Error err;
+    (void)state;
+    error_clear(&err);
+    images_init(&images, true, false, false, false);
+    commit(&images, "img-1", 5, 1.0, 1);
+    commit(&images, "00112233-4455-6677-8899-aabbccddeeff", 36, 2.0, 1);
+    commit(&images, "img-1", 5, 3.0, 0);
+    assert_string_equal(images_id(&images, 0), "img-1");
+    assert_string_equal(images_id(&images, 1), "00112233-4455-6677-8899-aabbccddeeff");
+    /* text ids match exactly: another spelling of the uuid is another id */
+    assert_int_equal(images_find(&images, "00112233-4455-6677-8899-AABBCCDDEEFF", 36), -1);
+    assert_int_equal(images_use_uuid_ids(&images, &err), ERR_INTERNAL);
+    assert_false(images.id_uuid);
+    images_release(&images);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uuid_format_is_canonical),
+        cmocka_unit_test(test_uuid_ids_round_trip_and_are_found_by_any_spelling),
+        cmocka_unit_test(test_uuid_ids_take_less_memory_than_text),
+        cmocka_unit_test(test_uuid_merge_keeps_ids_and_drops_duplicates),
+        cmocka_unit_test(test_text_ids_unchanged_and_no_switch_after_rows),
+    };
+    return cmocka_run_group_tests_name("images", tests, NULL, NULL);
+}
