@@ -59,6 +59,10 @@ static int grow_array(void **array, size_t count, size_t size, Error *err)
     return ERR_OK;
 }
 
+static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
+                  const char *bytes, const size_t *offset, Error *err);
+static int uuid_rehash(Images *images, size_t planned, Error *err);
+
 int images_reserve(Images *images, size_t rows, Error *err)
 {
     if (rows <= images->capacity)
@@ -87,6 +91,13 @@ int images_reserve(Images *images, size_t rows, Error *err)
             return code;
     }
     images->capacity = rows;
+    /* The id index too, once, rather than rebuilt at every doubling while
+     * rows stream in (a cache miss per id each time). */
+    if (rows * 2 + 2 > images->id_index_capacity && rows < UINT32_MAX)
+        return images->id_uuid ? uuid_rehash(images, rows, err)
+                               : rehash(&images->id_index, &images->id_index_capacity,
+                                        images->count, rows, images->id_bytes, images->id_offset,
+                                        err);
     return ERR_OK;
 }
 
@@ -125,11 +136,12 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err)
 }
 
 /* Rebuilds an index of `count` entries keyed by key_of into a table twice as big. */
-static int rehash(uint32_t **index, size_t *capacity, size_t count, const char *bytes,
-                  const size_t *offset, Error *err)
+/* Rebuilds an index of `count` keys into a table sized for `planned` (>= count) keys. */
+static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
+                  const char *bytes, const size_t *offset, Error *err)
 {
     size_t size = 1024;
-    while (size < count * 2 + 2)
+    while (size < planned * 2 + 2)
         size *= 2;
     uint32_t *table = calloc(size, sizeof *table);
     if (table == NULL)
@@ -213,7 +225,7 @@ static int32_t intern_label(Images *images, const char *label, size_t length, Er
     int32_t id = images->label_count++;
     images->label_offset[id] = offset;
     if ((size_t)images->label_count * 2 + 2 > images->label_index_capacity) {
-        if (rehash(&images->label_index, &images->label_index_capacity,
+        if (rehash(&images->label_index, &images->label_index_capacity, (size_t)images->label_count,
                    (size_t)images->label_count, images->label_bytes, images->label_offset, err)
             != ERR_OK)
             return -1;
@@ -293,11 +305,11 @@ static const unsigned char *uuid_of(const Images *images, size_t row)
     return images->id_uuid_bytes + row * UUID_BYTES;
 }
 
-/* Rebuilds the uuid index of `count` rows into a table at least twice as big. */
-static int uuid_rehash(Images *images, Error *err)
+/* Rebuilds the uuid index of `count` rows into a table sized for `planned` rows. */
+static int uuid_rehash(Images *images, size_t planned, Error *err)
 {
     size_t size = 1024;
-    while (size < images->count * 2 + 2)
+    while (size < planned * 2 + 2)
         size *= 2;
     uint32_t *table = calloc(size, sizeof *table);
     if (table == NULL)
@@ -390,8 +402,9 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
     images->count++;
     if (images->count * 2 + 2 > images->id_index_capacity) {
         int code = images->id_uuid
-                       ? uuid_rehash(images, err)
+                       ? uuid_rehash(images, images->count, err)
                        : rehash(&images->id_index, &images->id_index_capacity, images->count,
+                                images->count,
                                 images->id_bytes, images->id_offset, err);
         if (code != ERR_OK)
             return -1;

@@ -184,6 +184,40 @@ static void test_text_ids_unchanged_and_no_switch_after_rows(void **state)
     images_release(&images);
 }
 
+/* A reserved row count sizes the id index once: no rebuild while they stream in. */
+static void test_reserve_sizes_the_id_index_once(void **state)
+{
+    (void)state;
+    for (int uuid = 0; uuid <= 1; uuid++) {
+        Images images;
+        Error err;
+        Rng rng;
+        rng_init(&rng, 5);
+        images_init(&images, true, false, false, false);
+        if (uuid)
+            assert_int_equal(images_use_uuid_ids(&images, &err), ERR_OK);
+        enum { ROWS = 50000 };
+        assert_int_equal(images_reserve(&images, ROWS, &err), ERR_OK);
+        const uint32_t *index = images.id_index;
+        size_t capacity = images.id_index_capacity;
+        assert_true(capacity >= 2 * ROWS + 2);
+        char text[64];
+        unsigned char bytes[16];
+        for (int i = 0; i < ROWS; i++) {
+            random_uuid(&rng, bytes, text);
+            commit(&images, text, strlen(text), i, 1);
+        }
+        assert_ptr_equal(images.id_index, index);
+        assert_int_equal(images.id_index_capacity, capacity);
+        assert_int_equal(images.count, ROWS);
+        rng_init(&rng, 5);
+        random_uuid(&rng, bytes, text); /* the first id again: a duplicate */
+        commit(&images, text, strlen(text), 0, 0);
+        assert_int_equal(images_find(&images, text, strlen(text)), 0);
+        images_release(&images);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_uuid_ids_take_less_memory_than_text),
         cmocka_unit_test(test_uuid_merge_keeps_ids_and_drops_duplicates),
         cmocka_unit_test(test_text_ids_unchanged_and_no_switch_after_rows),
+        cmocka_unit_test(test_reserve_sizes_the_id_index_once),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }
