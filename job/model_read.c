@@ -10,34 +10,10 @@
 
 #include "categorize.h"
 #include "model_store.h"
+#include "reservoir.h"
 
 /* Rows sent through the model's pipeline at once: one sgemm per tile. */
 #define MODEL_TILE 4096
-
-/* A uniform sample of the streamed embeddings (reservoir sampling, seeded). */
-typedef struct {
-    float *sample;
-    size_t capacity, seen, dim;
-    Rng rng;
-} ModelSample;
-
-static int sample_row(void *context, const char *id, size_t id_length, int64_t row,
-                      const float *embedding, Error *err)
-{
-    ModelSample *reservoir = context;
-    size_t slot = reservoir->seen;
-    (void)id, (void)id_length, (void)row, (void)err;
-    if (reservoir->seen >= reservoir->capacity) {
-        slot = (size_t)rng_below(&reservoir->rng, (uint64_t)reservoir->seen + 1);
-        if (slot >= reservoir->capacity) {
-            reservoir->seen++;
-            return ERR_OK;
-        }
-    }
-    memcpy(reservoir->sample + slot * reservoir->dim, embedding, reservoir->dim * sizeof(float));
-    reservoir->seen++;
-    return ERR_OK;
-}
 
 void model_use_release(ModelUse *use)
 {
@@ -151,23 +127,22 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
                           ? (uint64_t)config->strategy.kmeans.fit_sample
                           : total;
     size_t capacity = (size_t)(wanted < total ? wanted : total);
-    ModelSample reservoir = {.capacity = capacity, .dim = dim};
+    Reservoir reservoir;
     int code;
 
     *out = NULL;
-    rng_fork(rng, 0x6d6f64656cULL /* "model" */, &reservoir.rng);
-    reservoir.sample = malloc((capacity > 0 ? capacity : 1) * dim * sizeof(float));
-    if (reservoir.sample == NULL)
-        return error_nomem(err, capacity * dim * sizeof(float));
+    if ((code = reservoir_init(&reservoir, capacity, dim, rng, 0x6d6f64656cULL /* "model" */, err))
+        != ERR_OK)
+        return code;
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
-    pass.on_row = sample_row;
+    pass.on_row = reservoir_row;
     pass.row_context = &reservoir;
     Images kept;
     images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
     *images = kept; /* ids, scores and labels only */
     if ((code = stream_read(db, plan, &pass, images, stats, err)) == ERR_OK) {
-        size_t rows = reservoir.seen < capacity ? reservoir.seen : capacity;
+        size_t rows = reservoir_rows(&reservoir);
         ModelFitOptions options = model_fit_options(config);
         code = model_fit(&options, reservoir.sample, rows, dim, rng, out, NULL, err);
         if (code == ERR_OK) {
@@ -177,7 +152,7 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
             (*out)->seed = seed;
         }
     }
-    free(reservoir.sample);
+    reservoir_release(&reservoir);
     return code;
 }
 

@@ -22,6 +22,7 @@
 #include "model_store.h"
 #include "pairs.h"
 #include "plan.h"
+#include "reservoir.h"
 #include "runs.h"
 #include "sample.h"
 #include "stream.h"
@@ -138,31 +139,6 @@ static int connect_worker(void *context, Db **out, Error *err)
  */
 #define PARALLEL_MIN_ROWS 20000
 
-/* Pass 1 of the bounded mode: a uniform sample of the rows (reservoir). */
-typedef struct {
-    float *sample;
-    size_t capacity, seen, dim;
-    Rng rng;
-} Reservoir;
-
-static int reservoir_row(void *context, const char *id, size_t id_length, int64_t row,
-                         const float *embedding, Error *err)
-{
-    Reservoir *reservoir = context;
-    size_t slot = reservoir->seen;
-    (void)id, (void)id_length, (void)row, (void)err;
-    if (reservoir->seen >= reservoir->capacity) {
-        slot = (size_t)rng_below(&reservoir->rng, (uint64_t)reservoir->seen + 1);
-        if (slot >= reservoir->capacity) {
-            reservoir->seen++;
-            return ERR_OK;
-        }
-    }
-    memcpy(reservoir->sample + slot * reservoir->dim, embedding, reservoir->dim * sizeof(float));
-    reservoir->seen++;
-    return ERR_OK;
-}
-
 /* Pass 2 of the bounded mode: every row to its nearest center, a tile at a time. */
 #define ASSIGN_TILE 4096
 
@@ -219,16 +195,17 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
                         const StreamOptions *stream_options, size_t dim, size_t sample_rows,
                         Images *images, StreamStats *stats, RunState *state, Rng *rng, Error *err)
 {
-    Reservoir reservoir = {.capacity = sample_rows, .dim = dim};
+    Reservoir reservoir;
     Assigner *assigner = NULL;
     Kmeans *kmeans = NULL;
     StreamStats again;
     int code;
 
-    rng_fork(rng, 0x726573657276ULL /* "reserv" */, &reservoir.rng);
-    reservoir.sample = malloc(sample_rows * dim * sizeof(float));
-    if (reservoir.sample == NULL)
-        return error_nomem(err, sample_rows * dim * sizeof(float));
+    /* Pass 1: a uniform sample of the rows. */
+    if ((code = reservoir_init(&reservoir, sample_rows, dim, rng, 0x726573657276ULL /* "reserv" */,
+                               err))
+        != ERR_OK)
+        return code;
 
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
@@ -240,7 +217,7 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     if ((code = stream_read(db, plan, &pass, images, stats, err)) != ERR_OK)
         goto done;
 
-    size_t fitted_rows = reservoir.seen < sample_rows ? reservoir.seen : sample_rows;
+    size_t fitted_rows = reservoir_rows(&reservoir);
     KmeansOptions options = categorize_kmeans_options(config);
     if ((size_t)options.cluster_count > fitted_rows) {
         code = error_set(err, ERR_DATA, "cannot make %d clusters from %zu images",
@@ -252,8 +229,7 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
         || (code = kmeans_fit(kmeans, reservoir.sample, fitted_rows, rng, err)) != ERR_OK)
         goto done;
-    free(reservoir.sample);
-    reservoir.sample = NULL;
+    reservoir_release(&reservoir);
 
     assigner = calloc(1, sizeof *assigner);
     state->cluster_labels = malloc((images->count > 0 ? images->count : 1) * sizeof(int32_t));
@@ -285,7 +261,7 @@ done:
     if (assigner != NULL)
         free(assigner->tile);
     free(assigner);
-    free(reservoir.sample);
+    reservoir_release(&reservoir);
     kmeans_free(kmeans);
     return code;
 }

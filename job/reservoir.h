@@ -1,0 +1,48 @@
+/*
+ * reservoir: a uniform random sample of the embedding rows a stream passes
+ * by (Vitter's algorithm R, seeded), for fitting k-means on a sample that
+ * fits in memory: bounded mode's first pass, and `pairpick fit` with
+ * kmeans.fit_sample.
+ *
+ * The caller owns the Reservoir (reservoir_init / reservoir_release); the
+ * sample is one capacity x dim float32 block.
+ */
+#ifndef PAIRPICK_RESERVOIR_H
+#define PAIRPICK_RESERVOIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "rng.h"
+
+typedef struct Reservoir {
+    float *sample;   /* capacity x dim; the first reservoir_rows(r) rows are the sample */
+    size_t capacity; /* rows the sample holds at most */
+    size_t seen;     /* rows offered so far */
+    size_t dim;
+    Rng rng;
+} Reservoir;
+
+/*
+ * An empty reservoir of capacity rows of dim floats, drawing from
+ * rng_fork(rng, label): the same rng and label give the same sample.
+ */
+int reservoir_init(Reservoir *reservoir, size_t capacity, size_t dim, const Rng *rng,
+                   uint64_t label, Error *err);
+
+/*
+ * Offers one row; the signature of StreamOptions.on_row, with the
+ * Reservoir as context (id and row are not used). Every row offered ends up
+ * in the sample with the same probability, capacity / seen.
+ */
+int reservoir_row(void *context, const char *id, size_t id_length, int64_t row,
+                  const float *embedding, Error *err);
+
+/* Rows in the sample: min(seen, capacity). */
+size_t reservoir_rows(const Reservoir *reservoir);
+
+/* Frees the sample (early, once fitted, or at the end); NULL sample allowed. */
+void reservoir_release(Reservoir *reservoir);
+
+#endif
