@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "report.h"
 #include "run.h"
+#include "stream.h"
 
 static const char usage_text[] =
     "pairpick picks candidate pairs of images for human preference annotation.\n"
@@ -197,6 +198,9 @@ static int command_check(JobConfig *config, bool with_db)
             PQclear(result);
             if (code == ERR_OK)
                 code = check_privileges(db, config, &plan, &err);
+            EmbeddingFormat format; /* real[], double precision[] or bytea */
+            if (code == ERR_OK && plan.has_embedding)
+                code = stream_describe_embedding(db, &plan, &format, &err);
             if (code == ERR_OK && config->strategy.clusters_from != NULL)
                 code = run_check_model(config, db, &plan, &err);
             plan_release(&plan);

@@ -542,6 +542,13 @@ int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format,
         goto done;
     }
     Oid type = PQftype(result, plan->column_count - 1);
+    /* embedding_sql is "(expression as written)" */
+    const char *column = "your_column";
+    int column_length = (int)strlen(column);
+    if (plan->embedding_sql != NULL && strlen(plan->embedding_sql) >= 2) {
+        column = plan->embedding_sql + 1;
+        column_length = (int)strlen(plan->embedding_sql) - 2;
+    }
     if (type == OID_BYTEA)
         *format = EMBEDDING_BYTEA;
     else if (type == OID_FLOAT4_ARRAY || type == OID_FLOAT8_ARRAY)
@@ -550,8 +557,8 @@ int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format,
         code = error_set(err, ERR_CONFIG,
                          "source.embedding has a type (oid %u) pairpick cannot read; expected "
                          "real[], double precision[] or bytea\nHINT: for a pgvector column write "
-                         "\"embedding: %s::real[]\"",
-                         (unsigned)type, "your_column");
+                         "\"embedding: %.*s::real[]\"",
+                         (unsigned)type, column_length, column);
 done:
     PQclear(result);
     return code;

@@ -250,6 +250,13 @@ test_check_db_and_explain() {
     grep -q "1.5" <(grep -v '^--' "$WORK/out") && fail "filter value inside the SQL text"
     wrong=$(demo_config check-b t_check "$score_strategy" | xargs sed -i 's/id: job_uuid/id: no_such_column/')
     pp check "$WORK/check-b.yaml" --db; expect_status 78; expect_grep "no_such_column" "$WORK/err"
+    # an embedding column pairpick cannot read is found before any run
+    bad=$(demo_config check-c t_check 'strategy:
+  by: embedding
+  clusters: 5' | xargs sed -i 's/embedding: clip_embedding/embedding: topic/')
+    pp check "$WORK/check-c.yaml" --db; expect_status 78
+    expect_grep "source.embedding has a type" "$WORK/err"
+    expect_grep 'embedding: topic::real\[\]' "$WORK/err"
 }
 
 test_hostile_table_names_are_quoted() {
