@@ -356,7 +356,7 @@ static int store_id(Images *images, const char *id, size_t id_length, size_t *sl
         if (!uuid_key(id, id_length, key))
             return error_set(err, ERR_INTERNAL, "an id of %zu bytes is not a uuid", id_length),
                    -1;
-        if (uuid_lookup(images, key, slot) >= 0)
+        if (!images->ids_deferred && uuid_lookup(images, key, slot) >= 0)
             return 0;
         memcpy(images->id_uuid_bytes + row * UUID_BYTES, key, UUID_BYTES);
         return 1;
@@ -400,7 +400,9 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
     if (images->has_label)
         images->label_of[row] = label_id;
     images->count++;
-    if (images->count * 2 + 2 > images->id_index_capacity) {
+    if (images->ids_deferred) {
+        /* indexed once, after the stream */
+    } else if (images->count * 2 + 2 > images->id_index_capacity) {
         int code = images->id_uuid
                        ? uuid_rehash(images, images->count, err)
                        : rehash(&images->id_index, &images->id_index_capacity, images->count,
@@ -412,6 +414,73 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
         images->id_index[slot] = (uint32_t)row + 1;
     }
     return 1;
+}
+
+void images_defer_ids(Images *images)
+{
+    images->ids_deferred = images->id_uuid && !images->has_embedding && images->count == 0;
+}
+
+int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
+                                                          size_t id_length),
+                     void *context, Error *err)
+{
+    if (!images->ids_deferred)
+        return ERR_OK;
+    size_t count = images->count;
+    size_t size = 1024;
+    while (size < count * 2 + 2)
+        size *= 2;
+    uint32_t *table = calloc(size, sizeof *table);
+    if (table == NULL)
+        return error_nomem(err, size * sizeof *table);
+    free(images->id_index);
+    images->id_index = table;
+    images->id_index_capacity = size;
+    images->ids_deferred = false;
+
+    /* The slot of row r + AHEAD is fetched while row r is looked up. */
+    enum { AHEAD = 16 };
+    size_t ahead[AHEAD];
+    size_t mask = size - 1;
+    for (size_t r = 0; r < AHEAD && r < count; r++)
+        ahead[r] = hash_bytes((const char *)uuid_of(images, r), UUID_BYTES) & mask;
+    size_t kept = 0;
+    for (size_t r = 0; r < count; r++) {
+        size_t slot = ahead[r % AHEAD];
+        if (r + AHEAD < count) {
+            size_t next = hash_bytes((const char *)uuid_of(images, r + AHEAD), UUID_BYTES) & mask;
+            ahead[r % AHEAD] = next;
+            __builtin_prefetch(&table[next]);
+        }
+        const unsigned char *key = uuid_of(images, r);
+        bool duplicate = false;
+        while (table[slot] != 0) {
+            if (memcmp(uuid_of(images, table[slot] - 1), key, UUID_BYTES) == 0) {
+                duplicate = true;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (duplicate) {
+            if (on_duplicate != NULL)
+                on_duplicate(context, (const char *)key, UUID_BYTES);
+            continue;
+        }
+        if (kept != r) {
+            memcpy(images->id_uuid_bytes + kept * UUID_BYTES, key, UUID_BYTES);
+            if (images->has_score)
+                images->score[kept] = images->score[r];
+            if (images->has_variance)
+                images->variance[kept] = images->variance[r];
+            if (images->has_label)
+                images->label_of[kept] = images->label_of[r];
+        }
+        table[slot] = (uint32_t)kept + 1;
+        kept++;
+    }
+    images->count = kept;
+    return ERR_OK;
 }
 
 const char *images_id(const Images *images, size_t row)

@@ -27,6 +27,7 @@ typedef struct Images {
     size_t id_bytes_length, id_bytes_capacity;
     size_t *id_offset;
     bool id_uuid;            /* uuid ids: 16 raw bytes each, no arena, no offsets */
+    bool ids_deferred;       /* images_defer_ids: no index (nor duplicates) until indexed */
     unsigned char *id_uuid_bytes; /* capacity x 16 */
     uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
     size_t id_index_capacity;
@@ -112,6 +113,26 @@ int images_merge(Images *into, const Images *part, Error *err);
  * pair in one expression); copy it to keep it longer.
  */
 #define IMAGES_ID_BUFFERS 8
+/*
+ * For a plain read of uuid ids (no embeddings): rows are committed without
+ * looking their ids up, so the stream is consumed at the server's pace; the
+ * duplicates are found afterwards by images_index_ids. Until then
+ * images_find finds nothing and every row counts. No-op unless the ids are
+ * uuids, there are no embedding rows and no row is in yet.
+ */
+void images_defer_ids(Images *images);
+
+/*
+ * Builds the id index of a deferred read in one pass (hashes computed ahead
+ * and their slots prefetched), keeping the first row of each id: later
+ * duplicates are reported to on_duplicate (their 16 bytes, may be NULL) and
+ * dropped, the rows after them moved up in order. A no-op when not
+ * deferred. ERR_INTERNAL when memory runs out (the rows are unchanged).
+ */
+int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
+                                                          size_t id_length),
+                     void *context, Error *err);
+
 const char *images_id(const Images *images, size_t row);
 
 /* The row holding id, or -1. */

@@ -410,6 +410,12 @@ static int parse_tuple(StreamParser *parser, const unsigned char *data, size_t l
     return ERR_OK;
 }
 
+/* A duplicate id found when a deferred read is indexed: rejected like any. */
+static void duplicate_found(void *context, const char *id, size_t id_length)
+{
+    reject(context, id, id_length, REJECT_DUPLICATE_ID);
+}
+
 /* Parses as much of data as forms whole units; returns bytes consumed. */
 static int parse_buffer(StreamParser *parser, const unsigned char *data, size_t length,
                         size_t *consumed, Error *err)
@@ -607,10 +613,16 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
     code = stream_parser_new(plan, &effective, images, &parser, err);
     if (code != ERR_OK)
         return code;
+    /* A plain read hashes its ids once after the stream, not row by row in it. */
+    if (effective.on_row == NULL && !effective.lookup_only)
+        images_defer_ids(images);
     code = db_copy_out(db, "select images", plan->copy_sql, 0, NULL, feed_chunk, parser, err);
     log_progress_done();
     if (code == ERR_OK)
         code = stream_parser_finish(parser, err);
+    int indexed = images_index_ids(images, duplicate_found, parser, err);
+    if (code == ERR_OK)
+        code = indexed;
     *stats = parser->stats;
     stream_parser_free(parser);
     return code;

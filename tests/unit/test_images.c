@@ -218,6 +218,95 @@ static void test_reserve_sizes_the_id_index_once(void **state)
     }
 }
 
+typedef struct {
+    char ids[8][40];
+    int count;
+} Duplicates;
+
+static void note_duplicate(void *context, const char *id, size_t id_length)
+{
+    Duplicates *found = context;
+    assert_int_equal(id_length, 16);
+    assert_true(found->count < 8);
+    images_format_uuid((const unsigned char *)id, found->ids[found->count++]);
+}
+
+/* A deferred read: the first row of each id kept, in order, the others reported. */
+static void test_deferred_ids_indexed_after_the_stream(void **state)
+{
+    (void)state;
+    Images images;
+    Error err;
+    Rng rng;
+    rng_init(&rng, 9);
+    images_init(&images, true, true, false, false);
+    assert_int_equal(images_use_uuid_ids(&images, &err), ERR_OK);
+    images_defer_ids(&images);
+    assert_true(images.ids_deferred);
+    enum { ROWS = 3000 };
+    static char text[ROWS][40];
+    unsigned char bytes[16];
+    for (int i = 0; i < ROWS; i++)
+        random_uuid(&rng, bytes, text[i]);
+    /* rows: every id once, then ids 5, 7 and 5 again: 3 duplicates */
+    int order[ROWS + 3];
+    for (int i = 0; i < ROWS; i++)
+        order[i] = i;
+    order[ROWS] = 5, order[ROWS + 1] = 7, order[ROWS + 2] = 5;
+    for (int k = 0; k < ROWS + 3; k++) {
+        assert_int_equal(images_begin_row(&images, NULL, &err), ERR_OK);
+        assert_int_equal(images_commit_row(&images, text[order[k]], strlen(text[order[k]]),
+                                           (double)k, (double)-k, NULL, 0, &err),
+                         1); /* no lookup while deferred */
+    }
+    Duplicates found = {0};
+    assert_int_equal(images_index_ids(&images, note_duplicate, &found, &err), ERR_OK);
+    assert_false(images.ids_deferred);
+    assert_int_equal(images.count, ROWS);
+    assert_int_equal(found.count, 3);
+    assert_string_equal(found.ids[0], text[5]);
+    assert_string_equal(found.ids[1], text[7]);
+    assert_string_equal(found.ids[2], text[5]);
+    for (int i = 0; i < ROWS; i++) {
+        assert_int_equal(images_find(&images, text[i], strlen(text[i])), i);
+        assert_string_equal(images_id(&images, (size_t)i), text[i]);
+        assert_true(images.score[i] == (double)i && images.variance[i] == (double)-i);
+    }
+    /* once indexed, rows are looked up again as they come */
+    assert_int_equal(images_begin_row(&images, NULL, &err), ERR_OK);
+    assert_int_equal(images_commit_row(&images, text[3], strlen(text[3]), 0, 0, NULL, 0, &err), 0);
+    images_release(&images);
+}
+
+/* A duplicate right after its first row moves every later row up by one. */
+static void test_deferred_duplicates_compact_in_order(void **state)
+{
+    (void)state;
+    Images images;
+    Error err;
+    images_init(&images, true, false, false, false);
+    assert_int_equal(images_use_uuid_ids(&images, &err), ERR_OK);
+    images_defer_ids(&images);
+    const char *ids[] = {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002",
+                         "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003",
+                         "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000004"};
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(images_begin_row(&images, NULL, &err), ERR_OK);
+        assert_int_equal(images_commit_row(&images, ids[k], strlen(ids[k]), k, NAN, NULL, 0, &err), 1);
+    }
+    Duplicates found = {0};
+    assert_int_equal(images_index_ids(&images, note_duplicate, &found, &err), ERR_OK);
+    assert_int_equal(images.count, 4);
+    assert_int_equal(found.count, 2);
+    const double scores[] = {0, 1, 3, 5};
+    const int first[] = {0, 1, 3, 5};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(images_id(&images, (size_t)i), ids[first[i]]);
+        assert_true(images.score[i] == scores[i]);
+    }
+    images_release(&images);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +316,8 @@ int main(void)
         cmocka_unit_test(test_uuid_merge_keeps_ids_and_drops_duplicates),
         cmocka_unit_test(test_text_ids_unchanged_and_no_switch_after_rows),
         cmocka_unit_test(test_reserve_sizes_the_id_index_once),
+        cmocka_unit_test(test_deferred_ids_indexed_after_the_stream),
+        cmocka_unit_test(test_deferred_duplicates_compact_in_order),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }
