@@ -287,27 +287,14 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
     int code = ERR_OK;
 
     memset(result, 0, sizeof *result);
-    if (category_count < 0) {
-        code = error_set(err, ERR_INTERNAL, "negative category count %d", (int)category_count);
+    if ((code = pairs_check_input(category_of, image_count, category_count, err)) != ERR_OK)
         goto done;
-    }
-    if (image_count > UINT32_MAX) {
-        code = error_set(err, ERR_DATA, "cannot pair %zu images: at most %u are supported",
-                         image_count, (unsigned)UINT32_MAX);
-        goto done;
-    }
     if (options->prefer == INFORM_UNCERTAIN && options->score == NULL) {
         code = error_set(err, ERR_DATA, "prefer uncertain needs scores");
         goto done;
     }
     size_t window = options->window > 0 ? options->window : 1;
     size_t categories = (size_t)category_count;
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= category_count) {
-            code = error_set(err, ERR_INTERNAL, "category %d of image %zu is not below %d",
-                             (int)category_of[i], i, (int)category_count);
-            goto done;
-        }
     for (size_t l = 0; l < options->link_count; l++)
         if (options->links[l].from < 0 || options->links[l].from >= category_count
             || options->links[l].to < 0 || options->links[l].to >= category_count

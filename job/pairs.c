@@ -331,6 +331,21 @@ done:
     return code;
 }
 
+int pairs_check_input(const int32_t *category_of, size_t image_count, int32_t category_count,
+                      Error *err)
+{
+    if (category_count < 0)
+        return error_set(err, ERR_INTERNAL, "negative category count %d", (int)category_count);
+    if (image_count > UINT32_MAX)
+        return error_set(err, ERR_DATA, "cannot pair %zu images: at most %u are supported",
+                         image_count, (unsigned)UINT32_MAX);
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= category_count)
+            return error_set(err, ERR_INTERNAL, "category %d of image %zu is not below %d",
+                             (int)category_of[i], i, (int)category_count);
+    return ERR_OK;
+}
+
 int pairs_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                  uint64_t max_pairs, const PairSet *exclude, Rng *rng, PairsResult *result,
                  Error *err)
@@ -344,22 +359,9 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
     int code = ERR_OK;
 
     memset(result, 0, sizeof *result);
-    if (category_count < 0) {
-        code = error_set(err, ERR_INTERNAL, "negative category count %d", (int)category_count);
+    if ((code = pairs_check_input(category_of, image_count, category_count, err)) != ERR_OK)
         goto done;
-    }
-    if (image_count > UINT32_MAX) {
-        code = error_set(err, ERR_DATA, "cannot pair %zu images: at most %u are supported",
-                         image_count, (unsigned)UINT32_MAX);
-        goto done;
-    }
     size_t categories = (size_t)category_count;
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= category_count) {
-            code = error_set(err, ERR_INTERNAL, "category %d of image %zu is not below %d",
-                             (int)category_of[i], i, (int)category_count);
-            goto done;
-        }
 
     result->category_count = category_count;
     result->pairs_per_category = calloc(categories + 1, sizeof *result->pairs_per_category);

@@ -100,6 +100,14 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
 int pairs_share_budget(const size_t *capacity, int32_t category_count, uint64_t budget,
                        Rng *rng, size_t *quota, Error *err);
 
+/*
+ * The checks every selector makes of its input: category_count >= 0,
+ * image_count fits 32-bit indices (else ERR_DATA), and every category_of[i]
+ * below category_count (else ERR_INTERNAL).
+ */
+int pairs_check_input(const int32_t *category_of, size_t image_count, int32_t category_count,
+                      Error *err);
+
 /* Frees the result's arrays and zeroes it; a zeroed result is allowed. */
 void pairs_result_release(PairsResult *result);
 
