@@ -446,26 +446,47 @@ char *plan_id_query(const Plan *plan)
     return sql;
 }
 
-/* The partition of a row: a hash of its id, so equal ids share a partition. */
-#define PARTITION_OF "(hashtext(%s::text) & 2147483647) %% %d"
+/*
+ * The partition of a row: a hash of its id, so equal ids share a partition.
+ * A uuid id hashes as it is (uuid_hash); formatting 16 bytes as text for
+ * hashtext costs the server about 1 us a row, on every worker's scan.
+ */
+static const char *partition_hash(const Plan *plan)
+{
+    return plan->id_uuid ? "uuid_hash(%s)" : "hashtext(%s::text)";
+}
+
+static char *partition_of(const Plan *plan, int parts)
+{
+    char *hash = NULL, *sql = NULL;
+    if (asprintf(&hash, partition_hash(plan), plan->id_sql) < 0)
+        return NULL;
+    if (asprintf(&sql, "(%s & 2147483647) %% %d", hash, parts) < 0)
+        sql = NULL;
+    free(hash);
+    return sql;
+}
 
 char *plan_partition_copy(const Plan *plan, int parts, int part)
 {
-    char *sql = NULL;
-    if (asprintf(&sql, "COPY (%s %s " PARTITION_OF " = %d) TO STDOUT (FORMAT binary)",
-                 plan->copy_select_sql, plan->has_where ? "AND" : "WHERE", plan->id_sql, parts,
-                 part)
-        < 0)
+    char *of = partition_of(plan, parts), *sql = NULL;
+    if (of == NULL)
         return NULL;
+    if (asprintf(&sql, "COPY (%s %s %s = %d) TO STDOUT (FORMAT binary)", plan->copy_select_sql,
+                 plan->has_where ? "AND" : "WHERE", of, part)
+        < 0)
+        sql = NULL;
+    free(of);
     return sql;
 }
 
 char *plan_partition_count(const Plan *plan, int parts)
 {
-    char *sql = NULL;
-    if (asprintf(&sql, "SELECT " PARTITION_OF ", count(*)%s GROUP BY 1", plan->id_sql, parts,
-                 plan->from_where_sql)
-        < 0)
+    char *of = partition_of(plan, parts), *sql = NULL;
+    if (of == NULL)
         return NULL;
+    if (asprintf(&sql, "SELECT %s, count(*)%s GROUP BY 1", of, plan->from_where_sql) < 0)
+        sql = NULL;
+    free(of);
     return sql;
 }

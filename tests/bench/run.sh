@@ -305,9 +305,10 @@ for job in embedding score; do
 done
 SELECT_EMB=$(cat "$TMP/select-embedding.sql")
 SELECT_SCORE=$(cat "$TMP/select-score.sql")
-# The id is the first column, named after source.id (job_uuid), a uuid.
+# The id is the first column, named after source.id (job_uuid), a uuid. The
+# halves split the rows as pairpick's two workers do: by uuid_hash of the id.
 half() { # select, 0|1
-    printf 'COPY (SELECT * FROM (%s) AS half WHERE (hashtext(half.job_uuid::text) & 1) = %s) TO STDOUT (FORMAT binary)' \
+    printf 'COPY (SELECT * FROM (%s) AS half WHERE (uuid_hash(half.job_uuid) & 1) = %s) TO STDOUT (FORMAT binary)' \
         "$1" "$2"
 }
 COPY_EMB="COPY ($SELECT_EMB) TO STDOUT (FORMAT binary)"
@@ -318,7 +319,7 @@ log "score SELECT:     $SELECT_SCORE"
 # Counts and stream sizes, once (this also warms the page cache for everyone).
 rows_emb=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS q")
 rows_score=$(sql "SELECT count(*) FROM ($SELECT_SCORE) AS q")
-rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (hashtext(half.job_uuid::text) & 1) = 0")
+rows_half0=$(sql "SELECT count(*) FROM ($SELECT_EMB) AS half WHERE (uuid_hash(half.job_uuid) & 1) = 0")
 rows_scored=$(sql "SELECT count(score) FROM ($SELECT_SCORE) AS q")
 bytes_emb=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_EMB" | wc -c)
 bytes_score=$(psql -X -q -v ON_ERROR_STOP=1 -c "$COPY_SCORE" | wc -c)

@@ -464,11 +464,18 @@ test_uuid_ids_held_as_16_bytes_same_pairs_as_text() {
          INSERT INTO ids_uuid SELECT * FROM demo.images ORDER BY job_uuid LIMIT 3;  -- duplicates
          UPDATE ids_uuid SET score = NULL WHERE job_uuid IN (SELECT job_uuid FROM demo.images ORDER BY job_uuid DESC LIMIT 2);
          CREATE TABLE ids_text AS SELECT job_uuid::text AS job_uuid, score, topic, clip_embedding FROM ids_uuid;" >/dev/null
-    for kind in uuid text; do
-        for strategy in score embedding; do
-            if [ "$strategy" = score ]; then body=$score_strategy; else body=$embedding_strategy; fi
-            cfg=$(write_config "ids-$kind-$strategy" <<YAML
-job: ids-$kind-$strategy
+    # One worker: the same rows in the same order, so the same pairs. Two
+    # workers split the rows by a hash of the id, which differs between a
+    # uuid (uuid_hash) and its text (hashtext): the same rows, rejects and
+    # score bins, but k-means may see them in another order.
+    for workers in 1 2; do
+        for kind in uuid text; do
+            for strategy in score embedding; do
+                if [ "$strategy" = score ]; then body=$score_strategy; else body=$embedding_strategy; fi
+                name=ids-$kind-$strategy
+                [ "$workers" -eq 1 ] || name=$name-w$workers
+                cfg=$(write_config "$name" <<YAML
+job: $name
 source:
   table: ids_$kind
   id: job_uuid
@@ -476,34 +483,44 @@ source:
   embedding: clip_embedding
 $body
 output:
-  table: t_ids_${kind}_$strategy
+  table: t_ids_${kind}_${strategy}_$workers
 resources:
-  workers: 2
+  workers: $workers
 YAML
 )
-            pp migrate "$cfg"; expect_status 0
-            pp run "$cfg" --rejects "$WORK/rejects-$kind-$strategy.csv" \
-                --labels-file "$WORK/labels-$kind-$strategy.csv" --verbose --log-format json
-            expect_status 0
-            echo "$(read_figure id_bytes) $(read_figure images)" > "$WORK/ids-$kind-$strategy"
-            sort "$WORK/rejects-$kind-$strategy.csv" > "$WORK/rejects-$kind-$strategy.sorted"
-            sort "$WORK/labels-$kind-$strategy.csv" > "$WORK/labels-$kind-$strategy.sorted"
+                pp migrate "$cfg"; expect_status 0
+                pp run "$cfg" --rejects "$WORK/rejects-$name.csv" \
+                    --labels-file "$WORK/labels-$name.csv" --verbose --log-format json
+                expect_status 0
+                echo "$(read_figure id_bytes) $(read_figure images)" > "$WORK/$name"
+                sort "$WORK/rejects-$name.csv" > "$WORK/rejects-$name.sorted"
+                sort "$WORK/labels-$name.csv" > "$WORK/labels-$name.sorted"
+                cut -d, -f1 "$WORK/labels-$name.sorted" > "$WORK/ids-read-$name"
+            done
         done
     done
     for strategy in score embedding; do
-        expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b, category FROM t_ids_uuid_$strategy
-                          EXCEPT SELECT image_a, image_b, category FROM t_ids_text_$strategy) d")" 0 \
+        expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b, category FROM t_ids_uuid_${strategy}_1
+                          EXCEPT SELECT image_a, image_b, category FROM t_ids_text_${strategy}_1) d")" 0 \
             "$strategy pairs only with uuid ids"
-        expect_eq "$(sql "SELECT count(*) FROM t_ids_uuid_$strategy")" 300 "$strategy pairs"
-        cmp -s "$WORK/rejects-uuid-$strategy.sorted" "$WORK/rejects-text-$strategy.sorted" \
-            || fail "$strategy rejects differ between uuid and text ids"
-        cmp -s "$WORK/labels-uuid-$strategy.sorted" "$WORK/labels-text-$strategy.sorted" \
+        for workers in 1 2; do
+            expect_eq "$(sql "SELECT count(*) FROM t_ids_uuid_${strategy}_$workers")" 300 "$strategy pairs, $workers workers"
+        done
+        for suffix in "" -w2; do
+            cmp -s "$WORK/rejects-ids-uuid-$strategy$suffix.sorted" "$WORK/rejects-ids-text-$strategy$suffix.sorted" \
+                || fail "$strategy rejects differ between uuid and text ids ($suffix)"
+            cmp -s "$WORK/ids-read-ids-uuid-$strategy$suffix" "$WORK/ids-read-ids-text-$strategy" \
+                || fail "$strategy: other images read with uuid ids ($suffix)"
+        done
+        cmp -s "$WORK/labels-ids-uuid-$strategy.sorted" "$WORK/labels-ids-text-$strategy.sorted" \
             || fail "$strategy labels differ between uuid and text ids"
     done
+    cmp -s "$WORK/labels-ids-uuid-score-w2.sorted" "$WORK/labels-ids-text-score-w2.sorted" \
+        || fail "score labels differ between uuid and text ids with 2 workers"
     # the rejects name the uuids as text (the 3 duplicates among them)
     expect_eq "$(grep -cE '^"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",[a-z_]+$' \
-        "$WORK/rejects-uuid-score.csv")" "$(($(wc -l < "$WORK/rejects-uuid-score.csv") - 1))" "rejects with uuid text"
-    expect_eq "$(grep -c ',duplicate_id$' "$WORK/rejects-uuid-score.csv")" 3 "duplicates"
+        "$WORK/rejects-ids-uuid-score.csv")" "$(($(wc -l < "$WORK/rejects-ids-uuid-score.csv") - 1))" "rejects with uuid text"
+    expect_eq "$(grep -c ',duplicate_id$' "$WORK/rejects-ids-uuid-score.csv")" 3 "duplicates"
     read -r uuid_bytes uuid_rows < "$WORK/ids-uuid-score"
     read -r text_bytes text_rows < "$WORK/ids-text-score"
     expect_eq "$uuid_rows" "$text_rows" "images held"
@@ -513,7 +530,7 @@ YAML
     [ "$uuid_bytes" -lt "$text_bytes" ] || fail "uuid ids ($uuid_bytes) not smaller than text ($text_bytes)"
     # a second run of the uuid job sees the pairs it proposed (found by their text)
     pp run "$WORK/ids-uuid-score.yaml" --seed 7; expect_status 0
-    expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
+    expect_eq "$(sql "SELECT count(*) FROM (SELECT image_a, image_b FROM t_ids_uuid_score_1 GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 "a pair proposed twice"
 }
 
 # filtered_out is the source count in the run's snapshot minus the rows read.
