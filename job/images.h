@@ -48,6 +48,7 @@ typedef struct Images {
 
     bool has_score, has_variance, has_label, has_embedding;
     bool embedding_external;   /* embedding belongs to someone else (a slice) */
+    size_t embedding_mapped_bytes; /* > 0: embedding is an mmap of this size */
     size_t embedding_capacity; /* rows the external slice holds */
 } Images;
 
@@ -89,6 +90,9 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err);
  */
 int images_commit_row(Images *images, const char *id, size_t id_length, double score,
                       double variance, const char *label, size_t label_length, Error *err);
+
+/* Matrices from this size up are mapped with huge pages (see images.c). */
+#define IMAGES_MAPPED_BYTES ((size_t)16 << 20)
 
 /*
  * Makes images write its embeddings into rows (capacity rows of dim floats)

@@ -307,6 +307,55 @@ static void test_deferred_duplicates_compact_in_order(void **state)
     images_release(&images);
 }
 
+/* Rows keep their values while the matrix grows from the heap into its own
+ * mapping (IMAGES_MAPPED_BYTES) and on inside it; a small one stays put. */
+static void test_embedding_matrix_grows_into_a_mapping_intact(void **state)
+{
+    (void)state;
+    enum { DIM = 256 };
+    size_t rows = 2 * IMAGES_MAPPED_BYTES / (DIM * sizeof(float)) + 123;
+    Images images;
+    Error err;
+    error_clear(&err);
+    images_init(&images, true, false, false, true);
+    assert_int_equal(images_set_dim(&images, DIM, &err), ERR_OK);
+    bool was_heap = false;
+    for (size_t row = 0; row < rows; row++) {
+        float *slot = NULL;
+        assert_int_equal(images_begin_row(&images, &slot, &err), ERR_OK);
+        assert_non_null(slot);
+        for (size_t d = 0; d < DIM; d++)
+            slot[d] = (float)row + (float)d / 1024.0f;
+        char id[32];
+        int length = snprintf(id, sizeof id, "row-%zu", row);
+        assert_int_equal(images_commit_row(&images, id, (size_t)length, (double)row, NAN, NULL, 0,
+                                           &err),
+                         1);
+        if (row == 0)
+            was_heap = images.embedding_mapped_bytes == 0;
+    }
+    assert_true(was_heap);
+    assert_true(images.embedding_mapped_bytes >= rows * DIM * sizeof(float));
+    for (size_t row = 0; row < rows; row++)
+        for (size_t d = 0; d < DIM; d++)
+            if (images.embedding[row * DIM + d] != (float)row + (float)d / 1024.0f)
+                fail_msg("row %zu column %zu changed while the matrix grew", row, d);
+    images_release(&images);
+
+    /* Reserved at its final size up front: mapped at once when large. */
+    images_init(&images, false, false, false, true);
+    assert_int_equal(images_reserve(&images, rows, &err), ERR_OK);
+    assert_int_equal(images_set_dim(&images, DIM, &err), ERR_OK);
+    assert_true(images.embedding_mapped_bytes >= rows * DIM * sizeof(float));
+    images.embedding[rows * DIM - 1] = 1.0f; /* the last float is writable */
+    images_release(&images);
+    images_init(&images, false, false, false, true);
+    assert_int_equal(images_reserve(&images, 100, &err), ERR_OK);
+    assert_int_equal(images_set_dim(&images, DIM, &err), ERR_OK);
+    assert_int_equal(images.embedding_mapped_bytes, 0);
+    images_release(&images);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_reserve_sizes_the_id_index_once),
         cmocka_unit_test(test_deferred_ids_indexed_after_the_stream),
         cmocka_unit_test(test_deferred_duplicates_compact_in_order),
+        cmocka_unit_test(test_embedding_matrix_grows_into_a_mapping_intact),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }
