@@ -513,10 +513,21 @@ static int feed_chunk(void *context, const char *data, size_t length, Error *err
     return code;
 }
 
-/* The COPY's query reads its parameters from transaction-local settings. */
+/*
+ * The COPY's query reads its parameters from transaction-local settings.
+ * Rows must arrive in the same order for the same table, or k-means (which
+ * sees them in arrival order) gives other clusters for the same seed: a
+ * parallel plan's Gather interleaves its workers' rows by timing, and a
+ * synchronized scan starts where another scan of the table happens to be.
+ * Both are off for the read's transaction; pairpick's own workers split the
+ * rows instead.
+ */
 static int set_copy_parameters(Db *db, const Plan *plan, Error *err)
 {
-    int code = ERR_OK;
+    int code = db_command(db, "set read order",
+                          "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
+                          "set_config('synchronize_seqscans', 'off', true)",
+                          0, NULL, NULL, err);
     for (int i = 0; i < plan->param_count && code == ERR_OK; i++) {
         char name[64];
         snprintf(name, sizeof name, PLAN_SETTING_PREFIX "%d", i + 1);

@@ -185,6 +185,45 @@ test_seed_makes_runs_reproducible() {
     ! cmp -s "$WORK/one" "$WORK/three" || fail "different seeds, same pairs"
 }
 
+# A server that would run the source query as a parallel plan (Gather)
+# returns rows in a different order each time; k-means sees rows in the
+# order they arrive, so the job reads without parallel query (and without
+# synchronized scans) to keep "same seed, same rows: same pairs".
+test_same_seed_same_pairs_when_the_server_would_scan_in_parallel() {
+    sql "CREATE TABLE par_query AS SELECT * FROM demo.images; ALTER TABLE par_query SET (parallel_workers = 4)" >/dev/null
+    for workers in 1 2; do
+        cfg=$(write_config "parq$workers" <<YAML
+job: parq-$workers
+database:
+  conninfo: "options='-c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0 -c parallel_leader_participation=off'"
+source:
+  table: par_query
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 12
+  max_pairs: 500
+output:
+  table: t_parq
+resources:
+  workers: $workers
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        for attempt in 1 2 3; do
+            pp run "$cfg" --dry-run --seed 5; expect_status 0
+            grep '	cluster:' "$WORK/err" > "$WORK/parq$workers.$attempt"
+        done
+        expect_eq "$(wc -l < "$WORK/parq$workers.1")" 500 "pairs"
+        for attempt in 2 3; do
+            cmp -s "$WORK/parq$workers.1" "$WORK/parq$workers.$attempt" \
+                || fail "same seed, different pairs ($workers workers, run $attempt)"
+        done
+    done
+}
+
 test_quantile_pairs_close_in_score() {
     # Acceptance: mean |score delta| of chosen pairs <= 1/4 of random pairs.
     cfg=$(demo_config close-a t_close "$score_strategy")
