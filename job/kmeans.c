@@ -1117,18 +1117,29 @@ void kmeans_free(Kmeans *kmeans)
     free(kmeans);
 }
 
+/*
+ * In double, as before, but with four partial sums and one division a row:
+ * a division per element made this pass 10% of a 300,000 x 768 categorize
+ * stage (perf). The results differ from a sequential sum and per-element
+ * division only in the last bits of the double, below float rounding.
+ */
 void kmeans_normalize_rows(float *data, size_t rows, size_t dim)
 {
     for (size_t i = 0; i < rows; i++) {
         float *row = data + i * dim;
-        double norm = 0.0;
-        for (size_t d = 0; d < dim; d++)
-            norm += (double)row[d] * row[d];
+        double partial[4] = {0.0, 0.0, 0.0, 0.0};
+        size_t d = 0;
+        for (; d + 4 <= dim; d += 4)
+            for (int lane = 0; lane < 4; lane++)
+                partial[lane] += (double)row[d + lane] * row[d + lane];
+        for (; d < dim; d++)
+            partial[0] += (double)row[d] * row[d];
+        double norm = (partial[0] + partial[1]) + (partial[2] + partial[3]);
         if (!(norm > 0.0) || !isfinite(norm))
             continue;
-        norm = sqrt(norm);
-        for (size_t d = 0; d < dim; d++)
-            row[d] = (float)(row[d] / norm);
+        double scale = 1.0 / sqrt(norm);
+        for (d = 0; d < dim; d++)
+            row[d] = (float)(row[d] * scale);
     }
 }
 

@@ -144,7 +144,8 @@ double kmeans_seed_inertia(const Kmeans *kmeans);
 void kmeans_set_threads(int threads);
 
 /*
- * Added for the unit tests and diagnostics; the job does not need it.
+ * For the unit tests and diagnostics, and for categorize, which takes the
+ * labels of a fit that refines once from it rather than assigning again.
  *
  * When a trace is set, each kmeans_refine (so each restart of kmeans_fit)
  * starts it afresh and fills it: `inertia` (capacity entries, may be NULL)
