@@ -19,6 +19,55 @@ int reservoir_init(Reservoir *reservoir, size_t capacity, size_t dim, const Rng 
     return ERR_OK;
 }
 
+void reservoir_init_into(Reservoir *reservoir, float *rows, size_t capacity, size_t dim,
+                         const Rng *rng, uint64_t label)
+{
+    memset(reservoir, 0, sizeof *reservoir);
+    reservoir->sample = rows;
+    reservoir->capacity = capacity;
+    reservoir->dim = dim;
+    reservoir->external = true;
+    rng_fork(rng, label, &reservoir->rng);
+}
+
+void reservoir_split(size_t capacity, const uint64_t *rows, int parts, size_t *out)
+{
+    uint64_t total = 0;
+    for (int p = 0; p < parts; p++)
+        total += rows[p];
+    if (total <= capacity) {
+        for (int p = 0; p < parts; p++)
+            out[p] = (size_t)rows[p];
+        return;
+    }
+    /* Exact shares in 128 bits: capacity * rows[p] overflows 64 bits long
+     * before either does alone. */
+    size_t given = 0;
+    for (int p = 0; p < parts; p++) {
+        out[p] = (size_t)((unsigned __int128)capacity * rows[p] / total);
+        given += out[p];
+    }
+    /* The remainder (fewer than parts rows), one each to the largest
+     * fractions capacity * rows[p] mod total; a part with a fraction has
+     * out[p] < rows[p], so it has room. */
+    while (given < capacity) {
+        int best = -1;
+        uint64_t best_fraction = 0;
+        for (int p = 0; p < parts; p++) {
+            uint64_t fraction = (uint64_t)((unsigned __int128)capacity * rows[p] % total);
+            if (out[p] < rows[p] && (best < 0 || fraction > best_fraction)
+                && (out[p] == (size_t)((unsigned __int128)capacity * rows[p] / total))) {
+                best = p;
+                best_fraction = fraction;
+            }
+        }
+        if (best < 0)
+            break;
+        out[best]++;
+        given++;
+    }
+}
+
 int reservoir_row(void *context, const char *id, size_t id_length, int64_t row,
                   const float *embedding, Error *err)
 {
@@ -44,6 +93,7 @@ size_t reservoir_rows(const Reservoir *reservoir)
 
 void reservoir_release(Reservoir *reservoir)
 {
-    free(reservoir->sample);
+    if (!reservoir->external)
+        free(reservoir->sample);
     reservoir->sample = NULL;
 }

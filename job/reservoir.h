@@ -10,6 +10,7 @@
 #ifndef PAIRPICK_RESERVOIR_H
 #define PAIRPICK_RESERVOIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ typedef struct Reservoir {
     size_t seen;     /* rows offered so far */
     size_t dim;
     Rng rng;
+    bool external;   /* sample is the caller's memory (reservoir_init_into) */
 } Reservoir;
 
 /*
@@ -30,6 +32,24 @@ typedef struct Reservoir {
  */
 int reservoir_init(Reservoir *reservoir, size_t capacity, size_t dim, const Rng *rng,
                    uint64_t label, Error *err);
+
+/*
+ * The same over capacity x dim floats of the caller's memory at rows (a
+ * slice of one block shared by several reservoirs); nothing is allocated.
+ */
+void reservoir_init_into(Reservoir *reservoir, float *rows, size_t capacity, size_t dim,
+                         const Rng *rng, uint64_t label);
+
+/*
+ * How a sample of capacity rows is shared by parts streamed apart (a
+ * parallel read's partitions of rows[p] rows each): in proportion to their
+ * rows, the remainder to the largest fractions (ties to the lower part).
+ * out[p] <= rows[p]; the out[p] add up to min(capacity, the rows). Each
+ * part's reservoir then samples its own rows uniformly: every row is kept
+ * with (nearly) the same probability, capacity / rows, and the sample is
+ * the same whatever the timing of the parts.
+ */
+void reservoir_split(size_t capacity, const uint64_t *rows, int parts, size_t *out);
 
 /*
  * Offers one row; the signature of StreamOptions.on_row, with the
@@ -42,7 +62,8 @@ int reservoir_row(void *context, const char *id, size_t id_length, int64_t row,
 /* Rows in the sample: min(seen, capacity). */
 size_t reservoir_rows(const Reservoir *reservoir);
 
-/* Frees the sample (early, once fitted, or at the end); NULL sample allowed. */
+/* Frees the sample (early, once fitted, or at the end); NULL sample allowed;
+ * the caller's memory (reservoir_init_into) is left alone. */
 void reservoir_release(Reservoir *reservoir);
 
 #endif

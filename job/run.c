@@ -1,6 +1,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,13 @@ static int connect_worker(void *context, Db **out, Error *err)
 /* Pass 2 of the bounded mode: every row to its nearest center, a tile at a time. */
 #define ASSIGN_TILE 4096
 
+/*
+ * One stream's assignment of its rows (one per worker in a parallel pass).
+ * Workers parse at once, but take turns in kmeans_assign (blas_lock): its
+ * sgemm already uses every core, and OpenBLAS is not called from two
+ * threads at once anywhere else in pairpick. Each row's label goes to its
+ * own place in cluster_of, so no lock is needed for that.
+ */
 typedef struct {
     const Kmeans *kmeans;
     const Images *images;
@@ -152,6 +160,7 @@ typedef struct {
     bool cosine;
     int32_t *cluster_of;
     double inertia;
+    pthread_mutex_t *blas_lock; /* NULL: a single stream */
 } Assigner;
 
 static int assign_flush(Assigner *assigner, Error *err)
@@ -160,8 +169,12 @@ static int assign_flush(Assigner *assigner, Error *err)
         return ERR_OK;
     if (assigner->cosine)
         kmeans_normalize_rows(assigner->tile, assigner->filled, assigner->dim);
+    if (assigner->blas_lock != NULL)
+        pthread_mutex_lock(assigner->blas_lock);
     double inertia = kmeans_assign(assigner->kmeans, assigner->tile, assigner->filled,
                                    assigner->labels, NULL);
+    if (assigner->blas_lock != NULL)
+        pthread_mutex_unlock(assigner->blas_lock);
     if (inertia < 0)
         return error_nomem(err, 0);
     assigner->inertia += inertia;
@@ -185,39 +198,144 @@ static int assign_row(void *context, const char *id, size_t id_length, int64_t r
     return assigner->filled == ASSIGN_TILE ? assign_flush(assigner, err) : ERR_OK;
 }
 
+/* The two passes of a bounded read, over one stream or over workers' partitions. */
+typedef struct {
+    int streams;             /* 1, or the workers of a parallel read */
+    /* pass 1: one block of `capacity` sample rows, a slice per stream */
+    float *sample;
+    size_t capacity, dim;
+    const Rng *rng;
+    Reservoir *reservoirs;   /* streams */
+    /* pass 2 */
+    Assigner *assigners;     /* streams */
+    const Kmeans *kmeans;
+    const Images *images;
+    bool cosine;
+    int32_t *cluster_of;
+    pthread_mutex_t blas_lock;
+    int assigners_ready;     /* how many have a tile to free */
+} Bounded;
+
+#define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
+
+static int bounded_reservoirs(void *context, const uint64_t *rows, int streams,
+                              void **row_contexts, Error *err)
+{
+    Bounded *bounded = context;
+    size_t *share = calloc((size_t)streams, sizeof *share);
+    if (share == NULL || streams != bounded->streams) {
+        free(share);
+        return share == NULL ? error_nomem(err, 0)
+                             : error_set(err, ERR_INTERNAL, "bounded read: %d streams, not %d",
+                                         streams, bounded->streams);
+    }
+    reservoir_split(bounded->capacity, rows, streams, share);
+    size_t offset = 0;
+    for (int w = 0; w < streams; w++) {
+        reservoir_init_into(&bounded->reservoirs[w], bounded->sample + offset * bounded->dim,
+                            share[w], bounded->dim, bounded->rng, RESERVOIR_LABEL + (uint64_t)w);
+        row_contexts[w] = &bounded->reservoirs[w];
+        offset += share[w];
+    }
+    free(share);
+    return ERR_OK;
+}
+
+static int bounded_assigners(void *context, const uint64_t *rows, int streams,
+                             void **row_contexts, Error *err)
+{
+    Bounded *bounded = context;
+    (void)rows;
+    if (streams != bounded->streams)
+        return error_set(err, ERR_INTERNAL, "bounded read: %d streams, not %d", streams,
+                         bounded->streams);
+    for (int w = 0; w < streams; w++) {
+        Assigner *assigner = &bounded->assigners[w];
+        assigner->kmeans = bounded->kmeans;
+        assigner->images = bounded->images;
+        assigner->dim = bounded->dim;
+        assigner->cosine = bounded->cosine;
+        assigner->cluster_of = bounded->cluster_of;
+        assigner->blas_lock = streams > 1 ? &bounded->blas_lock : NULL;
+        if ((assigner->tile = malloc(ASSIGN_TILE * bounded->dim * sizeof(float))) == NULL)
+            return error_nomem(err, ASSIGN_TILE * bounded->dim * sizeof(float));
+        bounded->assigners_ready = w + 1;
+        row_contexts[w] = assigner;
+    }
+    return ERR_OK;
+}
+
+/* One pass, over one stream or over `streams` workers (each with its own context). */
+static int bounded_pass(const JobConfig *config, Db *db, const Plan *plan, StreamOptions *pass,
+                        Bounded *bounded,
+                        int (*setup)(void *, const uint64_t *, int, void **, Error *),
+                        Images *images, StreamStats *stats, Error *err)
+{
+    if (bounded->streams > 1) {
+        pass->on_partitions = setup;
+        pass->partitions_context = bounded;
+        return stream_read_parallel(db, plan, pass, bounded->streams, connect_worker,
+                                    (void *)config, images, stats, err);
+    }
+    uint64_t rows = (uint64_t)bounded->capacity; /* one stream: the whole block */
+    void *context = NULL;
+    int code = setup(bounded, &rows, 1, &context, err);
+    if (code != ERR_OK)
+        return code;
+    pass->row_context = context;
+    return stream_read(db, plan, pass, images, stats, err);
+}
+
 /*
  * Bounded memory (resources.memory_limit): when the embedding matrix would
  * not fit, pass 1 keeps ids and scores of every row and a uniform sample of
  * embeddings, k-means is fitted on the sample, and pass 2 (same snapshot)
- * assigns every row to its nearest center, keeping only its label.
+ * assigns every row to its nearest center, keeping only its label. With
+ * several streams each partition keeps its share of the sample
+ * (reservoir_split) and assigns its own rows.
  */
 static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
                         const StreamOptions *stream_options, size_t dim, size_t sample_rows,
-                        Images *images, StreamStats *stats, RunState *state, Rng *rng, Error *err)
+                        int streams, Images *images, StreamStats *stats, RunState *state, Rng *rng,
+                        Error *err)
 {
-    Reservoir reservoir;
-    Assigner *assigner = NULL;
+    Bounded bounded = {.streams = streams, .capacity = sample_rows, .dim = dim, .rng = rng};
     Kmeans *kmeans = NULL;
     StreamStats again;
-    int code;
+    int code = ERR_OK;
+
+    pthread_mutex_init(&bounded.blas_lock, NULL);
+    size_t sample_bytes = (sample_rows > 0 ? sample_rows : 1) * dim * sizeof(float);
+    bounded.sample = malloc(sample_bytes);
+    bounded.reservoirs = calloc((size_t)streams, sizeof *bounded.reservoirs);
+    bounded.assigners = calloc((size_t)streams, sizeof *bounded.assigners);
+    if (bounded.sample == NULL || bounded.reservoirs == NULL || bounded.assigners == NULL) {
+        code = error_nomem(err, sample_bytes);
+        goto done;
+    }
 
     /* Pass 1: a uniform sample of the rows. */
-    if ((code = reservoir_init(&reservoir, sample_rows, dim, rng, 0x726573657276ULL /* "reserv" */,
-                               err))
-        != ERR_OK)
-        return code;
-
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
     pass.on_row = reservoir_row;
-    pass.row_context = &reservoir;
     Images kept;
     images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
     *images = kept; /* ids, scores and labels only */
-    if ((code = stream_read(db, plan, &pass, images, stats, err)) != ERR_OK)
+    if ((code = bounded_pass(config, db, plan, &pass, &bounded, bounded_reservoirs, images, stats,
+                             err))
+        != ERR_OK)
         goto done;
+    /* The streams' samples, one after another (a stream short of its share
+     * leaves a gap): rows only move down. */
+    size_t fitted_rows = 0;
+    for (int w = 0; w < streams; w++) {
+        size_t rows = reservoir_rows(&bounded.reservoirs[w]);
+        float *to = bounded.sample + fitted_rows * dim;
+        if (rows > 0 && to != bounded.reservoirs[w].sample)
+            memmove(to, bounded.reservoirs[w].sample, rows * dim * sizeof(float));
+        fitted_rows += rows;
+    }
 
-    size_t fitted_rows = reservoir_rows(&reservoir);
     KmeansOptions options = categorize_kmeans_options(config);
     if ((size_t)options.cluster_count > fitted_rows) {
         code = error_set(err, ERR_DATA, "cannot make %d clusters from %zu images",
@@ -225,44 +343,53 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
         goto done;
     }
     if (options.metric == KMEANS_COSINE)
-        kmeans_normalize_rows(reservoir.sample, fitted_rows, dim);
+        kmeans_normalize_rows(bounded.sample, fitted_rows, dim);
     if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(kmeans, reservoir.sample, fitted_rows, rng, err)) != ERR_OK)
+        || (code = kmeans_fit(kmeans, bounded.sample, fitted_rows, rng, err)) != ERR_OK)
         goto done;
-    reservoir_release(&reservoir);
+    free(bounded.sample);
+    bounded.sample = NULL;
 
-    assigner = calloc(1, sizeof *assigner);
     state->cluster_labels = malloc((images->count > 0 ? images->count : 1) * sizeof(int32_t));
-    if (assigner == NULL || state->cluster_labels == NULL
-        || (assigner->tile = malloc(ASSIGN_TILE * dim * sizeof(float))) == NULL) {
-        code = error_nomem(err, ASSIGN_TILE * dim * sizeof(float));
+    if (state->cluster_labels == NULL) {
+        code = error_nomem(err, images->count * sizeof(int32_t));
         goto done;
     }
     for (size_t i = 0; i < images->count; i++)
         state->cluster_labels[i] = -1; /* every row gets a label in pass 2 */
-    assigner->kmeans = kmeans;
-    assigner->images = images;
-    assigner->dim = dim;
-    assigner->cosine = options.metric == KMEANS_COSINE;
-    assigner->cluster_of = state->cluster_labels;
+    bounded.kmeans = kmeans;
+    bounded.images = images;
+    bounded.cosine = options.metric == KMEANS_COSINE;
+    bounded.cluster_of = state->cluster_labels;
     pass.on_row = assign_row;
-    pass.row_context = assigner;
     pass.lookup_only = true;
     pass.on_reject = NULL; /* reported by pass 1 */
-    if ((code = stream_read(db, plan, &pass, images, &again, err)) != ERR_OK
-        || (code = assign_flush(assigner, err)) != ERR_OK)
+    if ((code = bounded_pass(config, db, plan, &pass, &bounded, bounded_assigners, images, &again,
+                             err))
+        != ERR_OK)
+        goto done;
+    /* What is left in each tile, and the inertia in stream order (the
+     * same sum whatever the timing). */
+    double inertia = 0.0;
+    for (int w = 0; w < bounded.assigners_ready && code == ERR_OK; w++) {
+        code = assign_flush(&bounded.assigners[w], err);
+        inertia += bounded.assigners[w].inertia;
+    }
+    if (code != ERR_OK)
         goto done;
     state->clusters.cluster_of = state->cluster_labels;
     state->clusters.cluster_count = options.cluster_count;
-    state->clusters.inertia = assigner->inertia;
+    state->clusters.inertia = inertia;
     state->clusters.iterations = kmeans_iterations(kmeans);
 
 done:
-    if (assigner != NULL)
-        free(assigner->tile);
-    free(assigner);
-    reservoir_release(&reservoir);
+    for (int w = 0; bounded.assigners != NULL && w < bounded.assigners_ready; w++)
+        free(bounded.assigners[w].tile);
+    free(bounded.assigners);
+    free(bounded.reservoirs);
+    free(bounded.sample);
     kmeans_free(kmeans);
+    pthread_mutex_destroy(&bounded.blas_lock);
     return code;
 }
 
@@ -287,6 +414,11 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     PQclear(result);
     int64_t limit = config->resources.memory_limit_bytes;
     bool bounded = false;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = config->resources.workers > 0 ? config->resources.workers
+                                                : (int)(cores > 0 ? cores : 1);
+    bool parallel = plan->has_embedding && workers > 1
+                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
     if (use != NULL && plan->has_embedding) {
         bounded = true; /* one streaming pass, labels only */
         if (report != NULL) {
@@ -329,15 +461,10 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                      "the %.0f MB matrix (%" PRIu64 " x %zu) exceeds memory_limit %.0f MB: "
                      "fitted on a uniform sample of %zu rows, then assigned all in a second pass",
                      matrix / 1e6, total, dim, (double)limit / 1e6, sample_rows);
-            code = read_bounded(config, db, plan, stream_options, dim, sample_rows, images, stats,
-                                state, rng, err);
+            code = read_bounded(config, db, plan, stream_options, dim, sample_rows,
+                                parallel ? workers : 1, images, stats, state, rng, err);
         }
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = config->resources.workers > 0 ? config->resources.workers
-                                                : (int)(cores > 0 ? cores : 1);
-    bool parallel = plan->has_embedding && workers > 1
-                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
     if (bounded) {
         /* read above */
     } else if (parallel) {

@@ -763,6 +763,7 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
     char snapshot[80];
     size_t dim = options->embedding_dim;
     uint64_t *part_rows = NULL;
+    void **row_contexts = NULL;
     PGresult *result = NULL;
     char *sql = NULL;
     SharedRejects shared = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context};
@@ -813,16 +814,35 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
     PQclear(result);
     result = NULL;
 
-    if (plan->has_embedding && (code = images_set_dim(images, dim, err)) != ERR_OK)
+    if (plan->has_embedding && images->has_embedding
+        && (code = images_set_dim(images, dim, err)) != ERR_OK)
         goto done;
-    if ((code = images_reserve(images, total > 0 ? total : 1, err)) != ERR_OK)
+    if (!effective.lookup_only
+        && (code = images_reserve(images, total > 0 ? total : 1, err)) != ERR_OK)
         goto done;
+    if (effective.on_row != NULL) {
+        if (effective.on_partitions == NULL) {
+            code = error_set(err, ERR_INTERNAL,
+                             "a parallel read with a row callback needs one context per worker");
+            goto done;
+        }
+        if ((row_contexts = calloc((size_t)workers, sizeof *row_contexts)) == NULL) {
+            code = error_nomem(err, (size_t)workers * sizeof *row_contexts);
+            goto done;
+        }
+        if ((code = effective.on_partitions(effective.partitions_context, part_rows, workers,
+                                            row_contexts, err))
+            != ERR_OK)
+            goto done;
+    }
 
     uint64_t offset = 0;
     for (int w = 0; w < workers; w++) {
         Worker *worker = &pool[w];
         worker->plan = plan;
         worker->options = effective;
+        if (row_contexts != NULL)
+            worker->options.row_context = row_contexts[w];
         if (options->on_reject != NULL) {
             worker->options.on_reject = shared_reject;
             worker->options.reject_context = &shared;
@@ -878,6 +898,7 @@ done:
     PQclear(result);
     free(sql);
     free(part_rows);
+    free(row_contexts);
     free(pool);
     free(threads);
     return code;

@@ -55,6 +55,16 @@ typedef struct StreamOptions {
                   const float *embedding, Error *err); /* id: 16 raw bytes when plan->id_uuid */
     void *row_context;
     bool lookup_only;
+    /*
+     * A parallel read with on_row (stream_read_parallel): called once the
+     * partitions are counted, before any worker starts, with the rows
+     * counted in each; fills row_contexts[w], the on_row context for worker
+     * w's rows. Workers call on_row at the same time, each with its own
+     * context, and the row index counts within the worker's partition.
+     */
+    int (*on_partitions)(void *context, const uint64_t *rows, int workers, void **row_contexts,
+                         Error *err);
+    void *partitions_context;
     /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;
@@ -112,8 +122,10 @@ typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);
  * snapshot, the rows of each partition (a hash of the id) are counted, the
  * embedding matrix is allocated once at its final size, and each worker
  * streams its partition in the same snapshot into its own slice of the
- * matrix. The rows read are exactly what stream_read would read.
- * *total_rows receives the rows counted (before skipping).
+ * matrix. The rows read are exactly what stream_read would read. Images
+ * that keep no embeddings (bounded mode) get them through on_row, one
+ * context per worker (on_partitions); with lookup_only, images is only
+ * read (images_find from every worker at once) and nothing is added.
  */
 int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
                          StreamConnectFn connect, void *connect_context, Images *images,

@@ -452,6 +452,34 @@ test_bounded_memory_fits_on_a_sample_and_assigns_all() {
     expect_grep "memory_limit" "$WORK/err"
 }
 
+# Bounded mode over several connections: each partition keeps its share of
+# the sample and assigns its own rows; the rows, rejects and topics come out
+# as with one stream, and the same seed gives the same pairs.
+test_bounded_memory_over_three_workers() {
+    for workers in 1 3; do
+        cfg=$(demo_config "bounded-w$workers" "t_bounded_w$workers" "$embedding_strategy" 'resources:
+  memory_limit: 103MB
+  workers: '"$workers")
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --rejects "$WORK/bounded-w$workers.csv" --labels-file "$WORK/bounded-w$workers-labels.csv"
+        expect_status 0
+        expect_eq "$(json_field memory_mode)" bounded "mode with $workers workers"
+        echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates) $(json_field pairs_inserted)" > "$WORK/bounded-w$workers.counts"
+        sort "$WORK/bounded-w$workers.csv" > "$WORK/bounded-w$workers.sorted"
+        expect_eq "$(cross_topic_pairs "t_bounded_w$workers")" 0 "pairs across topics with $workers workers"
+        expect_eq "$(labels_per_topic "$WORK/bounded-w$workers-labels.csv")" "0 0 30" \
+            "topics split or unknown ids, and labels used, with $workers workers"
+    done
+    expect_eq "$(cat "$WORK/bounded-w3.counts")" "$(cat "$WORK/bounded-w1.counts")" "same rows either way"
+    cmp -s "$WORK/bounded-w1.sorted" "$WORK/bounded-w3.sorted" || fail "rejects differ"
+    pp run "$WORK/bounded-w3.yaml" --dry-run --seed 11; expect_status 0
+    grep '	cluster:' "$WORK/err" > "$WORK/bounded-w3.a"
+    pp run "$WORK/bounded-w3.yaml" --dry-run --seed 11; expect_status 0
+    grep '	cluster:' "$WORK/err" > "$WORK/bounded-w3.b"
+    expect_eq "$(wc -l < "$WORK/bounded-w3.a")" 300 "dry-run pairs"
+    cmp -s "$WORK/bounded-w3.a" "$WORK/bounded-w3.b" || fail "same seed, different pairs in bounded mode"
+}
+
 # --labels-file: one line per selected image, its id and category; the demo's
 # topics are well separated, so each topic gets exactly one cluster label,
 # in memory and in bounded mode alike.

@@ -74,11 +74,72 @@ static void test_short_stream_kept_whole_and_reproducible(void **state)
     reservoir_release(&b); /* twice is allowed */
 }
 
+/* The shares of a split sample: within one row of proportional, never more
+ * than a part has, adding up to min(capacity, rows); over random splits. */
+static void test_split_is_proportional_and_exact(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 77);
+    for (int trial = 0; trial < 2000; trial++) {
+        int parts = 1 + (int)rng_below(&rng, 8);
+        uint64_t rows[8], total = 0;
+        for (int p = 0; p < parts; p++) {
+            /* some empty parts, some huge (capacity * rows overflows 64 bits) */
+            uint64_t kind = rng_below(&rng, 4);
+            rows[p] = kind == 0 ? 0 : kind == 3 ? (uint64_t)1 << 40 : rng_below(&rng, 100000);
+            total += rows[p];
+        }
+        size_t capacity = trial % 3 == 0 ? (size_t)rng_below(&rng, 50)
+                                         : (size_t)rng_below(&rng, (uint64_t)1 << 34);
+        size_t share[8];
+        reservoir_split(capacity, rows, parts, share);
+        uint64_t sum = 0;
+        for (int p = 0; p < parts; p++) {
+            assert_true(share[p] <= rows[p]);
+            double exact = total > capacity ? (double)capacity * (double)rows[p] / (double)total
+                                            : (double)rows[p];
+            if (!((double)share[p] > exact - 1.0 - 1e-6 * exact
+                  && (double)share[p] < exact + 1.0 + 1e-6 * exact))
+                fail_msg("trial %d part %d: share %zu, proportional %.3f", trial, p, share[p], exact);
+            sum += share[p];
+        }
+        assert_int_equal(sum, total < capacity ? total : capacity);
+    }
+}
+
+/* Reservoirs over slices of one block write only their own slice. */
+static void test_reservoirs_into_one_block_stay_in_their_slices(void **state)
+{
+    (void)state;
+    enum { DIM = 2 };
+    float block[(3 + 4) * DIM + 2];
+    Rng rng;
+    rng_init(&rng, 5);
+    block[0] = 99.0f;                 /* guard before */
+    block[1 + (3 + 4) * DIM] = 99.0f; /* guard after */
+    Reservoir first, second;
+    reservoir_init_into(&first, block + 1, 3, DIM, &rng, 1);
+    reservoir_init_into(&second, block + 1 + 3 * DIM, 4, DIM, &rng, 2);
+    offer(&first, 50);
+    offer(&second, 2); /* short: kept whole */
+    assert_int_equal(reservoir_rows(&first), 3);
+    assert_int_equal(reservoir_rows(&second), 2);
+    for (size_t r = 0; r < 3; r++)
+        assert_true(block[1 + r * DIM] == -block[1 + r * DIM + 1]);
+    assert_true(block[1 + 3 * DIM] == 0.0f && block[1 + 4 * DIM] == 1.0f);
+    assert_true(block[0] == 99.0f && block[1 + (3 + 4) * DIM] == 99.0f);
+    reservoir_release(&first); /* the block is the caller's: not freed */
+    reservoir_release(&second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_row_equally_likely),
         cmocka_unit_test(test_short_stream_kept_whole_and_reproducible),
+        cmocka_unit_test(test_split_is_proportional_and_exact),
+        cmocka_unit_test(test_reservoirs_into_one_block_stay_in_their_slices),
     };
     return cmocka_run_group_tests_name("reservoir", tests, NULL, NULL);
 }
