@@ -4,6 +4,7 @@
  */
 #include "model_read.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,31 +65,48 @@ int model_read_prepare(const JobConfig *config, Db *db, const Plan *plan, const 
     return model_check(use->model, use->dim, config->strategy.kmeans.metric, err);
 }
 
-/* Every row to its nearest stored centre, a tile at a time; only labels are kept. */
+/*
+ * Every row to its nearest stored centre, a tile at a time; only labels are
+ * kept. One assigner per stream: each keeps its own drift and inertia (added
+ * up in stream order afterwards, so the sums do not depend on timing) and
+ * writes labels to its own range (labels[row]: rows count within the
+ * stream's partition, or are the selection's own index when looked up).
+ * Streams take turns in model_assign (blas_lock): its sgemm already uses
+ * every core.
+ */
 typedef struct {
     const ClusterModel *model;
     const Images *images; /* for lookups when rows come without an index */
     float *tile;
     int64_t rows[MODEL_TILE];
-    int32_t labels[MODEL_TILE];
+    int32_t labels_tile[MODEL_TILE];
     float distances[MODEL_TILE];
-    size_t filled, capacity;
-    ModelUse *use;
+    size_t filled;
+    int32_t *labels;      /* where label of row goes: labels[row] */
+    size_t capacity;      /* rows labels has room for */
+    size_t committed;     /* 1 + the largest row index seen (rows not looked up) */
+    ModelDrift drift;
+    double inertia;
+    pthread_mutex_t *blas_lock; /* NULL: one stream */
 } ModelAssigner;
 
 static int model_assign_flush(ModelAssigner *assigner, Error *err)
 {
     if (assigner->filled == 0)
         return ERR_OK;
+    if (assigner->blas_lock != NULL)
+        pthread_mutex_lock(assigner->blas_lock);
     double inertia = model_assign(assigner->model, assigner->tile, assigner->filled,
-                                  assigner->labels, assigner->distances, err);
+                                  assigner->labels_tile, assigner->distances, err);
+    if (assigner->blas_lock != NULL)
+        pthread_mutex_unlock(assigner->blas_lock);
     if (inertia < 0)
         return err->code;
-    assigner->use->inertia += inertia;
-    model_drift_add(&assigner->use->drift, assigner->labels, assigner->distances,
+    assigner->inertia += inertia;
+    model_drift_add(&assigner->drift, assigner->labels_tile, assigner->distances,
                     assigner->filled);
     for (size_t i = 0; i < assigner->filled; i++)
-        assigner->use->cluster_of[assigner->rows[i]] = assigner->labels[i];
+        assigner->labels[assigner->rows[i]] = assigner->labels_tile[i];
     assigner->filled = 0;
     return ERR_OK;
 }
@@ -99,6 +117,8 @@ static int model_assign_row(void *context, const char *id, size_t id_length, int
     ModelAssigner *assigner = context;
     if (row < 0)
         row = images_find(assigner->images, id, id_length);
+    else if ((size_t)row + 1 > assigner->committed)
+        assigner->committed = (size_t)row + 1;
     if (row < 0)
         return ERR_OK; /* not selected in pass 1 (skipped there too) */
     if ((size_t)row >= assigner->capacity)
@@ -107,6 +127,58 @@ static int model_assign_row(void *context, const char *id, size_t id_length, int
     memcpy(assigner->tile + assigner->filled * dim, embedding, dim * sizeof(float));
     assigner->rows[assigner->filled++] = row;
     return assigner->filled == MODEL_TILE ? model_assign_flush(assigner, err) : ERR_OK;
+}
+
+/* The assigners of one assigning read. */
+typedef struct {
+    ModelAssigner *assigners;
+    int streams, ready;  /* ready: assigners set up (tile and drift to free) */
+    ModelUse *use;
+    const Images *images;
+    size_t capacity;     /* entries of use->cluster_of */
+    bool lookup;         /* rows come looked up (after a refit's pass 1) */
+    pthread_mutex_t blas_lock;
+} ModelAssignRead;
+
+/*
+ * Gives stream w its assigner. Rows it commits land at its partition's
+ * provisional place in use->cluster_of (after the rows counted in the
+ * partitions before it), compacted once all are read; looked-up rows carry
+ * their final index already.
+ */
+static int model_assigners(void *context, const uint64_t *rows, int streams, void **row_contexts,
+                           Error *err)
+{
+    ModelAssignRead *read = context;
+    if (streams != read->streams)
+        return error_set(err, ERR_INTERNAL, "model assignment: %d streams, not %d", streams,
+                         read->streams);
+    size_t base = 0;
+    for (int w = 0; w < streams; w++) {
+        ModelAssigner *assigner = &read->assigners[w];
+        size_t part = rows != NULL ? (size_t)rows[w] : read->capacity;
+        assigner->model = read->use->model;
+        assigner->images = read->images;
+        assigner->blas_lock = streams > 1 ? &read->blas_lock : NULL;
+        if (read->lookup || streams == 1) {
+            assigner->labels = read->use->cluster_of;
+            assigner->capacity = read->capacity;
+        } else {
+            if (base + part > read->capacity)
+                return error_set(err, ERR_INTERNAL, "more rows counted than the selection's");
+            assigner->labels = read->use->cluster_of + base;
+            assigner->capacity = part;
+            base += part;
+        }
+        int code = model_drift_init(&assigner->drift, assigner->model->cluster_count, err);
+        if (code != ERR_OK)
+            return code;
+        read->ready = w + 1;
+        if ((assigner->tile = malloc(MODEL_TILE * assigner->model->dim * sizeof(float))) == NULL)
+            return error_nomem(err, MODEL_TILE * assigner->model->dim * sizeof(float));
+        row_contexts[w] = assigner;
+    }
+    return ERR_OK;
 }
 
 static ModelFitOptions model_fit_options(const JobConfig *config)
@@ -158,9 +230,9 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
 
 int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
                       const StreamOptions *stream_options, uint64_t total, ModelUse *use,
+                      int streams, StreamConnectFn connect, void *connect_context,
                       Images *images, StreamStats *stats, Rng *rng, Error *err)
 {
-    ModelAssigner *assigner = NULL;
     StreamStats again;
     int code;
 
@@ -178,31 +250,73 @@ int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
         images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
         *images = kept; /* ids, scores and labels only */
     }
-    size_t capacity = (size_t)total > 0 ? (size_t)total : 1;
-    assigner = calloc(1, sizeof *assigner);
-    use->cluster_of = malloc(capacity * sizeof *use->cluster_of);
-    if (assigner == NULL || use->cluster_of == NULL
-        || (assigner->tile = malloc(MODEL_TILE * use->dim * sizeof(float))) == NULL) {
-        code = error_nomem(err, MODEL_TILE * use->dim * sizeof(float));
+    ModelAssignRead read = {
+        .streams = streams > 1 ? streams : 1,
+        .use = use,
+        .images = images,
+        .capacity = (size_t)total > 0 ? (size_t)total : 1,
+        .lookup = use->refit,
+    };
+    pthread_mutex_init(&read.blas_lock, NULL);
+    read.assigners = calloc((size_t)read.streams, sizeof *read.assigners);
+    use->cluster_of = malloc(read.capacity * sizeof *use->cluster_of);
+    if (read.assigners == NULL || use->cluster_of == NULL) {
+        code = error_nomem(err, read.capacity * sizeof *use->cluster_of);
         goto done;
     }
-    for (size_t i = 0; i < capacity; i++)
+    for (size_t i = 0; i < read.capacity; i++)
         use->cluster_of[i] = -1;
     if ((code = model_drift_init(&use->drift, use->model->cluster_count, err)) != ERR_OK)
         goto done;
-    assigner->model = use->model;
-    assigner->images = images;
-    assigner->capacity = capacity;
-    assigner->use = use;
     pass.on_row = model_assign_row;
-    pass.row_context = assigner;
-    if ((code = stream_read(db, plan, &pass, images, use->refit ? &again : stats, err)) != ERR_OK
-        || (code = model_assign_flush(assigner, err)) != ERR_OK)
+    StreamStats *read_stats = use->refit ? &again : stats;
+    if (read.streams > 1) {
+        pass.on_partitions = model_assigners;
+        pass.partitions_context = &read;
+        code = stream_read_parallel(db, plan, &pass, read.streams, connect, connect_context, images,
+                                    read_stats, err);
+    } else {
+        void *context = NULL;
+        if ((code = model_assigners(&read, NULL, 1, &context, err)) == ERR_OK) {
+            pass.row_context = context;
+            code = stream_read(db, plan, &pass, images, read_stats, err);
+        }
+    }
+    if (code != ERR_OK)
         goto done;
+    /* What is left in each tile; drift and inertia in stream order; the
+     * streams' labels moved down next to each other, as the images were
+     * merged (a partition's rows after the previous partitions' rows). */
+    size_t placed = 0;
+    for (int w = 0; w < read.ready && code == ERR_OK; w++) {
+        ModelAssigner *assigner = &read.assigners[w];
+        if ((code = model_assign_flush(assigner, err)) != ERR_OK)
+            break;
+        use->inertia += assigner->inertia;
+        for (int c = 0; c < use->drift.cluster_count; c++) {
+            use->drift.count[c] += assigner->drift.count[c];
+            use->drift.distance_sum[c] += assigner->drift.distance_sum[c];
+        }
+        use->drift.total += assigner->drift.total;
+        if (!read.lookup && read.streams > 1) {
+            if (assigner->committed > 0 && use->cluster_of + placed != assigner->labels)
+                memmove(use->cluster_of + placed, assigner->labels,
+                        assigner->committed * sizeof *use->cluster_of);
+            placed += assigner->committed;
+        }
+    }
+    if (code == ERR_OK && !read.lookup && read.streams > 1 && placed != images->count)
+        code = error_set(err, ERR_INTERNAL, "model assignment: %zu labels for %zu images", placed,
+                         images->count);
+    if (code == ERR_OK && !read.lookup && read.streams > 1)
+        for (size_t i = placed; i < read.capacity; i++)
+            use->cluster_of[i] = -1;
 done:
-    if (assigner != NULL)
-        free(assigner->tile);
-    free(assigner);
+    for (int w = 0; read.assigners != NULL && w < read.ready; w++) {
+        free(read.assigners[w].tile);
+        model_drift_release(&read.assigners[w].drift);
+    }
+    free(read.assigners);
+    pthread_mutex_destroy(&read.blas_lock);
     return code;
 }
-

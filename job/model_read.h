@@ -72,9 +72,13 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
  * Reads the selection (inside the caller's snapshot) into images without
  * embeddings, assigning each row to use->model (fitted first when
  * use->refit): use->cluster_of (total entries), use->drift, use->inertia.
+ * With streams > 1 the assigning read is split over that many worker
+ * connections (stream_read_parallel, connect); labels, drift and inertia
+ * come out the same as over one stream.
  */
 int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
                       const StreamOptions *stream_options, uint64_t total, ModelUse *use,
+                      int streams, StreamConnectFn connect, void *connect_context,
                       Images *images, StreamStats *stats, Rng *rng, Error *err);
 
 #endif

@@ -428,8 +428,9 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                      use->refit ? "fitted a new model version on a sample, then " : "",
                      "assigned to stored centres while streaming");
         }
-        code = model_read_assign(config, db, plan, stream_options, total, use, images, stats,
-                                 rng, err);
+        code = model_read_assign(config, db, plan, stream_options, total, use,
+                                 parallel ? workers : 1, connect_worker, (void *)config, images,
+                                 stats, rng, err);
     } else if (plan->has_embedding && report != NULL) {
         EmbeddingFormat format;
         size_t dim = (size_t)config->source.embedding_dim;

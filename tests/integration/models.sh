@@ -245,6 +245,35 @@ test_sample_shows_stored_clusters() {
     expect_eq "$differ" 0 "contact sheet cluster differs from the run's"
 }
 
+# Assigning over several connections: the same labels, rows and drift as
+# over one (each worker assigns its partition; labels are put back in the
+# order the partitions' images are merged).
+test_assign_over_three_workers() {
+    # rows a partition counts but skips: its labels must move down to meet
+    # the next partition's
+    sql "INSERT INTO img SELECT 'null-' || i, 9, 0, random(), NULL FROM generate_series(1, 40) AS i" >/dev/null
+    for workers in 1 3; do
+        cfg=$(model_config "assign-w$workers" img "t_assign_w$workers" "clusters_from: blobs" \
+            "kmeans: {metric: euclidean}")
+        printf 'resources:\n  workers: %s\n' "$workers" >>"$cfg"
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --dry-run --labels-file "$WORK/assign-w$workers.csv"; expect_status 0
+        expect_eq "$(json_field memory_mode)" assign "memory mode with $workers workers"
+        sort "$WORK/assign-w$workers.csv" >"$WORK/assign-w$workers.sorted"
+        echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates)" >"$WORK/assign-w$workers.counts"
+        echo "SELECT string_agg((e->>'cluster') || ':' || (e->>'share') || ':' || round((e->>'mean_distance')::numeric, 6), ' ')
+              FROM json_array_elements((:'line'::json)->'drift') e" |
+            psql -X -At -v line="$(tail -n 1 "$WORK/out")" >"$WORK/assign-w$workers.drift"
+    done
+    expect_eq "$(wc -l < "$WORK/assign-w3.sorted")" "$(($(json_field candidates) + 1))" "a label per image (and the header)"
+    cmp -s "$WORK/assign-w1.sorted" "$WORK/assign-w3.sorted" || fail "labels differ between 1 and 3 workers"
+    expect_eq "$(cat "$WORK/assign-w3.counts")" "$(cat "$WORK/assign-w1.counts")" "rows read, skipped, candidates"
+    expect_eq "$(cat "$WORK/assign-w3.drift")" "$(cat "$WORK/assign-w1.drift")" "drift per cluster"
+    expect_eq "$(wc -w < "$WORK/assign-w3.drift")" 5 "drift entries"
+    expect_eq "$(json_field rows_skipped)" 40 "rows without an embedding skipped"
+    sql "DELETE FROM img WHERE id LIKE 'null-%'" >/dev/null
+}
+
 # Peak RSS of an assignment run at N and 10N rows of 128-d embeddings. The
 # embeddings alone would be 512 B a row; ids (11 bytes), their offsets and
 # hash index, the score, the label and the category are about 60 B a row,
@@ -293,4 +322,4 @@ run_tests "${@:-test_config_errors test_fit_then_assign_runs_keep_ids test_model
     test_pca_model_and_variance_kept test_refit_after_only_when_due
     test_mismatch_exits_65_and_writes_nothing test_empty_selection_is_nothing_to_do
     test_sample_shows_stored_clusters test_bridges_join_nearest_stored_centres
-    test_assign_memory_is_constant_per_row}"
+    test_assign_over_three_workers test_assign_memory_is_constant_per_row}"
