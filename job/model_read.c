@@ -192,31 +192,37 @@ static ModelFitOptions model_fit_options(const JobConfig *config)
 
 int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
                    const StreamOptions *stream_options, size_t dim, uint64_t total,
-                   const char *name, uint64_t seed, Images *images, StreamStats *stats, Rng *rng,
+                   const char *name, uint64_t seed, int streams, StreamConnectFn connect,
+                   void *connect_context, Images *images, StreamStats *stats, Rng *rng,
                    ClusterModel **out, Error *err)
 {
     uint64_t wanted = config->strategy.kmeans.fit_sample > 0
                           ? (uint64_t)config->strategy.kmeans.fit_sample
                           : total;
     size_t capacity = (size_t)(wanted < total ? wanted : total);
-    Reservoir reservoir;
+    ReservoirSet sample;
     int code;
 
     *out = NULL;
-    if ((code = reservoir_init(&reservoir, capacity, dim, rng, 0x6d6f64656cULL /* "model" */, err))
+    streams = streams > 1 ? streams : 1;
+    if ((code = reservoir_set_init(&sample, capacity, dim, streams, rng,
+                                   0x6d6f64656cULL /* "model" */, err))
         != ERR_OK)
         return code;
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
     pass.on_row = reservoir_row;
-    pass.row_context = &reservoir;
+    pass.on_partitions = reservoir_set_partitions;
+    pass.partitions_context = &sample;
     Images kept;
     images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
     *images = kept; /* ids, scores and labels only */
-    if ((code = stream_read(db, plan, &pass, images, stats, err)) == ERR_OK) {
-        size_t rows = reservoir_rows(&reservoir);
+    if ((code = stream_read_split(db, plan, &pass, streams, connect, connect_context, images,
+                                  stats, err))
+        == ERR_OK) {
+        size_t rows = reservoir_set_gather(&sample);
         ModelFitOptions options = model_fit_options(config);
-        code = model_fit(&options, reservoir.sample, rows, dim, rng, out, NULL, err);
+        code = model_fit(&options, sample.sample, rows, dim, rng, out, NULL, err);
         if (code == ERR_OK) {
             snprintf((*out)->name, sizeof (*out)->name, "%s", name);
             (*out)->selected_rows = images->count;
@@ -224,7 +230,7 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
             (*out)->seed = seed;
         }
     }
-    reservoir_release(&reservoir);
+    reservoir_set_release(&sample);
     return code;
 }
 
@@ -240,7 +246,8 @@ int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
     pass.embedding_dim = use->dim;
     if (use->refit) {
         if ((code = model_read_fit(config, db, plan, stream_options, use->dim, total, use->name,
-                                    use->seed, images, stats, rng, &use->model, err))
+                                    use->seed, streams, connect, connect_context, images, stats,
+                                    rng, &use->model, err))
             != ERR_OK)
             return code;
         pass.lookup_only = true;
@@ -269,20 +276,11 @@ int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
     if ((code = model_drift_init(&use->drift, use->model->cluster_count, err)) != ERR_OK)
         goto done;
     pass.on_row = model_assign_row;
-    StreamStats *read_stats = use->refit ? &again : stats;
-    if (read.streams > 1) {
-        pass.on_partitions = model_assigners;
-        pass.partitions_context = &read;
-        code = stream_read_parallel(db, plan, &pass, read.streams, connect, connect_context, images,
-                                    read_stats, err);
-    } else {
-        void *context = NULL;
-        if ((code = model_assigners(&read, NULL, 1, &context, err)) == ERR_OK) {
-            pass.row_context = context;
-            code = stream_read(db, plan, &pass, images, read_stats, err);
-        }
-    }
-    if (code != ERR_OK)
+    pass.on_partitions = model_assigners;
+    pass.partitions_context = &read;
+    if ((code = stream_read_split(db, plan, &pass, read.streams, connect, connect_context, images,
+                                  use->refit ? &again : stats, err))
+        != ERR_OK)
         goto done;
     /* What is left in each tile; drift and inertia in stream order; the
      * streams' labels moved down next to each other, as the images were

@@ -61,11 +61,13 @@ int model_read_prepare(const JobConfig *config, Db *db, const Plan *plan, const 
  * keeping ids (and scores, labels) in images and a uniform sample of
  * strategy.kmeans.fit_sample embeddings (every row when unset), then fits
  * the model named name (PCA, k-means) into *out. total is the selection's
- * row count.
+ * row count. With streams > 1 the read is split over worker connections,
+ * each partition keeping its share of the sample (ReservoirSet).
  */
 int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
                    const StreamOptions *stream_options, size_t dim, uint64_t total,
-                   const char *name, uint64_t seed, Images *images, StreamStats *stats, Rng *rng,
+                   const char *name, uint64_t seed, int streams, StreamConnectFn connect,
+                   void *connect_context, Images *images, StreamStats *stats, Rng *rng,
                    ClusterModel **out, Error *err);
 
 /*

@@ -97,3 +97,72 @@ void reservoir_release(Reservoir *reservoir)
         free(reservoir->sample);
     reservoir->sample = NULL;
 }
+
+int reservoir_set_init(ReservoirSet *set, size_t capacity, size_t dim, int streams,
+                       const Rng *rng, uint64_t label, Error *err)
+{
+    memset(set, 0, sizeof *set);
+    if (dim > 0 && capacity > SIZE_MAX / sizeof(float) / dim)
+        return error_nomem(err, SIZE_MAX);
+    size_t bytes = (capacity > 0 ? capacity : 1) * (dim > 0 ? dim : 1) * sizeof(float);
+    set->sample = malloc(bytes);
+    set->reservoirs = calloc((size_t)(streams > 0 ? streams : 1), sizeof *set->reservoirs);
+    if (set->sample == NULL || set->reservoirs == NULL) {
+        reservoir_set_release(set);
+        return error_nomem(err, bytes);
+    }
+    set->capacity = capacity;
+    set->dim = dim;
+    set->streams = streams > 0 ? streams : 1;
+    set->rng = rng;
+    set->label = label;
+    return ERR_OK;
+}
+
+int reservoir_set_partitions(void *context, const uint64_t *rows, int streams,
+                             void **row_contexts, Error *err)
+{
+    ReservoirSet *set = context;
+    if (streams != set->streams)
+        return error_set(err, ERR_INTERNAL, "a sample split %d ways read by %d streams",
+                         set->streams, streams);
+    size_t *share = calloc((size_t)streams, sizeof *share);
+    if (share == NULL)
+        return error_nomem(err, (size_t)streams * sizeof *share);
+    if (rows != NULL)
+        reservoir_split(set->capacity, rows, streams, share);
+    else
+        share[0] = set->capacity; /* one stream, not counted */
+    size_t offset = 0;
+    for (int w = 0; w < streams; w++) {
+        reservoir_init_into(&set->reservoirs[w], set->sample + offset * set->dim, share[w],
+                            set->dim, set->rng, set->label + (uint64_t)w);
+        row_contexts[w] = &set->reservoirs[w];
+        offset += share[w];
+    }
+    free(share);
+    return ERR_OK;
+}
+
+size_t reservoir_set_gather(ReservoirSet *set)
+{
+    size_t rows = 0;
+    for (int w = 0; w < set->streams; w++) {
+        Reservoir *reservoir = &set->reservoirs[w];
+        size_t kept = reservoir_rows(reservoir);
+        float *to = set->sample + rows * set->dim;
+        /* a stream short of its share leaves a gap: rows only move down */
+        if (kept > 0 && reservoir->sample != NULL && to != reservoir->sample)
+            memmove(to, reservoir->sample, kept * set->dim * sizeof(float));
+        rows += kept;
+    }
+    return rows;
+}
+
+void reservoir_set_release(ReservoirSet *set)
+{
+    free(set->sample);
+    free(set->reservoirs);
+    set->sample = NULL;
+    set->reservoirs = NULL;
+}

@@ -52,6 +52,35 @@ void reservoir_init_into(Reservoir *reservoir, float *rows, size_t capacity, siz
 void reservoir_split(size_t capacity, const uint64_t *rows, int parts, size_t *out);
 
 /*
+ * A sample split over the streams of one read: one block of capacity rows,
+ * a reservoir per stream over its slice (reservoir_split of the rows each
+ * stream counted; a single uncounted stream takes the whole block), the
+ * reservoirs forked from rng with label + stream.
+ */
+typedef struct ReservoirSet {
+    float *sample;          /* capacity x dim; reservoir_set_gather packs it */
+    size_t capacity, dim;
+    int streams;
+    Reservoir *reservoirs;  /* streams */
+    const Rng *rng;
+    uint64_t label;
+} ReservoirSet;
+
+int reservoir_set_init(ReservoirSet *set, size_t capacity, size_t dim, int streams,
+                       const Rng *rng, uint64_t label, Error *err);
+
+/* StreamOptions.on_partitions with the set as context: the streams' reservoirs. */
+int reservoir_set_partitions(void *context, const uint64_t *rows, int streams,
+                             void **row_contexts, Error *err);
+
+/* After the read: the streams' samples packed at the start of set->sample
+ * in stream order; returns their rows. */
+size_t reservoir_set_gather(ReservoirSet *set);
+
+/* Frees the block (early, once fitted, or at the end). */
+void reservoir_set_release(ReservoirSet *set);
+
+/*
  * Offers one row; the signature of StreamOptions.on_row, with the
  * Reservoir as context (id and row are not used). Every row offered ends up
  * in the sample with the same probability, capacity / seen.

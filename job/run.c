@@ -140,6 +140,20 @@ static int connect_worker(void *context, Db **out, Error *err)
  */
 #define PARALLEL_MIN_ROWS 20000
 
+/*
+ * Connections an embedding read streams over: resources.workers, or by
+ * default one per core from PARALLEL_MIN_ROWS rows on; 1 without embeddings.
+ */
+static int read_streams(const JobConfig *config, const Plan *plan, uint64_t total)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = config->resources.workers > 0 ? config->resources.workers
+                                                : (int)(cores > 0 ? cores : 1);
+    bool parallel = plan->has_embedding && workers > 1
+                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
+    return parallel ? workers : 1;
+}
+
 /* Pass 2 of the bounded mode: every row to its nearest center, a tile at a time. */
 #define ASSIGN_TILE 4096
 
@@ -198,15 +212,10 @@ static int assign_row(void *context, const char *id, size_t id_length, int64_t r
     return assigner->filled == ASSIGN_TILE ? assign_flush(assigner, err) : ERR_OK;
 }
 
-/* The two passes of a bounded read, over one stream or over workers' partitions. */
+/* Pass 2 of a bounded read, over one stream or over workers' partitions. */
 typedef struct {
     int streams;             /* 1, or the workers of a parallel read */
-    /* pass 1: one block of `capacity` sample rows, a slice per stream */
-    float *sample;
-    size_t capacity, dim;
-    const Rng *rng;
-    Reservoir *reservoirs;   /* streams */
-    /* pass 2 */
+    size_t dim;
     Assigner *assigners;     /* streams */
     const Kmeans *kmeans;
     const Images *images;
@@ -217,29 +226,6 @@ typedef struct {
 } Bounded;
 
 #define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
-
-static int bounded_reservoirs(void *context, const uint64_t *rows, int streams,
-                              void **row_contexts, Error *err)
-{
-    Bounded *bounded = context;
-    size_t *share = calloc((size_t)streams, sizeof *share);
-    if (share == NULL || streams != bounded->streams) {
-        free(share);
-        return share == NULL ? error_nomem(err, 0)
-                             : error_set(err, ERR_INTERNAL, "bounded read: %d streams, not %d",
-                                         streams, bounded->streams);
-    }
-    reservoir_split(bounded->capacity, rows, streams, share);
-    size_t offset = 0;
-    for (int w = 0; w < streams; w++) {
-        reservoir_init_into(&bounded->reservoirs[w], bounded->sample + offset * bounded->dim,
-                            share[w], bounded->dim, bounded->rng, RESERVOIR_LABEL + (uint64_t)w);
-        row_contexts[w] = &bounded->reservoirs[w];
-        offset += share[w];
-    }
-    free(share);
-    return ERR_OK;
-}
 
 static int bounded_assigners(void *context, const uint64_t *rows, int streams,
                              void **row_contexts, Error *err)
@@ -265,27 +251,6 @@ static int bounded_assigners(void *context, const uint64_t *rows, int streams,
     return ERR_OK;
 }
 
-/* One pass, over one stream or over `streams` workers (each with its own context). */
-static int bounded_pass(const JobConfig *config, Db *db, const Plan *plan, StreamOptions *pass,
-                        Bounded *bounded,
-                        int (*setup)(void *, const uint64_t *, int, void **, Error *),
-                        Images *images, StreamStats *stats, Error *err)
-{
-    if (bounded->streams > 1) {
-        pass->on_partitions = setup;
-        pass->partitions_context = bounded;
-        return stream_read_parallel(db, plan, pass, bounded->streams, connect_worker,
-                                    (void *)config, images, stats, err);
-    }
-    uint64_t rows = (uint64_t)bounded->capacity; /* one stream: the whole block */
-    void *context = NULL;
-    int code = setup(bounded, &rows, 1, &context, err);
-    if (code != ERR_OK)
-        return code;
-    pass->row_context = context;
-    return stream_read(db, plan, pass, images, stats, err);
-}
-
 /*
  * Bounded memory (resources.memory_limit): when the embedding matrix would
  * not fit, pass 1 keeps ids and scores of every row and a uniform sample of
@@ -299,18 +264,18 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
                         int streams, Images *images, StreamStats *stats, RunState *state, Rng *rng,
                         Error *err)
 {
-    Bounded bounded = {.streams = streams, .capacity = sample_rows, .dim = dim, .rng = rng};
+    Bounded bounded = {.streams = streams, .dim = dim};
+    ReservoirSet sample;
     Kmeans *kmeans = NULL;
     StreamStats again;
-    int code = ERR_OK;
+    int code;
 
     pthread_mutex_init(&bounded.blas_lock, NULL);
-    size_t sample_bytes = (sample_rows > 0 ? sample_rows : 1) * dim * sizeof(float);
-    bounded.sample = malloc(sample_bytes);
-    bounded.reservoirs = calloc((size_t)streams, sizeof *bounded.reservoirs);
-    bounded.assigners = calloc((size_t)streams, sizeof *bounded.assigners);
-    if (bounded.sample == NULL || bounded.reservoirs == NULL || bounded.assigners == NULL) {
-        code = error_nomem(err, sample_bytes);
+    if ((code = reservoir_set_init(&sample, sample_rows, dim, streams, rng, RESERVOIR_LABEL, err))
+        != ERR_OK)
+        goto done;
+    if ((bounded.assigners = calloc((size_t)streams, sizeof *bounded.assigners)) == NULL) {
+        code = error_nomem(err, (size_t)streams * sizeof *bounded.assigners);
         goto done;
     }
 
@@ -318,23 +283,16 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
     pass.on_row = reservoir_row;
+    pass.on_partitions = reservoir_set_partitions;
+    pass.partitions_context = &sample;
     Images kept;
     images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
     *images = kept; /* ids, scores and labels only */
-    if ((code = bounded_pass(config, db, plan, &pass, &bounded, bounded_reservoirs, images, stats,
-                             err))
+    if ((code = stream_read_split(db, plan, &pass, streams, connect_worker, (void *)config, images,
+                                  stats, err))
         != ERR_OK)
         goto done;
-    /* The streams' samples, one after another (a stream short of its share
-     * leaves a gap): rows only move down. */
-    size_t fitted_rows = 0;
-    for (int w = 0; w < streams; w++) {
-        size_t rows = reservoir_rows(&bounded.reservoirs[w]);
-        float *to = bounded.sample + fitted_rows * dim;
-        if (rows > 0 && to != bounded.reservoirs[w].sample)
-            memmove(to, bounded.reservoirs[w].sample, rows * dim * sizeof(float));
-        fitted_rows += rows;
-    }
+    size_t fitted_rows = reservoir_set_gather(&sample);
 
     KmeansOptions options = categorize_kmeans_options(config);
     if ((size_t)options.cluster_count > fitted_rows) {
@@ -343,12 +301,11 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
         goto done;
     }
     if (options.metric == KMEANS_COSINE)
-        kmeans_normalize_rows(bounded.sample, fitted_rows, dim);
+        kmeans_normalize_rows(sample.sample, fitted_rows, dim);
     if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(kmeans, bounded.sample, fitted_rows, rng, err)) != ERR_OK)
+        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, err)) != ERR_OK)
         goto done;
-    free(bounded.sample);
-    bounded.sample = NULL;
+    reservoir_set_release(&sample);
 
     state->cluster_labels = malloc((images->count > 0 ? images->count : 1) * sizeof(int32_t));
     if (state->cluster_labels == NULL) {
@@ -364,8 +321,10 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     pass.on_row = assign_row;
     pass.lookup_only = true;
     pass.on_reject = NULL; /* reported by pass 1 */
-    if ((code = bounded_pass(config, db, plan, &pass, &bounded, bounded_assigners, images, &again,
-                             err))
+    pass.on_partitions = bounded_assigners;
+    pass.partitions_context = &bounded;
+    if ((code = stream_read_split(db, plan, &pass, streams, connect_worker, (void *)config, images,
+                                  &again, err))
         != ERR_OK)
         goto done;
     /* What is left in each tile, and the inertia in stream order (the
@@ -386,8 +345,7 @@ done:
     for (int w = 0; bounded.assigners != NULL && w < bounded.assigners_ready; w++)
         free(bounded.assigners[w].tile);
     free(bounded.assigners);
-    free(bounded.reservoirs);
-    free(bounded.sample);
+    reservoir_set_release(&sample);
     kmeans_free(kmeans);
     pthread_mutex_destroy(&bounded.blas_lock);
     return code;
@@ -414,11 +372,7 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
     PQclear(result);
     int64_t limit = config->resources.memory_limit_bytes;
     bool bounded = false;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = config->resources.workers > 0 ? config->resources.workers
-                                                : (int)(cores > 0 ? cores : 1);
-    bool parallel = plan->has_embedding && workers > 1
-                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
+    int streams = read_streams(config, plan, total);
     if (use != NULL && plan->has_embedding) {
         bounded = true; /* one streaming pass, labels only */
         if (report != NULL) {
@@ -428,9 +382,8 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                      use->refit ? "fitted a new model version on a sample, then " : "",
                      "assigned to stored centres while streaming");
         }
-        code = model_read_assign(config, db, plan, stream_options, total, use,
-                                 parallel ? workers : 1, connect_worker, (void *)config, images,
-                                 stats, rng, err);
+        code = model_read_assign(config, db, plan, stream_options, total, use, streams,
+                                 connect_worker, (void *)config, images, stats, rng, err);
     } else if (plan->has_embedding && report != NULL) {
         EmbeddingFormat format;
         size_t dim = (size_t)config->source.embedding_dim;
@@ -462,14 +415,14 @@ static int read_selection(const JobConfig *config, Db *db, const Plan *plan,
                      "the %.0f MB matrix (%" PRIu64 " x %zu) exceeds memory_limit %.0f MB: "
                      "fitted on a uniform sample of %zu rows, then assigned all in a second pass",
                      matrix / 1e6, total, dim, (double)limit / 1e6, sample_rows);
-            code = read_bounded(config, db, plan, stream_options, dim, sample_rows,
-                                parallel ? workers : 1, images, stats, state, rng, err);
+            code = read_bounded(config, db, plan, stream_options, dim, sample_rows, streams,
+                                images, stats, state, rng, err);
         }
     }
     if (bounded) {
         /* read above */
-    } else if (parallel) {
-        code = stream_read_parallel(db, plan, stream_options, workers, connect_worker,
+    } else if (streams > 1) {
+        code = stream_read_parallel(db, plan, stream_options, streams, connect_worker,
                                     (void *)config, images, stats, err);
     } else {
         if ((code = images_reserve(images, total, err)) == ERR_OK)
@@ -1062,7 +1015,8 @@ int run_fit(const JobConfig *config, const RunOptions *options, FitSummary *summ
         StreamOptions stream_options = stream_options_for(config);
         rng_init(&rng, seed);
         code = model_read_fit(config, db, &plan, &stream_options, use.dim, total, use.name, seed,
-                               &images, &stats, &rng, &summary->model, err);
+                              read_streams(config, &plan, total), connect_worker, (void *)config,
+                              &images, &stats, &rng, &summary->model, err);
     }
     Error ignored;
     if (code != ERR_OK) {

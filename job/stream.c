@@ -903,3 +903,19 @@ done:
     free(threads);
     return code;
 }
+
+int stream_read_split(Db *db, const Plan *plan, StreamOptions *options, int streams,
+                      StreamConnectFn connect, void *connect_context, Images *images,
+                      StreamStats *stats, Error *err)
+{
+    if (streams > 1)
+        return stream_read_parallel(db, plan, options, streams, connect, connect_context, images,
+                                    stats, err);
+    void *context = NULL;
+    int code = options->on_partitions(options->partitions_context, NULL, 1, &context, err);
+    if (code != ERR_OK)
+        return code;
+    StreamOptions single = *options;
+    single.row_context = context;
+    return stream_read(db, plan, &single, images, stats, err);
+}

@@ -58,8 +58,8 @@ typedef struct StreamOptions {
     /*
      * A parallel read with on_row (stream_read_parallel): called once the
      * partitions are counted, before any worker starts, with the rows
-     * counted in each; fills row_contexts[w], the on_row context for worker
-     * w's rows. Workers call on_row at the same time, each with its own
+     * counted in each (NULL from stream_read_split's single stream); fills
+     * row_contexts[w], the on_row context for worker w's rows. Workers call on_row at the same time, each with its own
      * context, and the row index counts within the worker's partition.
      */
     int (*on_partitions)(void *context, const uint64_t *rows, int workers, void **row_contexts,
@@ -130,5 +130,15 @@ typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);
 int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
                          StreamConnectFn connect, void *connect_context, Images *images,
                          StreamStats *stats, Error *err);
+
+/*
+ * stream_read_parallel over `streams` workers when streams > 1, else
+ * stream_read on db with one context: on_partitions is then called with
+ * rows NULL (not counted) and streams 1 before the read. For callers whose
+ * on_row needs a context per stream either way.
+ */
+int stream_read_split(Db *db, const Plan *plan, StreamOptions *options, int streams,
+                      StreamConnectFn connect, void *connect_context, Images *images,
+                      StreamStats *stats, Error *err);
 
 #endif

@@ -261,7 +261,9 @@ test_assign_over_three_workers() {
         expect_eq "$(json_field memory_mode)" assign "memory mode with $workers workers"
         sort "$WORK/assign-w$workers.csv" >"$WORK/assign-w$workers.sorted"
         echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates)" >"$WORK/assign-w$workers.counts"
-        echo "SELECT string_agg((e->>'cluster') || ':' || (e->>'share') || ':' || round((e->>'mean_distance')::numeric, 6), ' ')
+        # distances to 4 places: a tile's sgemm rounds the last float bit by
+        # which rows share the tile
+        echo "SELECT string_agg((e->>'cluster') || ':' || (e->>'share') || ':' || round((e->>'mean_distance')::numeric, 4), ' ')
               FROM json_array_elements((:'line'::json)->'drift') e" |
             psql -X -At -v line="$(tail -n 1 "$WORK/out")" >"$WORK/assign-w$workers.drift"
     done
@@ -271,6 +273,22 @@ test_assign_over_three_workers() {
     expect_eq "$(cat "$WORK/assign-w3.drift")" "$(cat "$WORK/assign-w1.drift")" "drift per cluster"
     expect_eq "$(wc -w < "$WORK/assign-w3.drift")" 5 "drift entries"
     expect_eq "$(json_field rows_skipped)" 40 "rows without an embedding skipped"
+    # fitting over 3 workers (each partition samples its share), and a due
+    # refit that fits and assigns over them: each blob is one cluster
+    cfg=$(model_config fit-w3 img t_fit_w3 "clusters_from: blobs-w3" \
+        "kmeans: {metric: euclidean, fit_sample: 300, refit_after: 1d}")
+    printf 'resources:\n  workers: 3\n' >>"$cfg"
+    pp migrate "$cfg"; expect_status 0
+    pp fit "$cfg"; expect_status 0
+    expect_eq "$(json_field fit_rows)" 300 "fitted on the sample"
+    expect_eq "$(json_field rows_skipped)" 40 "rows skipped by the fit's read"
+    sql "UPDATE pairpick_cluster_models SET fitted_at = now() - interval '2 days' WHERE name = 'blobs-w3'" >/dev/null
+    pp run "$cfg" --run-id fit-w3 --labels-file "$WORK/fit-w3.csv"; expect_status 0
+    expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'fit-w3'")" "2 true" "refitted over 3 workers"
+    sql "CREATE TABLE fit_w3_labels (id text, label text)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy fit_w3_labels FROM '$WORK/fit-w3.csv' (FORMAT csv, HEADER true)"
+    expect_eq "$(sql "SELECT count(DISTINCT (i.blob, l.label)) || ' ' || count(*) FROM img i JOIN fit_w3_labels l ON l.id = i.id")" \
+        "5 $(json_field candidates)" "blob -> cluster one to one, every image labelled"
     sql "DELETE FROM img WHERE id LIKE 'null-%'" >/dev/null
 }
 

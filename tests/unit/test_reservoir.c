@@ -133,6 +133,51 @@ static void test_reservoirs_into_one_block_stay_in_their_slices(void **state)
     reservoir_release(&second);
 }
 
+/* A set split over streams: shares from the counts, each stream's rows in
+ * its own reservoir, packed in stream order; one uncounted stream takes the
+ * whole block. */
+static void test_set_packs_the_streams_samples_in_order(void **state)
+{
+    (void)state;
+    enum { DIM = 2 };
+    Rng rng;
+    Error err;
+    ReservoirSet set;
+    rng_init(&rng, 8);
+    assert_int_equal(reservoir_set_init(&set, 10, DIM, 3, &rng, 40, &err), ERR_OK);
+    const uint64_t counted[3] = {10, 0, 30}; /* shares 3 (2.5 rounded up), 0, 7 (7.5 down) */
+    void *contexts[3] = {NULL, NULL, NULL};
+    assert_int_equal(reservoir_set_partitions(&set, counted, 3, contexts, &err), ERR_OK);
+    assert_int_equal(((Reservoir *)contexts[0])->capacity + ((Reservoir *)contexts[2])->capacity, 10);
+    assert_int_equal(((Reservoir *)contexts[1])->capacity, 0);
+    /* stream 0 offers 2 rows only (short of its share), stream 2 many:
+     * values tell the streams apart (stream 0: r, stream 2: 1000 + r) */
+    Error ignored;
+    for (int r = 0; r < 2; r++) {
+        float row[DIM] = {(float)r, -(float)r};
+        assert_int_equal(reservoir_row(contexts[0], NULL, 0, r, row, &ignored), ERR_OK);
+    }
+    for (int r = 0; r < 30; r++) {
+        float row[DIM] = {1000.0f + (float)r, -1000.0f - (float)r};
+        assert_int_equal(reservoir_row(contexts[2], NULL, 0, r, row, &ignored), ERR_OK);
+    }
+    size_t rows = reservoir_set_gather(&set);
+    size_t share2 = ((Reservoir *)contexts[2])->capacity;
+    assert_int_equal(rows, 2 + share2);
+    assert_true(set.sample[0] == 0.0f && set.sample[DIM] == 1.0f);
+    for (size_t r = 2; r < rows; r++) {
+        assert_true(set.sample[r * DIM] >= 1000.0f);
+        assert_true(set.sample[r * DIM + 1] == -set.sample[r * DIM]);
+    }
+    reservoir_set_release(&set);
+
+    assert_int_equal(reservoir_set_init(&set, 5, DIM, 1, &rng, 40, &err), ERR_OK);
+    assert_int_equal(reservoir_set_partitions(&set, NULL, 1, contexts, &err), ERR_OK);
+    assert_int_equal(((Reservoir *)contexts[0])->capacity, 5);
+    assert_int_not_equal(reservoir_set_partitions(&set, counted, 3, contexts, &err), ERR_OK);
+    reservoir_set_release(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_short_stream_kept_whole_and_reproducible),
         cmocka_unit_test(test_split_is_proportional_and_exact),
         cmocka_unit_test(test_reservoirs_into_one_block_stay_in_their_slices),
+        cmocka_unit_test(test_set_packs_the_streams_samples_in_order),
     };
     return cmocka_run_group_tests_name("reservoir", tests, NULL, NULL);
 }
