@@ -776,6 +776,8 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
             return code;
         if (dim == 0 && (code = stream_probe_dim(db, plan, effective.embedding_format, &dim, err)) != ERR_OK)
             return code;
+        if (dim == 0 && options->on_row != NULL) /* callers with on_row pin the dimension */
+            return error_set(err, ERR_INTERNAL, "a row callback without a pinned dimension");
         if (dim == 0) /* no usable embedding at all: one stream says so simply */
             return stream_read(db, plan, options, images, stats, err);
         effective.embedding_dim = dim;
