@@ -190,17 +190,29 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err)
     return ERR_OK;
 }
 
-/* Rebuilds an index of `count` entries keyed by key_of into a table twice as big. */
+/*
+ * An empty open-addressing table for `planned` keys: a power of two, at
+ * least 1024 slots and more than twice the keys (*size set).
+ */
+static uint32_t *index_table(size_t planned, size_t *size, Error *err)
+{
+    *size = 1024;
+    while (*size < planned * 2 + 2)
+        *size *= 2;
+    uint32_t *table = calloc(*size, sizeof *table);
+    if (table == NULL)
+        error_nomem(err, *size * sizeof *table);
+    return table;
+}
+
 /* Rebuilds an index of `count` keys into a table sized for `planned` (>= count) keys. */
 static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
                   const char *bytes, const size_t *offset, Error *err)
 {
-    size_t size = 1024;
-    while (size < planned * 2 + 2)
-        size *= 2;
-    uint32_t *table = calloc(size, sizeof *table);
+    size_t size;
+    uint32_t *table = index_table(planned, &size, err);
     if (table == NULL)
-        return error_nomem(err, size * sizeof *table);
+        return err->code;
     for (size_t row = 0; row < count; row++) {
         const char *key = bytes + offset[row];
         size_t slot = hash_bytes(key, strlen(key)) & (size - 1);
@@ -363,12 +375,10 @@ static const unsigned char *uuid_of(const Images *images, size_t row)
 /* Rebuilds the uuid index of `count` rows into a table sized for `planned` rows. */
 static int uuid_rehash(Images *images, size_t planned, Error *err)
 {
-    size_t size = 1024;
-    while (size < planned * 2 + 2)
-        size *= 2;
-    uint32_t *table = calloc(size, sizeof *table);
+    size_t size;
+    uint32_t *table = index_table(planned, &size, err);
     if (table == NULL)
-        return error_nomem(err, size * sizeof *table);
+        return err->code;
     for (size_t row = 0; row < images->count; row++) {
         size_t slot = hash_bytes((const char *)uuid_of(images, row), UUID_BYTES) & (size - 1);
         while (table[slot] != 0)
@@ -483,12 +493,10 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
     if (!images->ids_deferred)
         return ERR_OK;
     size_t count = images->count;
-    size_t size = 1024;
-    while (size < count * 2 + 2)
-        size *= 2;
-    uint32_t *table = calloc(size, sizeof *table);
+    size_t size;
+    uint32_t *table = index_table(count, &size, err);
     if (table == NULL)
-        return error_nomem(err, size * sizeof *table);
+        return err->code;
     free(images->id_index);
     images->id_index = table;
     images->id_index_capacity = size;
