@@ -133,16 +133,17 @@ static int model_assign_row(void *context, const char *id, size_t id_length, int
 typedef struct {
     ModelAssigner *assigners;
     int streams, ready;  /* ready: assigners set up (tile and drift to free) */
-    ModelUse *use;
+    const ClusterModel *model;
     const Images *images;
-    size_t capacity;     /* entries of use->cluster_of */
-    bool lookup;         /* rows come looked up (after a refit's pass 1) */
+    int32_t *cluster_of;
+    size_t capacity;     /* entries of cluster_of */
+    bool lookup;         /* rows come looked up (a second pass) */
     pthread_mutex_t blas_lock;
 } ModelAssignRead;
 
 /*
  * Gives stream w its assigner. Rows it commits land at its partition's
- * provisional place in use->cluster_of (after the rows counted in the
+ * provisional place in cluster_of (after the rows counted in the
  * partitions before it), compacted once all are read; looked-up rows carry
  * their final index already.
  */
@@ -157,16 +158,16 @@ static int model_assigners(void *context, const uint64_t *rows, int streams, voi
     for (int w = 0; w < streams; w++) {
         ModelAssigner *assigner = &read->assigners[w];
         size_t part = rows != NULL ? (size_t)rows[w] : read->capacity;
-        assigner->model = read->use->model;
+        assigner->model = read->model;
         assigner->images = read->images;
         assigner->blas_lock = streams > 1 ? &read->blas_lock : NULL;
         if (read->lookup || streams == 1) {
-            assigner->labels = read->use->cluster_of;
+            assigner->labels = read->cluster_of;
             assigner->capacity = read->capacity;
         } else {
             if (base + part > read->capacity)
                 return error_set(err, ERR_INTERNAL, "more rows counted than the selection's");
-            assigner->labels = read->use->cluster_of + base;
+            assigner->labels = read->cluster_of + base;
             assigner->capacity = part;
             base += part;
         }
@@ -234,6 +235,78 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
     return code;
 }
 
+int model_read_assign_rows(const ClusterModel *model, Db *db, const Plan *plan,
+                           StreamOptions *pass, bool lookup, int streams, StreamConnectFn connect,
+                           void *connect_context, Images *images, int32_t *cluster_of,
+                           size_t capacity, ModelDrift *drift, double *inertia,
+                           StreamStats *stats, Error *err)
+{
+    ModelAssignRead read = {
+        .streams = streams > 1 ? streams : 1,
+        .model = model,
+        .images = images,
+        .cluster_of = cluster_of,
+        .capacity = capacity,
+        .lookup = lookup,
+    };
+    int code = ERR_OK;
+
+    pthread_mutex_init(&read.blas_lock, NULL);
+    if ((read.assigners = calloc((size_t)read.streams, sizeof *read.assigners)) == NULL) {
+        code = error_nomem(err, (size_t)read.streams * sizeof *read.assigners);
+        goto done;
+    }
+    for (size_t i = 0; i < capacity; i++)
+        cluster_of[i] = -1;
+    pass->embedding_dim = model->dim;
+    pass->lookup_only = lookup;
+    pass->on_row = model_assign_row;
+    pass->on_partitions = model_assigners;
+    pass->partitions_context = &read;
+    if ((code = stream_read_split(db, plan, pass, read.streams, connect, connect_context, images,
+                                  stats, err))
+        != ERR_OK)
+        goto done;
+    /* What is left in each tile; drift and inertia in stream order; the
+     * streams' labels moved down next to each other, as the images were
+     * merged (a partition's rows after the previous partitions' rows). */
+    bool compact = !lookup && read.streams > 1;
+    size_t placed = 0;
+    for (int w = 0; w < read.ready && code == ERR_OK; w++) {
+        ModelAssigner *assigner = &read.assigners[w];
+        if ((code = model_assign_flush(assigner, err)) != ERR_OK)
+            break;
+        *inertia += assigner->inertia;
+        if (drift != NULL) {
+            for (int c = 0; c < drift->cluster_count; c++) {
+                drift->count[c] += assigner->drift.count[c];
+                drift->distance_sum[c] += assigner->drift.distance_sum[c];
+            }
+            drift->total += assigner->drift.total;
+        }
+        if (compact) {
+            if (assigner->committed > 0 && cluster_of + placed != assigner->labels)
+                memmove(cluster_of + placed, assigner->labels,
+                        assigner->committed * sizeof *cluster_of);
+            placed += assigner->committed;
+        }
+    }
+    if (code == ERR_OK && compact && placed != images->count)
+        code = error_set(err, ERR_INTERNAL, "model assignment: %zu labels for %zu images", placed,
+                         images->count);
+    if (code == ERR_OK && compact)
+        for (size_t i = placed; i < capacity; i++)
+            cluster_of[i] = -1;
+done:
+    for (int w = 0; read.assigners != NULL && w < read.ready; w++) {
+        free(read.assigners[w].tile);
+        model_drift_release(&read.assigners[w].drift);
+    }
+    free(read.assigners);
+    pthread_mutex_destroy(&read.blas_lock);
+    return code;
+}
+
 int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
                       const StreamOptions *stream_options, uint64_t total, ModelUse *use,
                       int streams, StreamConnectFn connect, void *connect_context,
@@ -243,78 +316,24 @@ int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
     int code;
 
     StreamOptions pass = *stream_options;
-    pass.embedding_dim = use->dim;
     if (use->refit) {
         if ((code = model_read_fit(config, db, plan, stream_options, use->dim, total, use->name,
                                     use->seed, streams, connect, connect_context, images, stats,
                                     rng, &use->model, err))
             != ERR_OK)
             return code;
-        pass.lookup_only = true;
         pass.on_reject = NULL; /* reported by pass 1 */
     } else {
         Images kept;
         images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
         *images = kept; /* ids, scores and labels only */
     }
-    ModelAssignRead read = {
-        .streams = streams > 1 ? streams : 1,
-        .use = use,
-        .images = images,
-        .capacity = (size_t)total > 0 ? (size_t)total : 1,
-        .lookup = use->refit,
-    };
-    pthread_mutex_init(&read.blas_lock, NULL);
-    read.assigners = calloc((size_t)read.streams, sizeof *read.assigners);
-    use->cluster_of = malloc(read.capacity * sizeof *use->cluster_of);
-    if (read.assigners == NULL || use->cluster_of == NULL) {
-        code = error_nomem(err, read.capacity * sizeof *use->cluster_of);
-        goto done;
-    }
-    for (size_t i = 0; i < read.capacity; i++)
-        use->cluster_of[i] = -1;
+    size_t capacity = (size_t)total > 0 ? (size_t)total : 1;
+    if ((use->cluster_of = malloc(capacity * sizeof *use->cluster_of)) == NULL)
+        return error_nomem(err, capacity * sizeof *use->cluster_of);
     if ((code = model_drift_init(&use->drift, use->model->cluster_count, err)) != ERR_OK)
-        goto done;
-    pass.on_row = model_assign_row;
-    pass.on_partitions = model_assigners;
-    pass.partitions_context = &read;
-    if ((code = stream_read_split(db, plan, &pass, read.streams, connect, connect_context, images,
-                                  use->refit ? &again : stats, err))
-        != ERR_OK)
-        goto done;
-    /* What is left in each tile; drift and inertia in stream order; the
-     * streams' labels moved down next to each other, as the images were
-     * merged (a partition's rows after the previous partitions' rows). */
-    size_t placed = 0;
-    for (int w = 0; w < read.ready && code == ERR_OK; w++) {
-        ModelAssigner *assigner = &read.assigners[w];
-        if ((code = model_assign_flush(assigner, err)) != ERR_OK)
-            break;
-        use->inertia += assigner->inertia;
-        for (int c = 0; c < use->drift.cluster_count; c++) {
-            use->drift.count[c] += assigner->drift.count[c];
-            use->drift.distance_sum[c] += assigner->drift.distance_sum[c];
-        }
-        use->drift.total += assigner->drift.total;
-        if (!read.lookup && read.streams > 1) {
-            if (assigner->committed > 0 && use->cluster_of + placed != assigner->labels)
-                memmove(use->cluster_of + placed, assigner->labels,
-                        assigner->committed * sizeof *use->cluster_of);
-            placed += assigner->committed;
-        }
-    }
-    if (code == ERR_OK && !read.lookup && read.streams > 1 && placed != images->count)
-        code = error_set(err, ERR_INTERNAL, "model assignment: %zu labels for %zu images", placed,
-                         images->count);
-    if (code == ERR_OK && !read.lookup && read.streams > 1)
-        for (size_t i = placed; i < read.capacity; i++)
-            use->cluster_of[i] = -1;
-done:
-    for (int w = 0; read.assigners != NULL && w < read.ready; w++) {
-        free(read.assigners[w].tile);
-        model_drift_release(&read.assigners[w].drift);
-    }
-    free(read.assigners);
-    pthread_mutex_destroy(&read.blas_lock);
-    return code;
+        return code;
+    return model_read_assign_rows(use->model, db, plan, &pass, use->refit, streams, connect,
+                                  connect_context, images, use->cluster_of, capacity,
+                                  &use->drift, &use->inertia, use->refit ? &again : stats, err);
 }

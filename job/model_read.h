@@ -83,4 +83,19 @@ int model_read_assign(const JobConfig *config, Db *db, const Plan *plan,
                       int streams, StreamConnectFn connect, void *connect_context,
                       Images *images, StreamStats *stats, Rng *rng, Error *err);
 
+/*
+ * The assigning read itself, for any model (a stored one, or bounded mode's
+ * fit on its sample): streams the selection with pass (its on_row,
+ * on_partitions and lookup_only are set here), each row's label to
+ * cluster_of (capacity entries, -1 where no row), the inertia added to
+ * *inertia and, when drift is not NULL (initialised), the drift. lookup:
+ * images already hold the selection (a second pass) and rows are found by
+ * id; otherwise rows are committed to images as they stream.
+ */
+int model_read_assign_rows(const ClusterModel *model, Db *db, const Plan *plan,
+                           StreamOptions *pass, bool lookup, int streams, StreamConnectFn connect,
+                           void *connect_context, Images *images, int32_t *cluster_of,
+                           size_t capacity, ModelDrift *drift, double *inertia,
+                           StreamStats *stats, Error *err);
+
 #endif

@@ -1,7 +1,6 @@
 #include "run.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,102 +153,7 @@ static int read_streams(const JobConfig *config, const Plan *plan, uint64_t tota
     return parallel ? workers : 1;
 }
 
-/* Pass 2 of the bounded mode: every row to its nearest center, a tile at a time. */
-#define ASSIGN_TILE 4096
-
-/*
- * One stream's assignment of its rows (one per worker in a parallel pass).
- * Workers parse at once, but take turns in kmeans_assign (blas_lock): its
- * sgemm already uses every core, and OpenBLAS is not called from two
- * threads at once anywhere else in pairpick. Each row's label goes to its
- * own place in cluster_of, so no lock is needed for that.
- */
-typedef struct {
-    const Kmeans *kmeans;
-    const Images *images;
-    float *tile;
-    int64_t rows[ASSIGN_TILE];
-    int32_t labels[ASSIGN_TILE];
-    size_t filled, dim;
-    bool cosine;
-    int32_t *cluster_of;
-    double inertia;
-    pthread_mutex_t *blas_lock; /* NULL: a single stream */
-} Assigner;
-
-static int assign_flush(Assigner *assigner, Error *err)
-{
-    if (assigner->filled == 0)
-        return ERR_OK;
-    if (assigner->cosine)
-        kmeans_normalize_rows(assigner->tile, assigner->filled, assigner->dim);
-    if (assigner->blas_lock != NULL)
-        pthread_mutex_lock(assigner->blas_lock);
-    double inertia = kmeans_assign(assigner->kmeans, assigner->tile, assigner->filled,
-                                   assigner->labels, NULL);
-    if (assigner->blas_lock != NULL)
-        pthread_mutex_unlock(assigner->blas_lock);
-    if (inertia < 0)
-        return error_nomem(err, 0);
-    assigner->inertia += inertia;
-    for (size_t i = 0; i < assigner->filled; i++)
-        assigner->cluster_of[assigner->rows[i]] = assigner->labels[i];
-    assigner->filled = 0;
-    return ERR_OK;
-}
-
-static int assign_row(void *context, const char *id, size_t id_length, int64_t row,
-                      const float *embedding, Error *err)
-{
-    Assigner *assigner = context;
-    (void)row;
-    int64_t found = images_find(assigner->images, id, id_length);
-    if (found < 0)
-        return ERR_OK; /* not selected in pass 1 (skipped there too) */
-    memcpy(assigner->tile + assigner->filled * assigner->dim, embedding,
-           assigner->dim * sizeof(float));
-    assigner->rows[assigner->filled++] = found;
-    return assigner->filled == ASSIGN_TILE ? assign_flush(assigner, err) : ERR_OK;
-}
-
-/* Pass 2 of a bounded read, over one stream or over workers' partitions. */
-typedef struct {
-    int streams;             /* 1, or the workers of a parallel read */
-    size_t dim;
-    Assigner *assigners;     /* streams */
-    const Kmeans *kmeans;
-    const Images *images;
-    bool cosine;
-    int32_t *cluster_of;
-    pthread_mutex_t blas_lock;
-    int assigners_ready;     /* how many have a tile to free */
-} Bounded;
-
 #define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
-
-static int bounded_assigners(void *context, const uint64_t *rows, int streams,
-                             void **row_contexts, Error *err)
-{
-    Bounded *bounded = context;
-    (void)rows;
-    if (streams != bounded->streams)
-        return error_set(err, ERR_INTERNAL, "bounded read: %d streams, not %d", streams,
-                         bounded->streams);
-    for (int w = 0; w < streams; w++) {
-        Assigner *assigner = &bounded->assigners[w];
-        assigner->kmeans = bounded->kmeans;
-        assigner->images = bounded->images;
-        assigner->dim = bounded->dim;
-        assigner->cosine = bounded->cosine;
-        assigner->cluster_of = bounded->cluster_of;
-        assigner->blas_lock = streams > 1 ? &bounded->blas_lock : NULL;
-        if ((assigner->tile = malloc(ASSIGN_TILE * bounded->dim * sizeof(float))) == NULL)
-            return error_nomem(err, ASSIGN_TILE * bounded->dim * sizeof(float));
-        bounded->assigners_ready = w + 1;
-        row_contexts[w] = assigner;
-    }
-    return ERR_OK;
-}
 
 /*
  * Bounded memory (resources.memory_limit): when the embedding matrix would
@@ -264,20 +168,15 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
                         int streams, Images *images, StreamStats *stats, RunState *state, Rng *rng,
                         Error *err)
 {
-    Bounded bounded = {.streams = streams, .dim = dim};
     ReservoirSet sample;
     Kmeans *kmeans = NULL;
+    ClusterModel *model = NULL;
     StreamStats again;
     int code;
 
-    pthread_mutex_init(&bounded.blas_lock, NULL);
     if ((code = reservoir_set_init(&sample, sample_rows, dim, streams, rng, RESERVOIR_LABEL, err))
         != ERR_OK)
         goto done;
-    if ((bounded.assigners = calloc((size_t)streams, sizeof *bounded.assigners)) == NULL) {
-        code = error_nomem(err, (size_t)streams * sizeof *bounded.assigners);
-        goto done;
-    }
 
     /* Pass 1: a uniform sample of the rows. */
     StreamOptions pass = *stream_options;
@@ -307,34 +206,24 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
         goto done;
     reservoir_set_release(&sample);
 
-    state->cluster_labels = malloc((images->count > 0 ? images->count : 1) * sizeof(int32_t));
-    if (state->cluster_labels == NULL) {
-        code = error_nomem(err, images->count * sizeof(int32_t));
-        goto done;
-    }
-    for (size_t i = 0; i < images->count; i++)
-        state->cluster_labels[i] = -1; /* every row gets a label in pass 2 */
-    bounded.kmeans = kmeans;
-    bounded.images = images;
-    bounded.cosine = options.metric == KMEANS_COSINE;
-    bounded.cluster_of = state->cluster_labels;
-    pass.on_row = assign_row;
-    pass.lookup_only = true;
-    pass.on_reject = NULL; /* reported by pass 1 */
-    pass.on_partitions = bounded_assigners;
-    pass.partitions_context = &bounded;
-    if ((code = stream_read_split(db, plan, &pass, streams, connect_worker, (void *)config, images,
-                                  &again, err))
+    /* Pass 2: every row to its nearest center, as through a stored model
+     * (normalized for cosine, no PCA), over the same streams. */
+    if ((code = model_new("bounded", 0, options.metric, dim, options.cluster_count, 0, NULL, NULL,
+                          0.0, kmeans_centers(kmeans), NULL, NULL, &model, err))
         != ERR_OK)
         goto done;
-    /* What is left in each tile, and the inertia in stream order (the
-     * same sum whatever the timing). */
-    double inertia = 0.0;
-    for (int w = 0; w < bounded.assigners_ready && code == ERR_OK; w++) {
-        code = assign_flush(&bounded.assigners[w], err);
-        inertia += bounded.assigners[w].inertia;
+    size_t rows = images->count > 0 ? images->count : 1;
+    if ((state->cluster_labels = malloc(rows * sizeof(int32_t))) == NULL) {
+        code = error_nomem(err, rows * sizeof(int32_t));
+        goto done;
     }
-    if (code != ERR_OK)
+    double inertia = 0.0;
+    pass = *stream_options;
+    pass.on_reject = NULL; /* reported by pass 1 */
+    if ((code = model_read_assign_rows(model, db, plan, &pass, true, streams, connect_worker,
+                                       (void *)config, images, state->cluster_labels, rows, NULL,
+                                       &inertia, &again, err))
+        != ERR_OK)
         goto done;
     state->clusters.cluster_of = state->cluster_labels;
     state->clusters.cluster_count = options.cluster_count;
@@ -342,12 +231,9 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     state->clusters.iterations = kmeans_iterations(kmeans);
 
 done:
-    for (int w = 0; bounded.assigners != NULL && w < bounded.assigners_ready; w++)
-        free(bounded.assigners[w].tile);
-    free(bounded.assigners);
     reservoir_set_release(&sample);
+    model_free(model);
     kmeans_free(kmeans);
-    pthread_mutex_destroy(&bounded.blas_lock);
     return code;
 }
 
