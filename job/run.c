@@ -417,6 +417,81 @@ static int model_finish(const JobConfig *config, Db *db, const RunOptions *optio
     return ERR_OK;
 }
 
+/* Choices of pairs a run makes before it writes what it has. */
+#define WRITE_CHOICES 8
+
+/* One choice of pairs and what the writer needs with it. */
+typedef struct {
+    PairsResult chosen;   /* the balanced sampler's (strategy.prefer: random) */
+    InformResult informed; /* or the informative selector's */
+    char *show_first;      /* the sampler's coin per pair */
+    const Pair *pairs;     /* into chosen or informed */
+    size_t pair_count;
+    PairProvenance provenance;
+} Choice;
+
+static void choice_release(Choice *choice)
+{
+    pairs_result_release(&choice->chosen);
+    informative_result_release(&choice->informed);
+    free(choice->show_first);
+    memset(choice, 0, sizeof *choice);
+}
+
+/*
+ * Chooses up to budget pairs among the categorized images, none in
+ * existing, from a copy of *rng (the same choice for the same exclusions).
+ * Fills the counts and report figures of the choice.
+ */
+static int choose_pairs(const JobConfig *config, RunState *state, uint64_t budget,
+                        const PairSet *existing, const InformOptions *inform, const Rng *rng,
+                        const Rng *report_rng, Choice *choice, Report *report, Error *err)
+{
+    RunCounts *counts = &report->counts;
+    Rng stream = *rng;
+    int code;
+    if (uses_selector(config)) {
+        InformResult *informed = &choice->informed;
+        if ((code = informative_select(state->categories->category_of, state->images->count,
+                                       state->categories->count, budget, existing, inform,
+                                       &stream, informed, err))
+            != ERR_OK)
+            return code;
+        choice->pairs = informed->pairs;
+        choice->pair_count = informed->pair_count;
+        choice->provenance.within_count = informed->within_count;
+        choice->provenance.show_first = informed->show_first;
+        counts->pairs_available = informed->available;
+        report->has_selection = true;
+        report->cross_pairs = informed->pair_count - informed->within_count;
+        report->candidates_examined = informed->candidates_examined;
+        report->near_duplicates_skipped = informed->near_duplicates_skipped;
+        report->exposure_skipped = informed->exposure_skipped;
+    } else {
+        PairsResult *chosen = &choice->chosen;
+        if ((code = pairs_select(state->categories->category_of, state->images->count,
+                                 state->categories->count, budget, existing, &stream, chosen,
+                                 err))
+            != ERR_OK)
+            return code;
+        choice->pairs = chosen->pairs;
+        choice->pair_count = chosen->pair_count;
+        choice->provenance.within_count = chosen->pair_count;
+        /* A stream of its own: the pairs stay exactly pairs_select's. */
+        choice->show_first = malloc(chosen->pair_count + 1);
+        if (choice->show_first == NULL)
+            return error_nomem(err, chosen->pair_count);
+        Rng coin;
+        rng_fork(report_rng, 0x636f696eULL /* "coin" */, &coin);
+        for (size_t k = 0; k < chosen->pair_count; k++)
+            choice->show_first[k] = (rng_next(&coin) >> 63) ? 'b' : 'a';
+        choice->provenance.show_first = choice->show_first;
+        counts->pairs_available = chosen->available;
+    }
+    counts->pairs_chosen = choice->pair_count;
+    return ERR_OK;
+}
+
 int run_job(const JobConfig *config, const RunOptions *options, Report *report, RunState *state,
             Error *err)
 {
@@ -425,10 +500,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     Plan plan;
     bool planned = false, registered = false;
     PairSet *existing = NULL;
-    PairsResult chosen = {0};
-    InformResult informed = {0};
+    Choice choice = {0};
     CategoryLink *links = NULL;
-    char *show_first = NULL;
     char policy[256];
     Rng rng, report_rng;
     Rejects rejects = {NULL};
@@ -630,9 +703,6 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         .has_max_similarity = config->strategy.max_similarity.set,
         .max_similarity = config->strategy.max_similarity.value,
     };
-    const Pair *pairs;
-    size_t pair_count;
-    PairProvenance provenance = {.policy = policy};
     snprintf(policy, sizeof policy, "%s:%s/%s", config->job, report->strategy,
              config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random");
     report->prefer = config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random";
@@ -640,16 +710,14 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         log_line("warning", "pairs", NULL,
                  "strategy.max_similarity is not applied: the embeddings are not in memory "
                  "(bounded mode of resources.memory_limit)");
-    if (uses_selector(config)) {
-        if (config->strategy.explore_fraction > 0
-            && (code = categorize_links(state->categories, state->images,
-                                        state->model != NULL ? state->model->centers : NULL,
-                                        state->model != NULL ? state->model->space_dim : 0,
-                                        &links, &inform.link_count, err))
-                   != ERR_OK)
+    if (uses_selector(config) && config->strategy.explore_fraction > 0) {
+        if ((code = categorize_links(state->categories, state->images,
+                                     state->model != NULL ? state->model->centers : NULL,
+                                     state->model != NULL ? state->model->space_dim : 0,
+                                     &links, &inform.link_count, err))
+            != ERR_OK)
             goto done;
-        if (config->strategy.explore_fraction > 0 && inform.link_count == 0
-            && state->categories->count > 1)
+        if (inform.link_count == 0 && state->categories->count > 1)
             log_line("warning", "pairs", NULL,
                      "strategy.explore_fraction: no bridges, the %s have no neighbours known "
                      "to this run%s",
@@ -658,74 +726,72 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
                          ? ""
                          : " (the embeddings are not in memory in bounded mode)");
         inform.links = links;
-        if ((code = informative_select(state->categories->category_of, state->images->count,
-                                       state->categories->count, budget, existing, &inform, &rng,
-                                       &informed, err))
-            != ERR_OK)
-            goto done;
-        pairs = informed.pairs;
-        pair_count = informed.pair_count;
-        provenance.within_count = informed.within_count;
-        provenance.show_first = informed.show_first;
-        counts->pairs_available = informed.available;
-        report->has_selection = true;
-        report->cross_pairs = informed.pair_count - informed.within_count;
-        report->candidates_examined = informed.candidates_examined;
-        report->near_duplicates_skipped = informed.near_duplicates_skipped;
-        report->exposure_skipped = informed.exposure_skipped;
-    } else {
-        if ((code = pairs_select(state->categories->category_of, state->images->count,
-                                 state->categories->count, budget, existing, &rng, &chosen, err))
-            != ERR_OK)
-            goto done;
-        pairs = chosen.pairs;
-        pair_count = chosen.pair_count;
-        provenance.within_count = chosen.pair_count;
-        /* A stream of its own: the pairs stay exactly pairs_select's. */
-        show_first = malloc(chosen.pair_count + 1);
-        if (show_first == NULL) {
-            code = error_nomem(err, chosen.pair_count);
-            goto done;
-        }
-        Rng coin;
-        rng_fork(&report_rng, 0x636f696eULL /* "coin" */, &coin);
-        for (size_t k = 0; k < chosen.pair_count; k++)
-            show_first[k] = (rng_next(&coin) >> 63) ? 'b' : 'a';
-        provenance.show_first = show_first;
-        counts->pairs_available = chosen.available;
     }
-    counts->pairs_chosen = pair_count;
+    /* Each choice starts from the same generator state: a second choice
+     * differs from the first only by the pairs it must now avoid. */
+    const Rng pairs_rng = rng;
+    choice.provenance.policy = policy;
+    if ((code = choose_pairs(config, state, budget, existing, &inform, &pairs_rng, &report_rng,
+                             &choice, report, err))
+        != ERR_OK)
+        goto done;
     mark = stage_done(report, STAGE_PAIRS, mark);
     if ((code = check_cancel(err)) != ERR_OK)
         goto done;
 
     if (options->dry_run) {
-        write_print_pairs(stderr, state->images, state->categories, pairs, pair_count,
-                          &provenance);
+        write_print_pairs(stderr, state->images, state->categories, choice.pairs,
+                          choice.pair_count, &choice.provenance);
         report->status = "dry_run";
     } else {
         char stages[256];
-        if ((code = write_pairs(db, plan.output_table, &info, state->images, state->categories,
-                                pairs, pair_count, &provenance, counts,
-                                report_stage_json(report, stages, sizeof stages), err))
-            != ERR_OK)
-            goto done;
+        for (int attempt = 1;; attempt++) {
+            size_t taken = 0;
+            if ((code = write_pairs(db, plan.output_table, &info, state->images,
+                                    state->categories, choice.pairs, choice.pair_count,
+                                    &choice.provenance, counts,
+                                    report_stage_json(report, stages, sizeof stages),
+                                    attempt < WRITE_CHOICES ? &existing : NULL, &taken, err))
+                != ERR_OK)
+                goto done;
+            if (taken == 0)
+                break;
+            log_line("info", "write", NULL,
+                     "%zu of the %zu pairs chosen were stored by another job since the read; "
+                     "choosing again (choice %d of %d)",
+                     taken, choice.pair_count, attempt + 1, WRITE_CHOICES);
+            choice_release(&choice);
+            choice.provenance.policy = policy;
+            if ((code = check_cancel(err)) != ERR_OK
+                || (code = choose_pairs(config, state, budget, existing, &inform, &pairs_rng,
+                                        &report_rng, &choice, report, err))
+                       != ERR_OK)
+                goto done;
+        }
+        if (counts->pairs_inserted < choice.pair_count)
+            log_line("warning", "write", NULL,
+                     "%" PRIu64 " of the %zu pairs chosen were stored by other jobs meanwhile "
+                     "after %d choices; the run inserted the other %" PRIu64,
+                     (uint64_t)choice.pair_count - counts->pairs_inserted, choice.pair_count,
+                     WRITE_CHOICES, counts->pairs_inserted);
         report->status = "succeeded";
         registered = false;
     }
     stage_done(report, STAGE_WRITE, mark);
-    report_measure(report, state->images, state->categories, pairs, pair_count, &report_rng);
+    report_measure(report, state->images, state->categories, choice.pairs, choice.pair_count,
+                   &report_rng);
     report_measure_information(report, &inform, state->categories->category_of,
-                               state->images->count, pairs, pair_count, &report_rng);
+                               state->images->count, choice.pairs, choice.pair_count,
+                               &report_rng);
     if (uses_selector(config))
         report_measure_exposure(report, state->exposure, state->categories->category_of,
-                                state->images->count, pairs, pair_count);
+                                state->images->count, choice.pairs, choice.pair_count);
     if (uses_selector(config)) {
-        state->pairs_per_category = informed.pairs_per_category;
-        informed.pairs_per_category = NULL;
+        state->pairs_per_category = choice.informed.pairs_per_category;
+        choice.informed.pairs_per_category = NULL;
     } else {
-        state->pairs_per_category = chosen.pairs_per_category;
-        chosen.pairs_per_category = NULL;
+        state->pairs_per_category = choice.chosen.pairs_per_category;
+        choice.chosen.pairs_per_category = NULL;
     }
 
 done:
@@ -764,10 +830,8 @@ done:
     model_use_release(&model_use);
     report->exit_code = code;
     report->seconds = now_seconds() - started;
-    pairs_result_release(&chosen);
-    informative_result_release(&informed);
+    choice_release(&choice);
     free(links);
-    free(show_first);
     pairset_free(existing);
     if (planned)
         plan_release(&plan);

@@ -349,15 +349,48 @@ int write_count_pending(Db *db, const char *output_table, const char *job, uint6
     return ERR_OK;
 }
 
+/*
+ * After a write that came up short (rolled back): *existing becomes the
+ * pairs stored now among the images, and *taken_count the chosen pairs
+ * among them (another job stored them since the read).
+ */
+static int reload_existing(Db *db, const char *output_table, const Images *images,
+                           const Pair *pairs, size_t pair_count, PairSet **existing,
+                           size_t *taken_count, Error *err)
+{
+    PairSet *now = NULL;
+    Error ignored;
+    int code = db_command(db, "begin reload", "BEGIN", 0, NULL, NULL, err);
+    if (code != ERR_OK)
+        return code;
+    code = write_load_existing(db, output_table, images, &now, err);
+    db_command(db, "end reload", "ROLLBACK", 0, NULL, NULL, &ignored);
+    if (code != ERR_OK)
+        return code;
+    for (size_t i = 0; i < pair_count; i++)
+        if (pairset_contains(now, pairs[i].a, pairs[i].b))
+            (*taken_count)++;
+    if (*taken_count == 0) {
+        pairset_free(now);
+        return error_set(err, ERR_INTERNAL,
+                         "the insert skipped pairs, but none of the %zu chosen is stored",
+                         pair_count);
+    }
+    pairset_free(*existing);
+    *existing = now;
+    return ERR_OK;
+}
+
 static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const Categories *categories, const Pair *pairs,
                       size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
-                      const char *stage_seconds, Error *err)
+                      const char *stage_seconds, PairSet **existing, size_t *taken_count,
+                      Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
     char name[512];
-    bool open = false;
+    bool open = false, shortfall = false;
     int code;
 
     if ((code = db_command(db, "begin write", "BEGIN", 0, NULL, NULL, err)) != ERR_OK)
@@ -414,6 +447,13 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
     if ((code = db_command(db, "insert pairs", sql, 3, params, &counts->pairs_inserted, err))
         != ERR_OK)
         goto done;
+    /* Fewer rows than pairs: another job stored some of them since the
+     * read (its transaction committed while this INSERT waited on the
+     * unique key). The caller chooses again rather than come up short. */
+    if (existing != NULL && counts->pairs_inserted < pair_count) {
+        shortfall = true;
+        goto done; /* rolled back */
+    }
     if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
         goto done;
     code = db_command(db, "commit write", "COMMIT", 0, NULL, NULL, err);
@@ -427,6 +467,9 @@ done:
     }
     free(sql);
     free(buffer.data);
+    if (code == ERR_OK && shortfall)
+        code = reload_existing(db, output_table, images, pairs, pair_count, existing,
+                               taken_count, err);
     return code;
 }
 
@@ -439,13 +482,14 @@ done:
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                Error *err)
+                PairSet **existing, size_t *taken_count, Error *err)
 {
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        *taken_count = 0;
         code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                          provenance, counts, stage_seconds, err);
+                          provenance, counts, stage_seconds, existing, taken_count, err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
             break;
         log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",

@@ -4,7 +4,8 @@
  * budget is filled with new pairs), and stores the chosen pairs in one
  * transaction: COPY into a temporary table, INSERT ... ON CONFLICT DO
  * NOTHING into the output table, and the run marked succeeded with its
- * counts. Any failure rolls all of it back.
+ * counts. Any failure rolls all of it back, and so does finding that
+ * another job stored some of the chosen pairs since the read.
  *
  * It does not choose pairs. The PairSet it returns belongs to the caller.
  */
@@ -49,14 +50,22 @@ typedef struct PairProvenance {
 
 /*
  * Inserts the pairs and marks the run succeeded, in one transaction.
- * counts->pairs_inserted receives the rows inserted (fewer than the pairs
- * only if another job inserted some of them meanwhile). stage_seconds (a
- * JSON object text or NULL) goes on the run record.
+ * counts->pairs_inserted receives the rows inserted. stage_seconds (a JSON
+ * object text or NULL) goes on the run record.
+ *
+ * Another job may store some of the same pairs between this run's read and
+ * its write. With existing non-NULL (the run's PairSet of pairs already
+ * proposed), that rolls the write back: nothing stored, the run not marked
+ * succeeded; *existing is replaced by the pairs stored now among the
+ * images and *taken_count counts the chosen pairs among them, for the
+ * caller to choose again. With existing NULL the write commits what the
+ * others left (pairs_inserted < pair_count). *taken_count is 0 after a
+ * write that stored every pair.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                Error *err);
+                PairSet **existing, size_t *taken_count, Error *err);
 
 /*
  * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,

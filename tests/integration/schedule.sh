@@ -67,6 +67,58 @@ test_different_jobs_run_in_parallel() {
     expect_eq "$(sql "SELECT count(*) FROM t_par")" 200 "both jobs inserted"
 }
 
+# Two jobs over the same 20 images (190 pairs) choose 80 pairs each before
+# either writes: a trigger holds each one's first INSERT until both are in
+# it. The loser of the unique key finds the pairs the winner stored, chooses
+# again, and still stores 80 new pairs.
+test_jobs_choosing_the_same_pairs_at_once_both_get_their_budget() {
+    for job in over-a over-b; do
+        write_config "$job" >/dev/null <<YAML
+job: $job
+source:
+  query: "SELECT i.* FROM demo.images AS i ORDER BY job_uuid LIMIT 20"
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+  bins: 1
+  max_pairs: 80
+output:
+  table: t_over
+YAML
+    done
+    a=$WORK/over-a.yaml; b=$WORK/over-b.yaml
+    pp migrate "$a"; expect_status 0
+    sql "CREATE FUNCTION t_over_meet() RETURNS trigger LANGUAGE plpgsql AS \$\$
+         BEGIN
+             IF NOT EXISTS (SELECT FROM t_over) THEN
+                 FOR i IN 1..300 LOOP
+                     PERFORM pg_stat_clear_snapshot();
+                     EXIT WHEN (SELECT count(*) FROM pg_stat_activity
+                                WHERE application_name LIKE 'pairpick/over-_'
+                                  AND query LIKE 'INSERT INTO%') >= 2;
+                     PERFORM pg_sleep(0.1);
+                 END LOOP;
+             END IF;
+             RETURN NULL;
+         END \$\$;
+         CREATE TRIGGER meet BEFORE INSERT ON t_over
+             FOR EACH STATEMENT EXECUTE FUNCTION t_over_meet();" >/dev/null
+    "$PAIRPICK" run "$a" >"$WORK/a.out" 2>"$WORK/a.err" & pa=$!
+    "$PAIRPICK" run "$b" >"$WORK/b.out" 2>"$WORK/b.err" & pb=$!
+    wait "$pa" || fail "job a: $(cat "$WORK/a.err")"
+    wait "$pb" || fail "job b: $(cat "$WORK/b.err")"
+    cat "$WORK/a.err" "$WORK/b.err" >"$WORK/err"
+    expect_eq "$(sql "SELECT string_agg(job || '=' || pairs_chosen || '/' || pairs_inserted, ' '
+                              ORDER BY job) FROM pairpick_runs WHERE job LIKE 'over-_'")" \
+        "over-a=80/80 over-b=80/80" "each job's chosen/inserted pairs"
+    expect_eq "$(sql "SELECT count(*), count(DISTINCT (image_a, image_b)) FROM t_over")" \
+        "160|160" "pairs stored"
+    expect_eq "$(sql "SELECT count(*) FROM t_over GROUP BY job ORDER BY job" | paste -sd,)" \
+        "80,80" "pairs per job"
+    expect_grep 'stored by another job since the read; choosing again' "$WORK/err"
+}
+
 test_sigkill_mid_write_leaves_nothing_and_next_run_marks_it_failed() {
     cfg=$(job_config kill-a t_kill)
     pp migrate "$cfg"; expect_status 0
