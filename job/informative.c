@@ -270,6 +270,84 @@ static uint32_t degree_bound(uint64_t quota, size_t images)
     return images == 0 ? 0 : (uint32_t)((2 * quota + images - 1) / images + 1);
 }
 
+/* The within-category candidates and how far each category got. */
+typedef struct Within {
+    size_t categories;
+    const size_t *start;      /* members of category c: start[c] .. start[c + 1] */
+    const size_t *cand_start; /* its candidates: cand_start[c] .. cand_start[c + 1] */
+    const Candidate *candidates;
+    uint8_t *taken;
+    size_t *quota;            /* per category, this round's */
+    size_t *capacity;         /* candidates; what it got once locked */
+    uint8_t *locked;          /* could not fill its quota: keeps what it got */
+    size_t *scratch;          /* per category */
+} Within;
+
+/*
+ * Rounds of water-filling of budget over the open categories: a category
+ * that cannot fill its quota under the degree bound is locked with what it
+ * got, and the budget is shared again among the others, until every open
+ * category fills its quota. Called again with a larger budget, the open
+ * categories choose again from scratch; s->degree must hold the within
+ * degrees of the pairs taken so far.
+ */
+static int fill_within(Selector *s, Within *w, uint64_t budget, Rng *stream, Error *err)
+{
+    uint64_t locked_total = 0;
+    for (size_t c = 0; c < w->categories; c++)
+        if (w->locked[c])
+            locked_total += w->capacity[c];
+    for (;;) {
+        uint64_t open_sum = 0;
+        for (size_t c = 0; c < w->categories; c++) {
+            w->scratch[c] = w->locked[c] ? 0 : w->capacity[c];
+            open_sum += w->scratch[c];
+        }
+        uint64_t left = budget > locked_total ? budget - locked_total : 0;
+        if (left > open_sum)
+            left = open_sum;
+        int code = pairs_share_budget(w->scratch, (int32_t)w->categories, left, stream, w->quota,
+                                      err);
+        if (code != ERR_OK)
+            return code;
+        bool short_any = false;
+        for (size_t c = 0; c < w->categories; c++) {
+            if (w->locked[c])
+                continue;
+            size_t first = w->cand_start[c], here = w->cand_start[c + 1] - first;
+            untake(s, w->candidates + first, here, w->taken + first);
+            if (w->quota[c] == 0)
+                continue;
+            size_t got = take_best(s, w->candidates + first, here, w->quota[c],
+                                   degree_bound(w->quota[c], w->start[c + 1] - w->start[c]),
+                                   w->taken + first);
+            if (got < w->quota[c]) {
+                w->locked[c] = 1;
+                w->capacity[c] = got;
+                locked_total += got;
+                short_any = true;
+            }
+        }
+        if (!short_any)
+            return ERR_OK;
+    }
+}
+
+/* Within pairs taken so far; with degree non-NULL, their degrees into it. */
+static uint64_t within_taken(const Within *w, uint32_t *degree, size_t image_count)
+{
+    uint64_t got = 0;
+    if (degree != NULL)
+        memset(degree, 0, image_count * sizeof *degree);
+    for (size_t k = 0; k < w->cand_start[w->categories]; k++)
+        if (w->taken[k]) {
+            got++;
+            if (degree != NULL)
+                degree[w->candidates[k].a]++, degree[w->candidates[k].b]++;
+        }
+    return got;
+}
+
 int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                        uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
                        Rng *rng, InformResult *result, Error *err)
@@ -440,55 +518,26 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
     result->cross_available = cross_count;
     result->available += cross_count;
 
+    /*
+     * The budget: round(explore_fraction * budget) for bridges, the rest
+     * within categories. What one side cannot use goes to the other: the
+     * bridges take what the categories left, and the categories choose
+     * again for what the bridges left.
+     */
     uint64_t budget = max_pairs < result->available ? max_pairs : result->available;
     uint64_t cross_quota = (uint64_t)floor(options->explore_fraction * (double)budget + 0.5);
     if (links == 0 || cross_quota > cross_count)
         cross_quota = links == 0 ? 0 : cross_count;
     uint64_t within_budget = budget - cross_quota;
-    if (within_budget > result->available - cross_count)
-        within_budget = result->available - cross_count;
-
-    /*
-     * Rounds of water-filling: a category that cannot fill its quota under
-     * the degree bound is locked with what it got, and the budget is shared
-     * again among the others, until every open category fills its quota.
-     */
+    Within w = {.categories = categories, .start = start, .cand_start = cand_start,
+                .candidates = candidates, .taken = taken, .quota = quota,
+                .capacity = capacity, .locked = locked, .scratch = result->pairs_per_category};
     rng_fork(&base, SHARE_LABEL, &stream);
-    uint64_t locked_total = 0;
-    for (;;) {
-        size_t *open_capacity = result->pairs_per_category; /* scratch for this round */
-        uint64_t open_sum = 0;
-        for (size_t c = 0; c < categories; c++) {
-            open_capacity[c] = locked[c] ? 0 : capacity[c];
-            open_sum += open_capacity[c];
-        }
-        uint64_t left = within_budget - locked_total;
-        if (left > open_sum)
-            left = open_sum;
-        if ((code = pairs_share_budget(open_capacity, category_count, left, &stream, quota, err))
-            != ERR_OK)
-            goto done;
-        bool short_any = false;
-        for (size_t c = 0; c < categories; c++) {
-            if (locked[c])
-                continue;
-            size_t first = cand_start[c], here = cand_start[c + 1] - first;
-            untake(&s, candidates + first, here, taken + first);
-            if (quota[c] == 0)
-                continue;
-            size_t got = take_best(&s, candidates + first, here, quota[c],
-                                   degree_bound(quota[c], start[c + 1] - start[c]),
-                                   taken + first);
-            if (got < quota[c]) {
-                locked[c] = 1;
-                capacity[c] = got;
-                locked_total += got;
-                short_any = true;
-            }
-        }
-        if (!short_any)
-            break;
-    }
+    if ((code = fill_within(&s, &w, within_budget, &stream, err)) != ERR_OK)
+        goto done;
+    uint64_t within_got = within_taken(&w, NULL, image_count);
+    if (links > 0 && budget - within_got > cross_quota)
+        cross_quota = budget - within_got < cross_count ? budget - within_got : cross_count;
 
     /* Cross pairs: round-robin over the links, best first in each. */
     memset(s.degree, 0, image_count * sizeof *s.degree);
@@ -520,6 +569,11 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
                 }
             }
         }
+    }
+    if (within_got + cross_got < budget && budget - cross_got > within_budget) {
+        within_taken(&w, s.degree, image_count);
+        if ((code = fill_within(&s, &w, budget - cross_got, &stream, err)) != ERR_OK)
+            goto done;
     }
 
     /* The result: within pairs by category, then cross pairs by link. */

@@ -75,7 +75,9 @@ typedef struct InformResult {
 /*
  * Chooses up to max_pairs pairs: round(explore_fraction * budget) across
  * linked categories, the rest inside categories, budget = min(max_pairs,
- * available). Inside categories the budget is water-filled as in
+ * available). What one side cannot use goes to the other: bridges take
+ * what the categories could not, then the categories choose again for what
+ * the bridges could not. Inside categories the budget is water-filled as in
  * pairs_select over the categories' candidate counts; a category whose
  * candidates cannot fill its quota under the degree bound keeps what it got
  * and the rest goes to the others. Every image of a category with quota q

@@ -7,7 +7,8 @@
  * scores; explore_fraction gives that share (+-1) of cross pairs, only
  * between linked categories; max_exposure is never exceeded; near-
  * duplicates are never chosen; candidates grow linearly with N; show_first
- * is a fair coin (binomial test).
+ * is a fair coin (binomial test); budget one side of the split (bridges or
+ * within) cannot use goes to the other.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -507,6 +508,57 @@ static void test_random_in_category_pairs_stay_in_their_category(void **state)
     assert_int_equal(informative_random_pairs(lonely, 3, 10, &rng, out), 0);
 }
 
+/*
+ * Two score bins, linked, window 1. What one side of the budget cannot use
+ * goes to the other: with 10 + 10 images the bins hold 18 within
+ * candidates, so the bridges take the rest of 26 pairs (3 would be their
+ * 10%); with 10 + 1 images and every pair meant as a bridge, the lone
+ * image's degree bound lets the bridges take 3, and the bigger bin the 7
+ * left. (Score order: bin 0's images face distinct images of bin 1.)
+ */
+static void test_what_one_side_cannot_use_goes_to_the_other(void **state)
+{
+    (void)state;
+    const struct {
+        size_t low, high;          /* images in bin 0 and bin 1 */
+        double fraction;
+        uint64_t max_pairs, cross; /* cross: bridges expected */
+    } cases[] = {{10, 10, 0.1, 26, 8}, {10, 1, 1.0, 10, 3}};
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        size_t n = cases[t].low + cases[t].high;
+        int32_t category_of[32];
+        double score[32];
+        for (size_t i = 0; i < n; i++) {
+            category_of[i] = i < cases[t].low ? 0 : 1;
+            score[i] = (double)i / 10;
+        }
+        CategoryLink link = {0, 1};
+        InformOptions options = {.prefer = INFORM_UNCERTAIN, .score = score,
+                                 .score_sigma = 0.1, .beta = 0.1, .window = 1,
+                                 .explore_fraction = cases[t].fraction, .links = &link,
+                                 .link_count = 1};
+        Rng rng;
+        rng_init(&rng, 5 + t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(category_of, n, 2, cases[t].max_pairs, NULL,
+                                            &options, &rng, &r, &err),
+                         ERR_OK);
+        assert_true(r.available >= cases[t].max_pairs);
+        assert_int_equal(r.pair_count, cases[t].max_pairs);
+        assert_int_equal(r.pair_count - r.within_count, cases[t].cross);
+        PairSet *seen = pairset_new(64);
+        for (size_t k = 0; k < r.pair_count; k++) {
+            uint32_t a = r.pairs[k].a, b = r.pairs[k].b;
+            assert_true(a != b && !pairset_contains(seen, a, b));
+            assert_true(pairset_add(seen, a, b) >= 0);
+            assert_int_equal(category_of[a] != category_of[b], k >= r.within_count);
+        }
+        pairset_free(seen);
+        informative_result_release(&r);
+    }
+}
+
 static void test_uncertain_without_scores_is_a_data_error(void **state)
 {
     (void)state;
@@ -535,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_candidates_examined_grow_linearly),
         cmocka_unit_test(test_show_first_is_a_fair_coin),
         cmocka_unit_test(test_random_in_category_pairs_stay_in_their_category),
+        cmocka_unit_test(test_what_one_side_cannot_use_goes_to_the_other),
         cmocka_unit_test(test_uncertain_without_scores_is_a_data_error),
     };
     return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
