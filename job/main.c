@@ -231,24 +231,27 @@ static int command_status(JobConfig *config, uint64_t limit)
                         "SELECT run_id, status, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ'), "
                         "coalesce(round(extract(epoch FROM finished_at - started_at)::numeric, 2)"
                         "::text, '-'), coalesce(rows_read::text, '-'), "
-                        "coalesce(pairs_inserted::text, '-'), coalesce(error, '') "
+                        "coalesce(pairs_inserted::text, '-'), coalesce(error, ''), "
+                        "coalesce(model_name || '@' || model_version "
+                        "|| CASE WHEN model_refitted THEN ' refitted' ELSE '' END, '-') "
                         "FROM pairpick_runs WHERE job = $1 ORDER BY started_at DESC LIMIT $2::int",
                         2, params, &result, &err);
     if (code != ERR_OK) {
         db_close(db);
         return fail(&err);
     }
-    printf("%-40s %-10s %-26s %9s %10s %8s  %s\n", "run_id", "status", "started", "seconds",
-           "rows", "pairs", "error");
+    printf("%-40s %-10s %-26s %9s %10s %8s  %-24s  %s\n", "run_id", "status", "started",
+           "seconds", "rows", "pairs", "model", "error");
     for (int i = 0; i < PQntuples(result); i++) {
         char error_line[161];
         snprintf(error_line, sizeof error_line, "%s", PQgetvalue(result, i, 6));
         char *newline = strchr(error_line, '\n');
         if (newline != NULL)
             *newline = '\0';
-        printf("%-40s %-10s %-26s %9s %10s %8s  %s\n", PQgetvalue(result, i, 0),
+        printf("%-40s %-10s %-26s %9s %10s %8s  %-24s  %s\n", PQgetvalue(result, i, 0),
                PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), PQgetvalue(result, i, 3),
-               PQgetvalue(result, i, 4), PQgetvalue(result, i, 5), error_line);
+               PQgetvalue(result, i, 4), PQgetvalue(result, i, 5), PQgetvalue(result, i, 7),
+               error_line);
     }
     PQclear(result);
     db_close(db);

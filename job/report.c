@@ -553,6 +553,20 @@ int report_write_metrics(const char *path, const Report *report, Error *err)
     fputs("pairpick_pairs_inserted", out);
     LABELS();
     fprintf(out, " %" PRIu64 "\n", report->counts.pairs_inserted);
+    if (report->model != NULL) {
+        METRIC("model_version", "gauge",
+               "Version of the stored cluster model the job's last run assigned with "
+               "(0: refitted on a dry run, not stored).");
+        fputs("pairpick_model_version{job=\"", out);
+        label_value(out, report->job != NULL ? report->job : "");
+        fputs("\",model=\"", out);
+        label_value(out, report->model->name);
+        fprintf(out, "\"} %d\n", report->model->version);
+        METRIC("model_refitted", "gauge", "1 when the job's last run fitted its model anew.");
+        fputs("pairpick_model_refitted", out);
+        LABELS();
+        fprintf(out, " %d\n", report->model_refitted ? 1 : 0);
+    }
 #undef METRIC
 #undef LABELS
     return commit_temp(out, temp, path, err);

@@ -159,10 +159,17 @@ test_refit_after_only_when_due() {
     expect_eq "$(sql "SELECT count(*) FROM pairpick_cluster_models WHERE name = 'refit'")" 1 "versions"
     # 8 days old: due
     sql "UPDATE pairpick_cluster_models SET fitted_at = now() - interval '8 days' WHERE name = 'refit'" >/dev/null
-    pp run "$cfg" --run-id r3; expect_status 0
+    pp run "$cfg" --run-id r3 --metrics-file "$WORK/r3.prom"; expect_status 0
     expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'r3'")" "2 true" "old model refitted"
-    pp run "$cfg" --run-id r4; expect_status 0
+    expect_eq "$(grep '^pairpick_model' "$WORK/r3.prom" | paste -sd' ')" \
+        'pairpick_model_version{job="refit-job",model="refit"} 2 pairpick_model_refitted{job="refit-job"} 1' "metrics of the refit"
+    pp run "$cfg" --run-id r4 --metrics-file "$WORK/r4.prom"; expect_status 0
     expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'r4'")" "2 false" "new version kept"
+    expect_grep '^pairpick_model_refitted{job="refit-job"} 0$' "$WORK/r4.prom"
+    pp status "$cfg" --limit 3; expect_status 0
+    # run_id status date time zone seconds rows pairs model [refitted]
+    expect_eq "$(awk 'NR > 1 {print $1, $9, $10}' "$WORK/out" | sed 's/ *$//' | paste -sd,)" \
+        "r4 refit@2,r3 refit@2 refitted,r2 refit@1" "status: runs and their models"
     # 6 days on (--as-of) is not due, 8 days on is
     pp run "$cfg" --run-id r5 --as-of "$(sql "SELECT now() + interval '6 days'")"; expect_status 0
     expect_eq "$(sql "SELECT count(*) FROM pairpick_cluster_models WHERE name = 'refit'")" 2 "not due at 6 days"
