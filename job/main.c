@@ -271,14 +271,20 @@ static int command_sample(JobConfig *config, const RunOptions *options,
         report_print_json(stdout, &report);
         return fail(&err);
     }
+    if (report.memory_mode != NULL)
+        fprintf(stderr, "pairpick: memory %s: %s\n", report.memory_mode, report.memory_note);
     fprintf(stderr, "pairpick: contact sheet %s/index.html: %zu categories, %zu images placed, "
                     "%zu missing\n",
             sample->out_dir, summary.categories, summary.images_placed, summary.images_missing);
     printf("{\"command\":\"sample\",\"out\":");
     report_json_string(stdout, sample->out_dir);
-    printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64
-           "}\n",
+    printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64,
            summary.categories, summary.images_placed, summary.images_missing, report.seed);
+    if (report.memory_mode != NULL) {
+        printf(",\"memory_mode\":");
+        report_json_string(stdout, report.memory_mode);
+    }
+    printf("}\n");
     return ERR_OK;
 }
 

@@ -868,8 +868,10 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     Categories categories = {0};
     Rng rng, sample_rng;
     ModelUse model_use = {0};
+    RunState bounded; /* resources.memory_limit: the labels assigned while streaming */
     int code;
 
+    memset(&bounded, 0, sizeof bounded);
     memset(report, 0, sizeof *report);
     images_init(&images, false, false, false, false);
     report->job = config->job;
@@ -887,19 +889,20 @@ int run_sample(const JobConfig *config, const RunOptions *options,
     if (config->strategy.clusters_from != NULL
         && (code = model_read_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
         goto done;
+    rng_init(&rng, report->seed);
     if ((code = read_selection(config, db, &plan, &stream_options, &images, &report->stream,
-                               &report->counts, NULL, NULL, NULL, NULL,
+                               &report->counts, NULL, &bounded, report, &rng,
                                model_use.model != NULL ? &model_use : NULL, err))
         != ERR_OK)
         goto done;
-    rng_init(&rng, report->seed);
     rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
     ClusterLabels stored = {model_use.cluster_of,
                             model_use.model != NULL ? model_use.model->cluster_count : 0,
                             model_use.inertia, 0};
-    if ((code = categorize(config, &images, model_use.model != NULL ? &stored : NULL, &rng,
-                           &categories, err))
-        != ERR_OK)
+    const ClusterLabels *labels = model_use.model != NULL ? &stored
+                                  : bounded.clusters.cluster_of != NULL ? &bounded.clusters
+                                                                        : NULL;
+    if ((code = categorize(config, &images, labels, &rng, &categories, err)) != ERR_OK)
         goto done;
     report->counts.categories = categories.count;
     report->counts.candidates = images.count;
@@ -909,6 +912,7 @@ int run_sample(const JobConfig *config, const RunOptions *options,
 done:
     report->exit_code = code;
     report->status = code == ERR_OK ? "sampled" : "failed";
+    free(bounded.cluster_labels);
     categorize_release(&categories);
     images_release(&images);
     model_use_release(&model_use);

@@ -692,6 +692,14 @@ test_sample_contact_sheet_renders() {
     [ "$(find "$WORK/sheet" -type l | wc -l)" -ge 110 ] || fail "symlinks to sample images"
     expect_grep "<tr class=\"category\">" "$WORK/sheet/index.html"
     expect_eq "$(sql "SELECT to_regclass('t_sample') IS NULL")" t "sample creates or writes no pairs table"
+    # resources.memory_limit holds for sample too: clusters fitted on a
+    # sample of rows and assigned in a second pass, as in a run
+    cp "$cfg" "$WORK/sample-bounded.yaml"
+    printf 'resources:\n  memory_limit: 103MB\n  workers: 1\n' >>"$WORK/sample-bounded.yaml"
+    pp sample "$WORK/sample-bounded.yaml" --out "$WORK/sheet-bounded" --per-category 4; expect_status 0
+    expect_eq "$(json_field memory_mode)" bounded "sample's memory mode"
+    expect_eq "$(json_field categories)" 30 "categories in bounded mode"
+    [ "$(find "$WORK/sheet-bounded" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 30 ] || fail "one folder per category (bounded)"
     # --copy copies real files
     pp sample "$cfg" --out "$WORK/sheet-copy" --per-category 2 --copy; expect_status 0
     [ "$(find "$WORK/sheet-copy" -type f -name '*.svg' | wc -l)" -ge 55 ] || fail "copies"
