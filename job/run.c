@@ -745,7 +745,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         report->status = "dry_run";
     } else {
         char stages[256];
-        for (int attempt = 1;; attempt++) {
+        int attempt;
+        for (attempt = 1;; attempt++) {
             size_t taken = 0;
             if ((code = write_pairs(db, plan.output_table, &info, state->images,
                                     state->categories, choice.pairs, choice.pair_count,
@@ -770,10 +771,10 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         }
         if (counts->pairs_inserted < choice.pair_count)
             log_line("warning", "write", NULL,
-                     "%" PRIu64 " of the %zu pairs chosen were stored by other jobs meanwhile "
-                     "after %d choices; the run inserted the other %" PRIu64,
-                     (uint64_t)choice.pair_count - counts->pairs_inserted, choice.pair_count,
-                     WRITE_CHOICES, counts->pairs_inserted);
+                     "the output table took %" PRIu64 " of the %zu pairs chosen (choice %d "
+                     "of %d): other jobs stored the others meanwhile, or a trigger or rule "
+                     "of the table skipped them",
+                     counts->pairs_inserted, choice.pair_count, attempt, WRITE_CHOICES);
         report->status = "succeeded";
         registered = false;
     }

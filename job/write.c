@@ -350,9 +350,9 @@ int write_count_pending(Db *db, const char *output_table, const char *job, uint6
 }
 
 /*
- * After a write that came up short (rolled back): *existing becomes the
- * pairs stored now among the images, and *taken_count the chosen pairs
- * among them (another job stored them since the read).
+ * After a write that came up short (rolled back): *taken_count counts the
+ * chosen pairs stored now (another job stored them since the read) and, if
+ * there are any, *existing becomes the pairs stored now among the images.
  */
 static int reload_existing(Db *db, const char *output_table, const Images *images,
                            const Pair *pairs, size_t pair_count, PairSet **existing,
@@ -370,11 +370,9 @@ static int reload_existing(Db *db, const char *output_table, const Images *image
     for (size_t i = 0; i < pair_count; i++)
         if (pairset_contains(now, pairs[i].a, pairs[i].b))
             (*taken_count)++;
-    if (*taken_count == 0) {
+    if (*taken_count == 0) { /* not another job's doing: see write_pairs */
         pairset_free(now);
-        return error_set(err, ERR_INTERNAL,
-                         "the insert skipped pairs, but none of the %zu chosen is stored",
-                         pair_count);
+        return ERR_OK;
     }
     pairset_free(*existing);
     *existing = now;
@@ -385,7 +383,7 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const Categories *categories, const Pair *pairs,
                       size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
                       const char *stage_seconds, PairSet **existing, size_t *taken_count,
-                      Error *err)
+                      bool *came_short, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
@@ -470,6 +468,7 @@ done:
     if (code == ERR_OK && shortfall)
         code = reload_existing(db, output_table, images, pairs, pair_count, existing,
                                taken_count, err);
+    *came_short = shortfall;
     return code;
 }
 
@@ -487,9 +486,18 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        bool came_short = false;
         *taken_count = 0;
         code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                          provenance, counts, stage_seconds, existing, taken_count, err);
+                          provenance, counts, stage_seconds, existing, taken_count, &came_short,
+                          err);
+        if (code == ERR_OK && came_short && *taken_count == 0)
+            /* Rolled back short, yet none of the missing pairs is stored: a
+             * trigger or rule of the table skipped them, not another job.
+             * Store what the table takes. */
+            code = write_once(db, output_table, info, images, categories, pairs, pair_count,
+                              provenance, counts, stage_seconds, NULL, taken_count, &came_short,
+                              err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
             break;
         log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",

@@ -505,6 +505,25 @@ test_categories_of_one_image() {
     expect_eq "$(json_field pairs_inserted)" 0 "pairs"
 }
 
+# A trigger of the output table that drops some rows is the table's rule,
+# not another job's pairs: the run stores what the table takes, succeeds,
+# and says how many it lost.
+test_trigger_that_skips_rows_gives_a_short_successful_run() {
+    cfg=$(fault_config skip-a t_skip demo.images)
+    pp migrate "$cfg"; expect_status 0
+    sql "CREATE FUNCTION t_skip_some() RETURNS trigger LANGUAGE plpgsql AS
+         \$\$ BEGIN IF NEW.image_a < '4' THEN RETURN NULL; END IF; RETURN NEW; END \$\$;
+         CREATE TRIGGER skip_some BEFORE INSERT ON t_skip FOR EACH ROW
+         EXECUTE FUNCTION t_skip_some();" >/dev/null
+    pp run "$cfg" --run-id skip1; expect_status 0
+    stored=$(sql "SELECT count(*) FROM t_skip")
+    [ "$stored" -gt 0 ] && [ "$stored" -lt 120 ] || fail "stored $stored of 120 pairs"
+    expect_eq "$(json_field pairs_inserted)" "$stored" "pairs_inserted"
+    expect_eq "$(sql "SELECT status || ' ' || pairs_chosen || ' ' || pairs_inserted FROM pairpick_runs
+                      WHERE run_id = 'skip1'")" "succeeded 120 $stored" "run record"
+    expect_grep "the output table took $stored of the 120 pairs chosen (choice 1 of 8)" "$WORK/err"
+}
+
 # ---- load ---------------------------------------------------------------
 
 test_sixteen_jobs_at_once_share_one_table() {
