@@ -440,16 +440,20 @@ static void choice_release(Choice *choice)
 
 /*
  * Chooses up to budget pairs among the categorized images, none in
- * existing, from a copy of *rng (the same choice for the same exclusions).
- * Fills the counts and report figures of the choice.
+ * existing, from a copy of *rng (the same choice for the same exclusions),
+ * into *choice (released first). Fills the counts and report figures of
+ * the choice.
  */
 static int choose_pairs(const JobConfig *config, RunState *state, uint64_t budget,
                         const PairSet *existing, const InformOptions *inform, const Rng *rng,
-                        const Rng *report_rng, Choice *choice, Report *report, Error *err)
+                        const Rng *report_rng, const char *policy, Choice *choice,
+                        Report *report, Error *err)
 {
     RunCounts *counts = &report->counts;
     Rng stream = *rng;
     int code;
+    choice_release(choice);
+    choice->provenance.policy = policy;
     if (uses_selector(config)) {
         InformResult *informed = &choice->informed;
         if ((code = informative_select(state->categories->category_of, state->images->count,
@@ -730,9 +734,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
     /* Each choice starts from the same generator state: a second choice
      * differs from the first only by the pairs it must now avoid. */
     const Rng pairs_rng = rng;
-    choice.provenance.policy = policy;
     if ((code = choose_pairs(config, state, budget, existing, &inform, &pairs_rng, &report_rng,
-                             &choice, report, err))
+                             policy, &choice, report, err))
         != ERR_OK)
         goto done;
     mark = stage_done(report, STAGE_PAIRS, mark);
@@ -761,11 +764,9 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
                      "%zu of the %zu pairs chosen were stored by another job since the read; "
                      "choosing again (choice %d of %d)",
                      taken, choice.pair_count, attempt + 1, WRITE_CHOICES);
-            choice_release(&choice);
-            choice.provenance.policy = policy;
             if ((code = check_cancel(err)) != ERR_OK
                 || (code = choose_pairs(config, state, budget, existing, &inform, &pairs_rng,
-                                        &report_rng, &choice, report, err))
+                                        &report_rng, policy, &choice, report, err))
                        != ERR_OK)
                 goto done;
         }

@@ -350,13 +350,11 @@ int write_count_pending(Db *db, const char *output_table, const char *job, uint6
 }
 
 /*
- * After a write that came up short (rolled back): *taken_count counts the
- * chosen pairs stored now (another job stored them since the read) and, if
- * there are any, *existing becomes the pairs stored now among the images.
+ * After a write rolled back because another job stored some of its pairs:
+ * *existing becomes the pairs stored now among the images.
  */
 static int reload_existing(Db *db, const char *output_table, const Images *images,
-                           const Pair *pairs, size_t pair_count, PairSet **existing,
-                           size_t *taken_count, Error *err)
+                           PairSet **existing, Error *err)
 {
     PairSet *now = NULL;
     Error ignored;
@@ -367,28 +365,47 @@ static int reload_existing(Db *db, const char *output_table, const Images *image
     db_command(db, "end reload", "ROLLBACK", 0, NULL, NULL, &ignored);
     if (code != ERR_OK)
         return code;
-    for (size_t i = 0; i < pair_count; i++)
-        if (pairset_contains(now, pairs[i].a, pairs[i].b))
-            (*taken_count)++;
-    if (*taken_count == 0) { /* not another job's doing: see write_pairs */
-        pairset_free(now);
-        return ERR_OK;
-    }
     pairset_free(*existing);
     *existing = now;
+    return ERR_OK;
+}
+
+/*
+ * Of the pairs just copied to pairpick_new_pairs, those the output table
+ * holds from another run (the INSERT skipped them), into *taken_count.
+ */
+static int count_taken(Db *db, const char *output_table, const RunInfo *info,
+                       size_t *taken_count, Error *err)
+{
+    char *sql = NULL;
+    PGresult *result = NULL;
+    if (asprintf(&sql,
+                 "SELECT count(*) FROM pairpick_new_pairs AS n JOIN %s AS o "
+                 "ON o.image_a = n.image_a AND o.image_b = n.image_b "
+                 "WHERE o.job IS DISTINCT FROM $1 OR o.run_id IS DISTINCT FROM $2",
+                 output_table)
+        < 0)
+        return error_nomem(err, strlen(output_table));
+    const char *params[2] = {info->job, info->run_id};
+    int code = db_query(db, "count pairs taken meanwhile", sql, 2, params, &result, err);
+    free(sql);
+    if (code != ERR_OK)
+        return code;
+    *taken_count = (size_t)strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
     return ERR_OK;
 }
 
 static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const Categories *categories, const Pair *pairs,
                       size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
-                      const char *stage_seconds, PairSet **existing, size_t *taken_count,
-                      bool *came_short, Error *err)
+                      const char *stage_seconds, bool check_taken, size_t *taken_count,
+                      Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
     char name[512];
-    bool open = false, shortfall = false;
+    bool open = false;
     int code;
 
     if ((code = db_command(db, "begin write", "BEGIN", 0, NULL, NULL, err)) != ERR_OK)
@@ -447,10 +464,12 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
         goto done;
     /* Fewer rows than pairs: another job stored some of them since the
      * read (its transaction committed while this INSERT waited on the
-     * unique key). The caller chooses again rather than come up short. */
-    if (existing != NULL && counts->pairs_inserted < pair_count) {
-        shortfall = true;
-        goto done; /* rolled back */
+     * unique key), and the caller chooses again rather than come up short;
+     * or a trigger or rule of the table skipped them, and it stays so. */
+    if (check_taken && counts->pairs_inserted < pair_count) {
+        if ((code = count_taken(db, output_table, info, taken_count, err)) != ERR_OK
+            || *taken_count > 0)
+            goto done; /* rolled back */
     }
     if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
         goto done;
@@ -465,10 +484,6 @@ done:
     }
     free(sql);
     free(buffer.data);
-    if (code == ERR_OK && shortfall)
-        code = reload_existing(db, output_table, images, pairs, pair_count, existing,
-                               taken_count, err);
-    *came_short = shortfall;
     return code;
 }
 
@@ -486,18 +501,11 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        bool came_short = false;
         *taken_count = 0;
         code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                          provenance, counts, stage_seconds, existing, taken_count, &came_short,
-                          err);
-        if (code == ERR_OK && came_short && *taken_count == 0)
-            /* Rolled back short, yet none of the missing pairs is stored: a
-             * trigger or rule of the table skipped them, not another job.
-             * Store what the table takes. */
-            code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                              provenance, counts, stage_seconds, NULL, taken_count, &came_short,
-                              err);
+                          provenance, counts, stage_seconds, existing != NULL, taken_count, err);
+        if (code == ERR_OK && *taken_count > 0)
+            code = reload_existing(db, output_table, images, existing, err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
             break;
         log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",

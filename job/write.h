@@ -60,8 +60,8 @@ typedef struct PairProvenance {
  * images and *taken_count counts the chosen pairs among them, for the
  * caller to choose again. With existing NULL the write commits what the
  * others left (pairs_inserted < pair_count), and so it does when the rows
- * the INSERT skipped are not stored at all (a trigger or rule of the table
- * dropped them). *taken_count is 0 after a write that committed.
+ * the INSERT skipped are not stored by another run (a trigger or rule of
+ * the table dropped them). *taken_count is 0 after a write that committed.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const Categories *categories, const Pair *pairs, size_t pair_count,
