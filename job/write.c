@@ -177,6 +177,26 @@ static int read_pair_row(void *context, const char *data, size_t length, Error *
     return ERR_OK;
 }
 
+/*
+ * Runs sql_format (one %s: the quoted output table, then $n parameters),
+ * a query of one count, into *value.
+ */
+static int query_count(Db *db, const char *name, const char *sql_format, const char *output_table,
+                       int count, const char *const *params, uint64_t *value, Error *err)
+{
+    char *sql = NULL;
+    PGresult *result = NULL;
+    if (asprintf(&sql, sql_format, output_table) < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_query(db, name, sql, count, params, &result, err);
+    free(sql);
+    if (code != ERR_OK)
+        return code;
+    *value = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    return ERR_OK;
+}
+
 int write_load_existing(Db *db, const char *output_table, const Images *images,
                         PairSet **existing, Error *err)
 {
@@ -185,19 +205,14 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
     {
         char *sql = NULL;
         char limit[32];
-        PGresult *result = NULL;
+        uint64_t queued;
         snprintf(limit, sizeof limit, "%zu", images->count);
         const char *params[1] = {limit};
-        if (asprintf(&sql, "SELECT count(*) FROM (SELECT FROM %s LIMIT $1::bigint) AS queued",
-                     output_table)
-            < 0)
-            return error_nomem(err, strlen(output_table));
-        int code = db_query(db, "size pairs already proposed", sql, 1, params, &result, err);
-        free(sql);
+        int code = query_count(db, "size pairs already proposed",
+                               "SELECT count(*) FROM (SELECT FROM %s LIMIT $1::bigint) AS queued",
+                               output_table, 1, params, &queued, err);
         if (code != ERR_OK)
             return code;
-        uint64_t queued = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
-        PQclear(result);
         if (queued < images->count) {
             PairReader reader = {.images = images, .existing = pairset_new(queued + 16)};
             if (reader.existing == NULL)
@@ -333,20 +348,10 @@ int write_load_exposure(Db *db, const char *output_table, const Images *images,
 int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,
                         Error *err)
 {
-    char *sql = NULL;
-    PGresult *result = NULL;
     const char *params[1] = {job};
-    if (asprintf(&sql, "SELECT count(*) FROM %s WHERE job = $1 AND status = 'pending'",
-                 output_table)
-        < 0)
-        return error_nomem(err, strlen(output_table));
-    int code = db_query(db, "count pending pairs", sql, 1, params, &result, err);
-    free(sql);
-    if (code != ERR_OK)
-        return code;
-    *pending = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
-    PQclear(result);
-    return ERR_OK;
+    return query_count(db, "count pending pairs",
+                       "SELECT count(*) FROM %s WHERE job = $1 AND status = 'pending'",
+                       output_table, 1, params, pending, err);
 }
 
 /*
@@ -377,23 +382,15 @@ static int reload_existing(Db *db, const char *output_table, const Images *image
 static int count_taken(Db *db, const char *output_table, const RunInfo *info,
                        size_t *taken_count, Error *err)
 {
-    char *sql = NULL;
-    PGresult *result = NULL;
-    if (asprintf(&sql,
-                 "SELECT count(*) FROM pairpick_new_pairs AS n JOIN %s AS o "
-                 "ON o.image_a = n.image_a AND o.image_b = n.image_b "
-                 "WHERE o.job IS DISTINCT FROM $1 OR o.run_id IS DISTINCT FROM $2",
-                 output_table)
-        < 0)
-        return error_nomem(err, strlen(output_table));
     const char *params[2] = {info->job, info->run_id};
-    int code = db_query(db, "count pairs taken meanwhile", sql, 2, params, &result, err);
-    free(sql);
-    if (code != ERR_OK)
-        return code;
-    *taken_count = (size_t)strtoull(PQgetvalue(result, 0, 0), NULL, 10);
-    PQclear(result);
-    return ERR_OK;
+    uint64_t taken = 0;
+    int code = query_count(db, "count pairs taken meanwhile",
+                           "SELECT count(*) FROM pairpick_new_pairs AS n JOIN %s AS o "
+                           "ON o.image_a = n.image_a AND o.image_b = n.image_b "
+                           "WHERE o.job IS DISTINCT FROM $1 OR o.run_id IS DISTINCT FROM $2",
+                           output_table, 2, params, &taken, err);
+    *taken_count = (size_t)taken;
+    return code;
 }
 
 static int write_once(Db *db, const char *output_table, const RunInfo *info,
