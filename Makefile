@@ -8,16 +8,25 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DPAIRPICK_VERSION='"$(VERSION)"' \
-	-Wall -Wextra -Werror -MMD -MP -Ijob -Ibuild $(PKG_CFLAGS) $(CFLAGS)
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DPAIRPICK_VERSION='"$(VERSION)"' \
+	-Wall -Wextra -Werror -MMD -MP -Ijob -Ibuild
+ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+# The layers that know nothing of PostgreSQL or YAML (job/core, job/numeric)
+# compile without libpq's and libyaml's flags, and with tests/layers/poison
+# first on the include path: its libpq-fe.h and yaml.h stop the build, so a
+# stray include there fails at once.
+PURE_CFLAGS = $(BASE_CFLAGS) -Itests/layers/poison $(BLAS_CFLAGS) $(CFLAGS)
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
 BUILD ?= build
-SOURCES := $(sort $(wildcard job/*.c))
-LIB_SOURCES := $(filter-out job/main.c,$(SOURCES))
+LAYERS := core numeric config db read run
+
+SOURCES := $(sort $(foreach layer,$(LAYERS),$(wildcard job/$(layer)/*.c)))
+LIB_SOURCES := $(SOURCES)
 LIB_OBJECTS := $(LIB_SOURCES:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
@@ -43,6 +52,14 @@ $(BUILD)/libpairpick.a: $(LIB_OBJECTS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/job/core/%.o: job/core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PURE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/job/numeric/%.o: job/numeric/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PURE_CFLAGS) -c -o $@ $<
 
 # The migrations are compiled into the binary so `pairpick migrate` works
 # away from the repository.

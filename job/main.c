@@ -13,18 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cancel.h"
-#include "config.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "migrate.h"
-#include "model.h"
-#include "model_store.h"
-#include "plan.h"
-#include "report.h"
-#include "run.h"
-#include "stream.h"
+#include "core/cancel.h"
+#include "config/config.h"
+#include "db/db.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "db/migrate.h"
+#include "numeric/model.h"
+#include "db/model_store.h"
+#include "read/plan.h"
+#include "core/json.h"
+#include "run/report.h"
+#include "run/run.h"
+#include "read/stream.h"
 
 static const char usage_text[] =
     "pairpick picks candidate pairs of images for human preference annotation.\n"
@@ -130,7 +131,7 @@ static int command_explain(JobConfig *config)
     Error err;
     Plan plan;
     error_clear(&err);
-    if (plan_build(config, plan_quote_ident_offline, NULL, NULL, &plan, &err) != ERR_OK)
+    if (plan_build(config, ident_quote_offline, NULL, NULL, &plan, &err) != ERR_OK)
         return fail(&err);
     printf("%s;\n", plan.select_sql);
     for (int i = 0; i < plan.param_count; i++)
@@ -161,13 +162,13 @@ static int check_privileges(Db *db, const JobConfig *config, const Plan *plan, E
         const char *params[1] = {checks[i].argument == 1 ? plan->source_sql : plan->output_table};
         if (checks[i].argument == 1 && config->source.table == NULL)
             continue; /* an own query: its tables are the operator's to check */
-        PGresult *result;
-        int code = db_query(db, "check privileges", checks[i].sql, checks[i].argument > 0 ? 1 : 0,
-                            params, &result, err);
+        char value[8];
+        int code = db_query_text(db, "check privileges", checks[i].sql,
+                                 checks[i].argument > 0 ? 1 : 0, params, value, sizeof value, NULL,
+                                 err);
         if (code != ERR_OK)
             return code;
-        bool granted = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
-        PQclear(result);
+        bool granted = strcmp(value, "t") == 0;
         if (!granted)
             return error_set(err, ERR_CONFIG,
                              "the database role lacks %s"
@@ -191,11 +192,13 @@ static int command_check(JobConfig *config, bool with_db)
                                   == ERR_OK) {
             /* Describing the SELECT checks that tables and columns exist
              * and the casts apply, without reading a row. */
-            PGresult *result = PQprepare(db_conn(db), "", plan.select_sql, plan.param_count, NULL);
-            if (PQresultStatus(result) != PGRES_COMMAND_OK)
-                code = error_set(&err, db_error_code(db, result), "the source query is not valid: %s",
-                                 PQresultErrorMessage(result));
-            PQclear(result);
+            uint32_t types[1];
+            int columns;
+            Error describe;
+            code = db_describe(db, "describe source query", plan.select_sql, plan.param_count,
+                               types, 0, &columns, &describe);
+            if (code != ERR_OK)
+                error_set(&err, code, "the source query is not valid: %s", describe.message);
             if (code == ERR_OK)
                 code = check_privileges(db, config, &plan, &err);
             EmbeddingFormat format; /* real[], double precision[] or bytea */
@@ -218,7 +221,7 @@ static int command_status(JobConfig *config, uint64_t limit)
 {
     Error err;
     Db *db = NULL;
-    PGresult *result = NULL;
+    DbResult *result = NULL;
     char limit_text[24];
     error_clear(&err);
     snprintf(limit_text, sizeof limit_text, "%" PRIu64, limit);
@@ -242,18 +245,18 @@ static int command_status(JobConfig *config, uint64_t limit)
     }
     printf("%-40s %-10s %-26s %9s %10s %8s  %-24s  %s\n", "run_id", "status", "started",
            "seconds", "rows", "pairs", "model", "error");
-    for (int i = 0; i < PQntuples(result); i++) {
+    for (int i = 0; i < db_result_rows(result); i++) {
         char error_line[161];
-        snprintf(error_line, sizeof error_line, "%s", PQgetvalue(result, i, 6));
+        snprintf(error_line, sizeof error_line, "%s", db_result_value(result, i, 6));
         char *newline = strchr(error_line, '\n');
         if (newline != NULL)
             *newline = '\0';
-        printf("%-40s %-10s %-26s %9s %10s %8s  %-24s  %s\n", PQgetvalue(result, i, 0),
-               PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), PQgetvalue(result, i, 3),
-               PQgetvalue(result, i, 4), PQgetvalue(result, i, 5), PQgetvalue(result, i, 7),
-               error_line);
+        printf("%-40s %-10s %-26s %9s %10s %8s  %-24s  %s\n", db_result_value(result, i, 0),
+               db_result_value(result, i, 1), db_result_value(result, i, 2),
+               db_result_value(result, i, 3), db_result_value(result, i, 4),
+               db_result_value(result, i, 5), db_result_value(result, i, 7), error_line);
     }
-    PQclear(result);
+    db_result_free(result);
     db_close(db);
     return ERR_OK;
 }
@@ -277,12 +280,12 @@ static int command_sample(JobConfig *config, const RunOptions *options,
                     "%zu missing\n",
             sample->out_dir, summary.categories, summary.images_placed, summary.images_missing);
     printf("{\"command\":\"sample\",\"out\":");
-    report_json_string(stdout, sample->out_dir);
+    json_string(stdout, sample->out_dir);
     printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64,
            summary.categories, summary.images_placed, summary.images_missing, report.seed);
     if (report.memory_mode != NULL) {
         printf(",\"memory_mode\":");
-        report_json_string(stdout, report.memory_mode);
+        json_string(stdout, report.memory_mode);
     }
     printf("}\n");
     return ERR_OK;
@@ -296,7 +299,7 @@ static int command_fit(JobConfig *config, const RunOptions *options)
     int code = run_fit(config, options, &summary, &err);
     if (code != ERR_OK) {
         printf("{\"command\":\"fit\",\"status\":\"failed\",\"exit_code\":%d,\"error\":", code);
-        report_json_string(stdout, err.message);
+        json_string(stdout, err.message);
         printf("}\n");
         run_fit_release(&summary);
         return fail(&err);
@@ -312,7 +315,7 @@ static int command_fit(JobConfig *config, const RunOptions *options)
         fprintf(stderr, "pairpick: pca %zu -> %zu dimensions, variance kept %.1f%%\n", model->dim,
                 model->pca.components, 100.0 * model->pca.variance_kept);
     printf("{\"command\":\"fit\",\"status\":\"succeeded\",\"exit_code\":0,\"model\":");
-    report_json_string(stdout, model->name);
+    json_string(stdout, model->name);
     printf(",\"version\":%d,\"metric\":\"%s\",\"dim\":%zu,\"clusters\":%d,"
            "\"pca_components\":%zu",
            model->version, model_metric_name(model->metric), model->dim, model->cluster_count,
@@ -323,7 +326,7 @@ static int command_fit(JobConfig *config, const RunOptions *options)
            ",\"inertia\":%.6g,\"iterations\":%d,\"seed\":%" PRIu64 ",\"fitted_at\":",
            summary.rows_read, summary.rows_skipped, model->fit_rows, model->inertia,
            model->iterations, model->seed);
-    report_json_string(stdout, model->fitted_at);
+    json_string(stdout, model->fitted_at);
     printf(",\"seconds\":%.3f}\n", summary.seconds);
     run_fit_release(&summary);
     return ERR_OK;
@@ -353,9 +356,9 @@ static int command_models(JobConfig *config, bool json)
         for (size_t i = 0; i < count; i++) {
             const ModelSummary *m = &list[i];
             printf("%s{\"name\":", i > 0 ? "," : "");
-            report_json_string(stdout, m->name);
+            json_string(stdout, m->name);
             printf(",\"version\":%d,\"job\":", m->version);
-            report_json_string(stdout, m->job);
+            json_string(stdout, m->job);
             printf(",\"metric\":\"%s\",\"dim\":%d,\"clusters\":%d,\"pca_components\":%d,"
                    "\"variance_kept\":",
                    m->metric, m->dim, m->clusters, m->pca_components);
@@ -364,7 +367,7 @@ static int command_models(JobConfig *config, bool json)
             else
                 printf("%.6g", m->variance_kept);
             printf(",\"fitted_at\":");
-            report_json_string(stdout, m->fitted_at);
+            json_string(stdout, m->fitted_at);
             printf(",\"selected_rows\":%" PRId64 ",\"fit_rows\":%" PRId64
                    ",\"inertia\":%.6g,\"seed\":%s,\"config_digest\":\"%s\"}",
                    m->selected_rows, m->fit_rows, m->inertia, m->seed, m->config_digest);

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "kmeans.h"
-#include "rng.h"
+#include "numeric/kmeans.h"
+#include "core/rng.h"
 
 static double now(void)
 {

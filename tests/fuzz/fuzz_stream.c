@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "images.h"
-#include "plan.h"
-#include "stream.h"
+#include "core/images.h"
+#include "read/plan.h"
+#include "read/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bins.h"
-#include "rng.h"
+#include "numeric/bins.h"
+#include "core/rng.h"
 
 #define CASES 200
 

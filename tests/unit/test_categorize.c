@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "categorize.h"
+#include "run/categorize.h"
 
 static void test_adjacent_score_bins(void **state)
 {

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* A valid minimal file of 7 lines, ending inside the strategy mapping, so a
  * test can append "  key: value" on line 8 (strategy level) or a top-level

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "images.h"
+#include "config/config.h"
+#include "core/images.h"
 
 /*
  * config_mask_conninfo wrote "***" over passwords shorter than three bytes

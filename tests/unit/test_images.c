@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "images.h"
-#include "rng.h"
+#include "core/images.h"
+#include "core/rng.h"
 
 /* A random version-4 uuid: its 16 bytes and canonical text. */
 static void random_uuid(Rng *rng, unsigned char *bytes, char *text)

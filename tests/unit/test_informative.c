@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "informative.h"
-#include "pairs.h"
-#include "rng.h"
+#include "numeric/informative.h"
+#include "numeric/pairs.h"
+#include "core/rng.h"
 
 #define CASES 60
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kmeans.h"
-#include "rng.h"
+#include "numeric/kmeans.h"
+#include "core/rng.h"
 
 typedef struct Blobs {
     float *data;    /* rows x dim */

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "rng.h"
+#include "numeric/model.h"
+#include "core/rng.h"
 
 /* k well separated blobs of rows/k rows in dim dimensions, away from the origin. */
 static float *make_blobs(size_t rows, size_t dim, int k, uint64_t seed)

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pairs.h"
-#include "rng.h"
+#include "numeric/pairs.h"
+#include "core/rng.h"
 
 #define CASES 200
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pca.h"
-#include "rng.h"
+#include "numeric/pca.h"
+#include "core/rng.h"
 
 /* rows x dim: axis variances scales[d]^2, rotated by a random orthonormal matrix, shifted. */
 static float *make_data(size_t rows, size_t dim, const double *scales, uint64_t seed)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "plan.h"
+#include "read/plan.h"
 
 static JobConfig base_config(void)
 {
@@ -37,7 +37,7 @@ static void test_filters_are_parameters(void **state)
     config.filters.date_to = (DateBound){.set = true, .date_only = true, .text = "2026-11-28"};
     Plan plan;
     Error err;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_int_equal(plan.param_count, 5);
     assert_string_equal(plan.params[0], "0.123456789");
     assert_string_equal(plan.param_names[4], "filters.date.to");
@@ -61,18 +61,18 @@ static void test_hostile_identifiers_quoted(void **state)
     config.output.table = "out";
     Plan plan;
     Error err;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_non_null(strstr(plan.select_sql, "FROM \"we.ird\".\"x\"\"; DROP TABLE y; --\" AS source"));
     assert_non_null(strstr(plan.select_sql, "source.\"id\"\"; DROP TABLE z; --\"::text"));
     plan_release(&plan);
 
     const char *invalid[] = {"", "a.", ".a", "a.b.c.d", "\"open", "a..b"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
-        char *quoted = plan_quote_name(invalid[i], plan_quote_ident_offline, NULL, &err);
+        char *quoted = ident_quote_name(invalid[i], ident_quote_offline, NULL, &err);
         assert_null(quoted);
         assert_int_equal(err.code, ERR_CONFIG);
     }
-    char *quoted = plan_quote_name("s.t", plan_quote_ident_offline, NULL, &err);
+    char *quoted = ident_quote_name("s.t", ident_quote_offline, NULL, &err);
     assert_string_equal(quoted, "\"s\".\"t\"");
     free(quoted);
 }
@@ -91,12 +91,12 @@ static void test_score_filters_and_unscored_images(void **state)
     Error err;
     for (size_t i = 0; i < 2; i++) {
         config.strategy.by = reading[i];
-        assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err),
+        assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err),
                          ERR_OK);
         assert_non_null(strstr(plan.select_sql, "source.\"score\" IS NULL OR"));
         plan_release(&plan);
         config.strategy.by = other[i];
-        assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err),
+        assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err),
                          ERR_OK);
         assert_null(strstr(plan.select_sql, "IS NULL"));
         assert_non_null(strstr(plan.select_sql, "source.\"score\" <> 'NaN'::float8"));
@@ -113,11 +113,11 @@ static void test_relative_dates_and_as_of(void **state)
     config.filters.date_last_ms = 7LL * 86400000;
     Plan plan;
     Error err;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_string_equal(plan.params[0], "604800000 milliseconds");
     assert_non_null(strstr(plan.select_sql, "now() - $1::interval"));
     plan_release(&plan);
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, "2026-11-28T00:00:00Z",
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, "2026-11-28T00:00:00Z",
                                 &plan, &err),
                      ERR_OK);
     assert_int_equal(plan.param_count, 2);
@@ -136,13 +136,13 @@ static void test_query_source_and_columns(void **state)
     config.strategy.by = STRATEGY_CATEGORY;
     Plan plan;
     Error err;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_true(plan.has_category && !plan.has_embedding);
     assert_int_equal(plan.column_count, 3);
     assert_non_null(strstr(plan.select_sql, "FROM (SELECT * FROM a JOIN b USING (k)) AS source"));
     plan_release(&plan);
     config.strategy.by = STRATEGY_EMBEDDING;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_true(plan.has_embedding && !plan.has_category);
     assert_non_null(strstr(plan.select_sql, ", (vec::real[]) FROM"));
     plan_release(&plan);
@@ -157,7 +157,7 @@ static void test_uuid_ids_selected_without_cast(void **state)
     config.filters.score_min = (OptionalDouble){true, 0.5};
     Plan plan;
     Error err;
-    assert_int_equal(plan_build(&config, plan_quote_ident_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
     assert_false(plan.id_uuid);
     assert_non_null(strstr(plan.select_sql, "SELECT source.\"job::text\"::text, "));
     char *partition_before = plan_partition_copy(&plan, 2, 1);

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "reservoir.h"
+#include "numeric/reservoir.h"
 
 static void offer(Reservoir *reservoir, size_t rows)
 {

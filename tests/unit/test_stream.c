@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "images.h"
-#include "rng.h"
-#include "stream.h"
+#include "core/images.h"
+#include "core/rng.h"
+#include "read/stream.h"
 
 typedef struct {
     unsigned char data[1 << 16];

@@ -1,0 +1,621 @@
+#include "core/images.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define UUID_BYTES 16
+#define UUID_TEXT 36
+
+/* FNV-1a, then a final mix: ids are often uuids that share prefixes. */
+static uint64_t hash_bytes(const char *data, size_t length)
+{
+    uint64_t hash = 1469598103934665603ULL;
+    for (size_t i = 0; i < length; i++) {
+        hash ^= (unsigned char)data[i];
+        hash *= 1099511628211ULL;
+    }
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    return hash;
+}
+
+/*
+ * The embedding matrix. From IMAGES_MAPPED_BYTES up it is its own anonymous
+ * mapping, advised to use transparent huge pages: its first write is then one
+ * fault per 2 MB rather than one per 4 kB. On this project's VM the first
+ * write of 880 MB of fresh memory took 3.2-4.2 s with 4 kB pages and 1.2-2.6
+ * s with huge pages (a rewrite: 0.07 s), and the client's CPU competes with
+ * the server's for the same cores while rows stream in. Growing a mapping is
+ * mremap (no copy). Smaller matrices stay on the heap, where sanitizers see
+ * them.
+ */
+static int grow_array(void **array, size_t count, size_t size, Error *err);
+
+static bool embedding_mapped(const Images *images)
+{
+    return images->embedding_mapped_bytes > 0;
+}
+
+static int embedding_resize(Images *images, size_t floats, Error *err)
+{
+    if (floats > SIZE_MAX / sizeof(float))
+        return error_nomem(err, SIZE_MAX);
+    size_t bytes = floats * sizeof(float);
+    if (!embedding_mapped(images) && bytes < IMAGES_MAPPED_BYTES)
+        return grow_array((void **)&images->embedding, floats, sizeof(float), err);
+    if (bytes == 0)
+        bytes = 1;
+    void *mapped;
+    if (embedding_mapped(images))
+        mapped = mremap(images->embedding, images->embedding_mapped_bytes, bytes, MREMAP_MAYMOVE);
+    else
+        mapped = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED)
+        return error_nomem(err, bytes);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(mapped, bytes, MADV_HUGEPAGE); /* advice: without it, 4 kB pages */
+#endif
+    if (!embedding_mapped(images) && images->embedding != NULL) {
+        /* From the heap to a mapping: the one copy, of what was there. */
+        memcpy(mapped, images->embedding, images->count * images->dim * sizeof(float));
+        free(images->embedding);
+    }
+    images->embedding = mapped;
+    images->embedding_mapped_bytes = bytes;
+    return ERR_OK;
+}
+
+static void embedding_free(Images *images)
+{
+    if (images->embedding_external)
+        return;
+    if (embedding_mapped(images))
+        munmap(images->embedding, images->embedding_mapped_bytes);
+    else
+        free(images->embedding);
+}
+
+void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
+                 bool has_embedding)
+{
+    memset(images, 0, sizeof *images);
+    images->has_score = has_score;
+    images->has_variance = has_variance;
+    images->has_label = has_label;
+    images->has_embedding = has_embedding;
+}
+
+void images_release(Images *images)
+{
+    free(images->id_bytes);
+    free(images->id_uuid_bytes);
+    free(images->id_offset);
+    free(images->id_index);
+    free(images->score);
+    free(images->variance);
+    free(images->label_of);
+    free(images->label_bytes);
+    free(images->label_offset);
+    free(images->label_index);
+    embedding_free(images);
+    memset(images, 0, sizeof *images);
+}
+
+static int grow_array(void **array, size_t count, size_t size, Error *err)
+{
+    if (count != 0 && size > SIZE_MAX / count)
+        return error_nomem(err, SIZE_MAX);
+    void *grown = realloc(*array, count * size);
+    if (grown == NULL)
+        return error_nomem(err, count * size);
+    *array = grown;
+    return ERR_OK;
+}
+
+static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
+                  const char *bytes, const size_t *offset, Error *err);
+static int uuid_rehash(Images *images, size_t planned, Error *err);
+
+int images_reserve(Images *images, size_t rows, Error *err)
+{
+    if (rows <= images->capacity)
+        return ERR_OK;
+    int code;
+    if (images->id_uuid)
+        code = grow_array((void **)&images->id_uuid_bytes, rows, UUID_BYTES, err);
+    else
+        code = grow_array((void **)&images->id_offset, rows, sizeof(size_t), err);
+    if (code != ERR_OK)
+        return code;
+    if (images->has_score
+        && (code = grow_array((void **)&images->score, rows, sizeof(double), err)) != ERR_OK)
+        return code;
+    if (images->has_variance
+        && (code = grow_array((void **)&images->variance, rows, sizeof(double), err)) != ERR_OK)
+        return code;
+    if (images->has_label
+        && (code = grow_array((void **)&images->label_of, rows, sizeof(int32_t), err)) != ERR_OK)
+        return code;
+    if (images->has_embedding && !images->embedding_external && images->dim > 0) {
+        if (rows > SIZE_MAX / images->dim)
+            return error_nomem(err, SIZE_MAX);
+        code = embedding_resize(images, rows * images->dim, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    images->capacity = rows;
+    /* The id index too, once, rather than rebuilt at every doubling while
+     * rows stream in (a cache miss per id each time). */
+    if (rows * 2 + 2 > images->id_index_capacity && rows < UINT32_MAX)
+        return images->id_uuid ? uuid_rehash(images, rows, err)
+                               : rehash(&images->id_index, &images->id_index_capacity,
+                                        images->count, rows, images->id_bytes, images->id_offset,
+                                        err);
+    return ERR_OK;
+}
+
+int images_set_dim(Images *images, size_t dim, Error *err)
+{
+    if (images->dim == dim)
+        return ERR_OK;
+    if (images->count > 0 || dim == 0 || images->embedding_external)
+        return error_set(err, ERR_INTERNAL, "embedding dimension changed after rows were read");
+    images->dim = dim;
+    if (images->capacity > 0) {
+        if (images->capacity > SIZE_MAX / dim)
+            return error_nomem(err, SIZE_MAX);
+        return embedding_resize(images, images->capacity * dim, err);
+    }
+    return ERR_OK;
+}
+
+int images_begin_row(Images *images, float **embedding_slot, Error *err)
+{
+    if (images->count == images->capacity) {
+        size_t rows = images->capacity < 1024 ? 1024 : images->capacity + images->capacity / 2;
+        int code = images_reserve(images, rows, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    if (images->embedding_external && images->count >= images->embedding_capacity)
+        return error_set(err, ERR_INTERNAL, "more rows arrived than were counted (%zu)",
+                         images->embedding_capacity);
+    if (embedding_slot != NULL)
+        *embedding_slot = images->has_embedding && images->dim > 0
+                              ? images->embedding + images->count * images->dim
+                              : NULL;
+    return ERR_OK;
+}
+
+/*
+ * An empty open-addressing table for `planned` keys: a power of two, at
+ * least 1024 slots and more than twice the keys (*size set).
+ */
+static uint32_t *index_table(size_t planned, size_t *size, Error *err)
+{
+    *size = 1024;
+    while (*size < planned * 2 + 2)
+        *size *= 2;
+    uint32_t *table = calloc(*size, sizeof *table);
+    if (table == NULL)
+        error_nomem(err, *size * sizeof *table);
+    return table;
+}
+
+/* Rebuilds an index of `count` keys into a table sized for `planned` (>= count) keys. */
+static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
+                  const char *bytes, const size_t *offset, Error *err)
+{
+    size_t size;
+    uint32_t *table = index_table(planned, &size, err);
+    if (table == NULL)
+        return err->code;
+    for (size_t row = 0; row < count; row++) {
+        const char *key = bytes + offset[row];
+        size_t slot = hash_bytes(key, strlen(key)) & (size - 1);
+        while (table[slot] != 0)
+            slot = (slot + 1) & (size - 1);
+        table[slot] = (uint32_t)(row + 1);
+    }
+    free(*index);
+    *index = table;
+    *capacity = size;
+    return ERR_OK;
+}
+
+/* Finds key; returns its row or -1, and in *slot_out where it would go. */
+static int64_t lookup(const uint32_t *index, size_t capacity, const char *bytes,
+                      const size_t *offset, const char *key, size_t length, size_t *slot_out)
+{
+    if (capacity == 0) {
+        *slot_out = 0;
+        return -1;
+    }
+    size_t slot = hash_bytes(key, length) & (capacity - 1);
+    while (index[slot] != 0) {
+        size_t row = index[slot] - 1;
+        const char *candidate = bytes + offset[row];
+        /* strnlen first: a key holding a NUL (only malformed input has one)
+         * must not match a shorter stored key, nor read past its end. */
+        if (strnlen(candidate, length + 1) == length && memcmp(candidate, key, length) == 0)
+            return (int64_t)row;
+        slot = (slot + 1) & (capacity - 1);
+    }
+    *slot_out = slot;
+    return -1;
+}
+
+/* Appends key and its terminating NUL to an arena; returns its offset. */
+static int arena_append(char **bytes, size_t *length, size_t *capacity, const char *key,
+                        size_t key_length, size_t *offset, Error *err)
+{
+    if (*length + key_length + 1 > *capacity) {
+        size_t grown = *capacity < 4096 ? 4096 : *capacity;
+        while (*length + key_length + 1 > grown)
+            grown += grown / 2;
+        char *moved = realloc(*bytes, grown);
+        if (moved == NULL)
+            return error_nomem(err, grown);
+        *bytes = moved;
+        *capacity = grown;
+    }
+    memcpy(*bytes + *length, key, key_length);
+    (*bytes)[*length + key_length] = '\0';
+    *offset = *length;
+    *length += key_length + 1;
+    return ERR_OK;
+}
+
+static int32_t intern_label(Images *images, const char *label, size_t length, Error *err)
+{
+    size_t slot;
+    int64_t found = lookup(images->label_index, images->label_index_capacity, images->label_bytes,
+                           images->label_offset, label, length, &slot);
+    if (found >= 0)
+        return (int32_t)found;
+    if (images->label_count == INT32_MAX - 1)
+        return error_set(err, ERR_DATA, "too many distinct categories"), -1;
+    if (images->label_count == images->label_capacity) {
+        int32_t grown = images->label_capacity < 64 ? 64 : images->label_capacity * 2;
+        if (grow_array((void **)&images->label_offset, (size_t)grown, sizeof(size_t), err) != ERR_OK)
+            return -1;
+        images->label_capacity = grown;
+    }
+    size_t offset;
+    if (arena_append(&images->label_bytes, &images->label_bytes_length,
+                     &images->label_bytes_capacity, label, length, &offset, err)
+        != ERR_OK)
+        return -1;
+    int32_t id = images->label_count++;
+    images->label_offset[id] = offset;
+    if ((size_t)images->label_count * 2 + 2 > images->label_index_capacity) {
+        if (rehash(&images->label_index, &images->label_index_capacity, (size_t)images->label_count,
+                   (size_t)images->label_count, images->label_bytes, images->label_offset, err)
+            != ERR_OK)
+            return -1;
+    } else {
+        images->label_index[slot] = (uint32_t)id + 1;
+    }
+    return id;
+}
+
+int images_use_uuid_ids(Images *images, Error *err)
+{
+    if (images->id_uuid)
+        return ERR_OK;
+    if (images->count > 0)
+        return error_set(err, ERR_INTERNAL, "ids switched to uuid after %zu rows were read",
+                         images->count);
+    free(images->id_offset);
+    images->id_offset = NULL;
+    images->id_uuid = true;
+    if (images->capacity > 0)
+        return grow_array((void **)&images->id_uuid_bytes, images->capacity, UUID_BYTES, err);
+    return ERR_OK;
+}
+
+void images_format_uuid(const unsigned char *uuid, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *w = out;
+    for (int i = 0; i < UUID_BYTES; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *w++ = '-';
+        *w++ = hex[uuid[i] >> 4];
+        *w++ = hex[uuid[i] & 15];
+    }
+    *w = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * The 16 bytes of a uuid id given raw (16 bytes) or as text (36 characters
+ * with hyphens after the 8th, 12th, 16th and 20th digit, or 32 digits).
+ * False when it is neither: no stored id can equal it.
+ */
+static bool uuid_key(const char *id, size_t length, unsigned char *out)
+{
+    if (length == UUID_BYTES) {
+        memcpy(out, id, UUID_BYTES);
+        return true;
+    }
+    if (length != UUID_TEXT && length != 2 * UUID_BYTES)
+        return false;
+    size_t at = 0;
+    for (int i = 0; i < UUID_BYTES; i++) {
+        if (length == UUID_TEXT && (i == 4 || i == 6 || i == 8 || i == 10) && id[at++] != '-')
+            return false;
+        int high = hex_digit(id[at]), low = hex_digit(id[at + 1]);
+        if (high < 0 || low < 0)
+            return false;
+        out[i] = (unsigned char)(high << 4 | low);
+        at += 2;
+    }
+    return true;
+}
+
+static const unsigned char *uuid_of(const Images *images, size_t row)
+{
+    return images->id_uuid_bytes + row * UUID_BYTES;
+}
+
+/* Rebuilds the uuid index of `count` rows into a table sized for `planned` rows. */
+static int uuid_rehash(Images *images, size_t planned, Error *err)
+{
+    size_t size;
+    uint32_t *table = index_table(planned, &size, err);
+    if (table == NULL)
+        return err->code;
+    for (size_t row = 0; row < images->count; row++) {
+        size_t slot = hash_bytes((const char *)uuid_of(images, row), UUID_BYTES) & (size - 1);
+        while (table[slot] != 0)
+            slot = (slot + 1) & (size - 1);
+        table[slot] = (uint32_t)(row + 1);
+    }
+    free(images->id_index);
+    images->id_index = table;
+    images->id_index_capacity = size;
+    return ERR_OK;
+}
+
+static int64_t uuid_lookup(const Images *images, const unsigned char *key, size_t *slot_out)
+{
+    size_t capacity = images->id_index_capacity;
+    if (capacity == 0) {
+        *slot_out = 0;
+        return -1;
+    }
+    size_t slot = hash_bytes((const char *)key, UUID_BYTES) & (capacity - 1);
+    while (images->id_index[slot] != 0) {
+        size_t row = images->id_index[slot] - 1;
+        if (memcmp(uuid_of(images, row), key, UUID_BYTES) == 0)
+            return (int64_t)row;
+        slot = (slot + 1) & (capacity - 1);
+    }
+    *slot_out = slot;
+    return -1;
+}
+
+/*
+ * Stores the id of row `images->count` (room reserved); *slot receives where
+ * the index takes it once the row is committed. 0 when a duplicate.
+ */
+static int store_id(Images *images, const char *id, size_t id_length, size_t *slot, Error *err)
+{
+    size_t row = images->count;
+    if (images->id_uuid) {
+        unsigned char key[UUID_BYTES];
+        if (!uuid_key(id, id_length, key))
+            return error_set(err, ERR_INTERNAL, "an id of %zu bytes is not a uuid", id_length),
+                   -1;
+        if (!images->ids_deferred && uuid_lookup(images, key, slot) >= 0)
+            return 0;
+        memcpy(images->id_uuid_bytes + row * UUID_BYTES, key, UUID_BYTES);
+        return 1;
+    }
+    if (lookup(images->id_index, images->id_index_capacity, images->id_bytes, images->id_offset,
+               id, id_length, slot)
+        >= 0)
+        return 0;
+    if (memchr(id, '\0', id_length) != NULL)
+        return 0; /* text never holds NUL; treat as unusable rather than truncate */
+    size_t offset;
+    if (arena_append(&images->id_bytes, &images->id_bytes_length, &images->id_bytes_capacity, id,
+                     id_length, &offset, err)
+        != ERR_OK)
+        return -1;
+    images->id_offset[row] = offset;
+    return 1;
+}
+
+int images_commit_row(Images *images, const char *id, size_t id_length, double score,
+                      double variance, const char *label, size_t label_length, Error *err)
+{
+    size_t row = images->count;
+    if (row >= UINT32_MAX - 1)
+        return error_set(err, ERR_DATA, "more than %u rows are not supported", UINT32_MAX - 2),
+               -1;
+    size_t slot;
+    int stored = store_id(images, id, id_length, &slot, err);
+    if (stored <= 0)
+        return stored;
+    int32_t label_id = 0;
+    if (images->has_label) {
+        label_id = intern_label(images, label, label_length, err);
+        if (label_id < 0)
+            return -1;
+    }
+    if (images->has_score)
+        images->score[row] = score;
+    if (images->has_variance)
+        images->variance[row] = variance;
+    if (images->has_label)
+        images->label_of[row] = label_id;
+    images->count++;
+    if (images->ids_deferred) {
+        /* indexed once, after the stream */
+    } else if (images->count * 2 + 2 > images->id_index_capacity) {
+        int code = images->id_uuid
+                       ? uuid_rehash(images, images->count, err)
+                       : rehash(&images->id_index, &images->id_index_capacity, images->count,
+                                images->count,
+                                images->id_bytes, images->id_offset, err);
+        if (code != ERR_OK)
+            return -1;
+    } else {
+        images->id_index[slot] = (uint32_t)row + 1;
+    }
+    return 1;
+}
+
+void images_defer_ids(Images *images)
+{
+    images->ids_deferred = images->id_uuid && !images->has_embedding && images->count == 0;
+}
+
+int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
+                                                          size_t id_length),
+                     void *context, Error *err)
+{
+    if (!images->ids_deferred)
+        return ERR_OK;
+    size_t count = images->count;
+    size_t size;
+    uint32_t *table = index_table(count, &size, err);
+    if (table == NULL)
+        return err->code;
+    free(images->id_index);
+    images->id_index = table;
+    images->id_index_capacity = size;
+    images->ids_deferred = false;
+
+    /* The slot of row r + AHEAD is fetched while row r is looked up. */
+    enum { AHEAD = 16 };
+    size_t ahead[AHEAD];
+    size_t mask = size - 1;
+    for (size_t r = 0; r < AHEAD && r < count; r++)
+        ahead[r] = hash_bytes((const char *)uuid_of(images, r), UUID_BYTES) & mask;
+    size_t kept = 0;
+    for (size_t r = 0; r < count; r++) {
+        size_t slot = ahead[r % AHEAD];
+        if (r + AHEAD < count) {
+            size_t next = hash_bytes((const char *)uuid_of(images, r + AHEAD), UUID_BYTES) & mask;
+            ahead[r % AHEAD] = next;
+            __builtin_prefetch(&table[next]);
+        }
+        const unsigned char *key = uuid_of(images, r);
+        bool duplicate = false;
+        while (table[slot] != 0) {
+            if (memcmp(uuid_of(images, table[slot] - 1), key, UUID_BYTES) == 0) {
+                duplicate = true;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (duplicate) {
+            if (on_duplicate != NULL)
+                on_duplicate(context, (const char *)key, UUID_BYTES);
+            continue;
+        }
+        if (kept != r) {
+            memcpy(images->id_uuid_bytes + kept * UUID_BYTES, key, UUID_BYTES);
+            if (images->has_score)
+                images->score[kept] = images->score[r];
+            if (images->has_variance)
+                images->variance[kept] = images->variance[r];
+            if (images->has_label)
+                images->label_of[kept] = images->label_of[r];
+        }
+        table[slot] = (uint32_t)kept + 1;
+        kept++;
+    }
+    images->count = kept;
+    return ERR_OK;
+}
+
+const char *images_id(const Images *images, size_t row)
+{
+    static _Thread_local char text[IMAGES_ID_BUFFERS][UUID_TEXT + 1];
+    static _Thread_local unsigned next;
+    if (!images->id_uuid)
+        return images->id_bytes + images->id_offset[row];
+    char *out = text[next++ % IMAGES_ID_BUFFERS];
+    images_format_uuid(uuid_of(images, row), out);
+    return out;
+}
+
+int64_t images_find(const Images *images, const char *id, size_t id_length)
+{
+    size_t slot;
+    if (images->id_uuid) {
+        unsigned char key[UUID_BYTES];
+        return uuid_key(id, id_length, key) ? uuid_lookup(images, key, &slot) : -1;
+    }
+    return lookup(images->id_index, images->id_index_capacity, images->id_bytes,
+                  images->id_offset, id, id_length, &slot);
+}
+
+const char *images_label(const Images *images, int32_t label)
+{
+    return images->label_bytes + images->label_offset[label];
+}
+
+size_t images_memory(const Images *images)
+{
+    size_t per_row = (images->id_uuid ? UUID_BYTES : sizeof(size_t))
+                     + (images->has_score ? sizeof(double) : 0)
+                     + (images->has_variance ? sizeof(double) : 0)
+                     + (images->has_label ? sizeof(int32_t) : 0)
+                     + images->dim * sizeof(float);
+    return images->capacity * per_row + images->id_bytes_capacity
+           + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
+}
+
+size_t images_id_memory(const Images *images)
+{
+    return images->capacity * (images->id_uuid ? UUID_BYTES : sizeof(size_t))
+           + images->id_bytes_capacity + images->id_index_capacity * sizeof(uint32_t);
+}
+
+void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
+{
+    images->embedding = rows;
+    images->embedding_external = true;
+    images->embedding_capacity = capacity;
+    images->dim = dim;
+}
+
+int images_merge(Images *into, const Images *part, Error *err)
+{
+    for (size_t row = 0; row < part->count; row++) {
+        float *slot = NULL;
+        int code = images_begin_row(into, &slot, err);
+        if (code != ERR_OK)
+            return code;
+        const float *from = part->embedding + row * part->dim;
+        if (into->has_embedding && slot != NULL && slot != from) /* in place: nothing to move */
+            memmove(slot, from, part->dim * sizeof(float));
+        const char *label = part->has_label ? images_label(part, part->label_of[row]) : NULL;
+        const char *id = part->id_uuid ? (const char *)uuid_of(part, row) : images_id(part, row);
+        if (images_commit_row(into, id, part->id_uuid ? UUID_BYTES : strlen(id),
+                              part->has_score ? part->score[row] : NAN,
+                              part->has_variance ? part->variance[row] : NAN, label,
+                              label != NULL ? strlen(label) : 0, err)
+            < 0)
+            return err->code;
+    }
+    return ERR_OK;
+}

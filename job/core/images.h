@@ -1,0 +1,153 @@
+/*
+ * images: the selected images held in memory as columns: ids (one compact
+ * byte arena, NUL-terminated, with a hash index for lookups and duplicate
+ * detection; or, when the id column is a uuid, 16 raw bytes per id in one
+ * fixed-width array, formatted as text only where an id is written), scores,
+ * variances, labels of a category column (interned), and the embeddings as
+ * one contiguous N x D float32 matrix.
+ *
+ * It does not read the database: the stream module fills it row by row
+ * (images_begin_row ... images_commit_row). The caller owns the Images
+ * struct (images_init / images_release); every array in it is owned by it.
+ */
+#ifndef PAIRPICK_IMAGES_H
+#define PAIRPICK_IMAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct Images {
+    size_t count;
+    size_t capacity;         /* rows the column arrays can hold */
+
+    char *id_bytes;          /* text ids: id i starts at id_bytes + id_offset[i] */
+    size_t id_bytes_length, id_bytes_capacity;
+    size_t *id_offset;
+    bool id_uuid;            /* uuid ids: 16 raw bytes each, no arena, no offsets */
+    bool ids_deferred;       /* images_defer_ids: no index (nor duplicates) until indexed */
+    unsigned char *id_uuid_bytes; /* capacity x 16 */
+    uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
+    size_t id_index_capacity;
+
+    double *score;           /* NULL unless has_score; NaN for NULL where allowed */
+    double *variance;        /* NULL unless has_variance; NaN for NULL */
+    int32_t *label_of;       /* NULL unless has_label: index into labels */
+
+    char *label_bytes;       /* interned labels of the category column */
+    size_t label_bytes_length, label_bytes_capacity;
+    size_t *label_offset;
+    int32_t label_count, label_capacity;
+    uint32_t *label_index;   /* open addressing: label + 1, 0 = empty */
+    size_t label_index_capacity;
+
+    float *embedding;        /* count x dim, row-major; NULL unless has_embedding */
+    size_t dim;              /* 0 until the first embedding fixes it */
+
+    bool has_score, has_variance, has_label, has_embedding;
+    bool embedding_external;   /* embedding belongs to someone else (a slice) */
+    size_t embedding_mapped_bytes; /* > 0: embedding is an mmap of this size */
+    size_t embedding_capacity; /* rows the external slice holds */
+} Images;
+
+void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
+                 bool has_embedding);
+void images_release(Images *images);
+
+/*
+ * Holds ids as uuids from now on (before the first row): 16 bytes each.
+ * images_commit_row and images_find then take an id as its 16 raw bytes (a
+ * binary COPY's uuid field) or as uuid text (36 characters with hyphens, or
+ * 32 hex digits; any case), and images_id gives the canonical lowercase text.
+ * ERR_INTERNAL when rows were already added as text.
+ */
+int images_use_uuid_ids(Images *images, Error *err);
+
+/* Canonical lowercase text of 16 uuid bytes into out (37 bytes or more). */
+void images_format_uuid(const unsigned char *uuid, char *out);
+
+/*
+ * Makes room for `rows` rows in total (e.g. from a count query), so the
+ * embedding matrix is allocated once at its final size.
+ */
+int images_reserve(Images *images, size_t rows, Error *err);
+
+/* Fixes the embedding dimension (before the first row). */
+int images_set_dim(Images *images, size_t dim, Error *err);
+
+/*
+ * Starts row `count`: makes room and returns where its embedding goes (dim
+ * floats; NULL when there is no embedding column or dim is not yet known).
+ */
+int images_begin_row(Images *images, float **embedding_slot, Error *err);
+
+/*
+ * Commits the row begun last. Returns 1 when added, 0 when the id was
+ * already there (the row is dropped: a duplicate id counts once), or a
+ * negative value on allocation failure (err set).
+ */
+int images_commit_row(Images *images, const char *id, size_t id_length, double score,
+                      double variance, const char *label, size_t label_length, Error *err);
+
+/* Matrices from this size up are mapped with huge pages (see images.c). */
+#define IMAGES_MAPPED_BYTES ((size_t)16 << 20)
+
+/*
+ * Makes images write its embeddings into rows (capacity rows of dim floats)
+ * owned by the caller: a worker's slice of the shared matrix. More rows
+ * than capacity is an error, never a reallocation.
+ */
+void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim);
+
+/*
+ * Appends every row of part to into (ids, scores, variances, labels
+ * re-interned). Embedding rows move from part's slice to into's next rows
+ * with memmove: the slice may lie inside into's own matrix, at or after the
+ * rows it moves to. Ids already in into are dropped, as a duplicate.
+ */
+int images_merge(Images *into, const Images *part, Error *err);
+
+/*
+ * The id of row as text. Text ids: a pointer into the arena, valid while
+ * images lives. Uuid ids: formatted into one of IMAGES_ID_BUFFERS buffers of
+ * the calling thread, used in turn, so it stays valid for the next
+ * IMAGES_ID_BUFFERS - 1 calls on that thread (enough for the two ids of a
+ * pair in one expression); copy it to keep it longer.
+ */
+#define IMAGES_ID_BUFFERS 8
+/*
+ * For a plain read of uuid ids (no embeddings): rows are committed without
+ * looking their ids up, so the stream is consumed at the server's pace; the
+ * duplicates are found afterwards by images_index_ids. Until then
+ * images_find finds nothing and every row counts. No-op unless the ids are
+ * uuids, there are no embedding rows and no row is in yet.
+ */
+void images_defer_ids(Images *images);
+
+/*
+ * Builds the id index of a deferred read in one pass (hashes computed ahead
+ * and their slots prefetched), keeping the first row of each id: later
+ * duplicates are reported to on_duplicate (their 16 bytes, may be NULL) and
+ * dropped, the rows after them moved up in order. A no-op when not
+ * deferred. ERR_INTERNAL when memory runs out (the rows are unchanged).
+ */
+int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
+                                                          size_t id_length),
+                     void *context, Error *err);
+
+const char *images_id(const Images *images, size_t row);
+
+/* The row holding id, or -1. */
+int64_t images_find(const Images *images, const char *id, size_t id_length);
+
+const char *images_label(const Images *images, int32_t label);
+
+/* Bytes held by the columns (for the report and memory checks). */
+size_t images_memory(const Images *images);
+
+/* Of those, the bytes that hold the ids (storage, offsets and hash index). */
+size_t images_id_memory(const Images *images);
+
+#endif

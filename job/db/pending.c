@@ -1,0 +1,524 @@
+#include "db/pending.h"
+#include "db/pg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+
+/* A growing buffer of COPY text; flushed to the server when large. */
+typedef struct {
+    char *data;
+    size_t length, capacity;
+} Buffer;
+
+static int buffer_reserve(Buffer *buffer, size_t more, Error *err)
+{
+    if (buffer->length + more <= buffer->capacity)
+        return ERR_OK;
+    size_t capacity = buffer->capacity < 65536 ? 65536 : buffer->capacity;
+    while (capacity < buffer->length + more)
+        capacity *= 2;
+    char *grown = realloc(buffer->data, capacity);
+    if (grown == NULL)
+        return error_nomem(err, capacity);
+    buffer->data = grown;
+    buffer->capacity = capacity;
+    return ERR_OK;
+}
+
+/* Appends text escaped for COPY's text format. */
+static int buffer_field(Buffer *buffer, const char *text, Error *err)
+{
+    size_t length = strlen(text);
+    int code = buffer_reserve(buffer, 2 * length + 2, err);
+    if (code != ERR_OK)
+        return code;
+    char *out = buffer->data + buffer->length;
+    for (const char *in = text; *in != '\0'; in++) {
+        switch (*in) {
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        default: *out++ = *in;
+        }
+    }
+    buffer->length = (size_t)(out - buffer->data);
+    return ERR_OK;
+}
+
+static int buffer_raw(Buffer *buffer, const char *text, Error *err)
+{
+    size_t length = strlen(text);
+    int code = buffer_reserve(buffer, length, err);
+    if (code != ERR_OK)
+        return code;
+    memcpy(buffer->data + buffer->length, text, length);
+    buffer->length += length;
+    return ERR_OK;
+}
+
+static int buffer_score(Buffer *buffer, const Images *images, uint32_t row, Error *err)
+{
+    char text[32];
+    if (images->score == NULL || !isfinite(images->score[row]))
+        return buffer_raw(buffer, "\\N", err);
+    snprintf(text, sizeof text, "%.17g", images->score[row]);
+    return buffer_raw(buffer, text, err);
+}
+
+/* Sends the buffer when it holds a megabyte or more (or always, when final). */
+static int buffer_send(Db *db, const char *name, Buffer *buffer, bool final, Error *err)
+{
+    if (buffer->length == 0 || (!final && buffer->length < (1u << 20)))
+        return ERR_OK;
+    int code = db_copy_in_put(db, name, buffer->data, buffer->length, err);
+    buffer->length = 0;
+    return code;
+}
+
+/* Ends a COPY FROM STDIN: sends what is left, or aborts it after a failure. */
+static int copy_finish(Db *db, const char *name, Buffer *buffer, int code, Error *err)
+{
+    if (code == ERR_OK)
+        code = buffer_send(db, name, buffer, true, err);
+    if (code != ERR_OK) {
+        Error ignored;
+        db_copy_in_end(db, name, "client error", NULL, &ignored);
+        return code;
+    }
+    return db_copy_in_end(db, name, NULL, NULL, err);
+}
+
+/* The pair with image_a < image_b in byte order, as the table requires. */
+static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_t *b)
+{
+    if (strcmp(images_id(images, pair->a), images_id(images, pair->b)) < 0) {
+        *a = pair->a;
+        *b = pair->b;
+    } else {
+        *a = pair->b;
+        *b = pair->a;
+    }
+}
+
+/* The category of a pair: its category, or both for a bridge. */
+static const char *pair_category(const PairCategories *categories, uint32_t a, uint32_t b,
+                                 bool cross, char *buffer, size_t size)
+{
+    const char *name_a = categories->names[categories->category_of[a]];
+    if (cross)
+        snprintf(buffer, size, "%s|%s", name_a, categories->names[categories->category_of[b]]);
+    else
+        snprintf(buffer, size, "%s", name_a);
+    return buffer;
+}
+
+/* Undoes COPY's text escapes in place; returns the new length. */
+static size_t copy_unescape(char *text, size_t length)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < length; r++) {
+        if (text[r] != '\\' || r + 1 == length) {
+            text[w++] = text[r];
+            continue;
+        }
+        char c = text[++r];
+        switch (c) {
+        case 'b': text[w++] = '\b'; break;
+        case 'f': text[w++] = '\f'; break;
+        case 'n': text[w++] = '\n'; break;
+        case 'r': text[w++] = '\r'; break;
+        case 't': text[w++] = '\t'; break;
+        case 'v': text[w++] = '\v'; break;
+        default: text[w++] = c; /* \\ and anything else stands for itself */
+        }
+    }
+    return w;
+}
+
+typedef struct {
+    const Images *images;
+    PairSet *existing;
+    char *line;
+    size_t capacity;
+} PairReader;
+
+/* One row of COPY text (libpq hands over one row per chunk): "a<TAB>b\n". */
+static int read_pair_row(void *context, const char *data, size_t length, Error *err)
+{
+    PairReader *reader = context;
+    if (length + 1 > reader->capacity) {
+        char *grown = realloc(reader->line, length + 1);
+        if (grown == NULL)
+            return error_nomem(err, length + 1);
+        reader->line = grown;
+        reader->capacity = length + 1;
+    }
+    memcpy(reader->line, data, length);
+    if (length > 0 && reader->line[length - 1] == '\n')
+        length--;
+    char *tab = memchr(reader->line, '\t', length);
+    if (tab == NULL)
+        return error_set(err, ERR_INTERNAL, "unexpected row in the pairs already proposed");
+    size_t a_length = copy_unescape(reader->line, (size_t)(tab - reader->line));
+    size_t b_length = copy_unescape(tab + 1, length - (size_t)(tab + 1 - reader->line));
+    int64_t a = images_find(reader->images, reader->line, a_length);
+    int64_t b = a >= 0 ? images_find(reader->images, tab + 1, b_length) : -1;
+    if (a >= 0 && b >= 0 && a != b && pairset_add(reader->existing, (uint32_t)a, (uint32_t)b) < 0)
+        return error_nomem(err, 0);
+    return ERR_OK;
+}
+
+/*
+ * Runs sql_format (one %s: the quoted output table, then $n parameters),
+ * a query of one count, into *value.
+ */
+static int query_count(Db *db, const char *name, const char *sql_format, const char *output_table,
+                       int count, const char *const *params, uint64_t *value, Error *err)
+{
+    char *sql = NULL;
+    PGresult *result = NULL;
+    if (asprintf(&sql, sql_format, output_table) < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_query_pg(db, name, sql, count, params, &result, err);
+    free(sql);
+    if (code != ERR_OK)
+        return code;
+    *value = strtoull(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    return ERR_OK;
+}
+
+int write_load_existing(Db *db, const char *output_table, const Images *images,
+                        PairSet **existing, Error *err)
+{
+    /* A queue much smaller than the selection is cheaper to read whole
+     * than to join against an upload of every selected id. */
+    {
+        char *sql = NULL;
+        char limit[32];
+        uint64_t queued;
+        snprintf(limit, sizeof limit, "%zu", images->count);
+        const char *params[1] = {limit};
+        int code = query_count(db, "size pairs already proposed",
+                               "SELECT count(*) FROM (SELECT FROM %s LIMIT $1::bigint) AS queued",
+                               output_table, 1, params, &queued, err);
+        if (code != ERR_OK)
+            return code;
+        if (queued < images->count) {
+            PairReader reader = {.images = images, .existing = pairset_new(queued + 16)};
+            if (reader.existing == NULL)
+                return error_nomem(err, queued);
+            if (asprintf(&sql, "COPY (SELECT image_a, image_b FROM %s) TO STDOUT", output_table)
+                < 0) {
+                pairset_free(reader.existing);
+                return error_nomem(err, strlen(output_table));
+            }
+            code = db_copy_out(db, "read pairs already proposed", sql, 0, NULL, read_pair_row,
+                               &reader, err);
+            free(sql);
+            free(reader.line);
+            if (code != ERR_OK) {
+                pairset_free(reader.existing);
+                return code;
+            }
+            *existing = reader.existing;
+            return ERR_OK;
+        }
+    }
+
+
+    Buffer buffer = {0};
+    PGresult *result = NULL;
+    char *sql = NULL;
+    int code;
+
+    *existing = pairset_new(1024);
+    if (*existing == NULL)
+        return error_nomem(err, 1024);
+    if ((code = db_command(db, "create selection table",
+                           "CREATE TEMPORARY TABLE pairpick_selected (id text COLLATE \"C\" "
+                           "PRIMARY KEY) ON COMMIT DROP",
+                           0, NULL, NULL, err))
+        != ERR_OK)
+        goto done;
+    if ((code = db_copy_in_start(db, "copy selection", "COPY pairpick_selected (id) FROM STDIN",
+                                 err))
+        != ERR_OK)
+        goto done;
+    for (size_t row = 0; row < images->count && code == ERR_OK; row++) {
+        code = buffer_field(&buffer, images_id(images, row), err);
+        if (code == ERR_OK)
+            code = buffer_raw(&buffer, "\n", err);
+        if (code == ERR_OK)
+            code = buffer_send(db, "copy selection", &buffer, false, err);
+    }
+    if ((code = copy_finish(db, "copy selection", &buffer, code, err)) != ERR_OK)
+        goto done;
+
+    if (asprintf(&sql,
+                 "SELECT p.image_a, p.image_b FROM %s AS p "
+                 "JOIN pairpick_selected AS a ON a.id = p.image_a "
+                 "JOIN pairpick_selected AS b ON b.id = p.image_b",
+                 output_table)
+        < 0) {
+        sql = NULL;
+        code = error_nomem(err, strlen(output_table));
+        goto done;
+    }
+    if ((code = db_query_pg(db, "read existing pairs", sql, 0, NULL, &result, err)) != ERR_OK)
+        goto done;
+    for (int i = 0; i < PQntuples(result); i++) {
+        int64_t a = images_find(images, PQgetvalue(result, i, 0), (size_t)PQgetlength(result, i, 0));
+        int64_t b = images_find(images, PQgetvalue(result, i, 1), (size_t)PQgetlength(result, i, 1));
+        if (a < 0 || b < 0 || a == b)
+            continue;
+        if (pairset_add(*existing, (uint32_t)a, (uint32_t)b) < 0) {
+            code = error_nomem(err, 0);
+            goto done;
+        }
+    }
+
+done:
+    PQclear(result);
+    free(sql);
+    free(buffer.data);
+    if (code != ERR_OK) {
+        pairset_free(*existing);
+        *existing = NULL;
+    }
+    return code;
+}
+
+typedef struct {
+    const Images *images;
+    uint32_t *exposure;
+} ExposureReader;
+
+/* One row "id<TAB>count\n" of the exposure query. */
+static int read_exposure_row(void *context, const char *data, size_t length, Error *err)
+{
+    ExposureReader *reader = context;
+    const char *tab = memchr(data, '\t', length);
+    if (tab == NULL)
+        return error_set(err, ERR_INTERNAL, "unexpected row in the exposure of images");
+    char id[1024];
+    size_t id_length = (size_t)(tab - data);
+    if (id_length >= sizeof id)
+        return ERR_OK; /* longer than any id pairpick stores with an escape or not */
+    memcpy(id, data, id_length);
+    id_length = copy_unescape(id, id_length);
+    int64_t row = images_find(reader->images, id, id_length);
+    if (row >= 0) {
+        unsigned long long shown = strtoull(tab + 1, NULL, 10);
+        reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
+    }
+    return ERR_OK;
+}
+
+int write_load_exposure(Db *db, const char *output_table, const Images *images,
+                        uint32_t *exposure, Error *err)
+{
+    char *sql = NULL;
+    ExposureReader reader = {.images = images, .exposure = exposure};
+    memset(exposure, 0, images->count * sizeof *exposure);
+    if (asprintf(&sql,
+                 "COPY (SELECT image, count(*) FROM ("
+                 "SELECT image_a AS image FROM %s WHERE status IN ('pending', 'annotated') "
+                 "UNION ALL "
+                 "SELECT image_b FROM %s WHERE status IN ('pending', 'annotated')"
+                 ") AS shown GROUP BY image) TO STDOUT",
+                 output_table, output_table)
+        < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_copy_out(db, "read exposure of images", sql, 0, NULL, read_exposure_row,
+                           &reader, err);
+    free(sql);
+    return code;
+}
+
+int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,
+                        Error *err)
+{
+    const char *params[1] = {job};
+    return query_count(db, "count pending pairs",
+                       "SELECT count(*) FROM %s WHERE job = $1 AND status = 'pending'",
+                       output_table, 1, params, pending, err);
+}
+
+/*
+ * After a write rolled back because another job stored some of its pairs:
+ * *existing becomes the pairs stored now among the images.
+ */
+static int reload_existing(Db *db, const char *output_table, const Images *images,
+                           PairSet **existing, Error *err)
+{
+    PairSet *now = NULL;
+    int code = db_begin(db, "begin reload", NULL, err);
+    if (code != ERR_OK)
+        return code;
+    code = write_load_existing(db, output_table, images, &now, err);
+    db_rollback(db, "end reload");
+    if (code != ERR_OK)
+        return code;
+    pairset_free(*existing);
+    *existing = now;
+    return ERR_OK;
+}
+
+/*
+ * Of the pairs just copied to pairpick_new_pairs, those the output table
+ * holds from another run (the INSERT skipped them), into *taken_count.
+ */
+static int count_taken(Db *db, const char *output_table, const RunInfo *info,
+                       size_t *taken_count, Error *err)
+{
+    const char *params[2] = {info->job, info->run_id};
+    uint64_t taken = 0;
+    int code = query_count(db, "count pairs taken meanwhile",
+                           "SELECT count(*) FROM pairpick_new_pairs AS n JOIN %s AS o "
+                           "ON o.image_a = n.image_a AND o.image_b = n.image_b "
+                           "WHERE o.job IS DISTINCT FROM $1 OR o.run_id IS DISTINCT FROM $2",
+                           output_table, 2, params, &taken, err);
+    *taken_count = (size_t)taken;
+    return code;
+}
+
+static int write_once(Db *db, const char *output_table, const RunInfo *info,
+                      const Images *images, const PairCategories *categories, const Pair *pairs,
+                      size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
+                      const char *stage_seconds, bool check_taken, size_t *taken_count,
+                      Error *err)
+{
+    Buffer buffer = {0};
+    char *sql = NULL;
+    char name[512];
+    bool open = false;
+    int code;
+
+    if ((code = db_begin(db, "begin write", NULL, err)) != ERR_OK)
+        goto done;
+    open = true;
+    if ((code = db_command(db, "create new pairs table",
+                           "CREATE TEMPORARY TABLE pairpick_new_pairs (image_a text, image_b text, "
+                           "category text, score_a float8, score_b float8, "
+                           "cross_category boolean, show_first text) ON COMMIT DROP",
+                           0, NULL, NULL, err))
+            != ERR_OK
+        || (code = db_copy_in_start(db, "copy new pairs",
+                                    "COPY pairpick_new_pairs FROM STDIN", err))
+               != ERR_OK)
+        goto done;
+    for (size_t i = 0; i < pair_count && code == ERR_OK; i++) {
+        uint32_t a, b;
+        bool cross = i >= provenance->within_count;
+        char side[2] = {provenance->show_first != NULL ? provenance->show_first[i] : 'a', '\0'};
+        ordered(images, &pairs[i], &a, &b);
+        pair_category(categories, a, b, cross, name, sizeof name);
+        if ((code = buffer_field(&buffer, images_id(images, a), err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_field(&buffer, images_id(images, b), err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_field(&buffer, name, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_score(&buffer, images, a, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
+            || (code = buffer_score(&buffer, images, b, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, cross ? "\tt\t" : "\tf\t", err)) != ERR_OK
+            || (code = buffer_raw(&buffer, side, err)) != ERR_OK
+            || (code = buffer_raw(&buffer, "\n", err)) != ERR_OK)
+            break;
+        code = buffer_send(db, "copy new pairs", &buffer, false, err);
+    }
+    if ((code = copy_finish(db, "copy new pairs", &buffer, code, err)) != ERR_OK)
+        goto done;
+
+    if (asprintf(&sql,
+                 "INSERT INTO %s (image_a, image_b, category, score_a, score_b, job, run_id, "
+                 "policy, cross_category, show_first) "
+                 "SELECT image_a, image_b, category, score_a, score_b, $1, $2, $3, "
+                 "cross_category, show_first "
+                 "FROM pairpick_new_pairs ORDER BY image_a COLLATE \"C\", image_b COLLATE \"C\" "
+                 "ON CONFLICT (image_a, image_b) DO NOTHING",
+                 output_table)
+        < 0) {
+        sql = NULL;
+        code = error_nomem(err, strlen(output_table));
+        goto done;
+    }
+    const char *params[3] = {info->job, info->run_id, provenance->policy};
+    if ((code = db_command(db, "insert pairs", sql, 3, params, &counts->pairs_inserted, err))
+        != ERR_OK)
+        goto done;
+    /* Fewer rows than pairs: another job stored some of them since the
+     * read (its transaction committed while this INSERT waited on the
+     * unique key), and the caller chooses again rather than come up short;
+     * or a trigger or rule of the table skipped them, and it stays so. */
+    if (check_taken && counts->pairs_inserted < pair_count) {
+        if ((code = count_taken(db, output_table, info, taken_count, err)) != ERR_OK
+            || *taken_count > 0)
+            goto done; /* rolled back */
+    }
+    if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
+        goto done;
+    code = db_commit(db, "commit write", err);
+    open = false;
+
+done:
+    if (open) {
+        db_rollback(db, "rollback write");
+        counts->pairs_inserted = 0;
+    }
+    free(sql);
+    free(buffer.data);
+    return code;
+}
+
+/*
+ * Jobs writing overlapping pairs at once insert them in one order (the
+ * unique key's), so one waits for the other instead of deadlocking; a
+ * deadlock or serialization failure that happens anyway (another writer of
+ * the table in another order) runs the transaction again, up to 3 times.
+ */
+int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
+                const PairCategories *categories, const Pair *pairs, size_t pair_count,
+                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
+                PairSet **existing, size_t *taken_count, Error *err)
+{
+    enum { ATTEMPTS = 3 };
+    int code = ERR_OK;
+    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        *taken_count = 0;
+        code = write_once(db, output_table, info, images, categories, pairs, pair_count,
+                          provenance, counts, stage_seconds, existing != NULL, taken_count, err);
+        if (code == ERR_OK && *taken_count > 0)
+            code = reload_existing(db, output_table, images, existing, err);
+        if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))
+            break;
+        log_line("warning", "write", NULL, "write attempt %d of %d failed, running it again: %s",
+                 attempt, ATTEMPTS, err->message);
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 50000000L * attempt};
+        nanosleep(&pause, NULL);
+    }
+    return code;
+}
+
+void write_print_pairs(FILE *out, const Images *images, const PairCategories *categories,
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance)
+{
+    char name[512];
+    for (size_t i = 0; i < pair_count; i++) {
+        uint32_t a, b;
+        ordered(images, &pairs[i], &a, &b);
+        pair_category(categories, a, b, i >= provenance->within_count, name, sizeof name);
+        fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
+        if (images->score != NULL)
+            fprintf(out, "\t%.6g\t%.6g", images->score[a], images->score[b]);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,87 @@
+/*
+ * write: everything the run writes or reads back from the pending-annotation
+ * table. Loads the pairs already proposed among the selected images (so the
+ * budget is filled with new pairs), and stores the chosen pairs in one
+ * transaction: COPY into a temporary table, INSERT ... ON CONFLICT DO
+ * NOTHING into the output table, and the run marked succeeded with its
+ * counts. Any failure rolls all of it back, and so does finding that
+ * another job stored some of the chosen pairs since the read.
+ *
+ * It does not choose pairs. The PairSet it returns belongs to the caller.
+ */
+#ifndef PAIRPICK_WRITE_H
+#define PAIRPICK_WRITE_H
+
+#include <stdio.h>
+
+#include "db/db.h"
+#include "core/error.h"
+#include "core/images.h"
+#include "numeric/pairs.h"
+#include "db/runs.h"
+
+/*
+ * Reads the pairs of output_table (quoted) whose two images are both among
+ * images, as row-index pairs. Runs on the caller's transaction (the read
+ * snapshot). *existing receives a new PairSet.
+ */
+int write_load_existing(Db *db, const char *output_table, const Images *images,
+                        PairSet **existing, Error *err);
+
+/*
+ * Exposure: for every selected image, the pairs of output_table it is in
+ * whose status is 'pending' or 'annotated' (any job), into exposure (one
+ * entry per image, zeroed first). Runs on the caller's transaction.
+ */
+int write_load_exposure(Db *db, const char *output_table, const Images *images,
+                        uint32_t *exposure, Error *err);
+
+/* The pairs of output_table still pending for job, into *pending. */
+int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,
+                        Error *err);
+
+/*
+ * The category each pair is stored under: the name of its images'
+ * category, or both names joined by '|' for a pair across two categories.
+ */
+typedef struct PairCategories {
+    const int32_t *category_of; /* per image */
+    char *const *names;         /* per category */
+} PairCategories;
+
+/* What is stored with each pair besides the pair (sql/004_pair_policy.sql). */
+typedef struct PairProvenance {
+    const char *policy;     /* "job:strategy/prefer" */
+    size_t within_count;    /* pairs[i] joins two categories iff i >= within_count */
+    const char *show_first; /* per pair: 'a' or 'b' (image_a or image_b as stored) */
+} PairProvenance;
+
+/*
+ * Inserts the pairs and marks the run succeeded, in one transaction.
+ * counts->pairs_inserted receives the rows inserted. stage_seconds (a JSON
+ * object text or NULL) goes on the run record.
+ *
+ * Another job may store some of the same pairs between this run's read and
+ * its write. With existing non-NULL (the run's PairSet of pairs already
+ * proposed), that rolls the write back: nothing stored, the run not marked
+ * succeeded; *existing is replaced by the pairs stored now among the
+ * images and *taken_count counts the chosen pairs among them, for the
+ * caller to choose again. With existing NULL the write commits what the
+ * others left (pairs_inserted < pair_count), and so it does when the rows
+ * the INSERT skipped are not stored by another run (a trigger or rule of
+ * the table dropped them). *taken_count is 0 after a write that committed.
+ */
+int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
+                const PairCategories *categories, const Pair *pairs, size_t pair_count,
+                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
+                PairSet **existing, size_t *taken_count, Error *err);
+
+/*
+ * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,
+ * category, score_a, score_b) to out, ordered as they would be stored.
+ * A pair across two categories names both: "score:3|score:4".
+ */
+void write_print_pairs(FILE *out, const Images *images, const PairCategories *categories,
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance);
+
+#endif

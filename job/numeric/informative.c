@@ -1,0 +1,635 @@
+#include "numeric/informative.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Labels of the rng streams, so each part draws independently. */
+#define TIE_LABEL UINT64_C(0x746965)       /* "tie" */
+#define SHARE_LABEL UINT64_C(0x7368617265) /* "share" */
+#define COIN_LABEL UINT64_C(0x636f696e)    /* "coin" */
+
+/* One candidate pair, with what orders it: best first. */
+typedef struct Candidate {
+    uint32_t a, b;
+    double priority;
+    uint64_t tie;
+} Candidate;
+
+static int compare_candidate(const void *x, const void *y)
+{
+    const Candidate *p = x, *q = y;
+    if (p->priority != q->priority)
+        return p->priority > q->priority ? -1 : 1;
+    return (p->tie > q->tie) - (p->tie < q->tie);
+}
+
+static double variance_of(const InformOptions *options, uint32_t image)
+{
+    double variance = options->variance != NULL ? options->variance[image] : NAN;
+    return isfinite(variance) && variance >= 0 ? variance
+                                               : options->score_sigma * options->score_sigma;
+}
+
+double informative_pair_information(const InformOptions *options, uint32_t a, uint32_t b,
+                                    double *p, double *variance_sum)
+{
+    if (options->score == NULL || !isfinite(options->score[a]) || !isfinite(options->score[b])) {
+        if (p != NULL)
+            *p = 0.5;
+        if (variance_sum != NULL)
+            *variance_sum = 0;
+        return 0;
+    }
+    double sum = variance_of(options, a) + variance_of(options, b);
+    double spread = sqrt(sum + 2 * options->beta * options->beta);
+    double z = spread > 0 ? (options->score[a] - options->score[b]) / spread : 0;
+    double win = 0.5 * erfc(-z / sqrt(2.0));
+    double entropy = 0;
+    if (win > 0 && win < 1)
+        entropy = -win * log2(win) - (1 - win) * log2(1 - win);
+    if (p != NULL)
+        *p = win;
+    if (variance_sum != NULL)
+        *variance_sum = sum;
+    return entropy * sum;
+}
+
+void informative_measure(const InformOptions *options, const Pair *pairs, size_t pair_count,
+                         InformStats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    double distance = 0, variance = 0;
+    for (size_t i = 0; i < pair_count; i++) {
+        double p, sum;
+        if (options->score == NULL || !isfinite(options->score[pairs[i].a])
+            || !isfinite(options->score[pairs[i].b]))
+            continue;
+        stats->information_sum += informative_pair_information(options, pairs[i].a, pairs[i].b,
+                                                               &p, &sum);
+        distance += fabs(p - 0.5);
+        variance += sum;
+        stats->pair_count++;
+    }
+    if (stats->pair_count > 0) {
+        stats->mean_p_distance = distance / (double)stats->pair_count;
+        stats->mean_variance_sum = variance / (double)stats->pair_count;
+    }
+}
+
+size_t informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
+                                Rng *rng, Pair *out)
+{
+    int32_t categories = 0;
+    size_t written = 0, paired = 0;
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= categories)
+            categories = category_of[i] + 1;
+    size_t *start = calloc((size_t)categories + 2, sizeof *start);
+    uint32_t *members = malloc((image_count + 1) * sizeof *members);
+    uint32_t *pairable = malloc((image_count + 1) * sizeof *pairable);
+    if (start == NULL || members == NULL || pairable == NULL)
+        goto done;
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            start[category_of[i] + 2]++;
+    for (int32_t c = 0; c < categories; c++)
+        start[c + 2] += start[c + 1];
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            members[start[category_of[i] + 1]++] = (uint32_t)i;
+    /* Images whose category has another image to pair with. */
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0 && start[category_of[i] + 1] - start[category_of[i]] >= 2)
+            pairable[paired++] = (uint32_t)i;
+    if (paired == 0)
+        goto done;
+    for (; written < count; written++) {
+        uint32_t a = pairable[rng_below(rng, paired)];
+        int32_t c = category_of[a];
+        size_t n = start[c + 1] - start[c];
+        uint32_t b = members[start[c] + rng_below(rng, n - 1)];
+        if (b == a)
+            b = members[start[c] + n - 1];
+        out[written].a = a < b ? a : b;
+        out[written].b = a < b ? b : a;
+    }
+done:
+    free(start);
+    free(members);
+    free(pairable);
+    return written;
+}
+
+/* ---- selection --------------------------------------------------------- */
+
+typedef struct Selector {
+    const InformOptions *options;
+    const PairSet *exclude;
+    size_t image_count;
+    uint64_t *tie_of;      /* per image: a random key, the order among equal scores */
+    double *inverse_norm;  /* per image, for max_similarity; NULL otherwise */
+    uint32_t *room;        /* per image: pairs it may still join (max_exposure) */
+    uint32_t *degree;      /* per image: pairs chosen in this run, in the current phase */
+    Rng tie_rng;
+    InformResult *result;
+} Selector;
+
+static bool near_duplicate(const Selector *s, uint32_t a, uint32_t b)
+{
+    const InformOptions *o = s->options;
+    if (!o->has_max_similarity || o->embedding == NULL || o->dim == 0)
+        return false;
+    const float *x = o->embedding + (size_t)a * o->dim, *y = o->embedding + (size_t)b * o->dim;
+    double dot = 0;
+    for (size_t d = 0; d < o->dim; d++)
+        dot += (double)x[d] * y[d];
+    return dot * s->inverse_norm[a] * s->inverse_norm[b] > o->max_similarity;
+}
+
+static uint32_t exposure_of(const Selector *s, uint32_t image)
+{
+    return s->options->exposure != NULL ? s->options->exposure[image] : 0;
+}
+
+/* Counts the candidate and, unless a filter drops it, appends it. */
+static void consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t *count)
+{
+    InformResult *r = s->result;
+    r->candidates_examined++;
+    if (x == y || pairset_contains(s->exclude, x, y))
+        return;
+    if (s->room[x] == 0 || s->room[y] == 0) {
+        r->exposure_skipped++;
+        return;
+    }
+    if (near_duplicate(s, x, y)) {
+        r->near_duplicates_skipped++;
+        return;
+    }
+    Candidate *c = &out[(*count)++];
+    c->a = x < y ? x : y;
+    c->b = x < y ? y : x;
+    uint32_t shown = exposure_of(s, x) + exposure_of(s, y);
+    if (s->options->prefer == INFORM_UNCERTAIN)
+        c->priority = informative_pair_information(s->options, x, y, NULL, NULL) / (1.0 + shown);
+    else
+        c->priority = -(double)shown;
+    c->tie = rng_next(&s->tie_rng);
+}
+
+/* The order along which neighbours are taken: score (uncertain), then a
+ * random key per image; random order alone with prefer random. */
+typedef struct OrderKey {
+    double score;
+    uint64_t tie;
+    uint32_t image;
+} OrderKey;
+
+static int compare_key(const void *x, const void *y)
+{
+    const OrderKey *p = x, *q = y;
+    if (p->score != q->score)
+        return p->score < q->score ? -1 : 1;
+    return (p->tie > q->tie) - (p->tie < q->tie);
+}
+
+static OrderKey key_of(const Selector *s, uint32_t image)
+{
+    OrderKey key = {.score = 0, .tie = s->tie_of[image], .image = image};
+    if (s->options->prefer == INFORM_UNCERTAIN)
+        key.score = s->options->score[image];
+    return key;
+}
+
+static bool before(const Selector *s, uint32_t x, uint32_t y)
+{
+    OrderKey p = key_of(s, x), q = key_of(s, y);
+    return compare_key(&p, &q) < 0;
+}
+
+static void sort_images(const Selector *s, uint32_t *images, size_t count, OrderKey *scratch)
+{
+    for (size_t i = 0; i < count; i++)
+        scratch[i] = key_of(s, images[i]);
+    qsort(scratch, count, sizeof *scratch, compare_key);
+    for (size_t i = 0; i < count; i++)
+        images[i] = scratch[i].image;
+}
+
+/*
+ * Where the window of image a[i] starts in b (both sorted): centred on a[i]'s
+ * place among b. Where a[i] lies beyond all of b (disjoint score bins), the
+ * boundary mirrors: the k-th image of a from the boundary faces the k-th of
+ * b, so the pairs spread over both sides instead of all meeting b's edge.
+ */
+static size_t window_start(size_t place, size_t i, size_t below_b, size_t above_b, size_t n_b,
+                           size_t width)
+{
+    size_t centre = place;
+    if (place == 0 && i < below_b)
+        centre = below_b - 1 - i;                   /* a[i] below all of b */
+    else if (place == n_b && i >= above_b)
+        centre = n_b - 1 - (i - above_b) % n_b;     /* a[i] above all of b */
+    size_t first = centre > width / 2 ? centre - width / 2 : 0;
+    return first + width > n_b ? n_b - width : first;
+}
+
+/*
+ * Greedy: the best candidates first, each taken while both images are below
+ * the degree bound and have room; at most quota. Marks taken candidates.
+ */
+static size_t take_best(Selector *s, const Candidate *candidates, size_t count, uint64_t quota,
+                        uint32_t bound, uint8_t *taken)
+{
+    size_t got = 0;
+    for (size_t k = 0; k < count && got < quota; k++) {
+        uint32_t a = candidates[k].a, b = candidates[k].b;
+        if (s->degree[a] >= bound || s->degree[b] >= bound || s->room[a] == 0 || s->room[b] == 0)
+            continue;
+        s->degree[a]++, s->degree[b]++;
+        s->room[a]--, s->room[b]--;
+        taken[k] = 1;
+        got++;
+    }
+    return got;
+}
+
+static void untake(Selector *s, const Candidate *candidates, size_t count, uint8_t *taken)
+{
+    for (size_t k = 0; k < count; k++)
+        if (taken[k]) {
+            s->degree[candidates[k].a]--, s->degree[candidates[k].b]--;
+            s->room[candidates[k].a]++, s->room[candidates[k].b]++;
+            taken[k] = 0;
+        }
+}
+
+static uint32_t degree_bound(uint64_t quota, size_t images)
+{
+    return images == 0 ? 0 : (uint32_t)((2 * quota + images - 1) / images + 1);
+}
+
+/* The within-category candidates and how far each category got. */
+typedef struct Within {
+    size_t categories;
+    const size_t *start;      /* members of category c: start[c] .. start[c + 1] */
+    const size_t *cand_start; /* its candidates: cand_start[c] .. cand_start[c + 1] */
+    const Candidate *candidates;
+    uint8_t *taken;
+    size_t *quota;            /* per category, this round's */
+    size_t *capacity;         /* candidates; what it got once locked */
+    uint8_t *locked;          /* could not fill its quota: keeps what it got */
+    size_t *scratch;          /* per category */
+} Within;
+
+/*
+ * Rounds of water-filling of budget over the open categories: a category
+ * that cannot fill its quota under the degree bound is locked with what it
+ * got, and the budget is shared again among the others, until every open
+ * category fills its quota. Called again with a larger budget, the open
+ * categories choose again from scratch; s->degree must hold the within
+ * degrees of the pairs taken so far.
+ */
+static int fill_within(Selector *s, Within *w, uint64_t budget, Rng *stream, Error *err)
+{
+    uint64_t locked_total = 0;
+    for (size_t c = 0; c < w->categories; c++)
+        if (w->locked[c])
+            locked_total += w->capacity[c];
+    for (;;) {
+        uint64_t open_sum = 0;
+        for (size_t c = 0; c < w->categories; c++) {
+            w->scratch[c] = w->locked[c] ? 0 : w->capacity[c];
+            open_sum += w->scratch[c];
+        }
+        uint64_t left = budget > locked_total ? budget - locked_total : 0;
+        if (left > open_sum)
+            left = open_sum;
+        int code = pairs_share_budget(w->scratch, (int32_t)w->categories, left, stream, w->quota,
+                                      err);
+        if (code != ERR_OK)
+            return code;
+        bool short_any = false;
+        for (size_t c = 0; c < w->categories; c++) {
+            if (w->locked[c])
+                continue;
+            size_t first = w->cand_start[c], here = w->cand_start[c + 1] - first;
+            untake(s, w->candidates + first, here, w->taken + first);
+            if (w->quota[c] == 0)
+                continue;
+            size_t got = take_best(s, w->candidates + first, here, w->quota[c],
+                                   degree_bound(w->quota[c], w->start[c + 1] - w->start[c]),
+                                   w->taken + first);
+            if (got < w->quota[c]) {
+                w->locked[c] = 1;
+                w->capacity[c] = got;
+                locked_total += got;
+                short_any = true;
+            }
+        }
+        if (!short_any)
+            return ERR_OK;
+    }
+}
+
+/* Within pairs taken so far; with degree non-NULL, their degrees into it. */
+static uint64_t within_taken(const Within *w, uint32_t *degree, size_t image_count)
+{
+    uint64_t got = 0;
+    if (degree != NULL)
+        memset(degree, 0, image_count * sizeof *degree);
+    for (size_t k = 0; k < w->cand_start[w->categories]; k++)
+        if (w->taken[k]) {
+            got++;
+            if (degree != NULL)
+                degree[w->candidates[k].a]++, degree[w->candidates[k].b]++;
+        }
+    return got;
+}
+
+int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
+                       uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
+                       Rng *rng, InformResult *result, Error *err)
+{
+    Selector s = {.options = options, .exclude = exclude, .image_count = image_count,
+                  .result = result};
+    size_t *start = NULL, *cand_start = NULL, *quota = NULL, *capacity = NULL;
+    uint32_t *members = NULL;
+    Candidate *candidates = NULL;
+    uint8_t *taken = NULL, *locked = NULL;
+    Candidate *cross = NULL;
+    size_t *cross_start = NULL, *cross_next = NULL;
+    uint8_t *cross_taken = NULL;
+    Rng base = *rng, stream;
+    int code = ERR_OK;
+
+    memset(result, 0, sizeof *result);
+    if ((code = pairs_check_input(category_of, image_count, category_count, err)) != ERR_OK)
+        goto done;
+    if (options->prefer == INFORM_UNCERTAIN && options->score == NULL) {
+        code = error_set(err, ERR_DATA, "prefer uncertain needs scores");
+        goto done;
+    }
+    size_t window = options->window > 0 ? options->window : 1;
+    size_t categories = (size_t)category_count;
+    for (size_t l = 0; l < options->link_count; l++)
+        if (options->links[l].from < 0 || options->links[l].from >= category_count
+            || options->links[l].to < 0 || options->links[l].to >= category_count
+            || options->links[l].from == options->links[l].to) {
+            code = error_set(err, ERR_INTERNAL, "link %zu joins categories %d and %d", l,
+                             (int)options->links[l].from, (int)options->links[l].to);
+            goto done;
+        }
+
+    result->category_count = category_count;
+    result->pairs_per_category = calloc(categories + 1, sizeof *result->pairs_per_category);
+    result->capacity_per_category = calloc(categories + 1, sizeof *result->capacity_per_category);
+    start = calloc(categories + 2, sizeof *start);
+    cand_start = calloc(categories + 1, sizeof *cand_start);
+    quota = calloc(categories + 1, sizeof *quota);
+    capacity = calloc(categories + 1, sizeof *capacity);
+    locked = calloc(categories + 1, 1);
+    members = malloc((image_count + 1) * sizeof *members);
+    s.tie_of = malloc((image_count + 1) * sizeof *s.tie_of);
+    s.room = malloc((image_count + 1) * sizeof *s.room);
+    s.degree = calloc(image_count + 1, sizeof *s.degree);
+    if (result->pairs_per_category == NULL || result->capacity_per_category == NULL
+        || start == NULL || cand_start == NULL || quota == NULL || capacity == NULL
+        || locked == NULL || members == NULL || s.tie_of == NULL || s.room == NULL
+        || s.degree == NULL) {
+        code = error_nomem(err, (image_count + categories) * 16);
+        goto done;
+    }
+    rng_fork(&base, TIE_LABEL, &s.tie_rng);
+    for (size_t i = 0; i < image_count; i++) {
+        s.tie_of[i] = rng_next(&s.tie_rng);
+        uint32_t shown = options->exposure != NULL ? options->exposure[i] : 0;
+        s.room[i] = options->max_exposure == 0 ? UINT32_MAX
+                    : shown >= options->max_exposure ? 0
+                                                     : options->max_exposure - shown;
+    }
+    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0) {
+        s.inverse_norm = malloc((image_count + 1) * sizeof *s.inverse_norm);
+        if (s.inverse_norm == NULL) {
+            code = error_nomem(err, image_count * sizeof *s.inverse_norm);
+            goto done;
+        }
+        for (size_t i = 0; i < image_count; i++) {
+            double norm = 0;
+            const float *row = options->embedding + i * options->dim;
+            for (size_t d = 0; d < options->dim; d++)
+                norm += (double)row[d] * row[d];
+            s.inverse_norm[i] = norm > 0 ? 1 / sqrt(norm) : 0;
+        }
+    }
+
+    /* Images by category, in score order (uncertain) or a random order;
+     * without a finite score an image cannot be compared by uncertainty. */
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0
+            && (options->prefer != INFORM_UNCERTAIN || isfinite(options->score[i])))
+            start[category_of[i] + 2]++;
+    for (size_t c = 0; c < categories; c++)
+        start[c + 2] += start[c + 1];
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0
+            && (options->prefer != INFORM_UNCERTAIN || isfinite(options->score[i])))
+            members[start[category_of[i] + 1]++] = (uint32_t)i;
+    OrderKey *scratch = malloc((start[categories] + 1) * sizeof *scratch);
+    if (scratch == NULL) {
+        code = error_nomem(err, start[categories] * sizeof *scratch);
+        goto done;
+    }
+    for (size_t c = 0; c < categories; c++)
+        sort_images(&s, members + start[c], start[c + 1] - start[c], scratch);
+    free(scratch);
+
+    /* Within candidates: each image and the next `window` in order. */
+    size_t member_count = start[categories];
+    if (member_count > SIZE_MAX / sizeof *candidates / (window + 1)) {
+        code = error_set(err, ERR_DATA, "too many candidate pairs");
+        goto done;
+    }
+    candidates = malloc((member_count * window + 1) * sizeof *candidates);
+    taken = calloc(member_count * window + 1, 1);
+    if (candidates == NULL || taken == NULL) {
+        code = error_nomem(err, member_count * window * sizeof *candidates);
+        goto done;
+    }
+    size_t count = 0;
+    for (size_t c = 0; c < categories; c++) {
+        cand_start[c] = count;
+        size_t n = start[c + 1] - start[c];
+        const uint32_t *m = members + start[c];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j <= i + window && j < n; j++)
+                consider(&s, m[i], m[j], candidates, &count);
+        qsort(candidates + cand_start[c], count - cand_start[c], sizeof *candidates,
+              compare_candidate);
+        capacity[c] = count - cand_start[c];
+        result->capacity_per_category[c] = capacity[c];
+        result->available += capacity[c];
+    }
+    cand_start[categories] = count;
+
+    /* Cross candidates: each image of `from` and the `window` images of
+     * `to` nearest to it in order (two pointers over both sorted lists). */
+    size_t links = options->link_count;
+    cross_start = calloc(links + 1, sizeof *cross_start);
+    cross_next = calloc(links + 1, sizeof *cross_next);
+    size_t cross_room = 0;
+    for (size_t l = 0; l < links; l++) {
+        size_t from = (size_t)options->links[l].from, to = (size_t)options->links[l].to;
+        size_t n_to = start[to + 1] - start[to];
+        cross_room += (start[from + 1] - start[from]) * (window < n_to ? window : n_to);
+    }
+    cross = malloc((cross_room + 1) * sizeof *cross);
+    cross_taken = calloc(cross_room + 1, 1);
+    if (cross_start == NULL || cross_next == NULL || cross == NULL || cross_taken == NULL) {
+        code = error_nomem(err, cross_room * sizeof *cross);
+        goto done;
+    }
+    size_t cross_count = 0;
+    for (size_t l = 0; l < links; l++) {
+        size_t from = (size_t)options->links[l].from, to = (size_t)options->links[l].to;
+        const uint32_t *a = members + start[from], *b = members + start[to];
+        size_t n_a = start[from + 1] - start[from], n_b = start[to + 1] - start[to];
+        size_t width = window < n_b ? window : n_b, place = 0, below_b = 0, above_b = n_a;
+        cross_start[l] = cross_count;
+        if (width == 0)
+            continue;
+        while (below_b < n_a && before(&s, a[below_b], b[0]))
+            below_b++;
+        while (above_b > 0 && before(&s, b[n_b - 1], a[above_b - 1]))
+            above_b--;
+        for (size_t i = 0; i < n_a; i++) {
+            while (place < n_b && before(&s, b[place], a[i]))
+                place++;
+            size_t first = window_start(place, i, below_b, above_b, n_b, width);
+            for (size_t j = first; j < first + width; j++)
+                consider(&s, a[i], b[j], cross, &cross_count);
+        }
+    }
+    cross_start[links] = cross_count;
+    for (size_t l = 0; l < links; l++)
+        qsort(cross + cross_start[l], cross_start[l + 1] - cross_start[l], sizeof *cross,
+              compare_candidate);
+    result->cross_available = cross_count;
+    result->available += cross_count;
+
+    /*
+     * The budget: round(explore_fraction * budget) for bridges, the rest
+     * within categories. What one side cannot use goes to the other: the
+     * bridges take what the categories left, and the categories choose
+     * again for what the bridges left.
+     */
+    uint64_t budget = max_pairs < result->available ? max_pairs : result->available;
+    uint64_t cross_quota = (uint64_t)floor(options->explore_fraction * (double)budget + 0.5);
+    if (links == 0 || cross_quota > cross_count)
+        cross_quota = links == 0 ? 0 : cross_count;
+    uint64_t within_budget = budget - cross_quota;
+    Within w = {.categories = categories, .start = start, .cand_start = cand_start,
+                .candidates = candidates, .taken = taken, .quota = quota,
+                .capacity = capacity, .locked = locked, .scratch = result->pairs_per_category};
+    rng_fork(&base, SHARE_LABEL, &stream);
+    if ((code = fill_within(&s, &w, within_budget, &stream, err)) != ERR_OK)
+        goto done;
+    uint64_t within_got = within_taken(&w, NULL, image_count);
+    if (links > 0 && budget - within_got > cross_quota)
+        cross_quota = budget - within_got < cross_count ? budget - within_got : cross_count;
+
+    /* Cross pairs: round-robin over the links, best first in each. */
+    memset(s.degree, 0, image_count * sizeof *s.degree);
+    /* Images of linked categories, each once (s.degree marks them). */
+    size_t linked_images = 0;
+    for (size_t l = 0; l < links; l++) {
+        int32_t ends[2] = {options->links[l].from, options->links[l].to};
+        for (int e = 0; e < 2; e++)
+            for (size_t k = start[ends[e]]; k < start[ends[e] + 1]; k++)
+                if (s.degree[members[k]] == 0) {
+                    s.degree[members[k]] = 1;
+                    linked_images++;
+                }
+        cross_next[l] = cross_start[l];
+    }
+    memset(s.degree, 0, image_count * sizeof *s.degree);
+    uint32_t cross_bound = degree_bound(cross_quota, linked_images);
+    uint64_t cross_got = 0;
+    for (bool progress = true; progress && cross_got < cross_quota;) {
+        progress = false;
+        for (size_t l = 0; l < links && cross_got < cross_quota; l++) {
+            for (; cross_next[l] < cross_start[l + 1]; cross_next[l]++) {
+                size_t k = cross_next[l];
+                if (take_best(&s, cross + k, 1, 1, cross_bound, cross_taken + k) == 1) {
+                    cross_next[l]++;
+                    cross_got++;
+                    progress = true;
+                    break;
+                }
+            }
+        }
+    }
+    if (within_got + cross_got < budget && budget - cross_got > within_budget) {
+        within_taken(&w, s.degree, image_count);
+        if ((code = fill_within(&s, &w, budget - cross_got, &stream, err)) != ERR_OK)
+            goto done;
+    }
+
+    /* The result: within pairs by category, then cross pairs by link. */
+    size_t total = 0;
+    for (size_t c = 0; c < categories; c++) {
+        size_t got = 0;
+        for (size_t k = cand_start[c]; k < cand_start[c + 1]; k++)
+            got += taken[k];
+        result->pairs_per_category[c] = got;
+        total += got;
+    }
+    result->pairs = malloc((total + (size_t)cross_got + 1) * sizeof *result->pairs);
+    result->show_first = malloc(total + (size_t)cross_got + 1);
+    if (result->pairs == NULL || result->show_first == NULL) {
+        code = error_nomem(err, total * sizeof *result->pairs);
+        goto done;
+    }
+    for (size_t k = 0; k < count; k++)
+        if (taken[k])
+            result->pairs[result->pair_count++] = (Pair){candidates[k].a, candidates[k].b};
+    result->within_count = result->pair_count;
+    for (size_t k = 0; k < cross_count; k++)
+        if (cross_taken[k])
+            result->pairs[result->pair_count++] = (Pair){cross[k].a, cross[k].b};
+    rng_fork(&base, COIN_LABEL, &stream);
+    for (size_t k = 0; k < result->pair_count; k++)
+        result->show_first[k] = (rng_next(&stream) >> 63) ? 'b' : 'a';
+    rng_next(rng);
+
+done:
+    free(start);
+    free(cand_start);
+    free(quota);
+    free(capacity);
+    free(locked);
+    free(members);
+    free(candidates);
+    free(taken);
+    free(cross);
+    free(cross_start);
+    free(cross_next);
+    free(cross_taken);
+    free(s.tie_of);
+    free(s.inverse_norm);
+    free(s.room);
+    free(s.degree);
+    if (code != ERR_OK)
+        informative_result_release(result);
+    return code;
+}
+
+void informative_result_release(InformResult *result)
+{
+    free(result->pairs);
+    free(result->show_first);
+    free(result->pairs_per_category);
+    free(result->capacity_per_category);
+    memset(result, 0, sizeof *result);
+}

@@ -1,0 +1,126 @@
+/*
+ * informative: chooses the pairs that carry the most information for the
+ * annotators' time (strategy.prefer: uncertain), bridges between
+ * neighbouring categories (strategy.explore_fraction), and keeps exposure
+ * (strategy.max_exposure) and near-duplicates (strategy.max_similarity) in
+ * check. With prefer random it applies the same constraints to random pairs.
+ *
+ * Each image's score is a Gaussian: mean = score, variance = its variance
+ * (or score_sigma^2 when it has none). a beats b with probability
+ *   p = Phi((mu_a - mu_b) / sqrt(var_a + var_b + 2 beta^2))
+ * and a pair's expected information is the binary entropy of p (bits)
+ * weighted by var_a + var_b. Candidates are the `window` score neighbours of
+ * every image inside its category (O(N * window) candidates, then a sort).
+ *
+ * Like pairs, it knows nothing of ids, SQL, YAML or printing: images are
+ * indices into the caller's arrays, randomness comes from the Rng passed in.
+ * informative_select fills a caller-owned InformResult whose arrays it
+ * allocates; informative_result_release frees them.
+ */
+#ifndef PAIRPICK_INFORMATIVE_H
+#define PAIRPICK_INFORMATIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "numeric/pairs.h"
+#include "core/rng.h"
+
+typedef enum { INFORM_RANDOM, INFORM_UNCERTAIN } InformPrefer;
+
+/* Two neighbouring categories (adjacent score bins, nearest centroids). */
+typedef struct CategoryLink {
+    int32_t from, to;
+} CategoryLink;
+
+#define INFORM_DEFAULT_WINDOW 8
+#define INFORM_DEFAULT_BETA 0.1
+#define INFORM_DEFAULT_SCORE_SIGMA 0.1
+
+typedef struct InformOptions {
+    InformPrefer prefer;
+    const double *score;    /* per image; required for uncertain, else may be NULL */
+    const double *variance; /* per image, may be NULL; NaN or < 0: score_sigma^2 */
+    double score_sigma;     /* > 0 */
+    double beta;            /* per-comparison noise, > 0 */
+    size_t window;          /* neighbours per image, >= 1 */
+    double explore_fraction; /* share of the budget for cross-category pairs, [0, 1] */
+    const CategoryLink *links; /* pairs of neighbouring categories, each once */
+    size_t link_count;
+    const uint32_t *exposure; /* per image: open pairs it is already in; may be NULL */
+    uint32_t max_exposure;    /* 0: no cap */
+    const float *embedding;   /* image_count x dim, for max_similarity; may be NULL */
+    size_t dim;
+    bool has_max_similarity;
+    double max_similarity;    /* cosine above which a pair is a near-duplicate */
+} InformOptions;
+
+typedef struct InformResult {
+    Pair *pairs;          /* within-category pairs grouped by category, then cross pairs */
+    size_t pair_count;
+    size_t within_count;  /* pairs[i] is cross-category iff i >= within_count */
+    char *show_first;     /* per pair: 'a' or 'b', a fair coin */
+    size_t *pairs_per_category;    /* category_count entries (within pairs) */
+    size_t *capacity_per_category; /* window candidates left after the filters */
+    int32_t category_count;
+    uint64_t available;       /* sum of capacities, plus the cross candidates */
+    uint64_t cross_available; /* cross candidates left after the filters */
+    uint64_t candidates_examined;     /* candidate pairs generated, within and cross */
+    uint64_t near_duplicates_skipped; /* candidates over max_similarity */
+    uint64_t exposure_skipped;        /* candidates with an image already at max_exposure */
+} InformResult;
+
+/*
+ * Chooses up to max_pairs pairs: round(explore_fraction * budget) across
+ * linked categories, the rest inside categories, budget = min(max_pairs,
+ * available). What one side cannot use goes to the other: bridges take
+ * what the categories could not, then the categories choose again for what
+ * the bridges could not. Inside categories the budget is water-filled as in
+ * pairs_select over the categories' candidate counts; a category whose
+ * candidates cannot fill its quota under the degree bound keeps what it got
+ * and the rest goes to the others. Every image of a category with quota q
+ * among n images is in at most ceil(2q/n) + 1 of its pairs; cross pairs
+ * are shared round-robin across links with their own such bound. Never a
+ * self-pair, a pair twice, a pair of exclude, a near-duplicate, or an image
+ * past max_exposure (counting exposure). Best pairs first: by expected
+ * information discounted by 1 + exposure_a + exposure_b (uncertain), or
+ * least-shown first then at random (random); ties at random, seeded.
+ *
+ * Reproducible: same inputs and rng state, same result. Advances rng by one.
+ * Errors: ERR_DATA when image_count does not fit 32-bit indices, or prefer
+ * uncertain without scores; ERR_INTERNAL for bad categories or memory.
+ */
+int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
+                       uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
+                       Rng *rng, InformResult *result, Error *err);
+
+void informative_result_release(InformResult *result);
+
+/* Expected information of the pair {a, b} (0 without scores); *p receives
+ * the probability that a beats b and *variance_sum var_a + var_b (either
+ * may be NULL). */
+double informative_pair_information(const InformOptions *options, uint32_t a, uint32_t b,
+                                    double *p, double *variance_sum);
+
+/* Figures of a set of pairs, for the report. */
+typedef struct InformStats {
+    size_t pair_count;
+    double mean_p_distance;   /* mean |p - 1/2| */
+    double mean_variance_sum; /* mean var_a + var_b */
+    double information_sum;   /* summed expected information (bits x score units^2) */
+} InformStats;
+
+void informative_measure(const InformOptions *options, const Pair *pairs, size_t pair_count,
+                         InformStats *stats);
+
+/*
+ * count random pairs, each of two distinct images of one category (drawn
+ * uniformly: an image, then another of its category), into out. Returns the
+ * number written: fewer when no category has two images.
+ */
+size_t informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
+                                Rng *rng, Pair *out);
+
+#endif

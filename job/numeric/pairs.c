@@ -1,0 +1,462 @@
+#include "numeric/pairs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- PairSet ---------------------------------------------------------- */
+
+/*
+ * A pair is stored as one 64-bit key, (smaller << 32) | larger, so the order
+ * given does not matter. UINT64_MAX marks an empty slot; the one pair with
+ * that key, the self-pair {UINT32_MAX, UINT32_MAX}, is kept in a flag.
+ * Linear probing, load at most one half, capacity a power of two.
+ */
+#define EMPTY_KEY UINT64_MAX
+#define MIN_SLOTS 16
+
+struct PairSet {
+    uint64_t *slots;
+    size_t slot_count; /* a power of two */
+    size_t count;      /* pairs in slots, plus the flag */
+    bool has_empty_key;
+};
+
+static uint64_t pair_key(uint32_t a, uint32_t b)
+{
+    return a < b ? ((uint64_t)a << 32) | b : ((uint64_t)b << 32) | a;
+}
+
+/* MurmurHash3's finalizer: spreads the keys' structured bits over the mask. */
+static size_t key_hash(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
+    key ^= key >> 33;
+    return (size_t)key;
+}
+
+static uint64_t *new_slots(size_t slot_count)
+{
+    uint64_t *slots = malloc(slot_count * sizeof *slots);
+    if (slots != NULL)
+        memset(slots, 0xff, slot_count * sizeof *slots); /* all EMPTY_KEY */
+    return slots;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t find_slot(const uint64_t *slots, size_t slot_count, uint64_t key)
+{
+    size_t mask = slot_count - 1;
+    size_t slot = key_hash(key) & mask;
+    while (slots[slot] != EMPTY_KEY && slots[slot] != key)
+        slot = (slot + 1) & mask;
+    return slot;
+}
+
+PairSet *pairset_new(size_t expected)
+{
+    size_t slot_count = MIN_SLOTS;
+    PairSet *set;
+
+    if (expected > SIZE_MAX / (4 * sizeof(uint64_t)))
+        return NULL;
+    while (slot_count < 2 * expected)
+        slot_count *= 2;
+    set = calloc(1, sizeof *set);
+    if (set == NULL)
+        return NULL;
+    set->slots = new_slots(slot_count);
+    if (set->slots == NULL) {
+        free(set);
+        return NULL;
+    }
+    set->slot_count = slot_count;
+    return set;
+}
+
+static int grow(PairSet *set)
+{
+    size_t slot_count = set->slot_count * 2;
+    uint64_t *slots;
+
+    if (slot_count > SIZE_MAX / sizeof *slots)
+        return -1;
+    slots = new_slots(slot_count);
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < set->slot_count; i++)
+        if (set->slots[i] != EMPTY_KEY)
+            slots[find_slot(slots, slot_count, set->slots[i])] = set->slots[i];
+    free(set->slots);
+    set->slots = slots;
+    set->slot_count = slot_count;
+    return 0;
+}
+
+int pairset_add(PairSet *set, uint32_t a, uint32_t b)
+{
+    uint64_t key = pair_key(a, b);
+
+    if (key == EMPTY_KEY) {
+        if (set->has_empty_key)
+            return 0;
+        set->has_empty_key = true;
+        set->count++;
+        return 1;
+    }
+    size_t slot = find_slot(set->slots, set->slot_count, key);
+    if (set->slots[slot] == key)
+        return 0;
+    size_t stored = set->count - (set->has_empty_key ? 1 : 0);
+    if (2 * (stored + 1) > set->slot_count) {
+        if (grow(set) < 0)
+            return -1;
+        slot = find_slot(set->slots, set->slot_count, key);
+    }
+    set->slots[slot] = key;
+    set->count++;
+    return 1;
+}
+
+bool pairset_contains(const PairSet *set, uint32_t a, uint32_t b)
+{
+    uint64_t key = pair_key(a, b);
+
+    if (set == NULL)
+        return false;
+    if (key == EMPTY_KEY)
+        return set->has_empty_key;
+    return set->slots[find_slot(set->slots, set->slot_count, key)] == key;
+}
+
+size_t pairset_count(const PairSet *set)
+{
+    return set == NULL ? 0 : set->count;
+}
+
+void pairset_free(PairSet *set)
+{
+    if (set == NULL)
+        return;
+    free(set->slots);
+    free(set);
+}
+
+/* ---- Pair selection --------------------------------------------------- */
+
+/* The label of the stream that hands out the budget's last units; category
+ * streams use the category index, always below 2^31. */
+#define REMAINDER_LABEL (UINT64_C(1) << 63)
+
+static size_t gcd(size_t x, size_t y)
+{
+    while (y != 0) {
+        size_t rest = x % y;
+        x = y;
+        y = rest;
+    }
+    return x;
+}
+
+/* Pairs of one category being written out. */
+typedef struct Walk {
+    const uint32_t *order; /* the category's images in random order */
+    const PairSet *exclude; /* NULL when no excluded pair lies in the category */
+    Pair *out;
+    uint64_t quota;
+    uint64_t taken;
+} Walk;
+
+/* Takes the pair of the images at positions i and j of the order unless it
+ * is excluded; true once the quota is full. */
+static bool take(Walk *walk, size_t i, size_t j)
+{
+    uint32_t x = walk->order[i], y = walk->order[j];
+    if (walk->exclude != NULL && pairset_contains(walk->exclude, x, y))
+        return false;
+    walk->out[walk->taken].a = x < y ? x : y;
+    walk->out[walk->taken].b = x < y ? y : x;
+    walk->taken++;
+    return walk->taken == walk->quota;
+}
+
+/*
+ * Offset d joins position i to i + d (mod n). Those n pairs form
+ * g = gcd(n, d) cycles of length L = n / g: v, v + d, v + 2d, ... Taking the
+ * even edges of every cycle first is a matching (each image gains at most
+ * one pair), then the closing edge of odd cycles (reaching the image the
+ * matching left out), then the odd edges: a partly taken offset leaves the
+ * degrees within one of each other for as long as possible. For d = n/2 the
+ * cycles have length 2 and one edge each. True once the quota is full.
+ */
+static bool walk_offset(Walk *walk, size_t n, size_t d)
+{
+    size_t cycles = gcd(n, d), length = n / cycles;
+
+    if (2 * d == n) {
+        for (size_t v = 0; v < cycles; v++)
+            if (take(walk, v, v + d))
+                return true;
+        return false;
+    }
+    size_t paired = length - (length & 1); /* edges k < paired alternate */
+    for (size_t v = 0; v < cycles; v++) {
+        size_t position = v;
+        for (size_t k = 0; k < paired; k += 2) {
+            size_t next = position + d < n ? position + d : position + d - n;
+            if (take(walk, position, next))
+                return true;
+            position = next + d < n ? next + d : next + d - n;
+        }
+    }
+    if (length & 1)
+        for (size_t v = 0; v < cycles; v++)
+            if (take(walk, v >= d ? v - d : v + n - d, v))
+                return true;
+    for (size_t v = 0; v < cycles; v++) {
+        size_t position = v + d < n ? v + d : v + d - n;
+        for (size_t k = 1; k < paired; k += 2) {
+            size_t next = position + d < n ? position + d : position + d - n;
+            if (take(walk, position, next))
+                return true;
+            position = next + d < n ? next + d : next + d - n;
+        }
+    }
+    return false;
+}
+
+/*
+ * An offset whose first matching phase covers every image (n even: d odd,
+ * so the cycles are even; n odd: d coprime to n, one cycle), so that
+ * ceil(n/2) pairs already reach every image.
+ */
+static bool covers_all(size_t n, size_t d)
+{
+    return n % 2 == 0 ? d % 2 == 1 : gcd(n, d) == 1;
+}
+
+/*
+ * quota pairs (<= the category's capacity) among the n images in members,
+ * written to out. order and offsets are scratch for n and n/2 entries.
+ */
+static int pick_category(const uint32_t *members, size_t n, uint64_t quota,
+                         const PairSet *exclude, Rng *rng, uint32_t *order, uint32_t *offsets,
+                         Pair *out, Error *err)
+{
+    size_t offset_count = n / 2;
+    Walk walk = {.order = order, .exclude = exclude, .out = out, .quota = quota};
+
+    memcpy(order, members, n * sizeof *order);
+    rng_shuffle(rng, order, n, sizeof *order);
+    for (size_t d = 1; d <= offset_count; d++)
+        offsets[d - 1] = (uint32_t)d;
+    rng_shuffle(rng, offsets, offset_count, sizeof *offsets);
+    /* The first covering offset of a random order is a random covering one. */
+    for (size_t k = 0; k < offset_count; k++)
+        if (covers_all(n, offsets[k])) {
+            uint32_t first = offsets[k];
+            offsets[k] = offsets[0];
+            offsets[0] = first;
+            break;
+        }
+    /* Every pair of the category lies on exactly one offset, so walking them
+     * all meets every non-excluded pair: the quota is always reached. */
+    for (size_t k = 0; k < offset_count; k++)
+        if (walk_offset(&walk, n, offsets[k]))
+            return ERR_OK;
+    return error_set(err, ERR_INTERNAL, "only %llu of %llu pairs found in a category of %zu images",
+                     (unsigned long long)walk.taken, (unsigned long long)quota, n);
+}
+
+/*
+ * Water-filling: the largest level such that giving every category
+ * min(capacity, level) stays within budget; the units left over (fewer than
+ * the categories with capacity above the level) go one each to randomly
+ * chosen such categories.
+ */
+int pairs_share_budget(const size_t *capacity, int32_t category_count, uint64_t budget,
+                       Rng *rng, size_t *quota, Error *err)
+{
+    uint64_t low = 0, high = 0;
+    int32_t *open = NULL;
+    int32_t open_count = 0;
+    int code = ERR_OK;
+
+    for (int32_t c = 0; c < category_count; c++)
+        if (capacity[c] > high)
+            high = capacity[c];
+    while (low < high) {
+        uint64_t level = low + (high - low + 1) / 2, total = 0;
+        for (int32_t c = 0; c < category_count && total <= budget; c++)
+            total += capacity[c] < level ? capacity[c] : level;
+        if (total <= budget)
+            low = level;
+        else
+            high = level - 1;
+    }
+    uint64_t given = 0;
+    for (int32_t c = 0; c < category_count; c++) {
+        quota[c] = capacity[c] < low ? capacity[c] : (size_t)low;
+        given += quota[c];
+    }
+    uint64_t remainder = budget - given;
+    if (remainder == 0)
+        goto done;
+    open = malloc((size_t)category_count * sizeof *open);
+    if (open == NULL) {
+        code = error_nomem(err, (size_t)category_count * sizeof *open);
+        goto done;
+    }
+    for (int32_t c = 0; c < category_count; c++)
+        if (capacity[c] > low)
+            open[open_count++] = c;
+    if (remainder >= (uint64_t)open_count) { /* cannot happen: the level was the largest */
+        code = error_set(err, ERR_INTERNAL, "budget sharing left %llu pairs for %d categories",
+                         (unsigned long long)remainder, (int)open_count);
+        goto done;
+    }
+    /* A partial Fisher-Yates shuffle: distinct categories, uniformly. */
+    for (uint64_t k = 0; k < remainder; k++) {
+        uint64_t pick = k + rng_below(rng, (uint64_t)open_count - k);
+        int32_t chosen = open[pick];
+        open[pick] = open[k];
+        open[k] = chosen;
+        quota[chosen]++;
+    }
+
+done:
+    free(open);
+    return code;
+}
+
+int pairs_check_input(const int32_t *category_of, size_t image_count, int32_t category_count,
+                      Error *err)
+{
+    if (category_count < 0)
+        return error_set(err, ERR_INTERNAL, "negative category count %d", (int)category_count);
+    if (image_count > UINT32_MAX)
+        return error_set(err, ERR_DATA, "cannot pair %zu images: at most %u are supported",
+                         image_count, (unsigned)UINT32_MAX);
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= category_count)
+            return error_set(err, ERR_INTERNAL, "category %d of image %zu is not below %d",
+                             (int)category_of[i], i, (int)category_count);
+    return ERR_OK;
+}
+
+int pairs_select(const int32_t *category_of, size_t image_count, int32_t category_count,
+                 uint64_t max_pairs, const PairSet *exclude, Rng *rng, PairsResult *result,
+                 Error *err)
+{
+    Rng base = *rng, stream;
+    size_t *start = NULL;    /* category_count + 1 offsets into members */
+    uint32_t *members = NULL; /* image indices grouped by category */
+    uint64_t *excluded = NULL;
+    uint32_t *order = NULL, *offsets = NULL;
+    size_t largest = 0;
+    int code = ERR_OK;
+
+    memset(result, 0, sizeof *result);
+    if ((code = pairs_check_input(category_of, image_count, category_count, err)) != ERR_OK)
+        goto done;
+    size_t categories = (size_t)category_count;
+
+    result->category_count = category_count;
+    result->pairs_per_category = calloc(categories + 1, sizeof *result->pairs_per_category);
+    result->capacity_per_category = calloc(categories + 1, sizeof *result->capacity_per_category);
+    start = calloc(categories + 2, sizeof *start);
+    excluded = calloc(categories + 1, sizeof *excluded);
+    if (result->pairs_per_category == NULL || result->capacity_per_category == NULL
+        || start == NULL || excluded == NULL) {
+        code = error_nomem(err, (categories + 2) * 4 * sizeof(size_t));
+        goto done;
+    }
+
+    /* Counting sort of the images by category, ascending inside each. */
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            start[category_of[i] + 2]++;
+    for (size_t c = 0; c < categories; c++) {
+        if (start[c + 2] > largest)
+            largest = start[c + 2];
+        start[c + 2] += start[c + 1];
+    }
+    members = malloc((start[categories + 1] + 1) * sizeof *members);
+    if (members == NULL) {
+        code = error_nomem(err, start[categories + 1] * sizeof *members);
+        goto done;
+    }
+    /* start[c + 1] walks category c's slice, ending where c + 1 begins. */
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            members[start[category_of[i] + 1]++] = (uint32_t)i;
+
+    /* Excluded pairs inside a category lower its capacity. */
+    if (exclude != NULL)
+        for (size_t slot = 0; slot < exclude->slot_count; slot++) {
+            uint64_t key = exclude->slots[slot];
+            size_t a = (size_t)(key >> 32), b = (size_t)(key & UINT32_MAX);
+            if (key == EMPTY_KEY || a == b || a >= image_count || b >= image_count)
+                continue;
+            if (category_of[a] >= 0 && category_of[a] == category_of[b])
+                excluded[category_of[a]]++;
+        }
+    for (size_t c = 0; c < categories; c++) {
+        uint64_t n = start[c + 1] - start[c];
+        result->capacity_per_category[c] = (size_t)(n * (n - (n > 0)) / 2 - excluded[c]);
+        result->available += result->capacity_per_category[c];
+    }
+
+    uint64_t budget = max_pairs < result->available ? max_pairs : result->available;
+    if (budget > SIZE_MAX / sizeof(Pair) - 1) {
+        code = error_set(err, ERR_INTERNAL, "cannot hold %llu pairs in memory",
+                         (unsigned long long)budget);
+        goto done;
+    }
+    rng_fork(&base, REMAINDER_LABEL, &stream);
+    if ((code = pairs_share_budget(result->capacity_per_category, category_count, budget, &stream,
+                             result->pairs_per_category, err))
+        != ERR_OK)
+        goto done;
+
+    result->pairs = malloc(((size_t)budget + 1) * sizeof *result->pairs);
+    order = malloc((largest + 1) * sizeof *order);
+    offsets = malloc((largest / 2 + 1) * sizeof *offsets);
+    if (result->pairs == NULL || order == NULL || offsets == NULL) {
+        code = error_nomem(err, (size_t)budget * sizeof *result->pairs);
+        goto done;
+    }
+    for (size_t c = 0; c < categories; c++) {
+        size_t quota = result->pairs_per_category[c];
+        if (quota == 0)
+            continue;
+        rng_fork(&base, (uint64_t)c, &stream);
+        if ((code = pick_category(members + start[c], start[c + 1] - start[c], quota,
+                                  excluded[c] > 0 ? exclude : NULL, &stream, order, offsets,
+                                  result->pairs + result->pair_count, err))
+            != ERR_OK)
+            goto done;
+        result->pair_count += quota;
+    }
+    rng_next(rng);
+
+done:
+    free(start);
+    free(members);
+    free(excluded);
+    free(order);
+    free(offsets);
+    if (code != ERR_OK)
+        pairs_result_release(result);
+    return code;
+}
+
+void pairs_result_release(PairsResult *result)
+{
+    free(result->pairs);
+    free(result->pairs_per_category);
+    free(result->capacity_per_category);
+    memset(result, 0, sizeof *result);
+}

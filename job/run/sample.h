@@ -1,0 +1,46 @@
+/*
+ * sample: the contact sheet of a categorization (the prototype's "select
+ * images" step). For each category it puts N random images into
+ * DIR/<category>/ (symlinks, or copies) and writes DIR/index.html with one
+ * row per category: its size, the sampled thumbnails and a few ids. Image
+ * paths come from source.image_path: a template containing {id}, or a
+ * column read for the sampled ids only. Relative paths start at
+ * source.image_root (itself relative to the config file's folder).
+ * Missing image files are listed in the sheet and counted, not fatal.
+ *
+ * It does not choose pairs or write to the database.
+ */
+#ifndef PAIRPICK_SAMPLE_H
+#define PAIRPICK_SAMPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "run/categorize.h"
+#include "config/config.h"
+#include "db/db.h"
+#include "core/error.h"
+#include "core/images.h"
+#include "read/plan.h"
+#include "core/rng.h"
+
+typedef struct SampleOptions {
+    const char *out_dir;
+    int per_category; /* default 5 */
+    bool copy;        /* copy the files instead of symlinking them */
+} SampleOptions;
+
+typedef struct SampleSummary {
+    size_t categories;
+    size_t images_placed;
+    size_t images_missing;
+} SampleSummary;
+
+int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images *images,
+                 const Categories *categories, const SampleOptions *options, Rng *rng,
+                 SampleSummary *summary, Error *err);
+
+/* Makes a category name safe as one folder name ("cluster:3" -> "cluster-3"). */
+void sample_folder_name(const char *name, char *buffer, size_t size);
+
+#endif
