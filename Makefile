@@ -25,8 +25,9 @@ LDLIBS = $(PKG_LIBS) -lm -lpthread
 BUILD ?= build
 LAYERS := core numeric config db read run
 
-SOURCES := $(sort $(foreach layer,$(LAYERS),$(wildcard job/$(layer)/*.c)))
-LIB_SOURCES := $(SOURCES)
+# job/main.c and the command-line parser beside it sit on top of the layers.
+SOURCES := $(sort $(foreach layer,$(LAYERS),$(wildcard job/$(layer)/*.c)) $(wildcard job/*.c))
+LIB_SOURCES := $(filter-out job/main.c,$(SOURCES))
 LIB_OBJECTS := $(LIB_SOURCES:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
