@@ -8,7 +8,8 @@ packages="gcc make pkg-config libc6-dev libpq-dev libyaml-dev libcmocka-dev libo
 postgresql-15 postgresql-client-15"
 if [ "${1:-}" = "--test" ]; then
     # chromium: the contact-sheet test renders the page headless.
-    packages="$packages chromium valgrind clang libclang-rt-14-dev"
+    # mandoc: lints the manual pages in docs/ (mandoc -Tlint).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc"
 fi
 
 missing=""
