@@ -100,9 +100,13 @@ demo: deps
 	$(MAKE) all
 	tests/tools/demo.sh
 
+MANDIR ?= $(PREFIX)/share/man
+
 install: $(BUILD)/pairpick
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(BUILD)/pairpick $(DESTDIR)$(PREFIX)/bin/pairpick
+	install -m 0644 docs/pairpick.1 $(DESTDIR)$(MANDIR)/man1/pairpick.1
+	install -m 0644 docs/pairpick.yaml.5 $(DESTDIR)$(MANDIR)/man5/pairpick.yaml.5
 
 clean:
 	rm -rf $(BUILD)

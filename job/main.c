@@ -23,7 +23,9 @@
 #include "db/model_store.h"
 #include "read/plan.h"
 #include "core/json.h"
+#include "run/metrics.h"
 #include "run/report.h"
+#include "run/summary.h"
 #include "run/run.h"
 #include "read/stream.h"
 
@@ -271,11 +273,11 @@ static int command_sample(JobConfig *config, const RunOptions *options,
     int code = run_sample(config, options, sample, &summary, &report, &err);
     if (code != ERR_OK) {
         report.error = err.message;
-        report_print_json(stdout, &report);
+        summary_print_json(stdout, &report);
         return fail(&err);
     }
-    if (report.memory_mode != NULL)
-        fprintf(stderr, "pairpick: memory %s: %s\n", report.memory_mode, report.memory_note);
+    if (report.memory.mode != NULL)
+        fprintf(stderr, "pairpick: memory %s: %s\n", report.memory.mode, report.memory.note);
     fprintf(stderr, "pairpick: contact sheet %s/index.html: %zu categories, %zu images placed, "
                     "%zu missing\n",
             sample->out_dir, summary.categories, summary.images_placed, summary.images_missing);
@@ -283,9 +285,9 @@ static int command_sample(JobConfig *config, const RunOptions *options,
     json_string(stdout, sample->out_dir);
     printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64,
            summary.categories, summary.images_placed, summary.images_missing, report.seed);
-    if (report.memory_mode != NULL) {
+    if (report.memory.mode != NULL) {
         printf(",\"memory_mode\":");
-        json_string(stdout, report.memory_mode);
+        json_string(stdout, report.memory.mode);
     }
     printf("}\n");
     return ERR_OK;
@@ -413,7 +415,7 @@ static int command_run(JobConfig *config, const RunOptions *options, const RunOu
         size_t length = 0;
         FILE *memory = open_memstream(&line, &length);
         if (memory != NULL) {
-            report_print_json(memory, &report);
+            summary_print_json(memory, &report);
             fclose(memory);
             if (length > 0 && line[length - 1] == '\n')
                 line[length - 1] = '\0';
@@ -422,17 +424,17 @@ static int command_run(JobConfig *config, const RunOptions *options, const RunOu
             free(line);
         }
     } else if (log_level() != LOG_QUIET) {
-        report_print_human(stderr, &report, state.images,
+        summary_print_human(stderr, &report, state.images,
                            state.pairs_per_category != NULL ? state.categories : NULL,
                            state.pairs_per_category);
     }
-    report_print_json(stdout, &report);
+    summary_print_json(stdout, &report);
     if (code != ERR_OK)
         log_line("error", NULL, NULL, "%s", err.message);
-    if (outputs->xcom_path != NULL && report_write_json_file(outputs->xcom_path, &report,
+    if (outputs->xcom_path != NULL && summary_write_json_file(outputs->xcom_path, &report,
                                                              &output_err) != ERR_OK)
         log_line("error", "xcom", NULL, "%s", output_err.message);
-    if (outputs->metrics_path != NULL && report_write_metrics(outputs->metrics_path, &report,
+    if (outputs->metrics_path != NULL && metrics_write(outputs->metrics_path, &report,
                                                               &output_err) != ERR_OK)
         log_line("error", "metrics", NULL, "%s", output_err.message);
     /* What a scheduler should show as "skipped" rather than success or retry. */

@@ -175,130 +175,167 @@ static char *quote_column(const char *column, QuoteIdentFn quote, void *context,
     return quote(context, column, err);
 }
 
-int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
-               const char *as_of, Plan *plan, Error *err)
+/* The quoted source columns the config names (NULL where it names none). */
+typedef struct Columns {
+    char *id, *score, *variance, *date, *category;
+} Columns;
+
+static void columns_free(Columns *columns)
 {
-    int code = ERR_OK;
-    Text select = {0}, where = {0}, copy_where = {0}, other = {0};
-    char *id = NULL, *score = NULL, *variance = NULL, *date = NULL, *category = NULL;
+    free(columns->id);
+    free(columns->score);
+    free(columns->variance);
+    free(columns->date);
+    free(columns->category);
+}
 
-    memset(plan, 0, sizeof *plan);
+/* One column quoted into *out, or nothing for a column not configured. */
+static int quote_optional(const char *column, QuoteIdentFn quote, void *quote_context,
+                          char **out, Error *err)
+{
+    if (column == NULL)
+        return ERR_OK;
+    *out = quote_column(column, quote, quote_context, err);
+    return *out != NULL ? ERR_OK : err->code;
+}
 
+static int quote_columns(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
+                         Columns *columns, Error *err)
+{
+    int code;
+    if ((code = quote_optional(config->source.id, quote, quote_context, &columns->id, err))
+            != ERR_OK
+        || (code = quote_optional(config->source.score, quote, quote_context, &columns->score,
+                                  err))
+               != ERR_OK
+        || (code = quote_optional(config->source.variance, quote, quote_context,
+                                  &columns->variance, err))
+               != ERR_OK
+        || (code = quote_optional(config->source.date, quote, quote_context, &columns->date,
+                                  err))
+               != ERR_OK)
+        return code;
+    return quote_optional(config->source.category, quote, quote_context, &columns->category,
+                          err);
+}
+
+/*
+ * The FROM item and the output table. The operator's own query is trusted
+ * as they wrote it (it is their config), wrapped so our filters and casts
+ * apply on top.
+ */
+static int quote_tables(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
+                        Plan *plan, Error *err)
+{
     if (config->source.table != NULL) {
         plan->source_sql = ident_quote_name(config->source.table, quote, quote_context, err);
-        if (plan->source_sql == NULL) {
-            code = err->code;
-            goto done;
-        }
-    } else {
-        /* The operator's own query, trusted as they wrote it (it is their
-         * config), wrapped so our filters and casts apply on top. */
-        if (asprintf(&plan->source_sql, "(%s)", config->source.query) < 0) {
-            code = error_nomem(err, strlen(config->source.query));
-            goto done;
-        }
+        if (plan->source_sql == NULL)
+            return err->code;
+    } else if (asprintf(&plan->source_sql, "(%s)", config->source.query) < 0) {
+        plan->source_sql = NULL;
+        return error_nomem(err, strlen(config->source.query));
     }
     plan->output_table = ident_quote_name(config->output.table, quote, quote_context, err);
-    if (plan->output_table == NULL) {
-        code = err->code;
-        goto done;
-    }
+    return plan->output_table != NULL ? ERR_OK : err->code;
+}
 
-#define QUOTE_OR_FAIL(var, column)                                                             \
-    do {                                                                                       \
-        if ((column) != NULL) {                                                                \
-            (var) = quote_column((column), quote, quote_context, err);                          \
-            if ((var) == NULL) {                                                               \
-                code = err->code;                                                              \
-                goto done;                                                                     \
-            }                                                                                  \
-        }                                                                                      \
-    } while (0)
-    QUOTE_OR_FAIL(id, config->source.id);
-    QUOTE_OR_FAIL(score, config->source.score);
-    QUOTE_OR_FAIL(variance, config->source.variance);
-    QUOTE_OR_FAIL(date, config->source.date);
-    QUOTE_OR_FAIL(category, config->source.category);
-#undef QUOTE_OR_FAIL
-
+/* What the SELECT returns, and its "SELECT ... FROM ... AS source". */
+static void select_list(const JobConfig *config, const Columns *columns, Plan *plan,
+                        Text *select)
+{
     bool needs_embedding = config->strategy.by == STRATEGY_EMBEDDING
                            || config->strategy.by == STRATEGY_EMBEDDING_SCORE
                            || config->strategy.max_similarity.set; /* near-duplicates */
-    plan->has_score = score != NULL;
-    plan->has_variance = variance != NULL;
-    plan->has_category = category != NULL && config->strategy.by == STRATEGY_CATEGORY;
+    plan->has_score = columns->score != NULL;
+    plan->has_variance = columns->variance != NULL;
+    plan->has_category = columns->category != NULL && config->strategy.by == STRATEGY_CATEGORY;
     plan->has_embedding = needs_embedding && config->source.embedding != NULL;
 
-    text_append(&select, "SELECT source.%s::text", id);
+    text_append(select, "SELECT source.%s::text", columns->id);
     plan->column_count = 1;
     if (plan->has_score) {
-        text_append(&select, ", source.%s::float8", score);
+        text_append(select, ", source.%s::float8", columns->score);
         plan->column_count++;
     }
     if (plan->has_variance) {
-        text_append(&select, ", source.%s::float8", variance);
+        text_append(select, ", source.%s::float8", columns->variance);
         plan->column_count++;
     }
     if (plan->has_category) {
-        text_append(&select, ", source.%s::text", category);
+        text_append(select, ", source.%s::text", columns->category);
         plan->column_count++;
     }
     if (plan->has_embedding) {
         /* An expression on purpose: pgvector columns are read as
          * "embedding::real[]". Its type is checked when the run describes
          * the query. */
-        text_append(&select, ", (%s)", config->source.embedding);
+        text_append(select, ", (%s)", config->source.embedding);
         plan->column_count++;
     }
-    text_append(&select, " FROM %s AS source", plan->source_sql);
+    text_append(select, " FROM %s AS source", plan->source_sql);
+}
 
+/* The statements of the plan from its SELECT list and WHERE clauses. */
+static int plan_statements(const JobConfig *config, const Columns *columns, const Text *select,
+                           const Text *where, const Text *copy_where, Plan *plan, Error *err)
+{
+    const char *where_sql = where->text != NULL ? where->text : "";
+    const char *copy_where_sql = copy_where->text != NULL ? copy_where->text : "";
+    plan->has_where = where->text != NULL;
+    if (asprintf(&plan->select_sql, "%s%s", select->text, where_sql) < 0) {
+        plan->select_sql = NULL;
+        return error_nomem(err, strlen(select->text));
+    }
+    if (asprintf(&plan->copy_select_sql, "%s%s", select->text, copy_where_sql) < 0
+        || asprintf(&plan->from_where_sql, " FROM %s AS source%s", plan->source_sql, where_sql)
+               < 0
+        || asprintf(&plan->id_sql, "source.%s", columns->id) < 0
+        || (plan->has_embedding
+            && asprintf(&plan->embedding_sql, "(%s)", config->source.embedding) < 0)
+        || asprintf(&plan->copy_sql, "COPY (%s%s) TO STDOUT (FORMAT binary)", select->text,
+                    copy_where_sql)
+               < 0
+        || asprintf(&plan->count_sql, "SELECT count(*) FROM %s AS source", plan->source_sql)
+               < 0) {
+        plan->copy_select_sql = plan->from_where_sql = plan->id_sql = NULL;
+        plan->embedding_sql = plan->copy_sql = plan->count_sql = NULL;
+        return error_nomem(err, strlen(plan->select_sql));
+    }
+    return ERR_OK;
+}
+
+int plan_build(const JobConfig *config, QuoteIdentFn quote, void *quote_context,
+               const char *as_of, Plan *plan, Error *err)
+{
+    Text select = {0}, where = {0}, copy_where = {0};
+    Columns columns = {0};
+    int code;
+
+    memset(plan, 0, sizeof *plan);
+    if ((code = quote_tables(config, quote, quote_context, plan, err)) != ERR_OK
+        || (code = quote_columns(config, quote, quote_context, &columns, err)) != ERR_OK)
+        goto done;
+    select_list(config, &columns, plan, &select);
     /* Filters: values only as parameters. The SELECT refers to them as $n;
      * COPY takes no parameters, so its copy refers to the same values set
      * as transaction-local settings (stream_read sets them with $n). */
-    add_filters(config, plan, score, variance, date, as_of, false, &where);
-    add_filters(config, plan, score, variance, date, as_of, true, &copy_where);
+    add_filters(config, plan, columns.score, columns.variance, columns.date, as_of, false, &where);
+    add_filters(config, plan, columns.score, columns.variance, columns.date, as_of, true,
+                &copy_where);
     for (int i = 0; i < plan->param_count; i++)
         if (plan->params[i] == NULL)
             select.failed = true;
-
-    text_append(&other, "%s%s", select.text != NULL ? select.text : "",
-                where.text != NULL ? where.text : "");
-    if (select.failed || where.failed || copy_where.failed || other.failed) {
-        code = error_nomem(err, other.capacity);
+    if (select.failed || where.failed || copy_where.failed) {
+        code = error_nomem(err, select.capacity + where.capacity);
         goto done;
     }
-    plan->select_sql = other.text;
-    other.text = NULL;
-    if (asprintf(&plan->copy_select_sql, "%s%s", select.text,
-                 copy_where.text != NULL ? copy_where.text : "") < 0
-        || asprintf(&plan->from_where_sql, " FROM %s AS source%s", plan->source_sql,
-                    where.text != NULL ? where.text : "") < 0
-        || asprintf(&plan->id_sql, "source.%s", id) < 0
-        || (plan->has_embedding
-            && asprintf(&plan->embedding_sql, "(%s)", config->source.embedding) < 0)) {
-        code = error_nomem(err, strlen(plan->select_sql));
-        goto done;
-    }
-    plan->has_where = where.text != NULL;
-    if (asprintf(&plan->copy_sql, "COPY (%s%s) TO STDOUT (FORMAT binary)", select.text,
-                 copy_where.text != NULL ? copy_where.text : "")
-            < 0
-        || asprintf(&plan->count_sql, "SELECT count(*) FROM %s AS source", plan->source_sql) < 0) {
-        plan->copy_sql = plan->count_sql = NULL;
-        code = error_nomem(err, strlen(plan->select_sql));
-        goto done;
-    }
+    code = plan_statements(config, &columns, &select, &where, &copy_where, plan, err);
 
 done:
     free(select.text);
     free(where.text);
     free(copy_where.text);
-    free(other.text);
-    free(id);
-    free(score);
-    free(variance);
-    free(date);
-    free(category);
+    columns_free(&columns);
     if (code != ERR_OK)
         plan_release(plan);
     return code;

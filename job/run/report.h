@@ -1,11 +1,12 @@
 /*
- * report: what a run tells its operator and its scheduler. A human summary
- * on stderr (counts, categories, pairs per category, and how close the
- * chosen pairs are against random pairs), and exactly one JSON line on
- * stdout with the run id, status and counts.
+ * report: the figures of a run, gathered stage by stage: its identity and
+ * status, counts, stage times, and what the stages measured (memory mode,
+ * quality of the chosen pairs against random pairs, clusters, the stored
+ * model, the informative selection, the queue).
  *
  * It computes the quality figures from the arrays it is given; it does not
- * read the database. The caller owns the Report.
+ * read the database or print (summary prints it, metrics writes the
+ * Prometheus file). The caller owns the Report.
  */
 #ifndef PAIRPICK_REPORT_H
 #define PAIRPICK_REPORT_H
@@ -36,6 +37,54 @@ const char *report_stage_name(Stage stage);
 
 #define REPORT_EXPOSURE_BUCKETS 8
 
+/* How an embedding run held its data: "in_memory", "bounded" or "assign", and why. */
+typedef struct ReportMemory {
+    const char *mode; /* NULL for runs without embeddings */
+    char note[256];
+} ReportMemory;
+
+/* The chosen pairs against random pairs of the same images. */
+typedef struct ReportQuality {
+    bool has_score_delta;
+    double chosen_score_delta, random_score_delta; /* mean |score_a - score_b| */
+    bool has_similarity;
+    double chosen_similarity, random_similarity; /* mean cosine similarity */
+} ReportQuality;
+
+/* The k-means clustering of the run. */
+typedef struct ReportClusters {
+    bool measured;
+    int cluster_count, iterations;
+    double inertia;
+    size_t size_min, size_median, size_max;
+} ReportClusters;
+
+/* strategy.clusters_from: the stored model and the drift against its fit (else NULL). */
+typedef struct ReportModel {
+    const struct ClusterModel *stored;
+    const struct ModelDrift *drift;
+    bool refitted;
+} ReportModel;
+
+/* Informative pairs (strategy.prefer and its companions). */
+typedef struct ReportSelection {
+    const char *prefer;   /* "random" or "uncertain"; NULL before pairing */
+    bool has_information; /* scores: the chosen and random figures below */
+    InformStats chosen_information, random_information; /* random: in-category pairs */
+    bool selector_ran;    /* the informative selector chose: its counts below */
+    uint64_t cross_pairs, candidates_examined, near_duplicates_skipped, exposure_skipped;
+    bool has_exposure;    /* images by open pairs after this run: 0..6, then 7 or more */
+    uint64_t exposure_histogram[REPORT_EXPOSURE_BUCKETS];
+} ReportSelection;
+
+/* output.max_pending: the job's queue before this run. */
+typedef struct ReportQueue {
+    bool enabled;
+    uint64_t pending_before;
+    int64_t max_pending;
+    bool full; /* nothing to add: the run chose no pairs */
+} ReportQueue;
+
 typedef struct Report {
     const char *job;
     const char *run_id;
@@ -43,40 +92,18 @@ typedef struct Report {
     const char *strategy;
     int exit_code;
     uint64_t seed;
-    RunCounts counts;
-    StreamStats stream;
     const char *error;    /* NULL on success */
+    const char *as_of;    /* --as-of, or NULL */
     double seconds;
     double stage_seconds[STAGE_COUNT];
-    const char *as_of;    /* --as-of, or NULL */
-    const char *memory_mode; /* "in_memory" or "bounded" (embedding runs) */
-    char memory_note[256];   /* why, with the figures */
-    /* Quality of the chosen pairs against random pairs of the same images: */
-    bool has_score_delta;
-    double chosen_score_delta, random_score_delta;   /* mean |score_a - score_b| */
-    bool has_similarity;
-    double chosen_similarity, random_similarity;     /* mean cosine similarity */
-    /* k-means figures: */
-    bool has_clusters;
-    int cluster_count, iterations;
-    double inertia;
-    size_t cluster_size_min, cluster_size_median, cluster_size_max;
-    /* strategy.clusters_from: the stored model and the drift against its fit (else NULL). */
-    const struct ClusterModel *model;
-    const struct ModelDrift *drift;
-    bool model_refitted;
-    /* Informative pairs (strategy.prefer and its companions): */
-    const char *prefer;       /* "random" or "uncertain"; NULL before pairing */
-    bool has_information;     /* scores: the chosen and random figures below */
-    InformStats chosen_information, random_information; /* random: in-category pairs */
-    bool has_selection;       /* the informative selector ran: its counts below */
-    uint64_t cross_pairs, candidates_examined, near_duplicates_skipped, exposure_skipped;
-    bool has_exposure;        /* images by open pairs after this run: 0..6, then 7 or more */
-    uint64_t exposure_histogram[REPORT_EXPOSURE_BUCKETS];
-    bool has_queue;           /* output.max_pending: the queue before this run */
-    uint64_t pending_before;
-    int64_t max_pending;
-    bool queue_full;          /* nothing to add: the run chose no pairs */
+    RunCounts counts;     /* rows and pairs, as on the run record */
+    StreamStats stream;   /* what the read saw */
+    ReportMemory memory;
+    ReportQuality quality;
+    ReportClusters clusters;
+    ReportModel model;
+    ReportSelection selection;
+    ReportQueue queue;
 } Report;
 
 /*
@@ -101,28 +128,7 @@ void report_measure_information(Report *report, const InformOptions *options,
 void report_measure_exposure(Report *report, const uint32_t *exposure, const int32_t *category_of,
                              size_t image_count, const Pair *pairs, size_t pair_count);
 
-/* The human summary, with the pairs chosen per category (may be NULL). */
-void report_print_human(FILE *out, const Report *report, const Images *images,
-                        const Categories *categories, const size_t *pairs_per_category);
-
-/* The one JSON line. */
-void report_print_json(FILE *out, const Report *report);
-
 /* The stage times as a JSON object text into buffer. */
 const char *report_stage_json(const Report *report, char *buffer, size_t size);
-
-/*
- * Writes the JSON line to path atomically (a temporary file renamed over
- * it), for --xcom-file. ERR_USAGE when the file cannot be written.
- */
-int report_write_json_file(const char *path, const Report *report, Error *err);
-
-/*
- * Writes the Prometheus text format for the node_exporter textfile
- * collector to path atomically: last success time (kept from the previous
- * file when this run failed), durations per stage, rows read and skipped,
- * pairs inserted, exit status.
- */
-int report_write_metrics(const char *path, const Report *report, Error *err);
 
 #endif

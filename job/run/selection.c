@@ -1,0 +1,286 @@
+#include "run/selection.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/pending.h"
+#include "numeric/kmeans.h"
+#include "numeric/model.h"
+#include "numeric/reservoir.h"
+#include "run/choose.h"
+#include "run/session.h"
+
+/*
+ * Embeddings are what makes reading slow; they are streamed over several
+ * connections when resources.workers asks for more than one, or by default
+ * (one per core) from this many rows on.
+ */
+#define PARALLEL_MIN_ROWS 20000
+
+/* Bytes per row besides the embedding: id arena and index, offsets, scores. */
+#define ROW_OVERHEAD 96
+/* What the process needs besides the data (libraries, BLAS buffers). */
+#define BASELINE_BYTES (96u << 20)
+
+#define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
+
+int read_streams(const JobConfig *config, const Plan *plan, uint64_t total)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = config->resources.workers > 0 ? config->resources.workers
+                                                : (int)(cores > 0 ? cores : 1);
+    bool parallel = plan->has_embedding && workers > 1
+                    && (config->resources.workers > 0 || total >= PARALLEL_MIN_ROWS);
+    return parallel ? workers : 1;
+}
+
+/*
+ * READ_BOUNDED. With several streams each partition keeps its share of the
+ * sample (reservoir_split) and assigns its own rows.
+ */
+static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t sample_rows,
+                        int streams, Images *images, Rng *rng, ReadResult *result, Error *err)
+{
+    const JobConfig *config = request->config;
+    ReservoirSet sample;
+    Kmeans *kmeans = NULL;
+    ClusterModel *model = NULL;
+    StreamStats again;
+    int code;
+
+    if ((code = reservoir_set_init(&sample, sample_rows, dim, streams, rng, RESERVOIR_LABEL, err))
+        != ERR_OK)
+        goto done;
+
+    /* Pass 1: a uniform sample of the rows. */
+    StreamOptions pass = *request->stream_options;
+    pass.embedding_dim = dim;
+    pass.on_row = reservoir_row;
+    pass.on_partitions = reservoir_set_partitions;
+    pass.partitions_context = &sample;
+    Images kept;
+    images_init(&kept, images->has_score, images->has_variance, images->has_label, false);
+    *images = kept; /* ids, scores and labels only */
+    if ((code = stream_read_split(db, request->plan, &pass, streams, run_connect_worker,
+                                  (void *)config, images, &result->stats, err))
+        != ERR_OK)
+        goto done;
+    size_t fitted_rows = reservoir_set_gather(&sample);
+
+    KmeansOptions options = config_kmeans_options(config);
+    if ((size_t)options.cluster_count > fitted_rows) {
+        code = error_set(err, ERR_DATA, "cannot make %d clusters from %zu images",
+                         options.cluster_count, fitted_rows);
+        goto done;
+    }
+    if (options.metric == KMEANS_COSINE)
+        kmeans_normalize_rows(sample.sample, fitted_rows, dim);
+    if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
+        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, err)) != ERR_OK)
+        goto done;
+    reservoir_set_release(&sample);
+
+    /* Pass 2: every row to its nearest center, as through a stored model
+     * (normalized for cosine, no PCA), over the same streams. */
+    if ((code = model_new("bounded", 0, options.metric, dim, options.cluster_count, 0, NULL, NULL,
+                          0.0, kmeans_centers(kmeans), NULL, NULL, &model, err))
+        != ERR_OK)
+        goto done;
+    size_t rows = images->count > 0 ? images->count : 1;
+    if ((result->cluster_labels = malloc(rows * sizeof(int32_t))) == NULL) {
+        code = error_nomem(err, rows * sizeof(int32_t));
+        goto done;
+    }
+    double inertia = 0.0;
+    pass = *request->stream_options;
+    pass.on_reject = NULL; /* reported by pass 1 */
+    if ((code = model_read_assign_rows(model, db, request->plan, &pass, true, streams,
+                                       run_connect_worker, (void *)config, images,
+                                       result->cluster_labels, rows, NULL, &inertia, &again, err))
+        != ERR_OK)
+        goto done;
+    result->clusters.cluster_of = result->cluster_labels;
+    result->clusters.cluster_count = options.cluster_count;
+    result->clusters.inertia = inertia;
+    result->clusters.iterations = kmeans_iterations(kmeans);
+
+done:
+    reservoir_set_release(&sample);
+    model_free(model);
+    kmeans_free(kmeans);
+    return code;
+}
+
+/*
+ * How an embedding read without a stored model holds its rows: in memory
+ * when the float32 matrix fits resources.memory_limit (or there is none),
+ * else bounded on a sample of *sample_rows rows. ERR_DATA when not even a
+ * sample of 4 rows per cluster fits.
+ */
+static int choose_embedding_mode(Db *db, const ReadRequest *request, uint64_t total,
+                                 ReadMode *mode, size_t *dim, size_t *sample_rows,
+                                 ReportMemory *memory, Error *err)
+{
+    const JobConfig *config = request->config;
+    int64_t limit = config->resources.memory_limit_bytes;
+    EmbeddingFormat format;
+    int code;
+
+    *dim = (size_t)config->source.embedding_dim;
+    if ((code = stream_describe_embedding(db, request->plan, &format, err)) != ERR_OK
+        || (*dim == 0 && (code = stream_probe_dim(db, request->plan, format, dim, err)) != ERR_OK))
+        return code;
+    double matrix = (double)total * (double)*dim * sizeof(float);
+    double needed = matrix + (double)total * ROW_OVERHEAD + BASELINE_BYTES;
+    *mode = READ_IN_MEMORY;
+    memory->mode = "in_memory";
+    snprintf(memory->note, sizeof memory->note, "%" PRIu64 " x %zu float32 matrix of %.0f MB%s",
+             total, *dim, matrix / 1e6, limit > 0 ? " fits resources.memory_limit" : "");
+    if (limit <= 0 || *dim == 0 || needed <= (double)limit)
+        return ERR_OK;
+
+    double room = (double)limit - (double)total * ROW_OVERHEAD - BASELINE_BYTES;
+    *sample_rows = room > 0 ? (size_t)(room * 0.8 / ((double)*dim * sizeof(float))) : 0;
+    if (*sample_rows > total)
+        *sample_rows = (size_t)total;
+    if (*sample_rows < (size_t)config->strategy.clusters * 4)
+        return error_set(err, ERR_DATA,
+                         "resources.memory_limit of %" PRId64 " bytes cannot hold even a "
+                         "sample of %" PRIu64 " images of %zu dimensions"
+                         "\nHINT: raise resources.memory_limit",
+                         limit, total, *dim);
+    *mode = READ_BOUNDED;
+    memory->mode = "bounded";
+    snprintf(memory->note, sizeof memory->note,
+             "the %.0f MB matrix (%" PRIu64 " x %zu) exceeds memory_limit %.0f MB: "
+             "fitted on a uniform sample of %zu rows, then assigned all in a second pass",
+             matrix / 1e6, total, *dim, (double)limit / 1e6, *sample_rows);
+    return ERR_OK;
+}
+
+/* READ_ASSIGN: every row to the stored model's centres while streaming. */
+static int read_assign(Db *db, const ReadRequest *request, uint64_t total, int streams,
+                       Images *images, Rng *rng, ReadResult *result, ReportMemory *memory,
+                       Error *err)
+{
+    memory->mode = "assign";
+    snprintf(memory->note, sizeof memory->note,
+             "%s%s: ids, scores and labels only, no embedding matrix",
+             request->model->refit ? "fitted a new model version on a sample, then " : "",
+             "assigned to stored centres while streaming");
+    return model_read_assign(request->config, db, request->plan, request->stream_options, total,
+                             request->model, streams, run_connect_worker,
+                             (void *)request->config, images, &result->stats, rng, err);
+}
+
+/* READ_IN_MEMORY: every row, over one connection or several. */
+static int read_in_memory(Db *db, const ReadRequest *request, uint64_t total, int streams,
+                          Images *images, ReadResult *result, Error *err)
+{
+    int code;
+    if (streams > 1)
+        return stream_read_parallel(db, request->plan, request->stream_options, streams,
+                                    run_connect_worker, (void *)request->config, images,
+                                    &result->stats, err);
+    if ((code = images_reserve(images, total, err)) != ERR_OK)
+        return code;
+    return stream_read(db, request->plan, request->stream_options, images, &result->stats, err);
+}
+
+/* What the output table holds among the images, in the read's snapshot. */
+static int read_output_table(Db *db, const ReadRequest *request, const Images *images,
+                             ReadResult *result, Error *err)
+{
+    const JobConfig *config = request->config;
+    const char *table = request->plan->output_table;
+    int code;
+    if ((code = write_load_existing(db, table, images, &result->existing, err)) != ERR_OK)
+        return code;
+    if (choose_uses_selector(config)) {
+        result->exposure = malloc((images->count + 1) * sizeof *result->exposure);
+        if (result->exposure == NULL)
+            return error_nomem(err, images->count * sizeof *result->exposure);
+        if ((code = write_load_exposure(db, table, images, result->exposure, err)) != ERR_OK)
+            return code;
+    }
+    if (config->output.max_pending > 0)
+        return write_count_pending(db, table, config->job, &result->pending_before, err);
+    return ERR_OK;
+}
+
+/* The read inside the caller's snapshot. */
+static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, Rng *rng,
+                            ReadResult *result, ReportMemory *memory, Error *err)
+{
+    const Plan *plan = request->plan;
+    size_t dim = 0, sample_rows = 0;
+    int code;
+
+    if ((code = db_query_uint64(db, "count source", plan->count_sql, 0, NULL,
+                                &result->source_rows, err))
+        != ERR_OK)
+        return code;
+    uint64_t total = result->source_rows;
+    int streams = read_streams(request->config, plan, total);
+    result->mode = READ_IN_MEMORY;
+    if (request->model != NULL && plan->has_embedding)
+        result->mode = READ_ASSIGN;
+    else if (plan->has_embedding
+             && (code = choose_embedding_mode(db, request, total, &result->mode, &dim,
+                                              &sample_rows, memory, err))
+                    != ERR_OK)
+        return code;
+
+    switch (result->mode) {
+    case READ_ASSIGN:
+        code = read_assign(db, request, total, streams, images, rng, result, memory, err);
+        break;
+    case READ_BOUNDED:
+        code = read_bounded(db, request, dim, sample_rows, streams, images, rng, result, err);
+        break;
+    case READ_IN_MEMORY:
+        code = read_in_memory(db, request, total, streams, images, result, err);
+        break;
+    }
+    if (code != ERR_OK)
+        return code;
+    result->streamed = true;
+    if (request->output_table)
+        code = read_output_table(db, request, images, result, err);
+    return code;
+}
+
+int read_selection(Db *db, const ReadRequest *request, Images *images, Rng *rng,
+                   ReadResult *result, ReportMemory *memory, Error *err)
+{
+    memset(result, 0, sizeof *result);
+    int code = db_begin(db, "begin read", "ISOLATION LEVEL REPEATABLE READ", err);
+    if (code != ERR_OK)
+        return code;
+    if ((code = read_in_snapshot(db, request, images, rng, result, memory, err)) != ERR_OK) {
+        db_rollback(db, "rollback read");
+        return code;
+    }
+    return db_commit(db, "commit read", err);
+}
+
+void read_result_counts(const ReadResult *result, RunCounts *counts)
+{
+    counts->rows_read = result->stats.rows_read;
+    counts->filtered_out = result->source_rows > result->stats.rows_read
+                               ? result->source_rows - result->stats.rows_read
+                               : 0;
+    for (int r = 0; r < REJECT_REASON_COUNT; r++)
+        counts->rows_skipped += result->stats.rejected[r];
+}
+
+void read_result_release(ReadResult *result)
+{
+    free(result->cluster_labels);
+    pairset_free(result->existing);
+    free(result->exposure);
+    memset(result, 0, sizeof *result);
+}

@@ -1,0 +1,33 @@
+/*
+ * summary: what a run tells its operator and its scheduler: a human summary
+ * on stderr (counts, categories, pairs per category, how close the chosen
+ * pairs are against random pairs, the stored model and its drift), and
+ * exactly one JSON line on stdout with the run id, status and counts (also
+ * written to --xcom-file).
+ *
+ * It prints a Report; it computes nothing and owns nothing.
+ */
+#ifndef PAIRPICK_SUMMARY_H
+#define PAIRPICK_SUMMARY_H
+
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/images.h"
+#include "run/categorize.h"
+#include "run/report.h"
+
+/* The human summary, with the pairs chosen per category (may be NULL). */
+void summary_print_human(FILE *out, const Report *report, const Images *images,
+                        const Categories *categories, const size_t *pairs_per_category);
+
+/* The one JSON line. */
+void summary_print_json(FILE *out, const Report *report);
+
+/*
+ * Writes the JSON line to path atomically (a temporary file renamed over
+ * it), for --xcom-file. ERR_USAGE when the file cannot be written.
+ */
+int summary_write_json_file(const char *path, const Report *report, Error *err);
+
+#endif
