@@ -77,19 +77,24 @@ void informative_measure(const InformOptions *options, const Pair *pairs, size_t
     }
 }
 
-size_t informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
-                                Rng *rng, Pair *out)
+int informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
+                             Rng *rng, Pair *out, size_t *written, Error *err)
 {
     int32_t categories = 0;
-    size_t written = 0, paired = 0;
+    size_t paired = 0;
+    int code = ERR_OK;
+
+    *written = 0;
     for (size_t i = 0; i < image_count; i++)
         if (category_of[i] >= categories)
             categories = category_of[i] + 1;
     size_t *start = calloc((size_t)categories + 2, sizeof *start);
     uint32_t *members = malloc((image_count + 1) * sizeof *members);
     uint32_t *pairable = malloc((image_count + 1) * sizeof *pairable);
-    if (start == NULL || members == NULL || pairable == NULL)
+    if (start == NULL || members == NULL || pairable == NULL) {
+        code = error_nomem(err, (image_count + 1) * sizeof *members);
         goto done;
+    }
     for (size_t i = 0; i < image_count; i++)
         if (category_of[i] >= 0)
             start[category_of[i] + 2]++;
@@ -104,21 +109,22 @@ size_t informative_random_pairs(const int32_t *category_of, size_t image_count, 
             pairable[paired++] = (uint32_t)i;
     if (paired == 0)
         goto done;
-    for (; written < count; written++) {
+    for (size_t k = 0; k < count; k++) {
         uint32_t a = pairable[rng_below(rng, paired)];
         int32_t c = category_of[a];
         size_t n = start[c + 1] - start[c];
         uint32_t b = members[start[c] + rng_below(rng, n - 1)];
         if (b == a)
             b = members[start[c] + n - 1];
-        out[written].a = a < b ? a : b;
-        out[written].b = a < b ? b : a;
+        out[k].a = a < b ? a : b;
+        out[k].b = a < b ? b : a;
     }
+    *written = count;
 done:
     free(start);
     free(members);
     free(pairable);
-    return written;
+    return code;
 }
 
 /* ---- selection --------------------------------------------------------- */
