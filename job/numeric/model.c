@@ -117,7 +117,7 @@ int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t d
         space = projected;
     }
     if ((code = kmeans_new(&options->kmeans, space_dim, &model->kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(model->kmeans, space, rows, rng, err)) != ERR_OK)
+        || (code = kmeans_fit(model->kmeans, space, rows, rng, NULL, err)) != ERR_OK)
         goto done;
     labels = cluster_of != NULL ? cluster_of : malloc(rows * sizeof *labels);
     distance = malloc(rows * sizeof *distance);
@@ -125,11 +125,10 @@ int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t d
         code = error_nomem(err, rows * sizeof *distance);
         goto done;
     }
-    double inertia = kmeans_assign(model->kmeans, space, rows, labels, distance);
-    if (inertia < 0) {
-        code = error_nomem(err, 0);
+    double inertia = 0.0;
+    if ((code = kmeans_assign(model->kmeans, space, rows, labels, distance, &inertia, err))
+        != ERR_OK)
         goto done;
-    }
     memcpy(model->centers, kmeans_centers(model->kmeans), (size_t)k * space_dim * sizeof(float));
     uint64_t *counts = calloc((size_t)k, sizeof *counts);
     if (counts == NULL) {
@@ -240,27 +239,27 @@ int model_check(const ClusterModel *model, size_t data_dim, KmeansMetric metric,
     return ERR_OK;
 }
 
-double model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
-                    float *distance, Error *err)
+int model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
+                 float *distance, double *inertia, Error *err)
 {
     float *buffer = NULL;
+    int code;
+
+    if (inertia != NULL)
+        *inertia = 0.0;
     if (count == 0)
-        return 0.0;
+        return ERR_OK;
     float *space = to_space(model, rows, count, &buffer);
-    if (space == NULL) {
-        error_nomem(err, count * model->space_dim * sizeof(float));
-        return -1.0;
-    }
-    double inertia = kmeans_assign(model->kmeans, space, count, cluster_of, distance);
+    if (space == NULL)
+        return error_nomem(err, count * model->space_dim * sizeof(float));
+    code = kmeans_assign(model->kmeans, space, count, cluster_of, distance, inertia, err);
     free(buffer);
-    if (inertia < 0) {
-        error_nomem(err, 0);
-        return -1.0;
-    }
+    if (code != ERR_OK)
+        return code;
     if (distance != NULL)
         for (size_t i = 0; i < count; i++)
             distance[i] = sqrtf(fmaxf(0.0f, distance[i]));
-    return inertia;
+    return ERR_OK;
 }
 
 bool model_parse_ref(const char *text, char *name, int *version)

@@ -203,7 +203,7 @@ static int read_bounded(const JobConfig *config, Db *db, const Plan *plan,
     if (options.metric == KMEANS_COSINE)
         kmeans_normalize_rows(sample.sample, fitted_rows, dim);
     if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, err)) != ERR_OK)
+        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, NULL, err)) != ERR_OK)
         goto done;
     reservoir_set_release(&sample);
 
