@@ -826,6 +826,40 @@ static int compare_double(const void *left, const void *right)
 }
 
 /*
+ * Draws `trials` candidate rows with probability proportional to closest[]
+ * (total is their sum) into candidate_row; targets is scratch of trials
+ * doubles.
+ */
+static void draw_candidates(const float *closest, size_t rows, double total, int trials,
+                            Rng *rng, double *targets, size_t *candidate_row)
+{
+    if (!(total > 0.0)) {
+        /* Fewer distinct rows than clusters: any row, the duplicates are empty later. */
+        for (int j = 0; j < trials; j++)
+            candidate_row[j] = (size_t)rng_below(rng, rows);
+        return;
+    }
+    /* Sorted targets, then one scan of the running sum finds them all. */
+    for (int j = 0; j < trials; j++)
+        targets[j] = rng_uniform(rng) * total;
+    qsort(targets, (size_t)trials, sizeof *targets, compare_double);
+    double running = 0.0;
+    size_t last_positive = 0;
+    int found = 0;
+    for (size_t i = 0; i < rows && found < trials; i++) {
+        if (closest[i] <= 0.0f)
+            continue;
+        last_positive = i;
+        running += closest[i];
+        while (found < trials && running > targets[found])
+            candidate_row[found++] = i;
+    }
+    /* Rounding can leave a target at the very end of the sum: the last row that counts. */
+    while (found < trials)
+        candidate_row[found++] = last_positive;
+}
+
+/*
  * Greedy k-means++ (as scikit-learn's _kmeans_plusplus): the first center
  * uniformly, then for each next one 2 + ln(k) candidates drawn with
  * probability proportional to the squared distance to the nearest chosen
@@ -868,30 +902,7 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
                         tile_rows, closest, &total);
 
     for (int c = 1; c < k; c++) {
-        if (total > 0.0) {
-            /* Sorted targets, then one scan of the running sum finds them all. */
-            for (int j = 0; j < trials; j++)
-                targets[j] = rng_uniform(rng) * total;
-            qsort(targets, (size_t)trials, sizeof *targets, compare_double);
-            double running = 0.0;
-            size_t last_positive = 0;
-            int found = 0;
-            for (size_t i = 0; i < rows && found < trials; i++) {
-                if (closest[i] <= 0.0f)
-                    continue;
-                last_positive = i;
-                running += closest[i];
-                while (found < trials && running > targets[found])
-                    candidate_row[found++] = i;
-            }
-            /* Rounding can leave a target at the very end of the sum: the last row that counts. */
-            while (found < trials)
-                candidate_row[found++] = last_positive;
-        } else {
-            /* Fewer distinct rows than clusters: any row, the duplicates are empty later. */
-            for (int j = 0; j < trials; j++)
-                candidate_row[j] = (size_t)rng_below(rng, rows);
-        }
+        draw_candidates(closest, rows, total, trials, rng, targets, candidate_row);
         for (int j = 0; j < trials; j++) {
             memcpy(candidates + (size_t)j * dim, data + candidate_row[j] * dim,
                    dim * sizeof(float));
