@@ -240,6 +240,65 @@ done:
     return code;
 }
 
+/*
+ * Checks the groups and scores, and marks every image outside all bins (-1)
+ * until a group's binning places it.
+ */
+static int check_groups(const double *scores, const int32_t *group_of, size_t count,
+                        int32_t group_count, int32_t *bin_of, int32_t *category_of, Error *err)
+{
+    if (group_count < 0)
+        return error_set(err, ERR_INTERNAL, "negative group count %d", (int)group_count);
+    for (size_t i = 0; i < count; i++) {
+        if (group_of[i] >= group_count)
+            return error_set(err, ERR_INTERNAL, "group %d of image %zu is not below %d",
+                             (int)group_of[i], i, (int)group_count);
+        if (group_of[i] >= 0 && !isfinite(scores[i]))
+            return error_set(err, ERR_DATA,
+                             "score of image %zu is not finite (%g)"
+                             "\nHINT: filter out images without a score",
+                             i, scores[i]);
+        bin_of[i] = -1;
+        category_of[i] = -1;
+    }
+    return ERR_OK;
+}
+
+/*
+ * Counting sort of the images by group: group g's images, ascending, are
+ * members[group_start[g] .. group_start[g + 1]]. group_start (group_count + 1
+ * entries, zeroed) is the caller's; *members is allocated here (NULL when no
+ * image has a group). *largest receives the size of the largest group.
+ */
+static int group_members(const int32_t *group_of, size_t count, int32_t group_count,
+                         size_t *group_start, size_t **members, size_t *largest, Error *err)
+{
+    *members = NULL;
+    *largest = 0;
+    for (size_t i = 0; i < count; i++)
+        if (group_of[i] >= 0)
+            group_start[group_of[i] + 1]++;
+    for (int32_t g = 0; g < group_count; g++) {
+        if (group_start[g + 1] > *largest)
+            *largest = group_start[g + 1];
+        group_start[g + 1] += group_start[g];
+    }
+    size_t grouped = group_start[group_count];
+    if (grouped == 0)
+        return ERR_OK;
+    if ((*members = malloc(grouped * sizeof **members)) == NULL)
+        return error_nomem(err, grouped * sizeof **members);
+    /* Fill each group's slice in image order; next[g] walks group g. */
+    size_t *next = group_start; /* reused: shifted back below */
+    for (size_t i = 0; i < count; i++)
+        if (group_of[i] >= 0)
+            (*members)[next[group_of[i]]++] = i;
+    for (int32_t g = group_count; g > 0; g--)
+        group_start[g] = group_start[g - 1];
+    group_start[0] = 0;
+    return ERR_OK;
+}
+
 int bins_quantile_within(const double *scores, const int32_t *group_of, size_t count,
                          int32_t group_count, int bins, int32_t *bin_of, int32_t *category_of,
                          int32_t *category_count, Error *err)
@@ -249,71 +308,31 @@ int bins_quantile_within(const double *scores, const int32_t *group_of, size_t c
     double *gathered = NULL;
     uint64_t *sorted = NULL, *run_start = NULL;
     int32_t *gathered_bin = NULL;
+    size_t largest = 0;
     int code;
 
     *category_count = 0;
-    if ((code = check_bins(bins, err)) != ERR_OK)
+    if ((code = check_bins(bins, err)) != ERR_OK
+        || (code = check_groups(scores, group_of, count, group_count, bin_of, category_of, err))
+               != ERR_OK)
         goto done;
-    if (group_count < 0) {
-        code = error_set(err, ERR_INTERNAL, "negative group count %d", (int)group_count);
-        goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (group_of[i] >= group_count) {
-            code = error_set(err, ERR_INTERNAL, "group %d of image %zu is not below %d",
-                             (int)group_of[i], i, (int)group_count);
-            goto done;
-        }
-        if (group_of[i] >= 0 && !isfinite(scores[i])) {
-            code = error_set(err, ERR_DATA,
-                             "score of image %zu is not finite (%g)"
-                             "\nHINT: filter out images without a score",
-                             i, scores[i]);
-            goto done;
-        }
-        bin_of[i] = -1;
-        category_of[i] = -1;
-    }
-
     group_start = calloc((size_t)group_count + 1, sizeof *group_start);
     if (group_start == NULL) {
         code = error_nomem(err, ((size_t)group_count + 1) * sizeof *group_start);
         goto done;
     }
-    /* Counting sort of the images by group. */
-    for (size_t i = 0; i < count; i++)
-        if (group_of[i] >= 0)
-            group_start[group_of[i] + 1]++;
-    size_t largest = 0;
-    for (int32_t g = 0; g < group_count; g++) {
-        if (group_start[g + 1] > largest)
-            largest = group_start[g + 1];
-        group_start[g + 1] += group_start[g];
-    }
-    size_t grouped = group_start[group_count];
-    if (grouped == 0)
+    if ((code = group_members(group_of, count, group_count, group_start, &members, &largest, err))
+            != ERR_OK
+        || members == NULL)
         goto done;
-    members = malloc(grouped * sizeof *members);
     gathered = malloc(largest * sizeof *gathered);
     gathered_bin = malloc(largest * sizeof *gathered_bin);
     sorted = malloc(largest * sizeof *sorted);
     run_start = malloc(largest * sizeof *run_start);
-    if (members == NULL || gathered == NULL || gathered_bin == NULL || sorted == NULL
-        || run_start == NULL) {
-        code = error_nomem(err, grouped * sizeof *members
-                                    + largest * (sizeof *gathered + sizeof *gathered_bin
-                                                 + sizeof *sorted + sizeof *run_start));
+    if (gathered == NULL || gathered_bin == NULL || sorted == NULL || run_start == NULL) {
+        code = error_nomem(err, largest * (sizeof *gathered + sizeof *gathered_bin
+                                           + sizeof *sorted + sizeof *run_start));
         goto done;
-    }
-    {
-        /* Fill each group's slice in image order; next[g] walks group g. */
-        size_t *next = group_start; /* reused: shifted back below */
-        for (size_t i = 0; i < count; i++)
-            if (group_of[i] >= 0)
-                members[next[group_of[i]]++] = i;
-        for (int32_t g = group_count; g > 0; g--)
-            group_start[g] = group_start[g - 1];
-        group_start[0] = 0;
     }
 
     int64_t categories = 0;

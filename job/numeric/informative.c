@@ -77,19 +77,24 @@ void informative_measure(const InformOptions *options, const Pair *pairs, size_t
     }
 }
 
-size_t informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
-                                Rng *rng, Pair *out)
+int informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
+                             Rng *rng, Pair *out, size_t *written, Error *err)
 {
     int32_t categories = 0;
-    size_t written = 0, paired = 0;
+    size_t paired = 0;
+    int code = ERR_OK;
+
+    *written = 0;
     for (size_t i = 0; i < image_count; i++)
         if (category_of[i] >= categories)
             categories = category_of[i] + 1;
     size_t *start = calloc((size_t)categories + 2, sizeof *start);
     uint32_t *members = malloc((image_count + 1) * sizeof *members);
     uint32_t *pairable = malloc((image_count + 1) * sizeof *pairable);
-    if (start == NULL || members == NULL || pairable == NULL)
+    if (start == NULL || members == NULL || pairable == NULL) {
+        code = error_nomem(err, (image_count + 1) * sizeof *members);
         goto done;
+    }
     for (size_t i = 0; i < image_count; i++)
         if (category_of[i] >= 0)
             start[category_of[i] + 2]++;
@@ -104,21 +109,22 @@ size_t informative_random_pairs(const int32_t *category_of, size_t image_count, 
             pairable[paired++] = (uint32_t)i;
     if (paired == 0)
         goto done;
-    for (; written < count; written++) {
+    for (size_t k = 0; k < count; k++) {
         uint32_t a = pairable[rng_below(rng, paired)];
         int32_t c = category_of[a];
         size_t n = start[c + 1] - start[c];
         uint32_t b = members[start[c] + rng_below(rng, n - 1)];
         if (b == a)
             b = members[start[c] + n - 1];
-        out[written].a = a < b ? a : b;
-        out[written].b = a < b ? b : a;
+        out[k].a = a < b ? a : b;
+        out[k].b = a < b ? b : a;
     }
+    *written = count;
 done:
     free(start);
     free(members);
     free(pairable);
-    return written;
+    return code;
 }
 
 /* ---- selection --------------------------------------------------------- */
@@ -270,18 +276,35 @@ static uint32_t degree_bound(uint64_t quota, size_t images)
     return images == 0 ? 0 : (uint32_t)((2 * quota + images - 1) / images + 1);
 }
 
+/* Images of each category, in the order their neighbours are taken. */
+typedef struct Members {
+    size_t *start;   /* category c: image[start[c] .. start[c + 1]] (categories + 2 entries) */
+    uint32_t *image;
+} Members;
+
 /* The within-category candidates and how far each category got. */
 typedef struct Within {
     size_t categories;
-    const size_t *start;      /* members of category c: start[c] .. start[c + 1] */
-    const size_t *cand_start; /* its candidates: cand_start[c] .. cand_start[c + 1] */
-    const Candidate *candidates;
+    const size_t *start;  /* Members.start: the images of each category */
+    size_t *cand_start;   /* category c's candidates: cand_start[c] .. cand_start[c + 1] */
+    Candidate *candidates; /* by category, best first in each */
+    size_t count;
     uint8_t *taken;
-    size_t *quota;            /* per category, this round's */
-    size_t *capacity;         /* candidates; what it got once locked */
-    uint8_t *locked;          /* could not fill its quota: keeps what it got */
-    size_t *scratch;          /* per category */
+    size_t *quota;        /* per category, this round's */
+    size_t *capacity;     /* candidates; what it got once locked */
+    uint8_t *locked;      /* could not fill its quota: keeps what it got */
+    size_t *scratch;      /* per category, borrowed from the result */
 } Within;
+
+/* The cross-category candidates, by link. */
+typedef struct Cross {
+    size_t links;
+    size_t *start;         /* link l's candidates: start[l] .. start[l + 1] */
+    size_t *next;          /* per link: the next candidate to try, round-robin */
+    Candidate *candidates; /* by link, best first in each */
+    size_t count;
+    uint8_t *taken;
+} Cross;
 
 /*
  * Rounds of water-filling of budget over the open categories: a category
@@ -348,278 +371,392 @@ static uint64_t within_taken(const Within *w, uint32_t *degree, size_t image_cou
     return got;
 }
 
-int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
-                       uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
-                       Rng *rng, InformResult *result, Error *err)
+static int check_select_input(const int32_t *category_of, size_t image_count,
+                              int32_t category_count, const InformOptions *options, Error *err)
 {
-    Selector s = {.options = options, .exclude = exclude, .image_count = image_count,
-                  .result = result};
-    size_t *start = NULL, *cand_start = NULL, *quota = NULL, *capacity = NULL;
-    uint32_t *members = NULL;
-    Candidate *candidates = NULL;
-    uint8_t *taken = NULL, *locked = NULL;
-    Candidate *cross = NULL;
-    size_t *cross_start = NULL, *cross_next = NULL;
-    uint8_t *cross_taken = NULL;
-    Rng base = *rng, stream;
-    int code = ERR_OK;
-
-    memset(result, 0, sizeof *result);
-    if ((code = pairs_check_input(category_of, image_count, category_count, err)) != ERR_OK)
-        goto done;
-    if (options->prefer == INFORM_UNCERTAIN && options->score == NULL) {
-        code = error_set(err, ERR_DATA, "prefer uncertain needs scores");
-        goto done;
+    int code = pairs_check_input(category_of, image_count, category_count, err);
+    if (code != ERR_OK)
+        return code;
+    if (options->prefer == INFORM_UNCERTAIN && options->score == NULL)
+        return error_set(err, ERR_DATA, "prefer uncertain needs scores");
+    for (size_t l = 0; l < options->link_count; l++) {
+        const CategoryLink *link = &options->links[l];
+        if (link->from < 0 || link->from >= category_count || link->to < 0
+            || link->to >= category_count || link->from == link->to)
+            return error_set(err, ERR_INTERNAL, "link %zu joins categories %d and %d", l,
+                             (int)link->from, (int)link->to);
     }
-    size_t window = options->window > 0 ? options->window : 1;
-    size_t categories = (size_t)category_count;
-    for (size_t l = 0; l < options->link_count; l++)
-        if (options->links[l].from < 0 || options->links[l].from >= category_count
-            || options->links[l].to < 0 || options->links[l].to >= category_count
-            || options->links[l].from == options->links[l].to) {
-            code = error_set(err, ERR_INTERNAL, "link %zu joins categories %d and %d", l,
-                             (int)options->links[l].from, (int)options->links[l].to);
-            goto done;
-        }
+    return ERR_OK;
+}
 
+static int result_init(InformResult *result, int32_t category_count, Error *err)
+{
+    size_t categories = (size_t)category_count;
     result->category_count = category_count;
     result->pairs_per_category = calloc(categories + 1, sizeof *result->pairs_per_category);
     result->capacity_per_category = calloc(categories + 1, sizeof *result->capacity_per_category);
-    start = calloc(categories + 2, sizeof *start);
-    cand_start = calloc(categories + 1, sizeof *cand_start);
-    quota = calloc(categories + 1, sizeof *quota);
-    capacity = calloc(categories + 1, sizeof *capacity);
-    locked = calloc(categories + 1, 1);
-    members = malloc((image_count + 1) * sizeof *members);
-    s.tie_of = malloc((image_count + 1) * sizeof *s.tie_of);
-    s.room = malloc((image_count + 1) * sizeof *s.room);
-    s.degree = calloc(image_count + 1, sizeof *s.degree);
-    if (result->pairs_per_category == NULL || result->capacity_per_category == NULL
-        || start == NULL || cand_start == NULL || quota == NULL || capacity == NULL
-        || locked == NULL || members == NULL || s.tie_of == NULL || s.room == NULL
-        || s.degree == NULL) {
-        code = error_nomem(err, (image_count + categories) * 16);
-        goto done;
+    if (result->pairs_per_category == NULL || result->capacity_per_category == NULL)
+        return error_nomem(err, (categories + 1) * sizeof *result->pairs_per_category);
+    return ERR_OK;
+}
+
+/* 1 / |embedding| of each image, for max_similarity. */
+static int inverse_norms(Selector *s, Error *err)
+{
+    const InformOptions *options = s->options;
+    s->inverse_norm = malloc((s->image_count + 1) * sizeof *s->inverse_norm);
+    if (s->inverse_norm == NULL)
+        return error_nomem(err, s->image_count * sizeof *s->inverse_norm);
+    for (size_t i = 0; i < s->image_count; i++) {
+        double norm = 0;
+        const float *row = options->embedding + i * options->dim;
+        for (size_t d = 0; d < options->dim; d++)
+            norm += (double)row[d] * row[d];
+        s->inverse_norm[i] = norm > 0 ? 1 / sqrt(norm) : 0;
     }
-    rng_fork(&base, TIE_LABEL, &s.tie_rng);
+    return ERR_OK;
+}
+
+/*
+ * Per image: its random tie key (the first draws of the "tie" stream, which
+ * then orders equal candidates), the pairs it may still join under
+ * max_exposure, and its inverse norm when max_similarity applies.
+ */
+static int selector_init(Selector *s, const Rng *base, Error *err)
+{
+    const InformOptions *options = s->options;
+    size_t image_count = s->image_count;
+
+    s->tie_of = malloc((image_count + 1) * sizeof *s->tie_of);
+    s->room = malloc((image_count + 1) * sizeof *s->room);
+    s->degree = calloc(image_count + 1, sizeof *s->degree);
+    if (s->tie_of == NULL || s->room == NULL || s->degree == NULL)
+        return error_nomem(err, (image_count + 1) * sizeof *s->tie_of);
+    rng_fork(base, TIE_LABEL, &s->tie_rng);
     for (size_t i = 0; i < image_count; i++) {
-        s.tie_of[i] = rng_next(&s.tie_rng);
-        uint32_t shown = options->exposure != NULL ? options->exposure[i] : 0;
-        s.room[i] = options->max_exposure == 0 ? UINT32_MAX
-                    : shown >= options->max_exposure ? 0
-                                                     : options->max_exposure - shown;
+        s->tie_of[i] = rng_next(&s->tie_rng);
+        uint32_t shown = exposure_of(s, (uint32_t)i);
+        s->room[i] = options->max_exposure == 0 ? UINT32_MAX
+                     : shown >= options->max_exposure ? 0
+                                                      : options->max_exposure - shown;
     }
-    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0) {
-        s.inverse_norm = malloc((image_count + 1) * sizeof *s.inverse_norm);
-        if (s.inverse_norm == NULL) {
-            code = error_nomem(err, image_count * sizeof *s.inverse_norm);
-            goto done;
-        }
-        for (size_t i = 0; i < image_count; i++) {
-            double norm = 0;
-            const float *row = options->embedding + i * options->dim;
-            for (size_t d = 0; d < options->dim; d++)
-                norm += (double)row[d] * row[d];
-            s.inverse_norm[i] = norm > 0 ? 1 / sqrt(norm) : 0;
-        }
-    }
+    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0)
+        return inverse_norms(s, err);
+    return ERR_OK;
+}
 
-    /* Images by category, in score order (uncertain) or a random order;
-     * without a finite score an image cannot be compared by uncertainty. */
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= 0
-            && (options->prefer != INFORM_UNCERTAIN || isfinite(options->score[i])))
-            start[category_of[i] + 2]++;
+static void selector_release(Selector *s)
+{
+    free(s->tie_of);
+    free(s->inverse_norm);
+    free(s->room);
+    free(s->degree);
+}
+
+/* Whether image i takes part: without a finite score it cannot be compared by uncertainty. */
+static bool member(const Selector *s, const int32_t *category_of, size_t i)
+{
+    return category_of[i] >= 0
+           && (s->options->prefer != INFORM_UNCERTAIN || isfinite(s->options->score[i]));
+}
+
+/* Images by category (a counting sort), each category in score order or a random order. */
+static int members_group(const Selector *s, const int32_t *category_of, size_t categories,
+                         Members *m, Error *err)
+{
+    m->start = calloc(categories + 2, sizeof *m->start);
+    m->image = malloc((s->image_count + 1) * sizeof *m->image);
+    if (m->start == NULL || m->image == NULL)
+        return error_nomem(err, (s->image_count + 1) * sizeof *m->image);
+    for (size_t i = 0; i < s->image_count; i++)
+        if (member(s, category_of, i))
+            m->start[category_of[i] + 2]++;
     for (size_t c = 0; c < categories; c++)
-        start[c + 2] += start[c + 1];
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= 0
-            && (options->prefer != INFORM_UNCERTAIN || isfinite(options->score[i])))
-            members[start[category_of[i] + 1]++] = (uint32_t)i;
-    OrderKey *scratch = malloc((start[categories] + 1) * sizeof *scratch);
-    if (scratch == NULL) {
-        code = error_nomem(err, start[categories] * sizeof *scratch);
-        goto done;
-    }
+        m->start[c + 2] += m->start[c + 1];
+    for (size_t i = 0; i < s->image_count; i++)
+        if (member(s, category_of, i))
+            m->image[m->start[category_of[i] + 1]++] = (uint32_t)i;
+    OrderKey *scratch = malloc((m->start[categories] + 1) * sizeof *scratch);
+    if (scratch == NULL)
+        return error_nomem(err, m->start[categories] * sizeof *scratch);
     for (size_t c = 0; c < categories; c++)
-        sort_images(&s, members + start[c], start[c + 1] - start[c], scratch);
+        sort_images(s, m->image + m->start[c], m->start[c + 1] - m->start[c], scratch);
     free(scratch);
+    return ERR_OK;
+}
 
-    /* Within candidates: each image and the next `window` in order. */
-    size_t member_count = start[categories];
-    if (member_count > SIZE_MAX / sizeof *candidates / (window + 1)) {
-        code = error_set(err, ERR_DATA, "too many candidate pairs");
-        goto done;
-    }
-    candidates = malloc((member_count * window + 1) * sizeof *candidates);
-    taken = calloc(member_count * window + 1, 1);
-    if (candidates == NULL || taken == NULL) {
-        code = error_nomem(err, member_count * window * sizeof *candidates);
-        goto done;
-    }
-    size_t count = 0;
+static void members_release(Members *m)
+{
+    free(m->start);
+    free(m->image);
+}
+
+/*
+ * Within candidates: each image and the next `window` in its category's
+ * order, filtered, then sorted best first per category. Sets each
+ * category's capacity and adds them to result->available.
+ */
+static int within_collect(Selector *s, const Members *m, size_t categories, size_t window,
+                          Within *w, Error *err)
+{
+    size_t member_count = m->start[categories];
+
+    w->categories = categories;
+    w->start = m->start;
+    w->scratch = s->result->pairs_per_category;
+    w->cand_start = calloc(categories + 1, sizeof *w->cand_start);
+    w->quota = calloc(categories + 1, sizeof *w->quota);
+    w->capacity = calloc(categories + 1, sizeof *w->capacity);
+    w->locked = calloc(categories + 1, 1);
+    if (w->cand_start == NULL || w->quota == NULL || w->capacity == NULL || w->locked == NULL)
+        return error_nomem(err, (categories + 1) * sizeof *w->quota);
+    if (member_count > SIZE_MAX / sizeof *w->candidates / (window + 1))
+        return error_set(err, ERR_DATA, "too many candidate pairs");
+    w->candidates = malloc((member_count * window + 1) * sizeof *w->candidates);
+    w->taken = calloc(member_count * window + 1, 1);
+    if (w->candidates == NULL || w->taken == NULL)
+        return error_nomem(err, member_count * window * sizeof *w->candidates);
     for (size_t c = 0; c < categories; c++) {
-        cand_start[c] = count;
-        size_t n = start[c + 1] - start[c];
-        const uint32_t *m = members + start[c];
+        w->cand_start[c] = w->count;
+        size_t n = m->start[c + 1] - m->start[c];
+        const uint32_t *image = m->image + m->start[c];
         for (size_t i = 0; i < n; i++)
             for (size_t j = i + 1; j <= i + window && j < n; j++)
-                consider(&s, m[i], m[j], candidates, &count);
-        qsort(candidates + cand_start[c], count - cand_start[c], sizeof *candidates,
-              compare_candidate);
-        capacity[c] = count - cand_start[c];
-        result->capacity_per_category[c] = capacity[c];
-        result->available += capacity[c];
+                consider(s, image[i], image[j], w->candidates, &w->count);
+        qsort(w->candidates + w->cand_start[c], w->count - w->cand_start[c],
+              sizeof *w->candidates, compare_candidate);
+        w->capacity[c] = w->count - w->cand_start[c];
+        s->result->capacity_per_category[c] = w->capacity[c];
+        s->result->available += w->capacity[c];
     }
-    cand_start[categories] = count;
+    w->cand_start[categories] = w->count;
+    return ERR_OK;
+}
 
-    /* Cross candidates: each image of `from` and the `window` images of
-     * `to` nearest to it in order (two pointers over both sorted lists). */
-    size_t links = options->link_count;
-    cross_start = calloc(links + 1, sizeof *cross_start);
-    cross_next = calloc(links + 1, sizeof *cross_next);
-    size_t cross_room = 0;
+static void within_release(Within *w)
+{
+    free(w->cand_start);
+    free(w->candidates);
+    free(w->taken);
+    free(w->quota);
+    free(w->capacity);
+    free(w->locked);
+}
+
+/*
+ * Cross candidates of one link: each image of `from` (a, n_a images) and
+ * the `window` images of `to` (b, n_b) nearest to it in order, by two
+ * pointers over both sorted lists.
+ */
+static void cross_link(Selector *s, const uint32_t *a, size_t n_a, const uint32_t *b, size_t n_b,
+                       size_t window, Cross *x)
+{
+    size_t width = window < n_b ? window : n_b, place = 0, below_b = 0, above_b = n_a;
+    if (width == 0)
+        return;
+    while (below_b < n_a && before(s, a[below_b], b[0]))
+        below_b++;
+    while (above_b > 0 && before(s, b[n_b - 1], a[above_b - 1]))
+        above_b--;
+    for (size_t i = 0; i < n_a; i++) {
+        while (place < n_b && before(s, b[place], a[i]))
+            place++;
+        size_t first = window_start(place, i, below_b, above_b, n_b, width);
+        for (size_t j = first; j < first + width; j++)
+            consider(s, a[i], b[j], x->candidates, &x->count);
+    }
+}
+
+/*
+ * Cross candidates of every link, filtered, then sorted best first per
+ * link. Sets result->cross_available and adds it to result->available.
+ */
+static int cross_collect(Selector *s, const Members *m, size_t window, Cross *x, Error *err)
+{
+    const InformOptions *options = s->options;
+    size_t links = options->link_count, room = 0;
+
+    x->links = links;
+    x->start = calloc(links + 1, sizeof *x->start);
+    x->next = calloc(links + 1, sizeof *x->next);
     for (size_t l = 0; l < links; l++) {
         size_t from = (size_t)options->links[l].from, to = (size_t)options->links[l].to;
-        size_t n_to = start[to + 1] - start[to];
-        cross_room += (start[from + 1] - start[from]) * (window < n_to ? window : n_to);
+        size_t n_to = m->start[to + 1] - m->start[to];
+        room += (m->start[from + 1] - m->start[from]) * (window < n_to ? window : n_to);
     }
-    cross = malloc((cross_room + 1) * sizeof *cross);
-    cross_taken = calloc(cross_room + 1, 1);
-    if (cross_start == NULL || cross_next == NULL || cross == NULL || cross_taken == NULL) {
-        code = error_nomem(err, cross_room * sizeof *cross);
-        goto done;
-    }
-    size_t cross_count = 0;
+    x->candidates = malloc((room + 1) * sizeof *x->candidates);
+    x->taken = calloc(room + 1, 1);
+    if (x->start == NULL || x->next == NULL || x->candidates == NULL || x->taken == NULL)
+        return error_nomem(err, room * sizeof *x->candidates);
     for (size_t l = 0; l < links; l++) {
         size_t from = (size_t)options->links[l].from, to = (size_t)options->links[l].to;
-        const uint32_t *a = members + start[from], *b = members + start[to];
-        size_t n_a = start[from + 1] - start[from], n_b = start[to + 1] - start[to];
-        size_t width = window < n_b ? window : n_b, place = 0, below_b = 0, above_b = n_a;
-        cross_start[l] = cross_count;
-        if (width == 0)
-            continue;
-        while (below_b < n_a && before(&s, a[below_b], b[0]))
-            below_b++;
-        while (above_b > 0 && before(&s, b[n_b - 1], a[above_b - 1]))
-            above_b--;
-        for (size_t i = 0; i < n_a; i++) {
-            while (place < n_b && before(&s, b[place], a[i]))
-                place++;
-            size_t first = window_start(place, i, below_b, above_b, n_b, width);
-            for (size_t j = first; j < first + width; j++)
-                consider(&s, a[i], b[j], cross, &cross_count);
-        }
+        x->start[l] = x->count;
+        cross_link(s, m->image + m->start[from], m->start[from + 1] - m->start[from],
+                   m->image + m->start[to], m->start[to + 1] - m->start[to], window, x);
     }
-    cross_start[links] = cross_count;
+    x->start[links] = x->count;
     for (size_t l = 0; l < links; l++)
-        qsort(cross + cross_start[l], cross_start[l + 1] - cross_start[l], sizeof *cross,
+        qsort(x->candidates + x->start[l], x->start[l + 1] - x->start[l], sizeof *x->candidates,
               compare_candidate);
-    result->cross_available = cross_count;
-    result->available += cross_count;
+    s->result->cross_available = x->count;
+    s->result->available += x->count;
+    return ERR_OK;
+}
 
-    /*
-     * The budget: round(explore_fraction * budget) for bridges, the rest
-     * within categories. What one side cannot use goes to the other: the
-     * bridges take what the categories left, and the categories choose
-     * again for what the bridges left.
-     */
-    uint64_t budget = max_pairs < result->available ? max_pairs : result->available;
-    uint64_t cross_quota = (uint64_t)floor(options->explore_fraction * (double)budget + 0.5);
-    if (links == 0 || cross_quota > cross_count)
-        cross_quota = links == 0 ? 0 : cross_count;
-    uint64_t within_budget = budget - cross_quota;
-    Within w = {.categories = categories, .start = start, .cand_start = cand_start,
-                .candidates = candidates, .taken = taken, .quota = quota,
-                .capacity = capacity, .locked = locked, .scratch = result->pairs_per_category};
-    rng_fork(&base, SHARE_LABEL, &stream);
-    if ((code = fill_within(&s, &w, within_budget, &stream, err)) != ERR_OK)
-        goto done;
-    uint64_t within_got = within_taken(&w, NULL, image_count);
-    if (links > 0 && budget - within_got > cross_quota)
-        cross_quota = budget - within_got < cross_count ? budget - within_got : cross_count;
+static void cross_release(Cross *x)
+{
+    free(x->start);
+    free(x->next);
+    free(x->candidates);
+    free(x->taken);
+}
 
-    /* Cross pairs: round-robin over the links, best first in each. */
-    memset(s.degree, 0, image_count * sizeof *s.degree);
-    /* Images of linked categories, each once (s.degree marks them). */
-    size_t linked_images = 0;
-    for (size_t l = 0; l < links; l++) {
+/* Images of linked categories, each counted once (s->degree marks them, then is cleared). */
+static size_t linked_images(Selector *s, const Members *m)
+{
+    const InformOptions *options = s->options;
+    size_t count = 0;
+
+    memset(s->degree, 0, s->image_count * sizeof *s->degree);
+    for (size_t l = 0; l < options->link_count; l++) {
         int32_t ends[2] = {options->links[l].from, options->links[l].to};
         for (int e = 0; e < 2; e++)
-            for (size_t k = start[ends[e]]; k < start[ends[e] + 1]; k++)
-                if (s.degree[members[k]] == 0) {
-                    s.degree[members[k]] = 1;
-                    linked_images++;
+            for (size_t k = m->start[ends[e]]; k < m->start[ends[e] + 1]; k++)
+                if (s->degree[m->image[k]] == 0) {
+                    s->degree[m->image[k]] = 1;
+                    count++;
                 }
-        cross_next[l] = cross_start[l];
     }
-    memset(s.degree, 0, image_count * sizeof *s.degree);
-    uint32_t cross_bound = degree_bound(cross_quota, linked_images);
-    uint64_t cross_got = 0;
-    for (bool progress = true; progress && cross_got < cross_quota;) {
+    memset(s->degree, 0, s->image_count * sizeof *s->degree);
+    return count;
+}
+
+/*
+ * Cross pairs: round-robin over the links, best first in each, each image
+ * under one degree bound over all the linked images. Returns how many.
+ */
+static uint64_t take_cross(Selector *s, const Members *m, Cross *x, uint64_t quota)
+{
+    uint32_t bound = degree_bound(quota, linked_images(s, m));
+    uint64_t got = 0;
+
+    for (size_t l = 0; l < x->links; l++)
+        x->next[l] = x->start[l];
+    for (bool progress = true; progress && got < quota;) {
         progress = false;
-        for (size_t l = 0; l < links && cross_got < cross_quota; l++) {
-            for (; cross_next[l] < cross_start[l + 1]; cross_next[l]++) {
-                size_t k = cross_next[l];
-                if (take_best(&s, cross + k, 1, 1, cross_bound, cross_taken + k) == 1) {
-                    cross_next[l]++;
-                    cross_got++;
+        for (size_t l = 0; l < x->links && got < quota; l++) {
+            for (; x->next[l] < x->start[l + 1]; x->next[l]++) {
+                size_t k = x->next[l];
+                if (take_best(s, x->candidates + k, 1, 1, bound, x->taken + k) == 1) {
+                    x->next[l]++;
+                    got++;
                     progress = true;
                     break;
                 }
             }
         }
     }
-    if (within_got + cross_got < budget && budget - cross_got > within_budget) {
-        within_taken(&w, s.degree, image_count);
-        if ((code = fill_within(&s, &w, budget - cross_got, &stream, err)) != ERR_OK)
-            goto done;
-    }
+    return got;
+}
 
-    /* The result: within pairs by category, then cross pairs by link. */
-    size_t total = 0;
-    for (size_t c = 0; c < categories; c++) {
+/*
+ * The budget, min(max_pairs, available): round(explore_fraction * budget)
+ * for bridges, the rest within categories. What one side cannot use goes
+ * to the other: the bridges take what the categories left, and the
+ * categories choose again for what the bridges left.
+ */
+static int choose_pairs(Selector *s, const Members *m, Within *w, Cross *x, uint64_t max_pairs,
+                        const Rng *base, Error *err)
+{
+    uint64_t available = s->result->available;
+    uint64_t budget = max_pairs < available ? max_pairs : available;
+    uint64_t cross_quota = (uint64_t)floor(s->options->explore_fraction * (double)budget + 0.5);
+    Rng stream;
+    int code;
+
+    if (x->links == 0 || cross_quota > x->count)
+        cross_quota = x->links == 0 ? 0 : x->count;
+    uint64_t within_budget = budget - cross_quota;
+    rng_fork(base, SHARE_LABEL, &stream);
+    if ((code = fill_within(s, w, within_budget, &stream, err)) != ERR_OK)
+        return code;
+    uint64_t within_got = within_taken(w, NULL, s->image_count);
+    if (x->links > 0 && budget - within_got > cross_quota)
+        cross_quota = budget - within_got < x->count ? budget - within_got : x->count;
+    uint64_t cross_got = take_cross(s, m, x, cross_quota);
+    if (within_got + cross_got < budget && budget - cross_got > within_budget) {
+        within_taken(w, s->degree, s->image_count);
+        return fill_within(s, w, budget - cross_got, &stream, err);
+    }
+    return ERR_OK;
+}
+
+/* The result: within pairs by category, then cross pairs by link, each with a fair coin. */
+static int result_write(InformResult *result, const Within *w, const Cross *x, const Rng *base,
+                        Error *err)
+{
+    size_t within = 0, cross = 0;
+    Rng coin;
+
+    for (size_t c = 0; c < w->categories; c++) {
         size_t got = 0;
-        for (size_t k = cand_start[c]; k < cand_start[c + 1]; k++)
-            got += taken[k];
+        for (size_t k = w->cand_start[c]; k < w->cand_start[c + 1]; k++)
+            got += w->taken[k];
         result->pairs_per_category[c] = got;
-        total += got;
+        within += got;
     }
-    result->pairs = malloc((total + (size_t)cross_got + 1) * sizeof *result->pairs);
-    result->show_first = malloc(total + (size_t)cross_got + 1);
-    if (result->pairs == NULL || result->show_first == NULL) {
-        code = error_nomem(err, total * sizeof *result->pairs);
-        goto done;
-    }
-    for (size_t k = 0; k < count; k++)
-        if (taken[k])
-            result->pairs[result->pair_count++] = (Pair){candidates[k].a, candidates[k].b};
+    for (size_t k = 0; k < x->count; k++)
+        cross += x->taken[k];
+    result->pairs = malloc((within + cross + 1) * sizeof *result->pairs);
+    result->show_first = malloc(within + cross + 1);
+    if (result->pairs == NULL || result->show_first == NULL)
+        return error_nomem(err, within * sizeof *result->pairs);
+    for (size_t k = 0; k < w->count; k++)
+        if (w->taken[k])
+            result->pairs[result->pair_count++] = (Pair){w->candidates[k].a, w->candidates[k].b};
     result->within_count = result->pair_count;
-    for (size_t k = 0; k < cross_count; k++)
-        if (cross_taken[k])
-            result->pairs[result->pair_count++] = (Pair){cross[k].a, cross[k].b};
-    rng_fork(&base, COIN_LABEL, &stream);
+    for (size_t k = 0; k < x->count; k++)
+        if (x->taken[k])
+            result->pairs[result->pair_count++] = (Pair){x->candidates[k].a, x->candidates[k].b};
+    rng_fork(base, COIN_LABEL, &coin);
     for (size_t k = 0; k < result->pair_count; k++)
-        result->show_first[k] = (rng_next(&stream) >> 63) ? 'b' : 'a';
+        result->show_first[k] = (rng_next(&coin) >> 63) ? 'b' : 'a';
+    return ERR_OK;
+}
+
+int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
+                       uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
+                       Rng *rng, InformResult *result, Error *err)
+{
+    Selector s = {.options = options, .exclude = exclude, .image_count = image_count,
+                  .result = result};
+    Members members = {0};
+    Within within = {0};
+    Cross cross = {0};
+    Rng base = *rng;
+    size_t window = options->window > 0 ? options->window : 1;
+    int code;
+
+    memset(result, 0, sizeof *result);
+    if ((code = check_select_input(category_of, image_count, category_count, options, err))
+            != ERR_OK
+        || (code = result_init(result, category_count, err)) != ERR_OK
+        || (code = selector_init(&s, &base, err)) != ERR_OK
+        || (code = members_group(&s, category_of, (size_t)category_count, &members, err))
+               != ERR_OK
+        || (code = within_collect(&s, &members, (size_t)category_count, window, &within, err))
+               != ERR_OK
+        || (code = cross_collect(&s, &members, window, &cross, err)) != ERR_OK
+        || (code = choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err)) != ERR_OK
+        || (code = result_write(result, &within, &cross, &base, err)) != ERR_OK)
+        goto done;
     rng_next(rng);
 
 done:
-    free(start);
-    free(cand_start);
-    free(quota);
-    free(capacity);
-    free(locked);
-    free(members);
-    free(candidates);
-    free(taken);
-    free(cross);
-    free(cross_start);
-    free(cross_next);
-    free(cross_taken);
-    free(s.tie_of);
-    free(s.inverse_norm);
-    free(s.room);
-    free(s.degree);
+    members_release(&members);
+    within_release(&within);
+    cross_release(&cross);
+    selector_release(&s);
     if (code != ERR_OK)
         informative_result_release(result);
     return code;

@@ -117,10 +117,11 @@ void informative_measure(const InformOptions *options, const Pair *pairs, size_t
 
 /*
  * count random pairs, each of two distinct images of one category (drawn
- * uniformly: an image, then another of its category), into out. Returns the
- * number written: fewer when no category has two images.
+ * uniformly: an image, then another of its category), into out (count
+ * entries, caller-owned). *written receives the number written: count, or 0
+ * when no category has two images. ERR_INTERNAL when memory runs out.
  */
-size_t informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
-                                Rng *rng, Pair *out);
+int informative_random_pairs(const int32_t *category_of, size_t image_count, size_t count,
+                             Rng *rng, Pair *out, size_t *written, Error *err);
 
 #endif

@@ -8,17 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/*
- * Rows per distance tile are chosen so that a tile of rows plus its distances
- * stays within about this many bytes (in L2/L3): the rows are read a second
- * time (to accumulate the cluster sums) while they are still in cache, and
- * the distance buffer never grows with N. Measured on 300,000 x 768, k = 50:
- * tiles of 1,000-2,000 rows run sgemm 5-10% faster than tiles of 128-256,
- * and OpenBLAS slows down again at 4,096.
- */
-#define TILE_BYTES ((size_t)4 << 20)
-#define TILE_ROWS_MIN 64
-#define TILE_ROWS_MAX 2048
+#include "numeric/distance.h"
 
 /* scikit-learn's MiniBatchKMeans defaults. */
 #define MAX_NO_IMPROVEMENT 10
@@ -52,8 +42,7 @@ typedef struct Workspace {
     float *dots;          /* k x tile_rows */
     int32_t *tile_label;  /* tile_rows */
     float *tile_distance; /* tile_rows */
-    float *center_norms;  /* k */
-    unsigned char *repeat; /* k: center repeats an earlier one */
+    DistanceCenters centers; /* norms and repeats of the centers of the pass */
     size_t *counts;       /* k: rows per cluster in the last pass */
     float *tile_sums;     /* k x dim, float sums of one tile (at most tile_rows rows) */
     unsigned char *touched; /* k: cluster has rows in the current tile */
@@ -75,98 +64,6 @@ static void *alloc_array(size_t count, size_t size, Error *err)
     if (memory == NULL)
         error_nomem(err, count * size);
     return memory;
-}
-
-static size_t tile_rows_for(size_t dim, size_t columns)
-{
-    size_t rows = TILE_BYTES / ((dim + columns) * sizeof(float));
-    if (rows < TILE_ROWS_MIN)
-        rows = TILE_ROWS_MIN;
-    if (rows > TILE_ROWS_MAX)
-        rows = TILE_ROWS_MAX;
-    return rows;
-}
-
-static float squared_norm(const float *row, size_t dim)
-{
-    return cblas_sdot((int)dim, row, 1, row, 1);
-}
-
-/* Squared norm of each row. ERR_DATA when one is not finite (NaN, inf or overflow). */
-static int row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err)
-{
-    for (size_t i = 0; i < rows; i++) {
-        norms[i] = squared_norm(data + i * dim, dim);
-        if (!isfinite(norms[i]))
-            return error_set(err, ERR_DATA,
-                             "row %zu has a value that is not a finite number or is too large", i);
-    }
-    return ERR_OK;
-}
-
-/*
- * Squared norm of each center, and which centers repeat an earlier one
- * exactly. BLAS may round the products of two identical centers differently
- * (they fall in different blocks of its kernel), so the repeats are skipped
- * outright: a tie between identical centers always goes to the lowest index.
- */
-static void prepare_centers(const float *centers, int k, size_t dim, float *norms,
-                            unsigned char *repeat)
-{
-    for (int c = 0; c < k; c++) {
-        const float *center = centers + (size_t)c * dim;
-        norms[c] = squared_norm(center, dim);
-        repeat[c] = 0;
-        for (int earlier = 0; earlier < c && !repeat[c]; earlier++)
-            repeat[c] = norms[earlier] == norms[c] && !repeat[earlier]
-                        && memcmp(centers + (size_t)earlier * dim, center, dim * sizeof *center)
-                               == 0;
-    }
-}
-
-/*
- * Nearest center of each of `count` contiguous rows: label (lowest index on
- * ties) and squared distance |x|^2 - 2 x.c + |c|^2, clamped at 0 where
- * rounding makes it negative. Returns the sum of the distances.
- *
- * The product is computed as centers x rows^T (k x count): OpenBLAS runs
- * that shape about 25% faster than rows x centers^T for k = 50, D = 768.
- * `distance` doubles as the running minimum of |c|^2 - 2 x.c.
- */
-static double nearest_tile(const float *rows, size_t count, size_t dim, const float *norms,
-                           const float *centers, const float *norms_of_centers,
-                           const unsigned char *repeat, int k, float *dots, int32_t *label,
-                           float *distance)
-{
-    double inertia = 0.0;
-
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)count, (int)dim, -2.0f, centers,
-                (int)dim, rows, (int)dim, 0.0f, dots, (int)count);
-    for (size_t i = 0; i < count; i++) {
-        distance[i] = dots[i] + norms_of_centers[0];
-        label[i] = 0;
-    }
-    for (int c = 1; c < k; c++) {
-        const float *column = dots + (size_t)c * count;
-        float center_norm = norms_of_centers[c];
-        if (repeat[c])
-            continue;
-        for (size_t i = 0; i < count; i++) {
-            float value = column[i] + center_norm;
-            if (value < distance[i]) {
-                distance[i] = value;
-                label[i] = c;
-            }
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        float d = norms[i] + distance[i];
-        if (!(d > 0.0f))
-            d = 0.0f;
-        distance[i] = d;
-        inertia += d;
-    }
-    return inertia;
 }
 
 /* Orders Far records: a before b when a is nearer (or as near and a later row). */
@@ -227,8 +124,7 @@ static void workspace_release(Workspace *ws)
     free(ws->dots);
     free(ws->tile_label);
     free(ws->tile_distance);
-    free(ws->center_norms);
-    free(ws->repeat);
+    distance_centers_release(&ws->centers);
     free(ws->counts);
     free(ws->tile_sums);
     free(ws->touched);
@@ -243,13 +139,12 @@ static int workspace_init(Workspace *ws, int k, size_t dim, size_t rows, int wit
     size_t clusters = (size_t)k;
 
     memset(ws, 0, sizeof *ws);
-    ws->tile_rows = tile_rows_for(dim, clusters);
+    ws->tile_rows = distance_tile_rows(dim, clusters);
     ws->far_capacity = 2 * clusters < rows ? 2 * clusters : rows;
     if ((ws->dots = alloc_array(ws->tile_rows * clusters, sizeof(float), err)) == NULL
         || (ws->tile_label = alloc_array(ws->tile_rows, sizeof(int32_t), err)) == NULL
         || (ws->tile_distance = alloc_array(ws->tile_rows, sizeof(float), err)) == NULL
-        || (ws->center_norms = alloc_array(clusters, sizeof(float), err)) == NULL
-        || (ws->repeat = alloc_array(clusters, 1, err)) == NULL
+        || distance_centers_init(&ws->centers, k, dim, err) != ERR_OK
         || (ws->counts = alloc_array(clusters, sizeof(size_t), err)) == NULL
         || (ws->mean = alloc_array(dim, sizeof(double), err)) == NULL
         || (ws->far = alloc_array(ws->far_capacity, sizeof(Far), err)) == NULL)
@@ -267,58 +162,71 @@ fail:
     return ERR_INTERNAL;
 }
 
+/* Counts the rows of one tile per cluster and keeps the farthest in ws->far. */
+static void count_tile(Workspace *ws, size_t start, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        int32_t c = ws->tile_label[i];
+        float d = ws->tile_distance[i];
+        ws->counts[c]++;
+        if (d > 0.0f && (ws->far_count < ws->far_capacity || d >= ws->far[0].distance))
+            far_push(ws, start + i, d, c);
+    }
+}
+
+/* Adds the rows of one tile to their clusters' sums: in float within the tile, double across. */
+static void add_tile_sums(Workspace *ws, const float *tile, size_t count)
+{
+    int k = ws->centers.count;
+    size_t dim = ws->centers.dim;
+
+    for (size_t i = 0; i < count; i++) {
+        int32_t c = ws->tile_label[i];
+        float *sum = ws->tile_sums + (size_t)c * dim;
+        if (!ws->touched[c]) {
+            ws->touched[c] = 1;
+            memset(sum, 0, dim * sizeof *sum);
+        }
+        cblas_saxpy((int)dim, 1.0f, tile + i * dim, 1, sum, 1);
+    }
+    for (int c = 0; c < k; c++) {
+        if (!ws->touched[c])
+            continue;
+        ws->touched[c] = 0;
+        const float *sum = ws->tile_sums + (size_t)c * dim;
+        double *total = ws->sums + (size_t)c * dim;
+        for (size_t d = 0; d < dim; d++)
+            total[d] += sum[d];
+    }
+}
+
 /*
  * One assignment pass over all rows against the centers, tile by tile.
  * Fills ws->counts and the farthest rows; with ws->sums also the per-cluster
- * sums of the rows (float within a tile, double across tiles); cluster_of
- * may be NULL. Returns the inertia.
+ * sums of the rows; cluster_of may be NULL. Returns the inertia.
  */
-static double assign_pass(const float *data, size_t rows, size_t dim, const float *norms,
-                          const float *centers, int k, Workspace *ws, int32_t *cluster_of)
+static double assign_pass(Workspace *ws, const float *data, size_t rows, const float *norms,
+                          const float *centers, int32_t *cluster_of)
 {
+    size_t dim = ws->centers.dim;
     double inertia = 0.0;
 
-    prepare_centers(centers, k, dim, ws->center_norms, ws->repeat);
-    memset(ws->counts, 0, (size_t)k * sizeof *ws->counts);
+    distance_centers_set(&ws->centers, centers);
+    memset(ws->counts, 0, (size_t)ws->centers.count * sizeof *ws->counts);
     if (ws->sums != NULL)
-        memset(ws->sums, 0, (size_t)k * dim * sizeof *ws->sums);
+        memset(ws->sums, 0, (size_t)ws->centers.count * dim * sizeof *ws->sums);
     ws->far_count = 0;
 
     for (size_t start = 0; start < rows; start += ws->tile_rows) {
         size_t count = rows - start < ws->tile_rows ? rows - start : ws->tile_rows;
         const float *tile = data + start * dim;
-        inertia += nearest_tile(tile, count, dim, norms + start, centers, ws->center_norms,
-                                ws->repeat, k, ws->dots, ws->tile_label, ws->tile_distance);
-        for (size_t i = 0; i < count; i++) {
-            int32_t c = ws->tile_label[i];
-            float d = ws->tile_distance[i];
-            ws->counts[c]++;
-            if (d > 0.0f
-                && (ws->far_count < ws->far_capacity || d >= ws->far[0].distance))
-                far_push(ws, start + i, d, c);
-        }
+        inertia += distance_nearest_tile(&ws->centers, tile, count, norms + start, ws->dots,
+                                         ws->tile_label, ws->tile_distance);
+        count_tile(ws, start, count);
         if (cluster_of != NULL)
             memcpy(cluster_of + start, ws->tile_label, count * sizeof *cluster_of);
-        if (ws->sums == NULL)
-            continue;
-        for (size_t i = 0; i < count; i++) {
-            int32_t c = ws->tile_label[i];
-            float *sum = ws->tile_sums + (size_t)c * dim;
-            if (!ws->touched[c]) {
-                ws->touched[c] = 1;
-                memset(sum, 0, dim * sizeof *sum);
-            }
-            cblas_saxpy((int)dim, 1.0f, tile + i * dim, 1, sum, 1);
-        }
-        for (int c = 0; c < k; c++) {
-            if (!ws->touched[c])
-                continue;
-            ws->touched[c] = 0;
-            const float *sum = ws->tile_sums + (size_t)c * dim;
-            double *total = ws->sums + (size_t)c * dim;
-            for (size_t d = 0; d < dim; d++)
-                total[d] += sum[d];
-        }
+        if (ws->sums != NULL)
+            add_tile_sums(ws, tile, count);
     }
     qsort(ws->far, ws->far_count, sizeof *ws->far, far_compare);
     return inertia;
@@ -449,18 +357,14 @@ static void trace_record(Kmeans *kmeans, double inertia)
         trace->length++;
 }
 
-static int32_t *trace_labels(const Kmeans *kmeans)
-{
-    return kmeans->trace != NULL ? kmeans->trace->cluster_of : NULL;
-}
-
 /*
  * After the last pass: while clusters are empty and rows can be moved to
  * them, move them and assign again. Each round strictly lowers the inertia
  * (the moved row's distance drops to 0, no other row gets farther).
  */
 static double fill_empty_clusters(Kmeans *kmeans, const float *data, size_t rows,
-                                  const float *norms, Workspace *ws, double inertia)
+                                  const float *norms, Workspace *ws, double inertia,
+                                  int32_t *cluster_of)
 {
     int k = kmeans->options.cluster_count;
     double *sums = ws->sums;
@@ -469,16 +373,20 @@ static double fill_empty_clusters(Kmeans *kmeans, const float *data, size_t rows
     for (int round = 0; round < EMPTY_FIX_ROUNDS && can_relocate(ws, k); round++) {
         if (relocate_empty(kmeans, data, ws) == 0)
             break;
-        inertia = assign_pass(data, rows, kmeans->dim, norms, kmeans->centers, k, ws,
-                              trace_labels(kmeans));
+        inertia = assign_pass(ws, data, rows, norms, kmeans->centers, cluster_of);
         trace_record(kmeans, inertia);
     }
     ws->sums = sums;
     return inertia;
 }
 
+/*
+ * Lloyd iterations from the current centers; cluster_of (may be NULL)
+ * receives the labels of the final assignment, the one the centers and
+ * inertia describe.
+ */
 static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
-                        Error *err)
+                        int32_t *cluster_of, Error *err)
 {
     const KmeansOptions *options = &kmeans->options;
     int k = options->cluster_count;
@@ -491,8 +399,7 @@ static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const fl
         return code;
     trace_start(kmeans);
     for (;;) {
-        inertia = assign_pass(data, rows, kmeans->dim, norms, kmeans->centers, k, &ws,
-                              trace_labels(kmeans));
+        inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
         trace_record(kmeans, inertia);
         /* Converged on a small relative change, but never with a fixable empty cluster. */
         if (updates > 0 && previous - inertia <= options->tolerance * previous
@@ -508,7 +415,7 @@ static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const fl
             break;
         previous = inertia;
     }
-    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia);
+    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia, cluster_of);
     kmeans->iterations = updates;
     workspace_release(&ws);
     return ERR_OK;
@@ -518,7 +425,7 @@ static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const fl
 static int mean_column_variance(const float *data, size_t rows, size_t dim, const float *norms,
                                 double *out, Error *err)
 {
-    size_t tile = tile_rows_for(dim, 0);
+    size_t tile = distance_tile_rows(dim, 0);
     float *partial = alloc_array(dim, sizeof(float), err);
     double *column = alloc_array(dim, sizeof(double), err);
     double squares = 0.0, mean_squares = 0.0;
@@ -730,9 +637,8 @@ static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, 
     size_t dim = kmeans->dim;
     double inertia;
 
-    inertia = nearest_tile(batch->rows, batch->size, dim, batch->norms, kmeans->centers,
-                           ws->center_norms, ws->repeat, k, batch->dots, batch->label,
-                           batch->distance);
+    inertia = distance_nearest_tile(&ws->centers, batch->rows, batch->size, batch->norms,
+                                    batch->dots, batch->label, batch->distance);
     memset(batch->count, 0, (size_t)k * sizeof *batch->count);
     for (size_t i = 0; i < batch->size; i++) {
         int32_t c = batch->label[i];
@@ -775,13 +681,31 @@ static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, 
     return inertia;
 }
 
-static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
-                            double mean_variance, Rng *rng, Error *err)
+/* Every 10 k rows seen, or while a center has seen none (scikit-learn). */
+static int reassign_due(const Batch *batch, int k, size_t *since_reassign)
+{
+    int reassign = 0;
+    *since_reassign += batch->size;
+    for (int c = 0; c < k && !reassign; c++)
+        reassign = batch->weight[c] == 0.0;
+    if (*since_reassign >= 10 * (size_t)k)
+        reassign = 1;
+    if (reassign)
+        *since_reassign = 0;
+    return reassign;
+}
+
+/*
+ * Mini-batch steps until max_iterations epochs, a move below tolerance
+ * (scaled by the data's mean column variance), or MAX_NO_IMPROVEMENT steps
+ * without a better smoothed batch inertia. Returns the steps taken.
+ */
+static uint64_t minibatch_steps(Kmeans *kmeans, const float *data, size_t rows,
+                                const float *norms, double mean_variance, Batch *batch,
+                                Workspace *ws, Rng *rng)
 {
     const KmeansOptions *options = &kmeans->options;
-    int k = options->cluster_count;
-    size_t dim = kmeans->dim;
-    size_t batch_size = (size_t)options->batch_size < rows ? (size_t)options->batch_size : rows;
+    size_t batch_size = batch->size;
     uint64_t steps = (uint64_t)options->max_iterations * rows / batch_size;
     double tolerance = options->tolerance * mean_variance;
     double alpha = 2.0 * (double)batch_size / ((double)rows + 1.0);
@@ -789,14 +713,56 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
     int no_improvement = 0;
     size_t since_reassign = 0;
     uint64_t step;
-    Batch batch;
-    Workspace ws;
-    int code;
 
     if (steps < 1)
         steps = 1;
     if (alpha > 1.0)
         alpha = 1.0;
+    for (step = 0; step < steps; step++) {
+        double moved = 0.0;
+        for (size_t i = 0; i < batch_size; i++)
+            batch->index[i] = (size_t)rng_below(rng, rows);
+        gather_rows(data, kmeans->dim, norms, batch->index, batch_size, batch->rows,
+                    batch->norms);
+        int reassign = reassign_due(batch, options->cluster_count, &since_reassign);
+        double batch_inertia = minibatch_step(kmeans, batch, ws, &moved);
+        if (reassign)
+            moved += reassign_light_centers(kmeans, data, rows, batch, rng);
+        distance_centers_set(&ws->centers, kmeans->centers);
+
+        /* The first batch measures the seeding, not the updates. */
+        if (step == 0)
+            continue;
+        batch_inertia /= (double)batch_size;
+        smoothed = step == 1 ? batch_inertia : smoothed * (1.0 - alpha) + batch_inertia * alpha;
+        if (tolerance > 0.0 && moved <= tolerance)
+            return step + 1;
+        if (step == 1 || smoothed < smoothed_best) {
+            smoothed_best = smoothed;
+            no_improvement = 0;
+        } else if (++no_improvement >= MAX_NO_IMPROVEMENT) {
+            return step + 1;
+        }
+    }
+    return step;
+}
+
+/*
+ * Mini-batch refinement from the current centers, then one assignment pass
+ * over all the rows; cluster_of (may be NULL) receives its labels.
+ */
+static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
+                            double mean_variance, Rng *rng, int32_t *cluster_of, Error *err)
+{
+    int k = kmeans->options.cluster_count;
+    size_t dim = kmeans->dim;
+    size_t batch_size = (size_t)kmeans->options.batch_size < rows
+                            ? (size_t)kmeans->options.batch_size
+                            : rows;
+    Batch batch;
+    Workspace ws;
+    int code;
+
     if ((code = batch_init(&batch, batch_size, k, dim, err)) != ERR_OK)
         return code;
     if ((code = workspace_init(&ws, k, dim, rows, 0, err)) != ERR_OK) {
@@ -805,50 +771,12 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
     }
     memset(batch.weight, 0, (size_t)k * sizeof *batch.weight);
     trace_start(kmeans);
-    prepare_centers(kmeans->centers, k, dim, ws.center_norms, ws.repeat);
+    distance_centers_set(&ws.centers, kmeans->centers);
+    uint64_t steps = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng);
 
-    for (step = 0; step < steps; step++) {
-        double moved = 0.0;
-        for (size_t i = 0; i < batch_size; i++)
-            batch.index[i] = (size_t)rng_below(rng, rows);
-        gather_rows(data, dim, norms, batch.index, batch_size, batch.rows, batch.norms);
-        /* Every 10 k rows seen, or while a center has seen none (scikit-learn). */
-        int reassign = 0;
-        since_reassign += batch_size;
-        for (int c = 0; c < k && !reassign; c++)
-            reassign = batch.weight[c] == 0.0;
-        if (since_reassign >= 10 * (size_t)k)
-            reassign = 1;
-        if (reassign)
-            since_reassign = 0;
-
-        double batch_inertia = minibatch_step(kmeans, &batch, &ws, &moved);
-        if (reassign)
-            moved += reassign_light_centers(kmeans, data, rows, &batch, rng);
-        prepare_centers(kmeans->centers, k, dim, ws.center_norms, ws.repeat);
-
-        /* The first batch measures the seeding, not the updates. */
-        if (step == 0)
-            continue;
-        batch_inertia /= (double)batch_size;
-        smoothed = step == 1 ? batch_inertia : smoothed * (1.0 - alpha) + batch_inertia * alpha;
-        if (tolerance > 0.0 && moved <= tolerance) {
-            step++;
-            break;
-        }
-        if (step == 1 || smoothed < smoothed_best) {
-            smoothed_best = smoothed;
-            no_improvement = 0;
-        } else if (++no_improvement >= MAX_NO_IMPROVEMENT) {
-            step++;
-            break;
-        }
-    }
-
-    double inertia = assign_pass(data, rows, dim, norms, kmeans->centers, k, &ws,
-                                 trace_labels(kmeans));
-    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia);
-    uint64_t epochs = (step * batch_size + rows - 1) / rows;
+    double inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
+    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia, cluster_of);
+    uint64_t epochs = (steps * batch_size + rows - 1) / rows;
     kmeans->iterations = epochs > INT_MAX ? INT_MAX : (int)epochs;
     workspace_release(&ws);
     batch_release(&batch);
@@ -898,6 +826,40 @@ static int compare_double(const void *left, const void *right)
 }
 
 /*
+ * Draws `trials` candidate rows with probability proportional to closest[]
+ * (total is their sum) into candidate_row; targets is scratch of trials
+ * doubles.
+ */
+static void draw_candidates(const float *closest, size_t rows, double total, int trials,
+                            Rng *rng, double *targets, size_t *candidate_row)
+{
+    if (!(total > 0.0)) {
+        /* Fewer distinct rows than clusters: any row, the duplicates are empty later. */
+        for (int j = 0; j < trials; j++)
+            candidate_row[j] = (size_t)rng_below(rng, rows);
+        return;
+    }
+    /* Sorted targets, then one scan of the running sum finds them all. */
+    for (int j = 0; j < trials; j++)
+        targets[j] = rng_uniform(rng) * total;
+    qsort(targets, (size_t)trials, sizeof *targets, compare_double);
+    double running = 0.0;
+    size_t last_positive = 0;
+    int found = 0;
+    for (size_t i = 0; i < rows && found < trials; i++) {
+        if (closest[i] <= 0.0f)
+            continue;
+        last_positive = i;
+        running += closest[i];
+        while (found < trials && running > targets[found])
+            candidate_row[found++] = i;
+    }
+    /* Rounding can leave a target at the very end of the sum: the last row that counts. */
+    while (found < trials)
+        candidate_row[found++] = last_positive;
+}
+
+/*
  * Greedy k-means++ (as scikit-learn's _kmeans_plusplus): the first center
  * uniformly, then for each next one 2 + ln(k) candidates drawn with
  * probability proportional to the squared distance to the nearest chosen
@@ -913,7 +875,7 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
     int k = kmeans->options.cluster_count;
     size_t dim = kmeans->dim;
     int trials = 2 + (int)log((double)k);
-    size_t tile_rows = tile_rows_for(dim, (size_t)trials);
+    size_t tile_rows = distance_tile_rows(dim, (size_t)trials);
     float *closest = NULL, *distances = NULL, *dots = NULL, *candidates = NULL;
     float *candidate_norms = NULL;
     size_t *candidate_row = NULL;
@@ -940,30 +902,7 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
                         tile_rows, closest, &total);
 
     for (int c = 1; c < k; c++) {
-        if (total > 0.0) {
-            /* Sorted targets, then one scan of the running sum finds them all. */
-            for (int j = 0; j < trials; j++)
-                targets[j] = rng_uniform(rng) * total;
-            qsort(targets, (size_t)trials, sizeof *targets, compare_double);
-            double running = 0.0;
-            size_t last_positive = 0;
-            int found = 0;
-            for (size_t i = 0; i < rows && found < trials; i++) {
-                if (closest[i] <= 0.0f)
-                    continue;
-                last_positive = i;
-                running += closest[i];
-                while (found < trials && running > targets[found])
-                    candidate_row[found++] = i;
-            }
-            /* Rounding can leave a target at the very end of the sum: the last row that counts. */
-            while (found < trials)
-                candidate_row[found++] = last_positive;
-        } else {
-            /* Fewer distinct rows than clusters: any row, the duplicates are empty later. */
-            for (int j = 0; j < trials; j++)
-                candidate_row[j] = (size_t)rng_below(rng, rows);
-        }
+        draw_candidates(closest, rows, total, trials, rng, targets, candidate_row);
         for (int j = 0; j < trials; j++) {
             memcpy(candidates + (size_t)j * dim, data + candidate_row[j] * dim,
                    dim * sizeof(float));
@@ -1118,10 +1057,11 @@ void kmeans_free(Kmeans *kmeans)
 }
 
 /*
- * In double, as before, but with four partial sums and one division a row:
- * a division per element made this pass 10% of a 300,000 x 768 categorize
- * stage (perf). The results differ from a sequential sum and per-element
- * division only in the last bits of the double, below float rounding.
+ * The norm is summed in double, in four partial sums, and each row is scaled
+ * by one reciprocal: a division per element made this pass 10% of a
+ * 300,000 x 768 categorize stage (perf). The results differ from a
+ * sequential sum and per-element division only in the last bits of the
+ * double, below float rounding.
  */
 void kmeans_normalize_rows(float *data, size_t rows, size_t dim)
 {
@@ -1152,7 +1092,7 @@ int kmeans_seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, Rng *r
         return code;
     if ((norms = alloc_array(rows, sizeof *norms, err)) == NULL)
         return ERR_INTERNAL;
-    if ((code = row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
+    if ((code = distance_row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
         goto done;
     code = seed_plus_plus(kmeans, data, rows, norms, rng, err);
 done:
@@ -1164,8 +1104,8 @@ static int refine(Kmeans *kmeans, const float *data, size_t rows, const float *n
                   double mean_variance, Rng *rng, Error *err)
 {
     if (kmeans->options.algorithm == KMEANS_LLOYD)
-        return refine_lloyd(kmeans, data, rows, norms, err);
-    return refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, err);
+        return refine_lloyd(kmeans, data, rows, norms, NULL, err);
+    return refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, NULL, err);
 }
 
 int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err)
@@ -1180,7 +1120,7 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
         return error_set(err, ERR_INTERNAL, "k-means centers refined before they were seeded");
     if ((norms = alloc_array(rows, sizeof *norms, err)) == NULL)
         return ERR_INTERNAL;
-    if ((code = row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
+    if ((code = distance_row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
         goto done;
     if (kmeans->options.algorithm == KMEANS_MINIBATCH
         && (code = mean_column_variance(data, rows, kmeans->dim, norms, &mean_variance, err))
@@ -1214,18 +1154,21 @@ static void keep_centers(Kmeans *kmeans)
 
 /*
  * Lloyd's restarts, as scikit-learn's KMeans: each restart seeds on all the
- * rows and refines; the fit with the lowest inertia is kept.
+ * rows and refines; the fit with the lowest inertia is kept. cluster_of (may
+ * be NULL) receives the labels of the kept fit: from its last pass when there
+ * is one restart, else from one more pass against the kept centers.
  */
 static int fit_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float *norms, Rng *rng,
-                     Error *err)
+                     int32_t *cluster_of, Error *err)
 {
+    int32_t *last_pass_labels = kmeans->options.restarts == 1 ? cluster_of : NULL;
     double best_inertia = 0.0, best_seed_inertia = 0.0;
     int best_iterations = 0;
     int code;
 
     for (int restart = 0; restart < kmeans->options.restarts; restart++) {
         if ((code = seed_plus_plus(kmeans, data, rows, norms, rng, err)) != ERR_OK
-            || (code = refine_lloyd(kmeans, data, rows, norms, err)) != ERR_OK)
+            || (code = refine_lloyd(kmeans, data, rows, norms, last_pass_labels, err)) != ERR_OK)
             return code;
         if (restart == 0 || kmeans->inertia < best_inertia) {
             keep_centers(kmeans);
@@ -1238,6 +1181,8 @@ static int fit_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float
     kmeans->inertia = best_inertia;
     kmeans->iterations = best_iterations;
     kmeans->seed_inertia = best_seed_inertia;
+    if (cluster_of != NULL && last_pass_labels == NULL)
+        return kmeans_assign(kmeans, data, rows, cluster_of, NULL, NULL, err);
     return ERR_OK;
 }
 
@@ -1249,7 +1194,7 @@ static int fit_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float
  * `restarts` times as much for a difference mini-batch noise mostly hides.
  */
 static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
-                         Rng *rng, Error *err)
+                         Rng *rng, int32_t *cluster_of, Error *err)
 {
     const KmeansOptions *options = &kmeans->options;
     size_t dim = kmeans->dim;
@@ -1294,7 +1239,7 @@ static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const f
     }
     keep_centers(kmeans);
     kmeans->seed_inertia = best_seed_inertia;
-    code = refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, err);
+    code = refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, cluster_of, err);
 
 done:
     free(subset);
@@ -1303,7 +1248,8 @@ done:
     return code;
 }
 
-int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err)
+int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, int32_t *cluster_of,
+               Error *err)
 {
     float *norms = NULL;
     int code;
@@ -1312,20 +1258,15 @@ int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *
         return code;
     if ((norms = alloc_array(rows, sizeof *norms, err)) == NULL)
         return ERR_INTERNAL;
-    if ((code = row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
+    if ((code = distance_row_norms(data, rows, kmeans->dim, norms, err)) != ERR_OK)
         goto done;
     if (kmeans->options.algorithm == KMEANS_LLOYD)
-        code = fit_lloyd(kmeans, data, rows, norms, rng, err);
+        code = fit_lloyd(kmeans, data, rows, norms, rng, cluster_of, err);
     else
-        code = fit_minibatch(kmeans, data, rows, norms, rng, err);
+        code = fit_minibatch(kmeans, data, rows, norms, rng, cluster_of, err);
 done:
     free(norms);
     return code;
-}
-
-int kmeans_row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err)
-{
-    return row_norms(data, rows, dim, norms, err);
 }
 
 int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
@@ -1343,8 +1284,7 @@ int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const floa
         return error_set(err, ERR_INTERNAL, "k-means step was given no row norms");
     if ((code = workspace_init(&ws, k, kmeans->dim, rows, 1, err)) != ERR_OK)
         return code;
-    double pass_inertia = assign_pass(data, rows, kmeans->dim, norms, kmeans->centers, k, &ws,
-                                      cluster_of);
+    double pass_inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
     update_means(kmeans, &ws);
     workspace_release(&ws);
     if (inertia != NULL)
@@ -1352,40 +1292,19 @@ int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const floa
     return ERR_OK;
 }
 
-double kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
-                     float *distance)
+int kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
+                  float *distance, double *inertia, Error *err)
 {
-    int k = kmeans->options.cluster_count;
-    size_t dim = kmeans->dim;
-    size_t tile_rows = tile_rows_for(dim, (size_t)k);
-    float *dots = malloc(tile_rows * (size_t)k * sizeof *dots);
-    float *norms = malloc(tile_rows * sizeof *norms);
-    float *tile_distance = malloc(tile_rows * sizeof *tile_distance);
-    float *norms_of_centers = malloc((size_t)k * sizeof *norms_of_centers);
-    unsigned char *repeat = malloc((size_t)k);
-    double inertia = -1.0;
+    DistanceCenters centers;
+    int code;
 
-    if (dots == NULL || norms == NULL || tile_distance == NULL || norms_of_centers == NULL
-        || repeat == NULL)
-        goto done;
-    inertia = 0.0;
-    prepare_centers(kmeans->centers, k, dim, norms_of_centers, repeat);
-    for (size_t start = 0; start < rows; start += tile_rows) {
-        size_t count = rows - start < tile_rows ? rows - start : tile_rows;
-        const float *tile = data + start * dim;
-        for (size_t i = 0; i < count; i++)
-            norms[i] = squared_norm(tile + i * dim, dim);
-        inertia += nearest_tile(tile, count, dim, norms, kmeans->centers, norms_of_centers,
-                                repeat, k, dots, cluster_of + start,
-                                distance != NULL ? distance + start : tile_distance);
-    }
-done:
-    free(dots);
-    free(norms);
-    free(tile_distance);
-    free(norms_of_centers);
-    free(repeat);
-    return inertia;
+    if ((code = distance_centers_init(&centers, kmeans->options.cluster_count, kmeans->dim, err))
+        != ERR_OK)
+        return code;
+    distance_centers_set(&centers, kmeans->centers);
+    code = distance_nearest(&centers, data, rows, cluster_of, distance, inertia, err);
+    distance_centers_release(&centers);
+    return code;
 }
 
 const float *kmeans_centers(const Kmeans *kmeans)

@@ -5,11 +5,12 @@
  * calls for seeding (k-means++), refinement (Lloyd or mini-batch updates,
  * returning the energy) and assignment. Unlike VLFeat, randomness comes from
  * an Rng passed in, so the same seed and input give the same clusters.
- * Squared distances are |x|^2 - 2 x.c + |c|^2 with the cross term computed by
- * cblas_sgemm over tiles of rows, norms precomputed.
+ * Distances and nearest centers come from the distance module (tiled sgemm).
  *
- * It knows nothing of SQL, YAML or printing. It never copies the data matrix;
- * the caller owns it. kmeans_new allocates the Kmeans; kmeans_free frees it.
+ * It does not normalize rows unless asked (kmeans_normalize_rows), reduce
+ * dimensions (pca), store models (model), or know of SQL, YAML or printing.
+ * It never copies the data matrix; the caller owns it and every output array.
+ * kmeans_new allocates the Kmeans, which owns its centers; kmeans_free frees it.
  */
 #ifndef PAIRPICK_KMEANS_H
 #define PAIRPICK_KMEANS_H
@@ -68,8 +69,10 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
 
 /*
  * Seeds and refines the centers; `restarts` means what scikit-learn's n_init
- * means for the same algorithm. ERR_DATA when rows < k (message says both
- * numbers).
+ * means for the same algorithm. cluster_of (rows entries, caller-owned, may
+ * be NULL) receives the labels of the final assignment of the kept fit, the
+ * one kmeans_centers, kmeans_inertia and kmeans_iterations describe. ERR_DATA
+ * when rows < k (message says both numbers).
  *
  * KMEANS_LLOYD (scikit-learn's KMeans): `restarts` full fits, each a
  * k-means++ seeding on all the rows and a refinement; the fit with the lowest
@@ -87,29 +90,24 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
  * Either way the same seed, input and BLAS thread count (kmeans_set_threads)
  * give bitwise the same centers.
  */
-int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err);
+int kmeans_fit(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, int32_t *cluster_of,
+               Error *err);
 
 /*
- * Assigns each row to its nearest center: cluster_of[i] in [0, k).
- * distance (may be NULL) receives the squared distance to that center.
- * Returns the inertia of this assignment, or a negative value when a
- * working buffer cannot be allocated.
+ * Assigns each row to its nearest center: cluster_of[i] in [0, k) (lowest
+ * index on ties). distance (may be NULL) receives the squared distance to
+ * that center, *inertia (may be NULL) their sum. ERR_INTERNAL when a working
+ * buffer cannot be allocated.
  */
-double kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
-                     float *distance);
-
-/*
- * The squared L2 norm of each row into norms (rows floats, caller-owned), as
- * kmeans_refine computes them once per fit. ERR_DATA when one is not finite.
- */
-int kmeans_row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err);
+int kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,
+                  float *distance, double *inertia, Error *err);
 
 /*
  * One Lloyd iteration exactly as kmeans_refine runs each of its iterations:
  * an assignment pass over all rows (tiled sgemm distances, per-cluster sums)
  * and the update of every non-empty cluster's center to its mean (normalized
  * for KMEANS_COSINE). Empty clusters keep their centers. norms are the rows'
- * squared norms (kmeans_row_norms); cluster_of (may be NULL) receives the
+ * squared norms (distance_row_norms); cluster_of (may be NULL) receives the
  * labels of the assignment; *inertia (may be NULL) its inertia, against the
  * centers before the update. For benchmarks (one iteration against one
  * sgemm of the same shape) and tests; the job fits with kmeans_fit.
@@ -144,20 +142,17 @@ double kmeans_seed_inertia(const Kmeans *kmeans);
 void kmeans_set_threads(int threads);
 
 /*
- * For the unit tests and diagnostics, and for categorize, which takes the
- * labels of a fit that refines once from it rather than assigning again.
+ * For the unit tests and diagnostics only: the job reads its labels from
+ * kmeans_fit.
  *
  * When a trace is set, each kmeans_refine (so each restart of kmeans_fit)
  * starts it afresh and fills it: `inertia` (capacity entries, may be NULL)
  * receives the inertia of each Lloyd assignment pass in order, each computed
  * against the centers used for that assignment; `length` counts the passes
  * (it may exceed capacity: only the first capacity are stored; mini-batch
- * refines record no passes). `cluster_of` (one entry per row, may be NULL)
- * receives the labels of the final assignment, the one the stored centers and
- * inertia describe. In kmeans_fit the trace describes the last restart, which
- * is the kept one when restarts == 1 (mini-batch fits refine once, so there the
- * trace always describes the kept fit). The caller owns the trace and keeps it
- * alive while it is set; NULL unsets it.
+ * refines record no passes). In kmeans_fit the trace describes the last
+ * restart. The caller owns the trace and keeps it alive while it is set;
+ * NULL unsets it.
  *
  * Notes on the other calls: kmeans_iterations counts Lloyd center updates,
  * or for mini-batch passes over the data, ceil(steps * batch_size / rows),
@@ -169,7 +164,6 @@ typedef struct KmeansTrace {
     double *inertia;
     int capacity;
     int length;
-    int32_t *cluster_of;
 } KmeansTrace;
 
 void kmeans_set_trace(Kmeans *kmeans, KmeansTrace *trace);

@@ -75,13 +75,61 @@ static float *to_space(const ClusterModel *model, float *rows, size_t count, flo
     return *buffer;
 }
 
+/*
+ * Fits the PCA (when asked) on data and projects it: *space receives the
+ * rows the centres live among, data itself without PCA, else *projected
+ * (allocated here, rows x space_dim, normalized for cosine).
+ */
+static int fit_space(ClusterModel *model, size_t components, float *data, size_t rows,
+                     float **projected, float **space, Error *err)
+{
+    int code;
+
+    *space = data;
+    if (components == 0)
+        return ERR_OK;
+    if ((code = pca_fit(data, rows, model->dim, components, &model->pca, err)) != ERR_OK)
+        return code;
+    model->has_pca = true;
+    *projected = malloc(rows * model->space_dim * sizeof(float));
+    if (*projected == NULL)
+        return error_nomem(err, rows * model->space_dim * sizeof(float));
+    pca_project(&model->pca, data, rows, *projected);
+    if (model->metric == KMEANS_COSINE)
+        kmeans_normalize_rows(*projected, rows, model->space_dim);
+    *space = *projected;
+    return ERR_OK;
+}
+
+/* Per cluster, the share of the fitted rows and their mean distance to its centre. */
+static int fit_figures(ClusterModel *model, const int32_t *labels, const float *distance,
+                       size_t rows, Error *err)
+{
+    int k = model->cluster_count;
+    uint64_t *counts = calloc((size_t)k, sizeof *counts);
+    if (counts == NULL)
+        return error_nomem(err, (size_t)k * sizeof *counts);
+    for (size_t i = 0; i < rows; i++) {
+        counts[labels[i]]++;
+        model->fit_mean_distance[labels[i]] += sqrt(fmax(0.0, distance[i]));
+    }
+    for (int c = 0; c < k; c++) {
+        model->fit_share[c] = (double)counts[c] / (double)rows;
+        if (counts[c] > 0)
+            model->fit_mean_distance[c] /= (double)counts[c];
+    }
+    free(counts);
+    return ERR_OK;
+}
+
 int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t dim, Rng *rng,
               ClusterModel **out, int32_t *cluster_of, Error *err)
 {
     int k = options->kmeans.cluster_count;
     size_t space_dim = options->pca_components > 0 ? options->pca_components : dim;
-    float *projected = NULL, *distance = NULL;
+    float *projected = NULL, *distance = NULL, *space = NULL;
     int32_t *labels = NULL;
+    double inertia = 0.0;
     int code;
 
     *out = NULL;
@@ -101,23 +149,10 @@ int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t d
     model->metric = options->kmeans.metric;
     if (model->metric == KMEANS_COSINE)
         kmeans_normalize_rows(data, rows, dim);
-    float *space = data;
-    if (options->pca_components > 0) {
-        if ((code = pca_fit(data, rows, dim, options->pca_components, &model->pca, err)) != ERR_OK)
-            goto done;
-        model->has_pca = true;
-        projected = malloc(rows * space_dim * sizeof(float));
-        if (projected == NULL) {
-            code = error_nomem(err, rows * space_dim * sizeof(float));
-            goto done;
-        }
-        pca_project(&model->pca, data, rows, projected);
-        if (model->metric == KMEANS_COSINE)
-            kmeans_normalize_rows(projected, rows, space_dim);
-        space = projected;
-    }
-    if ((code = kmeans_new(&options->kmeans, space_dim, &model->kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(model->kmeans, space, rows, rng, err)) != ERR_OK)
+    if ((code = fit_space(model, options->pca_components, data, rows, &projected, &space, err))
+            != ERR_OK
+        || (code = kmeans_new(&options->kmeans, space_dim, &model->kmeans, err)) != ERR_OK
+        || (code = kmeans_fit(model->kmeans, space, rows, rng, NULL, err)) != ERR_OK)
         goto done;
     labels = cluster_of != NULL ? cluster_of : malloc(rows * sizeof *labels);
     distance = malloc(rows * sizeof *distance);
@@ -125,32 +160,15 @@ int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t d
         code = error_nomem(err, rows * sizeof *distance);
         goto done;
     }
-    double inertia = kmeans_assign(model->kmeans, space, rows, labels, distance);
-    if (inertia < 0) {
-        code = error_nomem(err, 0);
+    if ((code = kmeans_assign(model->kmeans, space, rows, labels, distance, &inertia, err))
+            != ERR_OK
+        || (code = fit_figures(model, labels, distance, rows, err)) != ERR_OK)
         goto done;
-    }
     memcpy(model->centers, kmeans_centers(model->kmeans), (size_t)k * space_dim * sizeof(float));
-    uint64_t *counts = calloc((size_t)k, sizeof *counts);
-    if (counts == NULL) {
-        code = error_nomem(err, (size_t)k * sizeof *counts);
-        goto done;
-    }
-    for (size_t i = 0; i < rows; i++) {
-        counts[labels[i]]++;
-        model->fit_mean_distance[labels[i]] += sqrt(fmax(0.0, distance[i]));
-    }
-    for (int c = 0; c < k; c++) {
-        model->fit_share[c] = (double)counts[c] / (double)rows;
-        if (counts[c] > 0)
-            model->fit_mean_distance[c] /= (double)counts[c];
-    }
-    free(counts);
     model->inertia = inertia;
     model->iterations = kmeans_iterations(model->kmeans);
     model->fit_rows = rows;
     model->selected_rows = rows;
-    code = ERR_OK;
 
 done:
     free(projected);
@@ -240,27 +258,27 @@ int model_check(const ClusterModel *model, size_t data_dim, KmeansMetric metric,
     return ERR_OK;
 }
 
-double model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
-                    float *distance, Error *err)
+int model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
+                 float *distance, double *inertia, Error *err)
 {
     float *buffer = NULL;
+    int code;
+
+    if (inertia != NULL)
+        *inertia = 0.0;
     if (count == 0)
-        return 0.0;
+        return ERR_OK;
     float *space = to_space(model, rows, count, &buffer);
-    if (space == NULL) {
-        error_nomem(err, count * model->space_dim * sizeof(float));
-        return -1.0;
-    }
-    double inertia = kmeans_assign(model->kmeans, space, count, cluster_of, distance);
+    if (space == NULL)
+        return error_nomem(err, count * model->space_dim * sizeof(float));
+    code = kmeans_assign(model->kmeans, space, count, cluster_of, distance, inertia, err);
     free(buffer);
-    if (inertia < 0) {
-        error_nomem(err, 0);
-        return -1.0;
-    }
+    if (code != ERR_OK)
+        return code;
     if (distance != NULL)
         for (size_t i = 0; i < count; i++)
             distance[i] = sqrtf(fmaxf(0.0f, distance[i]));
-    return inertia;
+    return ERR_OK;
 }
 
 bool model_parse_ref(const char *text, char *name, int *version)

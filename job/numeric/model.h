@@ -83,11 +83,11 @@ int model_check(const ClusterModel *model, size_t data_dim, KmeansMetric metric,
 /*
  * Assigns rows (rows x model->dim, modified in place: normalized for cosine)
  * to their nearest centres. distance (may be NULL) receives the Euclidean
- * distance to that centre in the model's space. Returns the inertia (sum of
- * squared distances), or a negative value with err set.
+ * distance to that centre in the model's space, *inertia (may be NULL) the
+ * sum of squared distances. ERR_INTERNAL when memory runs out.
  */
-double model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
-                    float *distance, Error *err);
+int model_assign(const ClusterModel *model, float *rows, size_t count, int32_t *cluster_of,
+                 float *distance, double *inertia, Error *err);
 
 /*
  * Splits "NAME" or "NAME@VERSION" into name (MODEL_NAME_MAX bytes) and

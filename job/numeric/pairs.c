@@ -346,6 +346,49 @@ int pairs_check_input(const int32_t *category_of, size_t image_count, int32_t ca
     return ERR_OK;
 }
 
+/*
+ * Counting sort of the images by category, ascending inside each: category
+ * c's images are (*members)[start[c] .. start[c + 1]]. start (categories + 2
+ * entries, zeroed) is the caller's; *members is allocated here. *largest
+ * receives the size of the largest category.
+ */
+static int group_by_category(const int32_t *category_of, size_t image_count, size_t categories,
+                             size_t *start, uint32_t **members, size_t *largest, Error *err)
+{
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            start[category_of[i] + 2]++;
+    for (size_t c = 0; c < categories; c++) {
+        if (start[c + 2] > *largest)
+            *largest = start[c + 2];
+        start[c + 2] += start[c + 1];
+    }
+    *members = malloc((start[categories + 1] + 1) * sizeof **members);
+    if (*members == NULL)
+        return error_nomem(err, start[categories + 1] * sizeof **members);
+    /* start[c + 1] walks category c's slice, ending where c + 1 begins. */
+    for (size_t i = 0; i < image_count; i++)
+        if (category_of[i] >= 0)
+            (*members)[start[category_of[i] + 1]++] = (uint32_t)i;
+    return ERR_OK;
+}
+
+/* Excluded pairs inside each category (they lower its capacity) into excluded. */
+static void count_excluded(const PairSet *exclude, const int32_t *category_of,
+                           size_t image_count, uint64_t *excluded)
+{
+    if (exclude == NULL)
+        return;
+    for (size_t slot = 0; slot < exclude->slot_count; slot++) {
+        uint64_t key = exclude->slots[slot];
+        size_t a = (size_t)(key >> 32), b = (size_t)(key & UINT32_MAX);
+        if (key == EMPTY_KEY || a == b || a >= image_count || b >= image_count)
+            continue;
+        if (category_of[a] >= 0 && category_of[a] == category_of[b])
+            excluded[category_of[a]]++;
+    }
+}
+
 int pairs_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                  uint64_t max_pairs, const PairSet *exclude, Rng *rng, PairsResult *result,
                  Error *err)
@@ -374,35 +417,11 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
         goto done;
     }
 
-    /* Counting sort of the images by category, ascending inside each. */
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= 0)
-            start[category_of[i] + 2]++;
-    for (size_t c = 0; c < categories; c++) {
-        if (start[c + 2] > largest)
-            largest = start[c + 2];
-        start[c + 2] += start[c + 1];
-    }
-    members = malloc((start[categories + 1] + 1) * sizeof *members);
-    if (members == NULL) {
-        code = error_nomem(err, start[categories + 1] * sizeof *members);
+    if ((code = group_by_category(category_of, image_count, categories, start, &members, &largest,
+                                  err))
+        != ERR_OK)
         goto done;
-    }
-    /* start[c + 1] walks category c's slice, ending where c + 1 begins. */
-    for (size_t i = 0; i < image_count; i++)
-        if (category_of[i] >= 0)
-            members[start[category_of[i] + 1]++] = (uint32_t)i;
-
-    /* Excluded pairs inside a category lower its capacity. */
-    if (exclude != NULL)
-        for (size_t slot = 0; slot < exclude->slot_count; slot++) {
-            uint64_t key = exclude->slots[slot];
-            size_t a = (size_t)(key >> 32), b = (size_t)(key & UINT32_MAX);
-            if (key == EMPTY_KEY || a == b || a >= image_count || b >= image_count)
-                continue;
-            if (category_of[a] >= 0 && category_of[a] == category_of[b])
-                excluded[category_of[a]]++;
-        }
+    count_excluded(exclude, category_of, image_count, excluded);
     for (size_t c = 0; c < categories; c++) {
         uint64_t n = start[c + 1] - start[c];
         result->capacity_per_category[c] = (size_t)(n * (n - (n > 0)) / 2 - excluded[c]);

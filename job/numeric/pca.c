@@ -38,11 +38,111 @@ static void project_mean(Pca *pca)
     }
 }
 
+/* Column means in double into mean, and in float into pca->mean. */
+static void fit_mean(Pca *pca, const float *data, size_t rows, double *mean)
+{
+    size_t dim = pca->dim;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t d = 0; d < dim; d++)
+            mean[d] += data[i * dim + d];
+    for (size_t d = 0; d < dim; d++) {
+        mean[d] /= (double)rows;
+        pca->mean[d] = (float)mean[d];
+    }
+}
+
+/*
+ * The covariance (dim x dim, symmetric, both triangles) of the centred rows:
+ * sum (x - mean)^T (x - mean) a tile at a time with ssyrk, then / rows.
+ * tile holds PCA_TILE rows, tile_product dim x dim floats. Returns the
+ * total variance (its trace).
+ */
+static double fit_covariance(const float *data, size_t rows, size_t dim, const double *mean,
+                             float *tile, float *tile_product, double *covariance)
+{
+    double total = 0;
+    for (size_t start = 0; start < rows; start += PCA_TILE) {
+        size_t count = rows - start < PCA_TILE ? rows - start : PCA_TILE;
+        for (size_t i = 0; i < count; i++)
+            for (size_t d = 0; d < dim; d++)
+                tile[i * dim + d] = (float)(data[(start + i) * dim + d] - mean[d]);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)count, 1.0f, tile,
+                    (int)dim, 0.0f, tile_product, (int)dim);
+        for (size_t a = 0; a < dim; a++)
+            for (size_t b = a; b < dim; b++)
+                covariance[a * dim + b] += tile_product[a * dim + b];
+    }
+    for (size_t a = 0; a < dim; a++) {
+        for (size_t b = a; b < dim; b++) {
+            covariance[a * dim + b] /= (double)rows;
+            covariance[b * dim + a] = covariance[a * dim + b]; /* symmetric: any layout */
+        }
+        total += covariance[a * dim + a];
+    }
+    return total;
+}
+
+/*
+ * Eigenvalues (ascending) into eigenvalues and eigenvectors in place of the
+ * covariance, by dsyevd after its workspace query.
+ */
+static int eigen_decompose(double *covariance, size_t dim, double *eigenvalues, Error *err)
+{
+    int n = (int)dim, info = 0, lwork = -1, liwork = -1, iwork_size = 0;
+    double work_size = 0, *work = NULL;
+    int *iwork = NULL;
+    int code = ERR_OK;
+
+    dsyevd_("V", "U", &n, covariance, &n, eigenvalues, &work_size, &lwork, &iwork_size, &liwork,
+            &info);
+    lwork = (int)work_size;
+    liwork = iwork_size;
+    work = malloc((size_t)(lwork > 0 ? lwork : 1) * sizeof *work);
+    iwork = malloc((size_t)(liwork > 0 ? liwork : 1) * sizeof *iwork);
+    if (work == NULL || iwork == NULL) {
+        code = error_nomem(err, (size_t)lwork * sizeof *work);
+        goto done;
+    }
+    if (info == 0)
+        dsyevd_("V", "U", &n, covariance, &n, eigenvalues, work, &lwork, iwork, &liwork, &info);
+    if (info != 0)
+        code = error_set(err, ERR_INTERNAL, "the PCA eigensolver (dsyevd) failed: info %d", info);
+done:
+    free(work);
+    free(iwork);
+    return code;
+}
+
+/*
+ * The top pca->components eigenvectors as the basis rows, each signed so
+ * its largest entry is positive (refits of the same data agree), and the
+ * share of the total variance they keep.
+ */
+static void keep_components(Pca *pca, const double *vectors, const double *eigenvalues,
+                            double total)
+{
+    size_t dim = pca->dim;
+    double kept = 0;
+    /* Eigenvalues come in ascending order; eigenvector j is column j (a[j * n + i]). */
+    for (size_t c = 0; c < pca->components; c++) {
+        size_t j = dim - 1 - c;
+        const double *vector = vectors + j * dim;
+        size_t largest = 0;
+        for (size_t d = 1; d < dim; d++)
+            if (fabs(vector[d]) > fabs(vector[largest]))
+                largest = d;
+        double sign = vector[largest] < 0 ? -1.0 : 1.0;
+        for (size_t d = 0; d < dim; d++)
+            pca->basis[c * dim + d] = (float)(sign * vector[d]);
+        kept += eigenvalues[j] > 0 ? eigenvalues[j] : 0;
+    }
+    pca->variance_kept = total > 0 ? fmin(1.0, kept / total) : 1.0;
+}
+
 int pca_fit(const float *data, size_t rows, size_t dim, size_t components, Pca *pca, Error *err)
 {
-    double *mean = NULL, *covariance = NULL, *eigenvalues = NULL, *work = NULL;
+    double *mean = NULL, *covariance = NULL, *eigenvalues = NULL;
     float *tile = NULL, *tile_product = NULL;
-    int *iwork = NULL;
     int code;
 
     memset(pca, 0, sizeof *pca);
@@ -68,72 +168,12 @@ int pca_fit(const float *data, size_t rows, size_t dim, size_t components, Pca *
         code = error_nomem(err, dim * dim * sizeof *covariance);
         goto done;
     }
-    for (size_t i = 0; i < rows; i++)
-        for (size_t d = 0; d < dim; d++)
-            mean[d] += data[i * dim + d];
-    for (size_t d = 0; d < dim; d++) {
-        mean[d] /= (double)rows;
-        pca->mean[d] = (float)mean[d];
-    }
-
-    /* Upper triangle (row-major) of sum (x - mean)^T (x - mean), a tile at a time. */
-    for (size_t start = 0; start < rows; start += PCA_TILE) {
-        size_t count = rows - start < PCA_TILE ? rows - start : PCA_TILE;
-        for (size_t i = 0; i < count; i++)
-            for (size_t d = 0; d < dim; d++)
-                tile[i * dim + d] = (float)(data[(start + i) * dim + d] - mean[d]);
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)count, 1.0f, tile,
-                    (int)dim, 0.0f, tile_product, (int)dim);
-        for (size_t a = 0; a < dim; a++)
-            for (size_t b = a; b < dim; b++)
-                covariance[a * dim + b] += tile_product[a * dim + b];
-    }
-    double total = 0;
-    for (size_t a = 0; a < dim; a++) {
-        for (size_t b = a; b < dim; b++) {
-            covariance[a * dim + b] /= (double)rows;
-            covariance[b * dim + a] = covariance[a * dim + b]; /* symmetric: any layout */
-        }
-        total += covariance[a * dim + a];
-    }
-
-    int n = (int)dim, info = 0, lwork = -1, liwork = -1, iwork_size = 0;
-    double work_size = 0;
-    dsyevd_("V", "U", &n, covariance, &n, eigenvalues, &work_size, &lwork, &iwork_size, &liwork,
-            &info);
-    lwork = (int)work_size;
-    liwork = iwork_size;
-    work = malloc((size_t)(lwork > 0 ? lwork : 1) * sizeof *work);
-    iwork = malloc((size_t)(liwork > 0 ? liwork : 1) * sizeof *iwork);
-    if (work == NULL || iwork == NULL) {
-        code = error_nomem(err, (size_t)lwork * sizeof *work);
+    fit_mean(pca, data, rows, mean);
+    double total = fit_covariance(data, rows, dim, mean, tile, tile_product, covariance);
+    if ((code = eigen_decompose(covariance, dim, eigenvalues, err)) != ERR_OK)
         goto done;
-    }
-    if (info == 0)
-        dsyevd_("V", "U", &n, covariance, &n, eigenvalues, work, &lwork, iwork, &liwork, &info);
-    if (info != 0) {
-        code = error_set(err, ERR_INTERNAL, "the PCA eigensolver (dsyevd) failed: info %d", info);
-        goto done;
-    }
-
-    /* Eigenvalues come in ascending order; eigenvector j is column j (a[j * n + i]). */
-    double kept = 0;
-    for (size_t c = 0; c < components; c++) {
-        size_t j = dim - 1 - c;
-        const double *vector = covariance + j * dim;
-        /* One sign per component, so refits of the same data agree. */
-        size_t largest = 0;
-        for (size_t d = 1; d < dim; d++)
-            if (fabs(vector[d]) > fabs(vector[largest]))
-                largest = d;
-        double sign = vector[largest] < 0 ? -1.0 : 1.0;
-        for (size_t d = 0; d < dim; d++)
-            pca->basis[c * dim + d] = (float)(sign * vector[d]);
-        kept += eigenvalues[j] > 0 ? eigenvalues[j] : 0;
-    }
-    pca->variance_kept = total > 0 ? fmin(1.0, kept / total) : 1.0;
+    keep_components(pca, covariance, eigenvalues, total);
     project_mean(pca);
-    code = ERR_OK;
 
 done:
     if (code != ERR_OK)
@@ -143,8 +183,6 @@ done:
     free(eigenvalues);
     free(tile);
     free(tile_product);
-    free(work);
-    free(iwork);
     return code;
 }
 

@@ -5,9 +5,10 @@
  * come from LAPACK's dsyevd (exported by OpenBLAS); the top `components`
  * eigenvectors form the projection.
  *
- * It knows nothing of SQL, YAML or printing. The caller owns the Pca struct
- * (pca_init_from / pca_fit fill it, pca_release frees its arrays) and the
- * data it passes in.
+ * It does not normalize rows or cluster (model chains pca and kmeans), and
+ * knows nothing of SQL, YAML or printing. The caller owns the Pca struct
+ * (pca_init_from / pca_fit fill it, pca_release frees its arrays), the data
+ * it passes in and every output array.
  */
 #ifndef PAIRPICK_PCA_H
 #define PAIRPICK_PCA_H

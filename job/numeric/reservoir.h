@@ -4,8 +4,11 @@
  * fits in memory: bounded mode's first pass, and `pairpick fit` with
  * kmeans.fit_sample.
  *
- * The caller owns the Reservoir (reservoir_init / reservoir_release); the
- * sample is one capacity x dim float32 block.
+ * It does not read the stream (the caller offers each row), normalize or
+ * fit, and knows nothing of SQL, YAML or printing. The caller owns the
+ * Reservoir and ReservoirSet (x_init / x_release); the sample is one
+ * capacity x dim float32 block, owned by the reservoir unless the caller
+ * gave its own memory (reservoir_init_into).
  */
 #ifndef PAIRPICK_RESERVOIR_H
 #define PAIRPICK_RESERVOIR_H

@@ -95,12 +95,13 @@ static int model_assign_flush(ModelAssigner *assigner, Error *err)
         return ERR_OK;
     if (assigner->blas_lock != NULL)
         pthread_mutex_lock(assigner->blas_lock);
-    double inertia = model_assign(assigner->model, assigner->tile, assigner->filled,
-                                  assigner->labels_tile, assigner->distances, err);
+    double inertia = 0.0;
+    int code = model_assign(assigner->model, assigner->tile, assigner->filled,
+                            assigner->labels_tile, assigner->distances, &inertia, err);
     if (assigner->blas_lock != NULL)
         pthread_mutex_unlock(assigner->blas_lock);
-    if (inertia < 0)
-        return err->code;
+    if (code != ERR_OK)
+        return code;
     assigner->inertia += inertia;
     model_drift_add(&assigner->drift, assigner->labels_tile, assigner->distances,
                     assigner->filled);

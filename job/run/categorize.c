@@ -53,20 +53,9 @@ static int cluster(const JobConfig *config, Images *images, const ClusterLabels 
         kmeans_normalize_rows(images->embedding, images->count, images->dim);
     if ((code = kmeans_new(&options, images->dim, &kmeans, err)) != ERR_OK)
         return code;
-    /* The fit's last assignment pass labels every row against the kept
-     * centers when it refines once (mini-batch, or one restart); another
-     * pass over the matrix would only repeat it. */
-    bool fit_labels = options.algorithm == KMEANS_MINIBATCH || options.restarts == 1;
-    KmeansTrace trace = {.cluster_of = cluster_of};
-    if (fit_labels)
-        kmeans_set_trace(kmeans, &trace);
-    if ((code = kmeans_fit(kmeans, images->embedding, images->count, rng, err)) != ERR_OK)
+    if ((code = kmeans_fit(kmeans, images->embedding, images->count, rng, cluster_of, err))
+        != ERR_OK)
         goto done;
-    if (!fit_labels
-        && kmeans_assign(kmeans, images->embedding, images->count, cluster_of, NULL) < 0) {
-        code = error_nomem(err, 0);
-        goto done;
-    }
     categories->cluster_count = options.cluster_count;
     categories->inertia = kmeans_inertia(kmeans);
     categories->iterations = kmeans_iterations(kmeans);

@@ -104,7 +104,10 @@ void report_measure_information(Report *report, const InformOptions *options,
     Pair *random = malloc(pair_count * sizeof *random);
     if (random == NULL)
         return; /* figures only: the run goes on without them */
-    size_t drawn = informative_random_pairs(category_of, image_count, pair_count, rng, random);
+    size_t drawn = 0;
+    Error ignored; /* figures only: out of memory, the random side compares no pairs */
+    (void)informative_random_pairs(category_of, image_count, pair_count, rng, random, &drawn,
+                                   &ignored);
     informative_measure(options, pairs, pair_count, &report->selection.chosen_information);
     informative_measure(options, random, drawn, &report->selection.random_information);
     report->selection.has_information = report->selection.chosen_information.pair_count > 0;

@@ -79,7 +79,7 @@ static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t s
     if (options.metric == KMEANS_COSINE)
         kmeans_normalize_rows(sample.sample, fitted_rows, dim);
     if ((code = kmeans_new(&options, dim, &kmeans, err)) != ERR_OK
-        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, err)) != ERR_OK)
+        || (code = kmeans_fit(kmeans, sample.sample, fitted_rows, rng, NULL, err)) != ERR_OK)
         goto done;
     reservoir_set_release(&sample);
 

@@ -16,8 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "numeric/kmeans.h"
 #include "core/rng.h"
+#include "numeric/distance.h"
+#include "numeric/kmeans.h"
 
 static double now(void)
 {
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
         memcpy(centers + (size_t)c * dim, data + ((size_t)c * 7919 % rows) * dim,
                dim * sizeof *centers);
     if (kmeans_new_from_centers(&options, dim, centers, &kmeans, &err) != ERR_OK
-        || kmeans_row_norms(data, rows, dim, norms, &err) != ERR_OK) {
+        || distance_row_norms(data, rows, dim, norms, &err) != ERR_OK) {
         fprintf(stderr, "lloyd: %s\n", err.message);
         return 70;
     }

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "numeric/kmeans.h"
 #include "core/rng.h"
+#include "numeric/distance.h"
+#include "numeric/kmeans.h"
 
 typedef struct Blobs {
     float *data;    /* rows x dim */
@@ -133,7 +134,7 @@ static Kmeans *fit(const KmeansOptions *options, const float *data, size_t rows,
     error_clear(&err);
     rng_init(&rng, seed);
     assert_int_equal(kmeans_new(options, dim, &kmeans, &err), ERR_OK);
-    int code = kmeans_fit(kmeans, data, rows, &rng, &err);
+    int code = kmeans_fit(kmeans, data, rows, &rng, NULL, &err);
     if (code != ERR_OK)
         fail_msg("kmeans_fit: %s", err.message);
     return kmeans;
@@ -143,7 +144,10 @@ static int32_t *labels_of(const Kmeans *kmeans, const float *data, size_t rows, 
 {
     int32_t *labels = malloc(rows * sizeof *labels);
     assert_non_null(labels);
-    double value = kmeans_assign(kmeans, data, rows, labels, NULL);
+    double value = -1.0;
+    Error err;
+    error_clear(&err);
+    assert_int_equal(kmeans_assign(kmeans, data, rows, labels, NULL, &value, &err), ERR_OK);
     assert_true(value >= 0.0);
     if (inertia != NULL)
         *inertia = value;
@@ -338,7 +342,6 @@ static void test_seed_inertia_is_the_seeded_centers_inertia(void **state)
 static void test_minibatch_restarts_refine_once(void **state)
 {
     Blobs blobs;
-    double inertia[8];
     (void)state;
     /* More rows than init_size, so the seedings see a subsample only. */
     make_blobs(&blobs, 2000, 24, 10, 1.0, 0.7, 0, 23);
@@ -346,7 +349,6 @@ static void test_minibatch_restarts_refine_once(void **state)
     options.batch_size = 100;
     options.restarts = 4;
     int32_t *fit_labels = malloc(blobs.rows * sizeof *fit_labels);
-    KmeansTrace trace = {.inertia = inertia, .capacity = 8, .cluster_of = fit_labels};
     Kmeans *kmeans = NULL;
     Error err;
     Rng rng;
@@ -354,9 +356,8 @@ static void test_minibatch_restarts_refine_once(void **state)
     error_clear(&err);
     rng_init(&rng, 8);
     assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
-    kmeans_set_trace(kmeans, &trace);
-    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_OK);
-    /* The trace (filled by the last refinement) describes the kept centers. */
+    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, fit_labels, &err), ERR_OK);
+    /* The fit's labels (from its one refinement) describe the kept centers. */
     double assigned = 0.0;
     int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, &assigned);
     assert_memory_equal(labels, fit_labels, blobs.rows * sizeof *labels);
@@ -483,7 +484,7 @@ static void test_more_clusters_than_rows_is_a_data_error(void **state)
     error_clear(&err);
     rng_init(&rng, 1);
     assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
-    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_DATA);
+    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, NULL, &err), ERR_DATA);
     assert_int_equal(err.code, ERR_DATA);
     assert_non_null(strstr(err.message, "cannot make 50 clusters from 12 rows"));
     error_clear(&err);
@@ -594,7 +595,7 @@ static void test_lloyd_step_is_one_refine_iteration(void **state)
     assert_int_equal(kmeans_refine(refined, blobs.data, blobs.rows, &rng, &err), ERR_OK);
     assert_true(trace.length >= 3);
 
-    assert_int_equal(kmeans_row_norms(blobs.data, blobs.rows, blobs.dim, norms, &err), ERR_OK);
+    assert_int_equal(distance_row_norms(blobs.data, blobs.rows, blobs.dim, norms, &err), ERR_OK);
     for (int step = 0; step + 1 < trace.length && step < 3; step++) {
         double step_inertia = -1.0;
         assert_int_equal(kmeans_lloyd_step(stepped, blobs.data, blobs.rows, norms, labels,
@@ -643,7 +644,6 @@ static void test_assign_with_stored_centers_matches_fit(void **state)
         options.batch_size = 200;
         options.max_iterations = max_iterations[a];
         int32_t *fit_labels = malloc(blobs.rows * sizeof *fit_labels);
-        KmeansTrace trace = {.cluster_of = fit_labels};
         Kmeans *kmeans = NULL, *stored = NULL;
         Error err;
         Rng rng;
@@ -651,8 +651,8 @@ static void test_assign_with_stored_centers_matches_fit(void **state)
         error_clear(&err);
         rng_init(&rng, 31);
         assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
-        kmeans_set_trace(kmeans, &trace);
-        assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+        assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, fit_labels, &err),
+                         ERR_OK);
 
         assert_int_equal(kmeans_new_from_centers(&options, blobs.dim, kmeans_centers(kmeans),
                                                  &stored, &err),
@@ -669,6 +669,38 @@ static void test_assign_with_stored_centers_matches_fit(void **state)
         kmeans_free(stored);
         kmeans_free(kmeans);
     }
+    free_blobs(&blobs);
+}
+
+/*
+ * With Lloyd restarts the kept fit need not be the last one refined: the
+ * labels kmeans_fit hands back still describe the kept centers, as an
+ * assignment against them does, and the inertia is theirs.
+ */
+static void test_fit_labels_describe_the_kept_restart(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    make_blobs(&blobs, 2000, 16, 12, 1.0, 1.0, 0, 37);
+    KmeansOptions options = options_for(KMEANS_LLOYD, KMEANS_EUCLIDEAN, 12);
+    options.restarts = 4;
+    int32_t *fit_labels = malloc(blobs.rows * sizeof *fit_labels);
+    Kmeans *kmeans = NULL;
+    Error err;
+    Rng rng;
+    assert_non_null(fit_labels);
+    error_clear(&err);
+    rng_init(&rng, 41);
+    assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, fit_labels, &err), ERR_OK);
+    double assigned = 0.0;
+    int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, &assigned);
+    assert_memory_equal(labels, fit_labels, blobs.rows * sizeof *labels);
+    assert_true(fabs(assigned - kmeans_inertia(kmeans)) <= 1e-9 * assigned);
+    assert_labels_in_range(fit_labels, blobs.rows, 12);
+    free(labels);
+    free(fit_labels);
+    kmeans_free(kmeans);
     free_blobs(&blobs);
 }
 
@@ -698,7 +730,8 @@ static void test_assign_distances_match_direct_computation(void **state)
     error_clear(&err);
     assert_int_equal(kmeans_new_from_centers(&options, dim, centers, &kmeans, &err), ERR_OK);
     centers[0] = 1e6f; /* the model holds its own copy */
-    double inertia = kmeans_assign(kmeans, data, rows, labels, distance);
+    double inertia = -1.0;
+    assert_int_equal(kmeans_assign(kmeans, data, rows, labels, distance, &inertia, &err), ERR_OK);
     centers[0] = kmeans_centers(kmeans)[0];
 
     double direct_inertia = 0.0;
@@ -724,8 +757,11 @@ static void test_assign_distances_match_direct_computation(void **state)
     assert_true(fabs(inertia - direct_inertia) <= 1e-4 * direct_inertia);
 
     /* Without the distance output, and with no rows at all. */
-    assert_true(kmeans_assign(kmeans, data, rows, labels, NULL) == inertia);
-    assert_true(kmeans_assign(kmeans, data, 0, labels, NULL) == 0.0);
+    double again = -1.0, none = -1.0;
+    assert_int_equal(kmeans_assign(kmeans, data, rows, labels, NULL, &again, &err), ERR_OK);
+    assert_true(again == inertia);
+    assert_int_equal(kmeans_assign(kmeans, data, 0, labels, NULL, &none, &err), ERR_OK);
+    assert_true(none == 0.0);
     kmeans_free(kmeans);
     free(data);
     free(centers);
@@ -755,7 +791,9 @@ static void test_ties_go_to_the_lowest_index(void **state)
     KmeansOptions options = options_for(KMEANS_LLOYD, KMEANS_EUCLIDEAN, k);
     error_clear(&err);
     assert_int_equal(kmeans_new_from_centers(&options, dim, centers, &kmeans, &err), ERR_OK);
-    assert_true(kmeans_assign(kmeans, data, rows, labels, NULL) >= 0.0);
+    double inertia = -1.0;
+    assert_int_equal(kmeans_assign(kmeans, data, rows, labels, NULL, &inertia, &err), ERR_OK);
+    assert_true(inertia >= 0.0);
     for (size_t i = 0; i < rows; i++)
         assert_true(labels[i] >= 0 && labels[i] < 3);
     assert_int_equal(non_empty_clusters(labels, rows, k), 3);
@@ -817,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_lloyd_inertia_never_increases),
         cmocka_unit_test(test_lloyd_step_is_one_refine_iteration),
         cmocka_unit_test(test_assign_with_stored_centers_matches_fit),
+        cmocka_unit_test(test_fit_labels_describe_the_kept_restart),
         cmocka_unit_test(test_assign_distances_match_direct_computation),
         cmocka_unit_test(test_ties_go_to_the_lowest_index),
         cmocka_unit_test(test_normalize_rows),

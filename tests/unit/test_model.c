@@ -84,8 +84,10 @@ static void check_assignment_equals_fit(KmeansMetric metric, size_t pca)
     /* In tiles, as a run streams them. */
     for (size_t start = 0; start < rows; start += 700) {
         size_t count = rows - start < 700 ? rows - start : 700;
-        double inertia = model_assign(stored, original + start * dim, count, assigned + start,
-                                      distance + start, &err);
+        double inertia = -1.0;
+        assert_int_equal(model_assign(stored, original + start * dim, count, assigned + start,
+                                      distance + start, &inertia, &err),
+                         ERR_OK);
         assert_true(inertia >= 0);
     }
     assert_memory_equal(fit_labels, assigned, rows * sizeof *assigned);
