@@ -69,10 +69,9 @@ static int parse_text(const char *name, const char *text, size_t length, JobConf
 
     *out = NULL;
     if (length > CONFIG_MAX_BYTES)
-        return message_fail(&doc, walk.root, NULL,
-                            "a job file is a few hundred bytes: is this the right file?",
-                            "the file is too large, expected at most %zu bytes (1 MiB)",
-                            CONFIG_MAX_BYTES);
+        return message_fail(
+            &doc, walk.root, NULL, "a job file is a few hundred bytes: is this the right file?",
+            "the file is too large, expected at most %zu bytes (1 MiB)", CONFIG_MAX_BYTES);
     if ((code = config_new(name, text, length, &config, err)) != ERR_OK)
         goto done;
     doc = (Document){.name = config->path, .text = config->text, .length = length, .err = err};

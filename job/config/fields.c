@@ -27,8 +27,7 @@ static const char *describe_integer(const KeySpec *spec, char *buf)
     if (spec->max == INT64_MAX)
         snprintf(buf, FORM_BUFFER, "an integer >= %" PRId64, spec->min);
     else
-        snprintf(buf, FORM_BUFFER, "an integer from %" PRId64 " to %" PRId64, spec->min,
-                 spec->max);
+        snprintf(buf, FORM_BUFFER, "an integer from %" PRId64 " to %" PRId64, spec->min, spec->max);
     return buf;
 }
 
@@ -85,8 +84,8 @@ int fields_fail_expected(const Document *doc, const KeySpec *spec, const Node *n
 }
 
 /* "PATH: expected FORM, got "VALUE"REASON" at the node. */
-static int fail_value(const Document *doc, const KeySpec *spec, const Node *node,
-                      const char *hint, const char *reason)
+static int fail_value(const Document *doc, const KeySpec *spec, const Node *node, const char *hint,
+                      const char *reason)
 {
     char form[FORM_BUFFER], got[QUOTE_BUFFER];
     return message_fail(doc, node->mark, spec->path, hint, "expected %s, got \"%s\"%s",
@@ -95,8 +94,7 @@ static int fail_value(const Document *doc, const KeySpec *spec, const Node *node
 }
 
 /* "PATH: expected an integer >= LIMIT" and the like: a value past one bound. */
-static int fail_bound(const Document *doc, const KeySpec *spec, const Node *node,
-                      const char *bound)
+static int fail_bound(const Document *doc, const KeySpec *spec, const Node *node, const char *bound)
 {
     char got[QUOTE_BUFFER];
     return message_fail(doc, node->mark, spec->path, NULL, "expected %s, got \"%s\"", bound,
@@ -156,8 +154,7 @@ static int convert_unsigned(const Document *doc, const KeySpec *spec, const Node
     return status == VALUE_OK ? ERR_OK : fail_number(doc, spec, node, status);
 }
 
-static int convert_double(const Document *doc, const KeySpec *spec, const Node *node,
-                          double *value)
+static int convert_double(const Document *doc, const KeySpec *spec, const Node *node, double *value)
 {
     if (!node->plain)
         return refuse_quoted_number(doc, spec, node);
@@ -206,8 +203,7 @@ static int convert_duration(const Document *doc, const KeySpec *spec, const Node
     return ERR_OK;
 }
 
-static int convert_bytes(const Document *doc, const KeySpec *spec, const Node *node,
-                         int64_t *value)
+static int convert_bytes(const Document *doc, const KeySpec *spec, const Node *node, int64_t *value)
 {
     if (!values_byte_size(node->value, value) || *value < spec->min || *value > spec->max)
         return fields_fail_expected(doc, spec, node, NULL);
@@ -233,20 +229,19 @@ static int fail_expansion(const Document *doc, const KeySpec *spec, const Node *
     if (status == EXPAND_NO_MEMORY)
         return error_nomem(doc->err, problem->bytes);
     if (status == EXPAND_UNTERMINATED)
-        return message_fail(
-            doc, node->mark, spec->path, "write $$ for a literal $",
-            "unterminated \"${\" in \"%s\", expected ${NAME} or ${NAME:-default}",
-            message_quote(shown, node->value, node->length));
+        return message_fail(doc, node->mark, spec->path, "write $$ for a literal $",
+                            "unterminated \"${\" in \"%s\", expected ${NAME} or ${NAME:-default}",
+                            message_quote(shown, node->value, node->length));
     if (status == EXPAND_BAD_NAME)
         return message_fail(doc, node->mark, spec->path, "write $$ for a literal $",
                             "invalid variable reference \"%s\", expected ${NAME} or "
                             "${NAME:-default} with NAME from A-Z, a-z, 0-9 and '_'",
                             message_quote(shown, node->value + problem->start, problem->length));
     char hint[600];
-    snprintf(hint, sizeof hint, "set %s in the environment, or write ${%s:-default}",
-             problem->name, problem->name);
-    return message_fail(doc, node->mark, spec->path, hint,
-                        "environment variable \"%s\" is not set", problem->name);
+    snprintf(hint, sizeof hint, "set %s in the environment, or write ${%s:-default}", problem->name,
+             problem->name);
+    return message_fail(doc, node->mark, spec->path, hint, "environment variable \"%s\" is not set",
+                        problem->name);
 }
 
 /* An expanded string the key cannot take: empty, or not a job name. */
@@ -318,8 +313,7 @@ static const char *describe_list(const Node *sequence, char *buf)
 }
 
 /* strategy.by: a name, or a list; [embedding, score] is the one list. */
-static int convert_strategy(const Document *doc, const KeySpec *spec, const Node *node,
-                            int *value)
+static int convert_strategy(const Document *doc, const KeySpec *spec, const Node *node, int *value)
 {
     if (node->kind == NODE_SCALAR && !tree_is_null(node))
         return convert_enum(doc, spec, node, value);
@@ -384,8 +378,7 @@ static int store_enum(const Document *doc, const KeySpec *spec, const Node *node
     return code;
 }
 
-static int store_date(const Document *doc, const KeySpec *spec, const Node *node,
-                      DateBound *field)
+static int store_date(const Document *doc, const KeySpec *spec, const Node *node, DateBound *field)
 {
     DateBound bound = {0};
     if (!values_date(node->value, &bound))
@@ -429,8 +422,7 @@ static int store_scalar(const Document *doc, JobConfig *config, const KeySpec *s
 }
 
 /* A null value: unsets a string that allows it, else asks for a value. */
-static int store_null(const Document *doc, JobConfig *config, const KeySpec *spec,
-                      const Node *node)
+static int store_null(const Document *doc, JobConfig *config, const KeySpec *spec, const Node *node)
 {
     if (spec->flags & KEY_EMPTY_IS_UNSET) {
         char **field = keys_field(config, spec);
@@ -438,9 +430,8 @@ static int store_null(const Document *doc, JobConfig *config, const KeySpec *spe
         *field = NULL;
         return ERR_OK;
     }
-    return fields_fail_expected(doc, spec, node,
-                                (spec->flags & KEY_REQUIRED) ? NULL
-                                                             : "give a value, or remove the key");
+    return fields_fail_expected(
+        doc, spec, node, (spec->flags & KEY_REQUIRED) ? NULL : "give a value, or remove the key");
 }
 
 int fields_store(const Document *doc, JobConfig *config, const KeySpec *spec, const Node *node)

@@ -9,9 +9,9 @@
  * All JSON escaping is core/json.h's. It reads the config and changes
  * nothing.
  */
+#include "core/json.h"
 #include "config/config.h"
 #include "config/keys.h"
-#include "core/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -60,7 +60,7 @@ typedef struct {
     const char *hint; /* shown when a required key is missing */
 } KeySpec;
 
-/* The number of rows in keys_table (checked where the table is defined). */
+/* The number of rows in keys_table: a table of another length does not compile. */
 #define KEY_COUNT 62
 #define KEY_NOT_FOUND ((size_t)-1)
 

@@ -7,18 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
-int message_failv(const Document *doc, Mark at, const char *path, const char *hint,
-                  const char *fmt, va_list args)
+int message_failv(const Document *doc, Mark at, const char *path, const char *hint, const char *fmt,
+                  va_list args)
 {
     char body[ERROR_MESSAGE_MAX];
     vsnprintf(body, sizeof body, fmt, args);
-    return error_set(doc->err, ERR_CONFIG, "%s:%zu:%zu: %s%s%s%s%s", doc->name, at.line,
-                     at.column, path != NULL ? path : "", path != NULL ? ": " : "", body,
+    return error_set(doc->err, ERR_CONFIG, "%s:%zu:%zu: %s%s%s%s%s", doc->name, at.line, at.column,
+                     path != NULL ? path : "", path != NULL ? ": " : "", body,
                      hint != NULL ? "\nHINT: " : "", hint != NULL ? hint : "");
 }
 
-int message_fail(const Document *doc, Mark at, const char *path, const char *hint,
-                 const char *fmt, ...)
+int message_fail(const Document *doc, Mark at, const char *path, const char *hint, const char *fmt,
+                 ...)
 {
     va_list args;
     va_start(args, fmt);

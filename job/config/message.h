@@ -25,12 +25,12 @@
  * part left out when path is NULL, and "\nHINT: hint" when hint is not NULL.
  * Returns ERR_CONFIG.
  */
-int message_fail(const Document *doc, Mark at, const char *path, const char *hint,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int message_fail(const Document *doc, Mark at, const char *path, const char *hint, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
 /* message_fail with a va_list. */
-int message_failv(const Document *doc, Mark at, const char *path, const char *hint,
-                  const char *fmt, va_list args) __attribute__((format(printf, 5, 0)));
+int message_failv(const Document *doc, Mark at, const char *path, const char *hint, const char *fmt,
+                  va_list args) __attribute__((format(printf, 5, 0)));
 
 /*
  * Copies text into buf (QUOTE_BUFFER bytes) with quotes, backslashes and

@@ -36,12 +36,12 @@ static const char *string_at(const KeyWalk *walk, const char *path)
     return *(char **)keys_field(walk->config, &keys_table[keys_index(path)]);
 }
 
-static int fail_at_value(const KeyWalk *walk, const char *path, const char *hint,
-                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail_at_value(const KeyWalk *walk, const char *path, const char *hint, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 
 /* "PATH: body" at the value of the key at path. */
-static int fail_at_value(const KeyWalk *walk, const char *path, const char *hint,
-                         const char *fmt, ...)
+static int fail_at_value(const KeyWalk *walk, const char *path, const char *hint, const char *fmt,
+                         ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -130,8 +130,7 @@ static int check_strategy_options(const KeyWalk *walk)
                              "add score: COLUMN under source, or prefer: random",
                              "uncertain needs source.score, which is not set");
     if (config->strategy.max_similarity.set && config->source.embedding == NULL)
-        return fail_at_value(walk, "strategy.max_similarity",
-                             "add embedding: COLUMN under source",
+        return fail_at_value(walk, "strategy.max_similarity", "add embedding: COLUMN under source",
                              "needs source.embedding, which is not set");
     if (config->strategy.explore_fraction > 0 && config->strategy.by == STRATEGY_CATEGORY)
         return fail_at_value(walk, "strategy.explore_fraction",
@@ -188,8 +187,7 @@ static int check_strategy_columns(const KeyWalk *walk)
 static int check_model_options(const KeyWalk *walk)
 {
     static const char *const needs_model[] = {"strategy.kmeans.fit_sample",
-                                              "strategy.kmeans.refit_after",
-                                              "strategy.kmeans.pca"};
+                                              "strategy.kmeans.refit_after", "strategy.kmeans.pca"};
     for (size_t i = 0; i < sizeof needs_model / sizeof needs_model[0]; i++)
         if (keys_present(walk, needs_model[i]))
             return message_fail(walk->doc, keys_key_mark(walk, needs_model[i]), needs_model[i],
@@ -211,18 +209,17 @@ static int check_model(const KeyWalk *walk)
     int version;
     if (!model_parse_ref(from, name, &version))
         return fail_at_value(walk, "strategy.clusters_from", NULL,
-                             "expected MODEL or MODEL@VERSION (a version >= 1), got \"%s\"",
-                             from);
-    if (config->strategy.by != STRATEGY_EMBEDDING && config->strategy.by != STRATEGY_EMBEDDING_SCORE)
+                             "expected MODEL or MODEL@VERSION (a version >= 1), got \"%s\"", from);
+    if (config->strategy.by != STRATEGY_EMBEDDING
+        && config->strategy.by != STRATEGY_EMBEDDING_SCORE)
         return fail_at_value(walk, "strategy.clusters_from",
                              "use strategy.by: embedding or [embedding, score]",
                              "needs an embedding strategy, strategy.by is %s",
                              config_strategy_name(config->strategy.by));
     if (version > 0 && keys_present(walk, "strategy.kmeans.refit_after"))
-        return fail_at_value(walk, "strategy.kmeans.refit_after",
-                             "drop @VERSION to follow the latest version",
-                             "cannot refit a pinned version (strategy.clusters_from is \"%s\")",
-                             from);
+        return fail_at_value(
+            walk, "strategy.kmeans.refit_after", "drop @VERSION to follow the latest version",
+            "cannot refit a pinned version (strategy.clusters_from is \"%s\")", from);
     return ERR_OK;
 }
 

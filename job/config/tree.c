@@ -126,8 +126,7 @@ static int fail_yaml(const Document *doc, const yaml_parser_t *parser)
 {
     const char *problem = parser->problem != NULL ? parser->problem : "unknown problem";
     if (parser->error == YAML_MEMORY_ERROR)
-        return error_set(doc->err, ERR_INTERNAL, "%s: out of memory while parsing YAML",
-                         doc->name);
+        return error_set(doc->err, ERR_INTERNAL, "%s: out of memory while parsing YAML", doc->name);
     if (parser->error == YAML_READER_ERROR)
         return fail_encoding(doc, parser, problem);
     return fail_syntax(doc, parser, problem);
