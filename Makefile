@@ -87,9 +87,10 @@ integration: $(BUILD)/pairpick
 # Everything CI runs: the normal build's tests, then the same tests under
 # ASan/UBSan, each fuzz target replaying its committed corpus and then
 # fuzzing for FUZZ_SECONDS, and representative runs under valgrind.
-# About 7 minutes on 2 cores (see README).
+# About 12 minutes on 2 cores (see README).
 test: deps-test
 	$(MAKE) all unit configs
+	$(MAKE) check-docs
 	$(MAKE) integration
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
