@@ -26,6 +26,7 @@
 #include "numeric/reservoir.h"
 #include "db/runs.h"
 #include "run/sample.h"
+#include "read/parallel.h"
 #include "read/stream.h"
 #include "db/pending.h"
 

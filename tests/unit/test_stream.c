@@ -14,7 +14,7 @@
 
 #include "core/images.h"
 #include "core/rng.h"
-#include "read/stream.h"
+#include "read/copy.h"
 
 typedef struct {
     unsigned char data[1 << 16];
@@ -99,21 +99,21 @@ static Plan score_plan(void)
 static int parse_all(const Plan *plan, const StreamOptions *options, const Bytes *b,
                      size_t chunk, Images *images, StreamStats *stats)
 {
-    StreamParser *parser = NULL;
+    CopyParser *parser = NULL;
     Error err;
     error_clear(&err);
-    int code = stream_parser_new(plan, options, images, &parser, &err);
+    int code = copy_parser_new(plan, options, images, &parser, &err);
     if (code != ERR_OK)
         return code;
     for (size_t at = 0; at < b->length && code == ERR_OK; at += chunk) {
         size_t part = b->length - at < chunk ? b->length - at : chunk;
-        code = stream_parser_feed(parser, (const char *)b->data + at, part, &err);
+        code = copy_parser_feed(parser, (const char *)b->data + at, part, &err);
     }
     if (code == ERR_OK)
-        code = stream_parser_finish(parser, &err);
+        code = copy_parser_finish(parser, &err);
     if (stats != NULL)
-        *stats = *stream_parser_stats(parser);
-    stream_parser_free(parser);
+        *stats = *copy_parser_stats(parser);
+    copy_parser_free(parser);
     return code;
 }
 
