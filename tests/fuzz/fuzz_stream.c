@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the binary COPY stream parser on arbitrary bytes, in
+ * libFuzzer target: the binary COPY parser (read/copy.h) on arbitrary bytes, in
  * arbitrary chunks. Any return code is fine; a crash, an over-read,
  * undefined behaviour or a leak is not, nor an Images whose id index does
  * not find its own rows.
