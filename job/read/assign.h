@@ -26,7 +26,7 @@
 #include "numeric/model.h"
 #include "read/plan.h"
 #include "core/rng.h"
-#include "read/stream.h"
+#include "read/parallel.h"
 
 typedef struct ModelUse {
     char name[MODEL_NAME_MAX];

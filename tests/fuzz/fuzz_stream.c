@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the binary COPY stream parser on arbitrary bytes, in
+ * libFuzzer target: the binary COPY parser (read/copy.h) on arbitrary bytes, in
  * arbitrary chunks. Any return code is fine; a crash, an over-read,
  * undefined behaviour or a leak is not, nor an Images whose id index does
  * not find its own rows.
@@ -23,7 +23,7 @@
 
 #include "core/images.h"
 #include "read/plan.h"
-#include "read/stream.h"
+#include "read/copy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,13 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Images images;
     images_init(&images, plan.has_score, plan.has_variance, plan.has_category,
                 plan.has_embedding);
-    StreamParser *parser = NULL;
+    CopyParser *parser = NULL;
     Error err;
     error_clear(&err);
     int code = ERR_OK;
     if ((chunking & 0x80) && (code = images_reserve(&images, 3, &err)) != ERR_OK)
         goto done;
-    if ((code = stream_parser_new(&plan, &options, &images, &parser, &err)) != ERR_OK)
+    if ((code = copy_parser_new(&plan, &options, &images, &parser, &err)) != ERR_OK)
         goto done;
 
     uint32_t state = (uint32_t)(chunking & 0x7F) * 2654435761u + 1;
@@ -80,17 +80,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (chunk == NULL)
             abort();
         memcpy(chunk, data + at, part);
-        code = stream_parser_feed(parser, chunk, part, &err);
+        code = copy_parser_feed(parser, chunk, part, &err);
         free(chunk);
         at += part;
     }
     if (code == ERR_OK)
-        code = stream_parser_finish(parser, &err);
+        code = copy_parser_finish(parser, &err);
     if (code != ERR_OK && (err.code != code || err.message[0] == '\0'))
         abort();
 
     /* Whatever was kept is consistent: every id finds its own row. */
-    const StreamStats *stats = stream_parser_stats(parser);
+    const StreamStats *stats = copy_parser_stats(parser);
     if (images.count > stats->rows_read)
         abort();
     for (size_t row = 0; row < images.count; row++) {
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
 done:
-    stream_parser_free(parser);
+    copy_parser_free(parser);
     images_release(&images);
     return 0;
 }

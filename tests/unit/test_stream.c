@@ -1,6 +1,7 @@
-/* Unit tests of the binary COPY parser: columns land where they belong,
- * any chunking gives the same result, bad rows are skipped and counted, and
- * malformed bytes are errors, never over-reads. */
+/* Unit tests of the binary COPY parser (read/copy.h): columns land where
+ * they belong, any chunking gives the same result, bad rows are skipped and
+ * counted, usable rows reach the row sink, and malformed bytes are errors
+ * that say where, never over-reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,7 @@
 
 #include "core/images.h"
 #include "core/rng.h"
-#include "read/stream.h"
+#include "read/copy.h"
 
 typedef struct {
     unsigned char data[1 << 16];
@@ -88,6 +89,19 @@ static void put_f4_array(Bytes *b, const float *values, int count, int null_at)
     }
 }
 
+/* float8[] in binary array format. */
+static void put_f8_array(Bytes *b, const double *values, int count)
+{
+    put_u32(b, (uint32_t)(20 + count * 12));
+    put_u32(b, 1);
+    put_u32(b, 0);
+    put_u32(b, 701);
+    put_u32(b, (uint32_t)count);
+    put_u32(b, 1);
+    for (int i = 0; i < count; i++)
+        put_f8(b, values[i], 0);
+}
+
 static Plan score_plan(void)
 {
     Plan plan = {0};
@@ -96,25 +110,32 @@ static Plan score_plan(void)
     return plan;
 }
 
-static int parse_all(const Plan *plan, const StreamOptions *options, const Bytes *b,
-                     size_t chunk, Images *images, StreamStats *stats)
+/* Parses b in chunks of `chunk` bytes; err holds the message of a failure. */
+static int parse_all_error(const Plan *plan, const StreamOptions *options, const Bytes *b,
+                           size_t chunk, Images *images, StreamStats *stats, Error *err)
 {
-    StreamParser *parser = NULL;
-    Error err;
-    error_clear(&err);
-    int code = stream_parser_new(plan, options, images, &parser, &err);
+    CopyParser *parser = NULL;
+    error_clear(err);
+    int code = copy_parser_new(plan, options, images, &parser, err);
     if (code != ERR_OK)
         return code;
     for (size_t at = 0; at < b->length && code == ERR_OK; at += chunk) {
         size_t part = b->length - at < chunk ? b->length - at : chunk;
-        code = stream_parser_feed(parser, (const char *)b->data + at, part, &err);
+        code = copy_parser_feed(parser, (const char *)b->data + at, part, err);
     }
     if (code == ERR_OK)
-        code = stream_parser_finish(parser, &err);
+        code = copy_parser_finish(parser, err);
     if (stats != NULL)
-        *stats = *stream_parser_stats(parser);
-    stream_parser_free(parser);
+        *stats = *copy_parser_stats(parser);
+    copy_parser_free(parser);
     return code;
+}
+
+static int parse_all(const Plan *plan, const StreamOptions *options, const Bytes *b,
+                     size_t chunk, Images *images, StreamStats *stats)
+{
+    Error err;
+    return parse_all_error(plan, options, b, chunk, images, stats, &err);
 }
 
 static void score_rows(Bytes *b)
@@ -399,6 +420,209 @@ static void test_uuid_ids_stream_as_16_bytes(void **state)
     images_release(&images);
 }
 
+static void test_float8_arrays(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    double row[3] = {0.5, -1.25, 3};
+    double huge[3] = {1e300, 0, 0}; /* no float holds it */
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a"); put_f8_array(&b, row, 3);
+    put_u16(&b, 2); put_text(&b, "b"); put_f8_array(&b, huge, 3);
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    StreamOptions options = {.embedding_format = EMBEDDING_ARRAY};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, false, true);
+    assert_int_equal(parse_all(&plan, &options, &b, 7, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 1);
+    assert_int_equal(images.dim, 3);
+    assert_true(images.embedding[0] == 0.5f && images.embedding[1] == -1.25f
+                && images.embedding[2] == 3.0f);
+    assert_int_equal(stats.rejected[REJECT_BAD_EMBEDDING], 1);
+    images_release(&images);
+}
+
+/* What a row sink saw: each call's row index and first embedding value. */
+typedef struct {
+    int64_t rows[8];
+    float first[8];
+    int count;
+} SeenRows;
+
+static int remember_row(void *context, const char *id, size_t id_length, int64_t row,
+                        const float *embedding, Error *err)
+{
+    SeenRows *seen = context;
+    (void)id;
+    (void)id_length;
+    (void)err;
+    if (seen->count < 8) {
+        seen->rows[seen->count] = row;
+        seen->first[seen->count] = embedding[0];
+    }
+    seen->count++;
+    return ERR_OK;
+}
+
+/* Bounded memory: images keeps no embeddings, the row sink gets each usable row's. */
+static void test_row_sink_gets_embeddings(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    float row[4] = {1, 2, 3, 4};
+    float other[4] = {4, 3, 2, 1};
+    float wide[5] = {1, 2, 3, 4, 5};
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a"); put_f4_array(&b, row, 4, -1);
+    put_u16(&b, 2); put_text(&b, "b"); put_f4_array(&b, wide, 5, -1); /* dim mismatch */
+    put_u16(&b, 2); put_text(&b, "c"); put_f4_array(&b, other, 4, -1);
+    put_u16(&b, 2); put_text(&b, "a"); put_f4_array(&b, other, 4, -1); /* duplicate id */
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    SeenRows seen = {0};
+    StreamOptions options = {.embedding_format = EMBEDDING_ARRAY, .embedding_dim = 4,
+                             .on_row = remember_row, .row_context = &seen};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &b, 6, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 2);
+    assert_int_equal(seen.count, 2);
+    assert_int_equal(seen.rows[0], 0);
+    assert_true(seen.first[0] == 1.0f);
+    assert_int_equal(seen.rows[1], 1);
+    assert_true(seen.first[1] == 4.0f);
+    assert_int_equal(stats.rejected[REJECT_DIM_MISMATCH], 1);
+    assert_int_equal(stats.rejected[REJECT_DUPLICATE_ID], 1);
+    images_release(&images);
+
+    /* A lookup stores nothing and hands over every usable row, duplicates too. */
+    seen.count = 0;
+    options.lookup_only = true;
+    images_init(&images, false, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &b, b.length, &images, &stats), ERR_OK);
+    assert_int_equal(images.count, 0);
+    assert_int_equal(seen.count, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(seen.rows[i], -1);
+    images_release(&images);
+
+    /* Without a pinned dimension or a sink the embeddings would go nowhere. */
+    options.on_row = NULL;
+    images_init(&images, false, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &b, b.length, &images, NULL), ERR_INTERNAL);
+    images_release(&images);
+}
+
+/* Malformed input names the byte where the damage starts and what it is. */
+static void test_malformed_messages_say_where(void **state)
+{
+    (void)state;
+    static Bytes b;
+    Plan plan = score_plan();
+    StreamOptions options = {.score_required = true};
+    Images images;
+    Error err;
+
+    /* The score field starts 11 bytes into the tuple at byte 19. */
+    b.length = 0;
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a"); put_u32(&b, 4); put_u32(&b, 0);
+    put_u16(&b, 0xffff);
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all_error(&plan, &options, &b, 3, &images, NULL, &err), ERR_DATA);
+    assert_string_equal(err.message, "malformed COPY data at byte 30: float8 field of a wrong size");
+    images_release(&images);
+
+    b.length = 0;
+    put_header(&b);
+    put_u16(&b, 2); put_u32(&b, 0xfffffffeu);
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all_error(&plan, &options, &b, 64, &images, NULL, &err), ERR_DATA);
+    assert_string_equal(err.message, "malformed COPY data at byte 21: negative field length");
+    images_release(&images);
+
+    b.length = 0;
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a");
+    images_init(&images, true, false, false, false);
+    assert_int_equal(parse_all_error(&plan, &options, &b, 64, &images, NULL, &err), ERR_DATA);
+    assert_string_equal(err.message, "malformed COPY data at byte 19: stream ended inside a tuple");
+    images_release(&images);
+
+    /* A pinned dimension with on_bad_row: error names the image and the fix. */
+    float row[4] = {1, 2, 3, 4};
+    b.length = 0;
+    put_header(&b);
+    put_u16(&b, 2); put_text(&b, "a"); put_f4_array(&b, row, 4, -1);
+    put_u16(&b, 2); put_text(&b, "wide"); put_f4_array(&b, row, 3, -1);
+    put_u16(&b, 0xffff);
+    Plan embedding_plan = {.column_count = 2, .has_embedding = true};
+    StreamOptions pinned = {.embedding_dim = 4, .dim_mismatch_is_error = true};
+    images_init(&images, false, false, false, true);
+    assert_int_equal(parse_all_error(&embedding_plan, &pinned, &b, 64, &images, NULL, &err),
+                     ERR_DATA);
+    assert_string_equal(err.message, "image \"wide\" has an embedding of a dimension other than 4"
+                                     "\nHINT: set source.on_bad_row: skip to skip such rows");
+    images_release(&images);
+}
+
+/* A plain read of uuid ids indexes them after the stream; duplicates are rejected then. */
+static void test_deferred_ids_reject_duplicates_when_indexed(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    put_header(&b);
+    for (int i = 0; i < 40; i++) {
+        put_u16(&b, 2);
+        put_uuid(&b, (unsigned char)(i * 3));
+        put_f8(&b, i, 0);
+    }
+    put_u16(&b, 2); put_uuid(&b, 3); put_f8(&b, 1.0, 0);   /* duplicate of row 1 */
+    put_u16(&b, 0xffff);
+    Plan plan = score_plan();
+    plan.id_uuid = true;
+    SeenRejects seen = {0};
+    StreamOptions options = {.score_required = true, .on_reject = remember_reject,
+                             .reject_context = &seen};
+    Images images;
+    CopyParser *parser = NULL;
+    Error err;
+    images_init(&images, true, false, false, false);
+    assert_int_equal(copy_parser_new(&plan, &options, &images, &parser, &err), ERR_OK);
+    images_defer_ids(&images);
+    assert_int_equal(copy_parser_feed(parser, (const char *)b.data, b.length, &err), ERR_OK);
+    assert_int_equal(copy_parser_finish(parser, &err), ERR_OK);
+    assert_int_equal(images.count, 41);
+    assert_int_equal(copy_parser_index_ids(parser, &err), ERR_OK);
+    assert_int_equal(images.count, 40);
+    assert_int_equal(copy_parser_stats(parser)->rejected[REJECT_DUPLICATE_ID], 1);
+    assert_int_equal(seen.count, 1);
+    assert_string_equal(seen.ids[0], "03040506-0708-090a-0b0c-0d0e0f101112");
+    assert_int_equal(images_find(&images, "03040506-0708-090a-0b0c-0d0e0f101112", 36), 1);
+    copy_parser_free(parser);
+    images_release(&images);
+}
+
+static void test_reject_names_are_distinct(void **state)
+{
+    (void)state;
+    for (int r = 0; r < REJECT_REASON_COUNT; r++) {
+        assert_true(strlen(stream_reject_name((RejectReason)r)) > 0);
+        assert_string_not_equal(stream_reject_name((RejectReason)r), "unknown");
+        for (int other = 0; other < r; other++)
+            assert_string_not_equal(stream_reject_name((RejectReason)r),
+                                    stream_reject_name((RejectReason)other));
+    }
+    assert_string_equal(stream_reject_name(REJECT_NULL_SCORE), "null_score");
+    assert_string_equal(stream_reject_name(REJECT_REASON_COUNT), "unknown");
+}
+
 static void test_many_ids_hash_index(void **state)
 {
     (void)state;
@@ -430,6 +654,11 @@ int main(void)
         cmocka_unit_test(test_malformed_streams_are_errors),
         cmocka_unit_test(test_many_ids_hash_index),
         cmocka_unit_test(test_uuid_ids_stream_as_16_bytes),
+        cmocka_unit_test(test_float8_arrays),
+        cmocka_unit_test(test_row_sink_gets_embeddings),
+        cmocka_unit_test(test_malformed_messages_say_where),
+        cmocka_unit_test(test_deferred_ids_reject_duplicates_when_indexed),
+        cmocka_unit_test(test_reject_names_are_distinct),
     };
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }

@@ -1,0 +1,118 @@
+/*
+ * copy: the parser of PostgreSQL's binary COPY format (the bytes of
+ * `COPY (SELECT ...) TO STDOUT (FORMAT binary)`) for the columns a Plan
+ * selects: the header, then one tuple per row, then the end marker. Each
+ * row's fields land straight in an Images (no per-row result objects, no
+ * per-row allocations): the id (text, or 16 raw bytes for a uuid), float8
+ * score and variance, the category, and the embedding from a real[] or
+ * float8[] array or a bytea of little-endian float32. Rows that cannot be
+ * used (NULL id, NULL or non-finite score where the strategy needs one,
+ * NULL category, missing or malformed embedding, a dimension unlike the
+ * first row's, a duplicate id) are skipped, counted by reason and handed to
+ * on_reject. Usable rows also go to the row sink on_row when there is one;
+ * it gets the decoded embedding when the Images keeps none (bounded memory).
+ *
+ * It takes arbitrary bytes in any chunking: malformed input is an ERR_DATA
+ * error, never an over-read. It does not connect, query or start threads
+ * (read/stream.h drives it over one connection, read/parallel.h over
+ * several). The caller owns the Images and the contexts in StreamOptions;
+ * the parser owns only its own buffers (copy_parser_free).
+ */
+#ifndef PAIRPICK_COPY_H
+#define PAIRPICK_COPY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/images.h"
+#include "read/plan.h"
+
+typedef enum {
+    REJECT_NULL_ID,
+    REJECT_NULL_SCORE,
+    REJECT_NONFINITE_SCORE,
+    REJECT_NULL_CATEGORY,
+    REJECT_NULL_EMBEDDING,
+    REJECT_BAD_EMBEDDING,   /* NULL element, NaN or Inf, not one-dimensional */
+    REJECT_DIM_MISMATCH,
+    REJECT_DUPLICATE_ID,
+    REJECT_REASON_COUNT
+} RejectReason;
+
+/* A short name for a reason: "null_score", "dim_mismatch" ... */
+const char *stream_reject_name(RejectReason reason);
+
+typedef enum { EMBEDDING_ARRAY, EMBEDDING_BYTEA } EmbeddingFormat;
+
+/* How rows are parsed and where they go; shared by the parser and both drivers. */
+typedef struct StreamOptions {
+    bool score_required;          /* rows without a finite score are skipped */
+    EmbeddingFormat embedding_format;
+    size_t embedding_dim;         /* 0: the first usable row decides */
+    bool dim_mismatch_is_error;   /* pinned dim and on_bad_row: error -> ERR_DATA */
+    /*
+     * Bounded memory: when the Images keeps no embeddings but the plan
+     * reads them, each usable row's embedding (embedding_dim floats, which
+     * must be pinned) is decoded into a scratch row and handed to on_row,
+     * with the row's index in Images (-1 when lookup_only: nothing is
+     * stored then, and duplicates are not detected).
+     */
+    int (*on_row)(void *context, const char *id, size_t id_length, int64_t row,
+                  const float *embedding, Error *err); /* id: 16 raw bytes when plan->id_uuid */
+    void *row_context;
+    bool lookup_only;
+    /*
+     * A parallel read with on_row (stream_read_parallel, read/parallel.h;
+     * the parser itself never calls it): called once the partitions are
+     * counted, before any worker starts, with the rows counted in each
+     * (NULL from stream_read_split's single stream); fills row_contexts[w],
+     * the on_row context for worker w's rows. Workers call on_row at the
+     * same time, each with its own context, and the row index counts within
+     * the worker's partition.
+     */
+    int (*on_partitions)(void *context, const uint64_t *rows, int workers, void **row_contexts,
+                         Error *err);
+    void *partitions_context;
+    /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
+    void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
+    void *reject_context;
+} StreamOptions;
+
+typedef struct StreamStats {
+    uint64_t rows_read;
+    uint64_t rejected[REJECT_REASON_COUNT];
+    uint64_t bytes_read;
+} StreamStats;
+
+typedef struct CopyParser CopyParser;
+
+/*
+ * A parser for the columns the plan selects (plan->column_count and the
+ * has_* flags, id_uuid), filling images. A pinned embedding_dim is set on
+ * images, or sizes the scratch row when images keeps no embeddings (which
+ * needs on_row). The options are copied; plan is not kept.
+ */
+int copy_parser_new(const Plan *plan, const StreamOptions *options, Images *images,
+                    CopyParser **out, Error *err);
+
+/* Parses the next bytes; any chunking. ERR_DATA on malformed input. */
+int copy_parser_feed(CopyParser *parser, const char *data, size_t length, Error *err);
+
+/* Checks the stream ended cleanly (trailer seen, nothing left over). */
+int copy_parser_finish(CopyParser *parser, Error *err);
+
+/*
+ * Indexes the ids of a read that deferred them (images_defer_ids): a later
+ * copy of an id is dropped and rejected as REJECT_DUPLICATE_ID, counted and
+ * reported as in the stream. A no-op when the ids were not deferred.
+ */
+int copy_parser_index_ids(CopyParser *parser, Error *err);
+
+/* Rows read, rejected by reason, and bytes fed so far. */
+const StreamStats *copy_parser_stats(const CopyParser *parser);
+
+void copy_parser_free(CopyParser *parser);
+
+#endif

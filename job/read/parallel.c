@@ -1,0 +1,348 @@
+#include "read/parallel.h"
+
+#include "core/cancel.h"
+
+#include <pthread.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rejected rows from all workers go through one lock to the caller's callback. */
+typedef struct {
+    pthread_mutex_t lock;
+    void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
+    void *context;
+} SharedRejects;
+
+/* One worker thread: its connection, its partition and what it read. */
+typedef struct {
+    Db *db;
+    const Plan *plan;
+    StreamOptions options;
+    const char *snapshot;
+    int parts, part;
+    Images images;                /* its rows; embeddings in its slice of the caller's matrix */
+    StreamStats stats;
+    Error err;
+    int code;
+} Worker;
+
+/* The workers of one parallel read and what they share. */
+typedef struct {
+    const Plan *plan;
+    StreamOptions options;        /* the caller's, with the embedding's format and dimension */
+    size_t dim;
+    int workers;
+    Worker *pool;
+    pthread_t *threads;
+    uint64_t *part_rows;          /* rows counted in each partition */
+    uint64_t total;
+    void **row_contexts;          /* on_row's context for each worker; NULL without on_row */
+    char snapshot[80];
+    SharedRejects rejects;
+} Fanout;
+
+static void shared_reject(void *context, const char *id, size_t id_length, RejectReason reason)
+{
+    SharedRejects *shared = context;
+    pthread_mutex_lock(&shared->lock);
+    shared->on_reject(shared->context, id, id_length, reason);
+    pthread_mutex_unlock(&shared->lock);
+}
+
+static int worker_feed(void *context, const char *data, size_t length, Error *err)
+{
+    if (cancel_requested())
+        return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", cancel_signal());
+    return copy_parser_feed(context, data, length, err);
+}
+
+/* Opens the worker's transaction in the main one's snapshot, ready for its COPY. */
+static int worker_begin(Worker *worker, Error *err)
+{
+    int code = db_begin(worker->db, "begin worker", "ISOLATION LEVEL REPEATABLE READ", err);
+    if (code != ERR_OK)
+        return code;
+    /* SET TRANSACTION SNAPSHOT takes no parameters; the id comes from the
+     * server's own pg_export_snapshot(), never from outside. */
+    char set_snapshot[128];
+    snprintf(set_snapshot, sizeof set_snapshot, "SET TRANSACTION SNAPSHOT '%s'", worker->snapshot);
+    if ((code = db_command(worker->db, "set snapshot", set_snapshot, 0, NULL, NULL, err)) != ERR_OK)
+        return code;
+    return stream_set_copy_parameters(worker->db, worker->plan, err);
+}
+
+/* A worker thread: streams its partition into its Images; the outcome stays in worker. */
+static void *worker_run(void *argument)
+{
+    Worker *worker = argument;
+    CopyParser *parser = NULL;
+    char *sql = NULL;
+    Error *err = &worker->err;
+    int code;
+
+    if ((code = worker_begin(worker, err)) != ERR_OK
+        || (code = copy_parser_new(worker->plan, &worker->options, &worker->images, &parser, err))
+               != ERR_OK)
+        goto done;
+    sql = plan_partition_copy(worker->plan, worker->parts, worker->part);
+    if (sql == NULL) {
+        code = error_nomem(err, 0);
+        goto done;
+    }
+    code = db_copy_out(worker->db, "select images (partition)", sql, 0, NULL, worker_feed, parser,
+                       err);
+    if (code == ERR_OK)
+        code = copy_parser_finish(parser, err);
+    worker->stats = *copy_parser_stats(parser);
+    if (code == ERR_OK)
+        code = db_commit(worker->db, "commit worker", err);
+done:
+    copy_parser_free(parser);
+    free(sql);
+    worker->code = code;
+    return NULL;
+}
+
+/* Whether the snapshot id is what pg_export_snapshot() returns (hex and dashes). */
+static bool snapshot_id_ok(const char *id)
+{
+    if (id[0] == '\0' || strlen(id) > 64)
+        return false;
+    for (const char *p = id; *p != '\0'; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F') || *p == '-'))
+            return false;
+    return true;
+}
+
+/*
+ * The embedding's format (described) and dimension (pinned, else probed
+ * from the first row that has one), the same for every worker; the
+ * dimension stays 0 when no selected row has an embedding.
+ */
+static int settle_embedding(Db *db, Fanout *fanout, Error *err)
+{
+    StreamOptions *options = &fanout->options;
+    int code = stream_describe_embedding(db, fanout->plan, &options->embedding_format, err);
+    if (code == ERR_OK && fanout->dim == 0)
+        code = stream_probe_dim(db, fanout->plan, options->embedding_format, &fanout->dim, err);
+    if (code != ERR_OK)
+        return code;
+    if (fanout->dim == 0 && options->on_row != NULL) /* callers with on_row pin the dimension */
+        return error_set(err, ERR_INTERNAL, "a row callback without a pinned dimension");
+    options->embedding_dim = fanout->dim;
+    return ERR_OK;
+}
+
+/* The main transaction's snapshot, which every worker's transaction joins. */
+static int export_snapshot(Db *db, Fanout *fanout, Error *err)
+{
+    int code = db_query_text(db, "export snapshot", "SELECT pg_export_snapshot()", 0, NULL,
+                             fanout->snapshot, sizeof fanout->snapshot, NULL, err);
+    if (code == ERR_OK && !snapshot_id_ok(fanout->snapshot))
+        code = error_set(err, ERR_INTERNAL, "unexpected snapshot id \"%s\"", fanout->snapshot);
+    return code;
+}
+
+static int fanout_alloc(Fanout *fanout, Error *err)
+{
+    size_t workers = (size_t)fanout->workers;
+    fanout->part_rows = calloc(workers, sizeof *fanout->part_rows);
+    fanout->pool = calloc(workers, sizeof *fanout->pool);
+    fanout->threads = calloc(workers, sizeof *fanout->threads);
+    if (fanout->part_rows == NULL || fanout->pool == NULL || fanout->threads == NULL)
+        return error_nomem(err, 0);
+    return ERR_OK;
+}
+
+/* Counts each partition's rows, so every worker's slice has its final place. */
+static int count_partitions(Db *db, Fanout *fanout, Error *err)
+{
+    const Plan *plan = fanout->plan;
+    DbResult *result = NULL;
+    char *sql = plan_partition_count(plan, fanout->workers);
+    if (sql == NULL)
+        return error_nomem(err, 0);
+    int code = db_query(db, "count partitions", sql, plan->param_count,
+                        (const char *const *)plan->params, &result, err);
+    for (int i = 0; code == ERR_OK && i < db_result_rows(result); i++) {
+        int part = atoi(db_result_value(result, i, 0));
+        if (part >= 0 && part < fanout->workers) {
+            fanout->part_rows[part] = strtoull(db_result_value(result, i, 1), NULL, 10);
+            fanout->total += fanout->part_rows[part];
+        }
+    }
+    db_result_free(result);
+    free(sql);
+    return code;
+}
+
+/* The one embedding matrix at its final size, and room for every row. */
+static int size_images(const Fanout *fanout, Images *images, Error *err)
+{
+    int code = ERR_OK;
+    if (fanout->plan->has_embedding && images->has_embedding)
+        code = images_set_dim(images, fanout->dim, err);
+    if (code == ERR_OK && !fanout->options.lookup_only)
+        code = images_reserve(images, fanout->total > 0 ? fanout->total : 1, err);
+    return code;
+}
+
+/* With a row sink, the caller's on_row context for each worker's partition. */
+static int partition_contexts(Fanout *fanout, Error *err)
+{
+    const StreamOptions *options = &fanout->options;
+    if (options->on_row == NULL)
+        return ERR_OK;
+    if (options->on_partitions == NULL)
+        return error_set(err, ERR_INTERNAL,
+                         "a parallel read with a row callback needs one context per worker");
+    fanout->row_contexts = calloc((size_t)fanout->workers, sizeof *fanout->row_contexts);
+    if (fanout->row_contexts == NULL)
+        return error_nomem(err, (size_t)fanout->workers * sizeof *fanout->row_contexts);
+    return options->on_partitions(options->partitions_context, fanout->part_rows, fanout->workers,
+                                  fanout->row_contexts, err);
+}
+
+/*
+ * Each worker's options, partition and slice of the one embedding matrix
+ * (partitions in order, so the slices follow each other), and its own
+ * connection.
+ */
+static int connect_workers(Fanout *fanout, const Images *images, StreamConnectFn connect,
+                           void *connect_context, Error *err)
+{
+    uint64_t offset = 0;
+    for (int w = 0; w < fanout->workers; w++) {
+        Worker *worker = &fanout->pool[w];
+        worker->plan = fanout->plan;
+        worker->options = fanout->options;
+        if (fanout->row_contexts != NULL)
+            worker->options.row_context = fanout->row_contexts[w];
+        if (fanout->options.on_reject != NULL) {
+            worker->options.on_reject = shared_reject;
+            worker->options.reject_context = &fanout->rejects;
+        }
+        worker->snapshot = fanout->snapshot;
+        worker->parts = fanout->workers;
+        worker->part = w;
+        images_init(&worker->images, images->has_score, images->has_variance, images->has_label,
+                    images->has_embedding);
+        if (images->has_embedding)
+            images_attach_embedding(&worker->images, images->embedding + offset * fanout->dim,
+                                    fanout->part_rows[w], fanout->dim);
+        offset += fanout->part_rows[w];
+        int code = connect(connect_context, &worker->db, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    return ERR_OK;
+}
+
+/* Starts a thread per worker and waits for them all; the first failed worker's error wins. */
+static int run_workers(Fanout *fanout, Error *err)
+{
+    int started = 0, code = ERR_OK;
+    for (int w = 0; w < fanout->workers; w++) {
+        if (pthread_create(&fanout->threads[w], NULL, worker_run, &fanout->pool[w]) != 0) {
+            code = error_set(err, ERR_INTERNAL, "cannot start a streaming thread");
+            break;
+        }
+        started++;
+    }
+    for (int w = 0; w < started; w++)
+        pthread_join(fanout->threads[w], NULL);
+    for (int w = 0; code == ERR_OK && w < fanout->workers; w++) {
+        if (fanout->pool[w].code != ERR_OK) {
+            *err = fanout->pool[w].err;
+            code = fanout->pool[w].code;
+        }
+    }
+    return code;
+}
+
+/*
+ * Sums the workers' stats, and appends their ids and scores in partition
+ * order; embedding rows move down inside the one matrix (never up, so
+ * memmove is safe).
+ */
+static int gather(const Fanout *fanout, Images *images, StreamStats *stats, Error *err)
+{
+    for (int w = 0; w < fanout->workers; w++) {
+        const StreamStats *part = &fanout->pool[w].stats;
+        stats->rows_read += part->rows_read;
+        stats->bytes_read += part->bytes_read;
+        for (int r = 0; r < REJECT_REASON_COUNT; r++)
+            stats->rejected[r] += part->rejected[r];
+        int code = images_merge(images, &fanout->pool[w].images, err);
+        if (code != ERR_OK)
+            return code;
+    }
+    return ERR_OK;
+}
+
+static void fanout_release(Fanout *fanout, Db *db)
+{
+    for (int w = 0; fanout->pool != NULL && w < fanout->workers; w++) {
+        images_release(&fanout->pool[w].images);
+        db_close(fanout->pool[w].db);
+    }
+    if (fanout->pool != NULL)
+        db_watch_cancel(db); /* worker connections closed; watch the main one again */
+    free(fanout->part_rows);
+    free(fanout->row_contexts);
+    free(fanout->pool);
+    free(fanout->threads);
+}
+
+int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
+                         StreamConnectFn connect, void *connect_context, Images *images,
+                         StreamStats *stats, Error *err)
+{
+    Fanout fanout = {
+        .plan = plan,
+        .options = *options,
+        .dim = options->embedding_dim,
+        .workers = workers,
+        .rejects = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context},
+    };
+    int code;
+
+    memset(stats, 0, sizeof *stats);
+    if (plan->id_uuid && (code = images_use_uuid_ids(images, err)) != ERR_OK)
+        return code;
+    if (plan->has_embedding) {
+        if ((code = settle_embedding(db, &fanout, err)) != ERR_OK)
+            return code;
+        if (fanout.dim == 0) /* no usable embedding at all: one stream says so simply */
+            return stream_read(db, plan, options, images, stats, err);
+    }
+    if ((code = export_snapshot(db, &fanout, err)) != ERR_OK)
+        return code;
+    if ((code = fanout_alloc(&fanout, err)) == ERR_OK
+        && (code = count_partitions(db, &fanout, err)) == ERR_OK
+        && (code = size_images(&fanout, images, err)) == ERR_OK
+        && (code = partition_contexts(&fanout, err)) == ERR_OK
+        && (code = connect_workers(&fanout, images, connect, connect_context, err)) == ERR_OK
+        && (code = run_workers(&fanout, err)) == ERR_OK)
+        code = gather(&fanout, images, stats, err);
+    fanout_release(&fanout, db);
+    return code;
+}
+
+int stream_read_split(Db *db, const Plan *plan, StreamOptions *options, int streams,
+                      StreamConnectFn connect, void *connect_context, Images *images,
+                      StreamStats *stats, Error *err)
+{
+    if (streams > 1)
+        return stream_read_parallel(db, plan, options, streams, connect, connect_context, images,
+                                    stats, err);
+    void *context = NULL;
+    int code = options->on_partitions(options->partitions_context, NULL, 1, &context, err);
+    if (code != ERR_OK)
+        return code;
+    StreamOptions single = *options;
+    single.row_context = context;
+    return stream_read(db, plan, &single, images, stats, err);
+}
