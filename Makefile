@@ -90,6 +90,7 @@ integration: $(BUILD)/pairpick
 # About 7 minutes on 2 cores (see README).
 test: deps-test
 	$(MAKE) all unit configs
+	$(MAKE) check-layers
 	$(MAKE) integration
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
