@@ -173,8 +173,15 @@ result cycles "no include cycle between modules" "$work/cycles"
 
 # --- order: a module's layer is its folder under job/ (main for job/*.c|h).
 awk -F '\t' -v order="$LAYER_ORDER" '
-BEGIN { layer_count = split(order, names, " "); for (i = 1; i <= layer_count; i++) rank[names[i]] = i }
-function layer(module) { return index(module, "/") ? substr(module, 1, index(module, "/") - 1) : "main" }
+BEGIN {
+    layer_count = split(order, names, " ")
+    for (i = 1; i <= layer_count; i++)
+        rank[names[i]] = i
+}
+function layer(module,    slash) {
+    slash = index(module, "/")
+    return slash ? substr(module, 1, slash - 1) : "main"
+}
 {
     from = layer($1); to = layer($2)
     if (!(from in rank)) { unknown[from] = 1; next }
@@ -207,23 +214,28 @@ for header in libpq-fe.h yaml.h; do
     probe="$work/probe_${header%.h}"
     printf '#include <%s>\nint probe(void);\nint probe(void) { %s }\n' "$header" "$use" >"$probe.c"
     if ! "${cc[@]}" "${normal_flags[@]}" -c -o "$probe.o" "$probe.c" >"$probe.normal.log" 2>&1; then
-        echo "<$header> does not compile with the normal flags, so its poison proves nothing:" >>"$work/poison"
+        echo "<$header> does not compile with the normal flags: its poison proves nothing" \
+            >>"$work/poison"
         sed 's/^/    /' "$probe.normal.log" >>"$work/poison"
     fi
     if "${cc[@]}" "${pure_flags[@]}" -c -o "$probe.o" "$probe.c" >"$probe.pure.log" 2>&1; then
         echo "<$header> compiles with the flags of job/core and job/numeric" >>"$work/poison"
     elif ! grep -q "tests/layers/poison/$header" "$probe.pure.log"; then
-        echo "<$header> fails with the pure flags, but not on tests/layers/poison/$header:" >>"$work/poison"
+        echo "<$header> fails with the pure flags, but not on tests/layers/poison/$header:" \
+            >>"$work/poison"
         sed 's/^/    /' "$probe.pure.log" >>"$work/poison"
     fi
 done
-result poison "<libpq-fe.h> and <yaml.h> compile with the normal flags, not with job/core's and job/numeric's" "$work/poison"
+result poison "<libpq-fe.h> and <yaml.h> compile with the normal flags, \
+not with job/core's and job/numeric's" "$work/poison"
 
 # --- pure: what make would run for each object of job/core and job/numeric
 # (make -n -B: printed, not run) uses the flags the probes failed with.
-grep -E '^job/(core|numeric)/[^/]+\.c$' "$work/sources" | sed "s|^\(.*\)\.c\$|$BUILD/\1.o|" >"$work/pure_objects"
+grep -E '^job/(core|numeric)/[^/]+\.c$' "$work/sources" |
+    sed "s|^\(.*\)\.c\$|$BUILD/\1.o|" >"$work/pure_objects"
 : >"$work/pure"
-if ! xargs "$MAKE" --no-print-directory -n -B "BUILD=$BUILD" <"$work/pure_objects" >"$work/pure_commands" 2>&1; then
+if ! xargs "$MAKE" --no-print-directory -n -B "BUILD=$BUILD" <"$work/pure_objects" \
+    >"$work/pure_commands" 2>&1; then
     echo "make -n -B failed:" >>"$work/pure"
     sed 's/^/    /' "$work/pure_commands" >>"$work/pure"
 else
