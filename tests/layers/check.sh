@@ -5,7 +5,9 @@
 #           a PQ* function (comments and string literals ignored)
 #   cycles  no include cycle between modules: a module is a .c/.h pair under
 #           job/, and module X depends on module Y when X.c or X.h includes
-#           "Y.h"; a cycle is printed with the file:line of each include
+#           "Y.h" (a header without a .c, such as db/pg.h, is no module: its
+#           includes count for the file including it); a cycle is printed
+#           with the file:line of each include
 #   order   a lower layer never includes a higher one, in the order
 #           core < numeric < config < db < read < run < main (job/*.c|h);
 #           each include that goes up is printed as file:line
@@ -13,7 +15,7 @@
 #           Makefile's normal flags and fail with its flags for job/core and
 #           job/numeric, on the poison headers of tests/layers/poison
 #   pure    the Makefile compiles every job/core and job/numeric source with
-#           those flags (the poison on its include path)
+#           those same flags (make -n -B), so the probes speak for them
 #
 # Each check prints one ok/FAIL line (and what failed below it); the last
 # line is "N passed, N failed". Exit status 1 when a check failed.
