@@ -90,7 +90,7 @@ integration: $(BUILD)/pairpick
 # About 12 minutes on 2 cores (see README).
 test: deps-test
 	$(MAKE) all unit configs
-	$(MAKE) check-docs
+	$(MAKE) check-layers check-docs
 	$(MAKE) integration
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress

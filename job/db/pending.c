@@ -94,28 +94,23 @@ static int copy_finish(Db *db, const char *name, Buffer *buffer, int code, Error
     return db_copy_in_end(db, name, NULL, NULL, err);
 }
 
-/* The pair with image_a < image_b in byte order, as the table requires. */
-static void ordered(const Images *images, const Pair *pair, uint32_t *a, uint32_t *b)
+void pending_stored_pair(const Images *images, const PairCategories *categories,
+                         const PairProvenance *provenance, const Pair *pairs, size_t index,
+                         StoredPair *stored, char *category, size_t size)
 {
-    if (strcmp(images_id(images, pair->a), images_id(images, pair->b)) < 0) {
-        *a = pair->a;
-        *b = pair->b;
-    } else {
-        *a = pair->b;
-        *b = pair->a;
-    }
-}
-
-/* The category of a pair: its category, or both for a bridge. */
-static const char *pair_category(const PairCategories *categories, uint32_t a, uint32_t b,
-                                 bool cross, char *buffer, size_t size)
-{
-    const char *name_a = categories->names[categories->category_of[a]];
-    if (cross)
-        snprintf(buffer, size, "%s|%s", name_a, categories->names[categories->category_of[b]]);
+    const Pair *pair = &pairs[index];
+    /* strcmp compares as unsigned char: byte order, whatever the locale. */
+    bool given_order = strcmp(images_id(images, pair->a), images_id(images, pair->b)) < 0;
+    stored->image_a = given_order ? pair->a : pair->b;
+    stored->image_b = given_order ? pair->b : pair->a;
+    stored->cross = index >= provenance->within_count;
+    stored->show_first = provenance->show_first != NULL ? provenance->show_first[index] : 'a';
+    const char *name_a = categories->names[categories->category_of[stored->image_a]];
+    if (stored->cross)
+        snprintf(category, size, "%s|%s", name_a,
+                 categories->names[categories->category_of[stored->image_b]]);
     else
-        snprintf(buffer, size, "%s", name_a);
-    return buffer;
+        snprintf(category, size, "%s", name_a);
 }
 
 /* Undoes COPY's text escapes in place; returns the new length. */
@@ -415,11 +410,10 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
                != ERR_OK)
         goto done;
     for (size_t i = 0; i < pair_count && code == ERR_OK; i++) {
-        uint32_t a, b;
-        bool cross = i >= provenance->within_count;
-        char side[2] = {provenance->show_first != NULL ? provenance->show_first[i] : 'a', '\0'};
-        ordered(images, &pairs[i], &a, &b);
-        pair_category(categories, a, b, cross, name, sizeof name);
+        StoredPair stored;
+        pending_stored_pair(images, categories, provenance, pairs, i, &stored, name, sizeof name);
+        uint32_t a = stored.image_a, b = stored.image_b;
+        char side[2] = {stored.show_first, '\0'};
         if ((code = buffer_field(&buffer, images_id(images, a), err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
             || (code = buffer_field(&buffer, images_id(images, b), err)) != ERR_OK
@@ -429,7 +423,7 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
             || (code = buffer_score(&buffer, images, a, err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\t", err)) != ERR_OK
             || (code = buffer_score(&buffer, images, b, err)) != ERR_OK
-            || (code = buffer_raw(&buffer, cross ? "\tt\t" : "\tf\t", err)) != ERR_OK
+            || (code = buffer_raw(&buffer, stored.cross ? "\tt\t" : "\tf\t", err)) != ERR_OK
             || (code = buffer_raw(&buffer, side, err)) != ERR_OK
             || (code = buffer_raw(&buffer, "\n", err)) != ERR_OK)
             break;
@@ -513,9 +507,9 @@ void write_print_pairs(FILE *out, const Images *images, const PairCategories *ca
 {
     char name[512];
     for (size_t i = 0; i < pair_count; i++) {
-        uint32_t a, b;
-        ordered(images, &pairs[i], &a, &b);
-        pair_category(categories, a, b, i >= provenance->within_count, name, sizeof name);
+        StoredPair stored;
+        pending_stored_pair(images, categories, provenance, pairs, i, &stored, name, sizeof name);
+        uint32_t a = stored.image_a, b = stored.image_b;
         fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
         if (images->score != NULL)
             fprintf(out, "\t%.6g\t%.6g", images->score[a], images->score[b]);

@@ -12,6 +12,9 @@
 #ifndef PAIRPICK_WRITE_H
 #define PAIRPICK_WRITE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "db/db.h"
@@ -55,6 +58,29 @@ typedef struct PairProvenance {
     size_t within_count;    /* pairs[i] joins two categories iff i >= within_count */
     const char *show_first; /* per pair: 'a' or 'b' (image_a or image_b as stored) */
 } PairProvenance;
+
+/*
+ * One pair as the output table stores it: image_a's id sorts before
+ * image_b's in byte order (strcmp, not the locale: the table's unique key
+ * and the INSERT's ORDER BY compare with COLLATE "C"), whichever way round
+ * the pair came, so (x, y) and (y, x) are one row.
+ */
+typedef struct StoredPair {
+    uint32_t image_a, image_b; /* rows of images */
+    bool cross;                /* across two categories: its index >= within_count */
+    char show_first;           /* 'a' or 'b': provenance->show_first[index], 'a' without it */
+} StoredPair;
+
+/*
+ * The stored form of pairs[index], and its category into category (size
+ * bytes, truncated to fit): the name of image_a's category, or for a pair
+ * across two categories both names joined by '|', image_a's first
+ * ("score:3|score:4"). Pure: reads its arguments, writes *stored and
+ * category only.
+ */
+void pending_stored_pair(const Images *images, const PairCategories *categories,
+                         const PairProvenance *provenance, const Pair *pairs, size_t index,
+                         StoredPair *stored, char *category, size_t size);
 
 /*
  * Inserts the pairs and marks the run succeeded, in one transaction.

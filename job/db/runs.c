@@ -28,6 +28,21 @@ static void count_texts(const RunCounts *counts, CountTexts *out)
     }
 }
 
+int runs_decide(bool taken, const char *status, const char *run_id, RunStart *outcome,
+                Error *err)
+{
+    if (taken)
+        *outcome = RUN_STARTED;
+    else if (status == NULL)
+        return error_set(err, ERR_INTERNAL, "run \"%s\" vanished while it was registered",
+                         run_id);
+    else if (strcmp(status, "succeeded") == 0)
+        *outcome = RUN_ALREADY_SUCCEEDED;
+    else
+        *outcome = RUN_ALREADY_RUNNING;
+    return ERR_OK;
+}
+
 int runs_begin(Db *db, const RunInfo *info, RunStart *outcome, RunCounts *previous,
                uint64_t *previous_seed, Error *err)
 {
@@ -54,12 +69,10 @@ int runs_begin(Db *db, const RunInfo *info, RunStart *outcome, RunCounts *previo
         8, params, &result, err);
     if (code != ERR_OK)
         return code;
-    bool started = PQntuples(result) == 1;
+    bool taken = PQntuples(result) == 1;
     PQclear(result);
-    if (started) {
-        *outcome = RUN_STARTED;
-        return ERR_OK;
-    }
+    if (taken)
+        return runs_decide(true, NULL, info->run_id, outcome, err);
 
     code = db_query_pg(db, "read run",
                     "SELECT status, seed, coalesce(rows_read, 0), coalesce(rows_skipped, 0), "
@@ -70,13 +83,9 @@ int runs_begin(Db *db, const RunInfo *info, RunStart *outcome, RunCounts *previo
                     2, params, &result, err);
     if (code != ERR_OK)
         return code;
-    if (PQntuples(result) != 1) {
-        PQclear(result);
-        return error_set(err, ERR_INTERNAL, "run \"%s\" vanished while it was registered",
-                         info->run_id);
-    }
-    if (strcmp(PQgetvalue(result, 0, 0), "succeeded") == 0) {
-        *outcome = RUN_ALREADY_SUCCEEDED;
+    code = runs_decide(false, PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : NULL,
+                       info->run_id, outcome, err);
+    if (code == ERR_OK && *outcome == RUN_ALREADY_SUCCEEDED) {
         *previous_seed = strtoull(PQgetvalue(result, 0, 1), NULL, 10);
         uint64_t *fields[] = {&previous->rows_read,       &previous->rows_skipped,
                               &previous->filtered_out,    &previous->candidates,
@@ -90,11 +99,9 @@ int runs_begin(Db *db, const RunInfo *info, RunStart *outcome, RunCounts *previo
             else
                 previous->categories = (int32_t)value;
         }
-    } else {
-        *outcome = RUN_ALREADY_RUNNING;
     }
     PQclear(result);
-    return ERR_OK;
+    return code;
 }
 
 int runs_succeed(Db *db, const RunInfo *info, const RunCounts *counts, const char *stage_seconds,

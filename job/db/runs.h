@@ -45,6 +45,25 @@ typedef enum {
 } RunStart;
 
 /*
+ * The start of a run id, decided from its record (sql/001_pairpick_runs.sql:
+ * status 'running', 'succeeded' or 'failed'). runs_begin registers the run
+ * with one INSERT ... ON CONFLICT that takes the id when it has no record
+ * (a new run) or its record says 'failed' (the run starts again): taken.
+ * When it did not, status is the record's status read just after (NULL:
+ * no record):
+ *   taken                    -> RUN_STARTED
+ *   'succeeded'              -> RUN_ALREADY_SUCCEEDED (nothing to do)
+ *   'running', or any other  -> RUN_ALREADY_RUNNING (another process has it;
+ *                               a 'failed' read here was marked failed after
+ *                               the INSERT looked, and is not taken over
+ *                               outside it)
+ *   no record                -> ERR_INTERNAL (the INSERT saw one)
+ * So a run starts only when the database registered it. Pure.
+ */
+int runs_decide(bool taken, const char *status, const char *run_id, RunStart *outcome,
+                Error *err);
+
+/*
  * Registers the run as 'running' (committed at once, so a failure later can
  * be recorded). For a run id that already succeeded, fills *previous and
  * returns RUN_ALREADY_SUCCEEDED in *outcome; its seed goes to *previous_seed.

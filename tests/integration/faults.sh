@@ -245,8 +245,7 @@ baseline_address_space() {
 
 test_memory_exhausted_fails_cleanly() {
     if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        echo "    skipped: an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
-        return 0
+        skip "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
     fi
     # 12 copies of the demo images: 18000 rows x 768 floats = 55 MB of embeddings.
     cfg=$(write_config fault-memory <<'YAML'
