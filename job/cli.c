@@ -92,7 +92,8 @@ static const OptionSpec option_specs[] = {
      .help = "the folder for the category folders and index.html (required)"},
     {OPT_PER_CATEGORY, "per-category", OPTION_INTEGER, "N", 1, 10000, .initial = "5",
      .help = "images sampled from each category"},
-    {OPT_COPY, "copy", OPTION_FLAG, NULL, .help = "copy the image files instead of symlinking them"},
+    {OPT_COPY, "copy", OPTION_FLAG, NULL,
+     .help = "copy the image files instead of symlinking them"},
     {OPT_DB, "db", OPTION_FLAG, NULL,
      .help = "also check the database: migrations, the source query, privileges, the embedding "
              "column and the stored model"},
@@ -117,7 +118,7 @@ struct CliCommand {
     const char *synopsis; /* what follows "pairpick NAME" */
     const char *summary;
     OptionId options[COMMAND_OPTIONS_MAX]; /* its own options, OPT_END-terminated */
-    OptionId required;                     /* an option it cannot run without, or OPT_END */
+    OptionId required;                     /* an option it cannot run without; OPT_END: none */
     int (*execute)(const CliArgs *args, const JobConfig *config);
 };
 
@@ -164,27 +165,34 @@ static int execute_models(const CliArgs *args, const JobConfig *config)
 }
 
 static const CliCommand commands[] = {
-    {"migrate", "CONFIG", "create or upgrade pairpick's own tables", {OPT_END}, OPT_END,
-     execute_migrate},
-    {"run", "CONFIG [OPTIONS]", "choose pairs and add them to the pending table",
-     {OPT_RUN_ID, OPT_SEED, OPT_DRY_RUN, OPT_MAX_PAIRS, OPT_AS_OF, OPT_WAIT_LOCK,
-      OPT_SKIP_EXIT_CODE, OPT_XCOM_FILE, OPT_REJECTS, OPT_LABELS_FILE, OPT_METRICS_FILE, OPT_END},
-     OPT_END, execute_run},
-    {"status", "CONFIG [--limit N]", "the job's last runs", {OPT_LIMIT, OPT_END}, OPT_END,
-     execute_status},
-    {"check", "CONFIG [--db]", "validate the config (and, with --db, the database)",
-     {OPT_DB, OPT_END}, OPT_END, execute_check},
-    {"explain", "CONFIG", "print the SQL a run would execute, with parameters", {OPT_END},
-     OPT_END, execute_explain},
-    {"sample", "CONFIG --out DIR [--per-category N] [--copy] [--seed N]",
-     "per-category folders of sample images and DIR/index.html",
-     {OPT_OUT, OPT_PER_CATEGORY, OPT_COPY, OPT_SEED, OPT_END}, OPT_OUT, execute_sample},
-    {"fit", "CONFIG [--seed N] [--as-of TIME]",
-     "fit k-means (and PCA) once, store it as the next version of the strategy.clusters_from "
-     "model",
-     {OPT_SEED, OPT_AS_OF, OPT_END}, OPT_END, execute_fit},
-    {"models", "CONFIG [--json]", "the stored versions of the config's model", {OPT_JSON, OPT_END},
-     OPT_END, execute_models},
+    {.name = "migrate", .synopsis = "CONFIG",
+     .summary = "create or upgrade pairpick's own tables", .options = {OPT_END},
+     .execute = execute_migrate},
+    {.name = "run", .synopsis = "CONFIG [OPTIONS]",
+     .summary = "choose pairs and add them to the pending table",
+     .options = {OPT_RUN_ID, OPT_SEED, OPT_DRY_RUN, OPT_MAX_PAIRS, OPT_AS_OF, OPT_WAIT_LOCK,
+                 OPT_SKIP_EXIT_CODE, OPT_XCOM_FILE, OPT_REJECTS, OPT_LABELS_FILE,
+                 OPT_METRICS_FILE, OPT_END},
+     .execute = execute_run},
+    {.name = "status", .synopsis = "CONFIG [--limit N]", .summary = "the job's last runs",
+     .options = {OPT_LIMIT, OPT_END}, .execute = execute_status},
+    {.name = "check", .synopsis = "CONFIG [--db]",
+     .summary = "validate the config (and, with --db, the database)",
+     .options = {OPT_DB, OPT_END}, .execute = execute_check},
+    {.name = "explain", .synopsis = "CONFIG",
+     .summary = "print the SQL a run would execute, with parameters", .options = {OPT_END},
+     .execute = execute_explain},
+    {.name = "sample", .synopsis = "CONFIG --out DIR [--per-category N] [--copy] [--seed N]",
+     .summary = "per-category folders of sample images and DIR/index.html",
+     .options = {OPT_OUT, OPT_PER_CATEGORY, OPT_COPY, OPT_SEED, OPT_END}, .required = OPT_OUT,
+     .execute = execute_sample},
+    {.name = "fit", .synopsis = "CONFIG [--seed N] [--as-of TIME]",
+     .summary = "fit k-means (and PCA) once, store it as the next version of the "
+                "strategy.clusters_from model",
+     .options = {OPT_SEED, OPT_AS_OF, OPT_END}, .execute = execute_fit},
+    {.name = "models", .synopsis = "CONFIG [--json]",
+     .summary = "the stored versions of the config's model", .options = {OPT_JSON, OPT_END},
+     .execute = execute_models},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -79,7 +79,9 @@ static int check_database(const JobConfig *config, Error *err)
     int code = run_connect(config, &db, err);
     if (code == ERR_OK)
         code = migrate_verify(db, config->output.table, err);
-    if (code == ERR_OK && (code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) == ERR_OK) {
+    if (code == ERR_OK)
+        code = plan_build(config, db_quote_ident, db, NULL, &plan, err);
+    if (code == ERR_OK) {
         code = check_plan(db, config, &plan, err);
         plan_release(&plan);
     }
