@@ -12,6 +12,7 @@
 #include "config/message.h"
 #include "config/rules.h"
 #include "config/tree.h"
+#include "config/values.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static int check_root(const Document *doc, const Node *root)
         char got[QUOTE_BUFFER + 2];
         return message_fail(doc, root->mark, NULL, "start with job: NAME",
                             "expected a mapping of keys at the top level, got %s",
-                            message_describe(root, got));
+                            tree_describe(root, got));
     }
     return ERR_OK;
 }
@@ -137,21 +138,6 @@ void config_free(JobConfig *config)
     free(config);
 }
 
-const char *config_strategy_name(StrategyBy by)
-{
-    switch (by) {
-    case STRATEGY_SCORE:
-        return "score";
-    case STRATEGY_CATEGORY:
-        return "category";
-    case STRATEGY_EMBEDDING:
-        return "embedding";
-    case STRATEGY_EMBEDDING_SCORE:
-        return "[embedding, score]";
-    }
-    return "unknown";
-}
-
 KmeansOptions config_kmeans_options(const JobConfig *config)
 {
     KmeansOptions options = {
@@ -164,4 +150,9 @@ KmeansOptions config_kmeans_options(const JobConfig *config)
         .tolerance = config->strategy.kmeans.tolerance,
     };
     return options;
+}
+
+bool config_parse_duration(const char *text, int64_t *milliseconds)
+{
+    return values_parse_duration(text, milliseconds);
 }

@@ -80,7 +80,7 @@ int fields_fail_expected(const Document *doc, const KeySpec *spec, const Node *n
 {
     char form[FORM_BUFFER], got[QUOTE_BUFFER + 2];
     return message_fail(doc, node->mark, spec->path, hint, "expected %s, got %s",
-                        fields_describe_form(spec, form), message_describe(node, got));
+                        fields_describe_form(spec, form), tree_describe(node, got));
 }
 
 /* "PATH: expected FORM, got "VALUE"REASON" at the node. */
@@ -191,7 +191,7 @@ static const char *duration_hint(const char *text)
 static int convert_duration(const Document *doc, const KeySpec *spec, const Node *node,
                             int64_t *value)
 {
-    if (!config_parse_duration(node->value, value))
+    if (!values_parse_duration(node->value, value))
         return fields_fail_expected(doc, spec, node, duration_hint(node->value));
     if (*value < spec->min)
         return fail_bound(doc, spec, node, "a duration > 0");
@@ -352,7 +352,7 @@ static int store_optional_uint64(const Document *doc, JobConfig *config, const K
     uint64_t value = 0;
     int code = convert_unsigned(doc, spec, node, &value);
     if (code == ERR_OK) {
-        *(uint64_t *)keys_field(config, spec) = value;
+        *(uint64_t *)schema_field(config, spec) = value;
         *(bool *)((char *)config + spec->set_offset) = true;
     }
     return code;
@@ -391,7 +391,7 @@ static int store_date(const Document *doc, const KeySpec *spec, const Node *node
 static int store_scalar(const Document *doc, JobConfig *config, const KeySpec *spec,
                         const Node *node)
 {
-    void *field = keys_field(config, spec);
+    void *field = schema_field(config, spec);
     switch (spec->type) {
     case KEY_STRING:
     case KEY_NAME:
@@ -425,7 +425,7 @@ static int store_scalar(const Document *doc, JobConfig *config, const KeySpec *s
 static int store_null(const Document *doc, JobConfig *config, const KeySpec *spec, const Node *node)
 {
     if (spec->flags & KEY_EMPTY_IS_UNSET) {
-        char **field = keys_field(config, spec);
+        char **field = schema_field(config, spec);
         free(*field);
         *field = NULL;
         return ERR_OK;
@@ -437,7 +437,7 @@ static int store_null(const Document *doc, JobConfig *config, const KeySpec *spe
 int fields_store(const Document *doc, JobConfig *config, const KeySpec *spec, const Node *node)
 {
     if (spec->type == KEY_STRATEGY_LIST)
-        return store_enum(doc, spec, node, keys_field(config, spec));
+        return store_enum(doc, spec, node, schema_field(config, spec));
     if (node->kind != NODE_SCALAR)
         return fields_fail_expected(doc, spec, node, NULL);
     if (memchr(node->value, '\0', node->length) != NULL) {

@@ -17,8 +17,8 @@
 #ifndef PAIRPICK_CONFIG_FIELDS_H
 #define PAIRPICK_CONFIG_FIELDS_H
 
-#include "config/config.h"
-#include "config/keys.h"
+#include "config/job.h"
+#include "config/schema.h"
 #include "config/tree.h"
 
 /* What fields_describe_form writes at most, its NUL included. */

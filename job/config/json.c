@@ -186,7 +186,7 @@ char *config_to_json(const JobConfig *config)
         return NULL;
     const char *separator = "{";
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const KeySpec *spec = &keys_table[i];
+        const KeySpec *spec = &schema_table[i];
         if (spec->type == KEY_SECTION)
             continue;
         fputs(separator, out);

@@ -1,5 +1,5 @@
 /*
- * keys: the key table and the walk that enforces it (see keys.h).
+ * keys: the walk that enforces the key table on a tree (see keys.h).
  */
 #include "config/keys.h"
 #include "config/fields.h"
@@ -10,203 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the table --------------------------------------------------------- */
-
-/* Enum fields are written through an int: make sure they are one. */
-_Static_assert(sizeof(StrategyBy) == sizeof(int), "enum size");
-_Static_assert(sizeof(Binning) == sizeof(int), "enum size");
-_Static_assert(sizeof(BadRowPolicy) == sizeof(int), "enum size");
-_Static_assert(sizeof(KmeansAlgorithm) == sizeof(int), "enum size");
-_Static_assert(sizeof(KmeansMetric) == sizeof(int), "enum size");
-_Static_assert(sizeof(InformPrefer) == sizeof(int), "enum size");
-
-static const Choice bad_row_choices[] = {
-    {"error", BAD_ROW_ERROR}, {"skip", BAD_ROW_SKIP}, {NULL, 0}};
-static const Choice binning_choices[] = {
-    {"quantile", BINNING_QUANTILE}, {"fixed", BINNING_FIXED}, {NULL, 0}};
-static const Choice algorithm_choices[] = {
-    {"minibatch", KMEANS_MINIBATCH}, {"lloyd", KMEANS_LLOYD}, {NULL, 0}};
-static const Choice metric_choices[] = {
-    {"cosine", KMEANS_COSINE}, {"euclidean", KMEANS_EUCLIDEAN}, {NULL, 0}};
-static const Choice prefer_choices[] = {
-    {"random", INFORM_RANDOM}, {"uncertain", INFORM_UNCERTAIN}, {NULL, 0}};
-static const Choice strategy_choices[] = {{"score", STRATEGY_SCORE},
-                                          {"category", STRATEGY_CATEGORY},
-                                          {"embedding", STRATEGY_EMBEDDING},
-                                          {NULL, 0}};
-
-#define FIELD(member) offsetof(JobConfig, member)
-#define SECTION(p) {.path = (p), .type = KEY_SECTION}
-#define STRING(p, member, def, fl)                                                      \
-    {.path = (p), .type = KEY_STRING, .offset = FIELD(member), .fallback = (def),       \
-     .flags = (fl)}
-#define INTEGER(p, kind, member, def, lo, hi)                                           \
-    {.path = (p), .type = (kind), .offset = FIELD(member), .fallback = (def),           \
-     .min = (lo), .max = (hi)}
-#define NUMBER(p, kind, member, def, lo, hi)                                            \
-    {.path = (p), .type = (kind), .offset = FIELD(member), .fallback = (def),           \
-     .low = (lo), .high = (hi)}
-#define ENUM(p, member, def, list)                                                      \
-    {.path = (p), .type = KEY_ENUM, .offset = FIELD(member), .fallback = (def),         \
-     .choices = (list)}
-
-/*
- * PostgreSQL keeps statement_timeout and lock_timeout as int milliseconds;
- * a longer value would only fail later, at the server.
- */
-#define PG_TIMEOUT_MAX_MS INT32_MAX
-
-/* The parent of a key comes before it; the order is the order of the docs. */
-const KeySpec keys_table[] = {
-    {.path = "job",
-     .type = KEY_NAME,
-     .offset = FIELD(job),
-     .flags = KEY_REQUIRED,
-     .hint = "add job: NAME at the top level; it names the run records and the lock"},
-
-    SECTION("database"),
-    STRING("database.conninfo", database.conninfo, NULL, KEY_EMPTY_IS_UNSET),
-    INTEGER("database.statement_timeout", KEY_DURATION, database.statement_timeout_ms, NULL, 1,
-            PG_TIMEOUT_MAX_MS),
-    INTEGER("database.lock_timeout", KEY_DURATION, database.lock_timeout_ms, NULL, 1,
-            PG_TIMEOUT_MAX_MS),
-    INTEGER("database.connect_retries", KEY_INT, database.connect_retries, "3", 0, 100),
-    INTEGER("database.connect_timeout", KEY_DURATION, database.connect_timeout_ms, "10s", 1,
-            PG_TIMEOUT_MAX_MS),
-
-    SECTION("source"),
-    STRING("source.table", source.table, NULL, 0),
-    STRING("source.query", source.query, NULL, 0),
-    {.path = "source.id",
-     .type = KEY_STRING,
-     .offset = FIELD(source.id),
-     .flags = KEY_REQUIRED,
-     .hint = "add id: COLUMN under source: the column that identifies an image"},
-    STRING("source.score", source.score, NULL, 0),
-    STRING("source.variance", source.variance, NULL, 0),
-    STRING("source.date", source.date, NULL, 0),
-    STRING("source.embedding", source.embedding, NULL, 0),
-    STRING("source.category", source.category, NULL, 0),
-    STRING("source.image_path", source.image_path, NULL, 0),
-    STRING("source.image_root", source.image_root, NULL, 0),
-    INTEGER("source.embedding_dim", KEY_INT, source.embedding_dim, NULL, 1, 65536),
-    ENUM("source.on_bad_row", source.on_bad_row, "skip", bad_row_choices),
-
-    SECTION("filters"),
-    SECTION("filters.score"),
-    NUMBER("filters.score.min", KEY_OPTIONAL_DOUBLE, filters.score_min, NULL, -DBL_MAX, DBL_MAX),
-    NUMBER("filters.score.max", KEY_OPTIONAL_DOUBLE, filters.score_max, NULL, -DBL_MAX, DBL_MAX),
-    SECTION("filters.variance"),
-    NUMBER("filters.variance.min", KEY_OPTIONAL_DOUBLE, filters.variance_min, NULL, -DBL_MAX,
-           DBL_MAX),
-    NUMBER("filters.variance.max", KEY_OPTIONAL_DOUBLE, filters.variance_max, NULL, -DBL_MAX,
-           DBL_MAX),
-    SECTION("filters.date"),
-    {.path = "filters.date.from", .type = KEY_DATE, .offset = FIELD(filters.date_from)},
-    {.path = "filters.date.to", .type = KEY_DATE, .offset = FIELD(filters.date_to)},
-    INTEGER("filters.date.last", KEY_DURATION, filters.date_last_ms, NULL, 1, INT64_MAX),
-
-    SECTION("strategy"),
-    {.path = "strategy.by",
-     .type = KEY_STRATEGY_LIST,
-     .offset = FIELD(strategy.by),
-     .choices = strategy_choices,
-     .flags = KEY_REQUIRED,
-     .hint = "add by: score, category, embedding or [embedding, score] under strategy"},
-    INTEGER("strategy.bins", KEY_INT, strategy.bins, "10", 1, 100000),
-    ENUM("strategy.binning", strategy.binning, "quantile", binning_choices),
-    INTEGER("strategy.clusters", KEY_INT, strategy.clusters, "50", 1, 100000),
-    STRING("strategy.clusters_from", strategy.clusters_from, NULL, 0),
-    SECTION("strategy.kmeans"),
-    ENUM("strategy.kmeans.algorithm", strategy.kmeans.algorithm, "minibatch", algorithm_choices),
-    INTEGER("strategy.kmeans.max_iter", KEY_INT, strategy.kmeans.max_iter, "100", 1, 100000),
-    INTEGER("strategy.kmeans.n_init", KEY_INT, strategy.kmeans.n_init, "3", 1, 1000),
-    INTEGER("strategy.kmeans.batch_size", KEY_INT, strategy.kmeans.batch_size, "1024", 1, 10000000),
-    ENUM("strategy.kmeans.metric", strategy.kmeans.metric, "cosine", metric_choices),
-    NUMBER("strategy.kmeans.tolerance", KEY_DOUBLE, strategy.kmeans.tolerance, "1e-4", 0.0,
-           DBL_MAX),
-    INTEGER("strategy.kmeans.fit_sample", KEY_INT64, strategy.kmeans.fit_sample, NULL, 1,
-            INT64_MAX),
-    INTEGER("strategy.kmeans.refit_after", KEY_DURATION, strategy.kmeans.refit_after_ms, NULL, 1,
-            INT64_MAX),
-    INTEGER("strategy.kmeans.pca", KEY_INT, strategy.kmeans.pca, NULL, 1, 65536),
-    INTEGER("strategy.max_pairs", KEY_INT64, strategy.max_pairs, "1000", 1, INT64_MAX),
-    {.path = "strategy.seed",
-     .type = KEY_OPTIONAL_UINT64,
-     .offset = FIELD(strategy.seed),
-     .set_offset = FIELD(strategy.seed_set)},
-    ENUM("strategy.prefer", strategy.prefer, "random", prefer_choices),
-    NUMBER("strategy.score_sigma", KEY_DOUBLE, strategy.score_sigma, "0.1", 1e-12, DBL_MAX),
-    NUMBER("strategy.beta", KEY_DOUBLE, strategy.beta, "0.1", 1e-12, DBL_MAX),
-    INTEGER("strategy.window", KEY_INT, strategy.window, "8", 1, 1000),
-    NUMBER("strategy.explore_fraction", KEY_DOUBLE, strategy.explore_fraction, "0", 0.0, 1.0),
-    INTEGER("strategy.max_exposure", KEY_INT, strategy.max_exposure, NULL, 1, 1000000),
-    NUMBER("strategy.max_similarity", KEY_OPTIONAL_DOUBLE, strategy.max_similarity, NULL, -1.0,
-           1.0),
-
-    SECTION("output"),
-    STRING("output.table", output.table, "pending_annotation_pairs", 0),
-    INTEGER("output.max_pending", KEY_INT64, output.max_pending, NULL, 1, INT64_MAX),
-
-    SECTION("resources"),
-    INTEGER("resources.memory_limit", KEY_BYTES, resources.memory_limit_bytes, NULL, 0, INT64_MAX),
-    INTEGER("resources.workers", KEY_INT, resources.workers, NULL, 0, 256),
-};
-
-_Static_assert(sizeof keys_table / sizeof keys_table[0] == KEY_COUNT,
-               "KEY_COUNT is the number of rows in keys_table");
-
-/* ---- looking keys up --------------------------------------------------- */
-
-size_t keys_index(const char *path)
-{
-    for (size_t i = 0; i < KEY_COUNT; i++)
-        if (strcmp(keys_table[i].path, path) == 0)
-            return i;
-    return KEY_NOT_FOUND;
-}
-
-const char *keys_child_name(const char *path, const char *prefix)
-{
-    size_t length = strlen(prefix);
-    if (length > 0) {
-        if (strncmp(path, prefix, length) != 0 || path[length] != '.')
-            return NULL;
-        path += length + 1;
-    }
-    return strchr(path, '.') == NULL ? path : NULL;
-}
-
 /* The row of the child of prefix named key (not NUL-terminated). */
 static size_t find_child(const char *prefix, const char *key, size_t key_length)
 {
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const char *name = keys_child_name(keys_table[i].path, prefix);
+        const char *name = schema_child_name(schema_table[i].path, prefix);
         if (name != NULL && strlen(name) == key_length && memcmp(name, key, key_length) == 0)
             return i;
     }
     return KEY_NOT_FOUND;
 }
 
-void *keys_field(JobConfig *config, const KeySpec *spec)
-{
-    return (char *)config + spec->offset;
-}
-
 bool keys_present(const KeyWalk *walk, const char *path)
 {
-    size_t index = keys_index(path);
+    size_t index = schema_index(path);
     return index != KEY_NOT_FOUND && walk->present[index];
 }
 
 Mark keys_key_mark(const KeyWalk *walk, const char *path)
 {
-    return walk->key_mark[keys_index(path)];
+    return walk->key_mark[schema_index(path)];
 }
 
 Mark keys_value_mark(const KeyWalk *walk, const char *path)
 {
-    return walk->value_mark[keys_index(path)];
+    return walk->value_mark[schema_index(path)];
 }
 
 Mark keys_nearest_mark(const KeyWalk *walk, const char *path)
@@ -215,7 +43,7 @@ Mark keys_nearest_mark(const KeyWalk *walk, const char *path)
     snprintf(parent, sizeof parent, "%s", path);
     for (char *dot = strrchr(parent, '.'); dot != NULL; dot = strrchr(parent, '.')) {
         *dot = '\0';
-        size_t index = keys_index(parent);
+        size_t index = schema_index(parent);
         if (index != KEY_NOT_FOUND && walk->present[index])
             return walk->value_mark[index];
     }
@@ -261,7 +89,7 @@ static const char *nearest_sibling(const char *prefix, const Node *key)
     const char *suggestion = NULL;
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const char *name = keys_child_name(keys_table[i].path, prefix);
+        const char *name = schema_child_name(schema_table[i].path, prefix);
         if (name == NULL)
             continue;
         size_t distance = edit_distance(key->value, key->length, name);
@@ -280,11 +108,11 @@ static const char *same_name_elsewhere(const Node *key)
     const char *suggestion = NULL;
     size_t matches = 0;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const char *last = strrchr(keys_table[i].path, '.');
-        last = last != NULL ? last + 1 : keys_table[i].path;
+        const char *last = strrchr(schema_table[i].path, '.');
+        last = last != NULL ? last + 1 : schema_table[i].path;
         if (edit_distance(key->value, key->length, last) == 0) {
             matches++;
-            suggestion = keys_table[i].path;
+            suggestion = schema_table[i].path;
         }
     }
     return matches == 1 ? suggestion : NULL;
@@ -297,7 +125,7 @@ static void list_allowed(const char *prefix, char *hint, size_t size)
                                    prefix[0] != '\0' ? "in " : "at the top level", prefix);
     bool first = true;
     for (size_t i = 0; i < KEY_COUNT && used < size; i++) {
-        const char *name = keys_child_name(keys_table[i].path, prefix);
+        const char *name = schema_child_name(schema_table[i].path, prefix);
         if (name == NULL)
             continue;
         used += (size_t)snprintf(hint + used, size - used, "%s%s", first ? "" : ", ", name);
@@ -347,12 +175,12 @@ static int walk_entry(KeyWalk *walk, const char *prefix, const Node *key, const 
     if (key->kind != NODE_SCALAR) {
         char got[QUOTE_BUFFER + 2];
         return message_fail(walk->doc, key->mark, prefix[0] != '\0' ? prefix : NULL, NULL,
-                            "expected a key name, got %s", message_describe(key, got));
+                            "expected a key name, got %s", tree_describe(key, got));
     }
     size_t index = find_child(prefix, key->value, key->length);
     if (index == KEY_NOT_FOUND)
         return fail_unknown_key(walk, prefix, key);
-    const KeySpec *spec = &keys_table[index];
+    const KeySpec *spec = &schema_table[index];
     if (walk->present[index])
         return message_fail(walk->doc, key->mark, spec->path, "keep one of them",
                             "duplicate key, first defined at %zu:%zu", walk->key_mark[index].line,
@@ -383,7 +211,7 @@ int keys_walk(KeyWalk *walk, const Node *root)
 int keys_apply_defaults(KeyWalk *walk)
 {
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const KeySpec *spec = &keys_table[i];
+        const KeySpec *spec = &schema_table[i];
         if (spec->fallback == NULL)
             continue;
         Node node = {.kind = NODE_SCALAR,
@@ -404,7 +232,7 @@ int keys_apply_defaults(KeyWalk *walk)
 int keys_check_required(const KeyWalk *walk)
 {
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const KeySpec *spec = &keys_table[i];
+        const KeySpec *spec = &schema_table[i];
         if ((spec->flags & KEY_REQUIRED) && !walk->present[i])
             return message_fail(walk->doc, keys_nearest_mark(walk, spec->path), spec->path,
                                 spec->hint, "required key is missing");
@@ -415,6 +243,6 @@ int keys_check_required(const KeyWalk *walk)
 void keys_free_strings(JobConfig *config)
 {
     for (size_t i = 0; i < KEY_COUNT; i++)
-        if (keys_table[i].type == KEY_STRING || keys_table[i].type == KEY_NAME)
-            free(*(char **)keys_field(config, &keys_table[i]));
+        if (schema_table[i].type == KEY_STRING || schema_table[i].type == KEY_NAME)
+            free(*(char **)schema_field(config, &schema_table[i]));
 }

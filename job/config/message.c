@@ -60,17 +60,3 @@ const char *message_quote(char *buf, const char *text, size_t length)
     buf[out] = '\0';
     return buf;
 }
-
-const char *message_describe(const Node *node, char *buf)
-{
-    if (node->kind == NODE_MAPPING)
-        return "a mapping";
-    if (node->kind == NODE_SEQUENCE)
-        return "a sequence";
-    if (tree_is_null(node))
-        return "an empty value";
-    char inner[QUOTE_BUFFER];
-    message_quote(inner, node->value, node->length);
-    snprintf(buf, QUOTE_BUFFER + 2, "\"%s\"", inner);
-    return buf;
-}

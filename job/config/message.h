@@ -13,7 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "config/tree.h"
+#include "config/document.h"
 
 /* Messages show at most this many bytes of a value or key. */
 #define QUOTE_MAX 64
@@ -38,11 +38,5 @@ int message_failv(const Document *doc, Mark at, const char *path, const char *hi
  * boundary with "..." after. Returns buf.
  */
 const char *message_quote(char *buf, const char *text, size_t length);
-
-/*
- * What a node is, for "got ...": "a mapping", "a sequence", "an empty value"
- * or its quoted value. buf holds QUOTE_BUFFER + 2 bytes.
- */
-const char *message_describe(const Node *node, char *buf);
 
 #endif

@@ -33,7 +33,7 @@ static const struct {
 /* The string a key holds; NULL when it is not set. */
 static const char *string_at(const KeyWalk *walk, const char *path)
 {
-    return *(char **)keys_field(walk->config, &keys_table[keys_index(path)]);
+    return *(char **)schema_field(walk->config, &schema_table[schema_index(path)]);
 }
 
 static int fail_at_value(const KeyWalk *walk, const char *path, const char *hint, const char *fmt,
@@ -70,8 +70,8 @@ static int check_source(const KeyWalk *walk)
 
 static int check_bounds(const KeyWalk *walk, const char *min_path, const char *max_path)
 {
-    const OptionalDouble *min = keys_field(walk->config, &keys_table[keys_index(min_path)]);
-    const OptionalDouble *max = keys_field(walk->config, &keys_table[keys_index(max_path)]);
+    const OptionalDouble *min = schema_field(walk->config, &schema_table[schema_index(min_path)]);
+    const OptionalDouble *max = schema_field(walk->config, &schema_table[schema_index(max_path)]);
     if (min->set && max->set && min->value > max->value)
         return fail_at_value(walk, max_path, NULL, "expected a number >= %s (%.15g), got %.15g",
                              min_path, min->value, max->value);
@@ -101,11 +101,11 @@ static int check_filter_column(const KeyWalk *walk, const char *filter, const ch
     if (string_at(walk, column) != NULL)
         return ERR_OK;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        if (!walk->present[i] || keys_child_name(keys_table[i].path, filter) == NULL)
+        if (!walk->present[i] || schema_child_name(schema_table[i].path, filter) == NULL)
             continue;
         char hint[128];
         snprintf(hint, sizeof hint, "add %s: COLUMN under source", strrchr(column, '.') + 1);
-        return message_fail(walk->doc, walk->key_mark[i], keys_table[i].path, hint,
+        return message_fail(walk->doc, walk->key_mark[i], schema_table[i].path, hint,
                             "needs %s, which is not set", column);
     }
     return ERR_OK;

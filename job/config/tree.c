@@ -270,3 +270,17 @@ int tree_read(const Document *doc, Node **out)
     *out = builder.root;
     return ERR_OK;
 }
+
+const char *tree_describe(const Node *node, char *buf)
+{
+    if (node->kind == NODE_MAPPING)
+        return "a mapping";
+    if (node->kind == NODE_SEQUENCE)
+        return "a sequence";
+    if (tree_is_null(node))
+        return "an empty value";
+    char inner[QUOTE_BUFFER];
+    message_quote(inner, node->value, node->length);
+    snprintf(buf, QUOTE_BUFFER + 2, "\"%s\"", inner);
+    return buf;
+}

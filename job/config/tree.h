@@ -17,33 +17,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/document.h"
 #include "core/error.h"
 
 #define TREE_MAX_DEPTH 32
 
-typedef struct {
-    size_t line, column; /* 1-based */
-} Mark;
-
-typedef enum { NODE_SCALAR, NODE_SEQUENCE, NODE_MAPPING } NodeKind;
-
-typedef struct Node {
-    NodeKind kind;
-    Mark mark;
-    char *value; /* scalars: NUL-terminated; quoted escapes may also put NULs inside */
-    size_t length;
-    bool plain;             /* unquoted: only plain scalars can be null or numbers */
-    struct Node **children; /* sequences: the items; mappings: key, value, key, value ... */
-    size_t count, capacity;
-} Node;
-
-/* The file being read: its bytes, its name in messages, where errors go. */
-typedef struct {
-    const char *name;
-    const char *text;
-    size_t length;
-    Error *err;
-} Document;
 
 /*
  * Reads doc's text (UTF-8; a leading byte order mark is skipped) into a tree.
@@ -57,5 +35,11 @@ void tree_free(Node *node);
 
 /* Whether a node is YAML's null: a plain "", "~", "null", "Null" or "NULL". */
 bool tree_is_null(const Node *node);
+
+/*
+ * What a node is, for "got ...": "a mapping", "a sequence", "an empty value"
+ * or its quoted value. buf holds QUOTE_BUFFER + 2 bytes (message.h).
+ */
+const char *tree_describe(const Node *node, char *buf);
 
 #endif

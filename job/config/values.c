@@ -119,7 +119,7 @@ static bool parse_scaled(const char *text, const Unit *units, size_t unit_count,
     return false;
 }
 
-bool config_parse_duration(const char *text, int64_t *milliseconds)
+bool values_parse_duration(const char *text, int64_t *milliseconds)
 {
     static const Unit units[] = {
         {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};

@@ -1,6 +1,6 @@
 /*
  * values: what the text of one config value means. Decimal integers and
- * numbers, durations (config_parse_duration, in config.h), byte sizes,
+ * numbers, durations (values_parse_duration; config.h has it as config_parse_duration), byte sizes,
  * dates and timestamps, job names, and ${VAR} expansion from the
  * environment.
  *
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "config/job.h"
 
 typedef enum {
     VALUE_OK,
@@ -75,5 +75,11 @@ typedef struct {
  * *out is NULL and *problem says why.
  */
 ExpandStatus values_expand(const char *text, char **out, ExpandProblem *problem);
+
+/*
+ * Parses a duration such as "500ms", "30s", "10min", "12h", "7d" into
+ * milliseconds. Returns false when the text is not a duration.
+ */
+bool values_parse_duration(const char *text, int64_t *milliseconds);
 
 #endif

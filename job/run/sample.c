@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define IDS_SHOWN 3
+#include "run/sheet.h"
 
 void sample_folder_name(const char *name, char *buffer, size_t size)
 {
@@ -24,32 +24,6 @@ void sample_folder_name(const char *name, char *buffer, size_t size)
     buffer[w] = '\0';
     if (w == 0 || strcmp(buffer, ".") == 0 || strcmp(buffer, "..") == 0)
         snprintf(buffer, size, "category_");
-}
-
-static void html_text(FILE *out, const char *text)
-{
-    for (const char *p = text; *p != '\0'; p++) {
-        switch (*p) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*p, out);
-        }
-    }
-}
-
-/* Percent-encodes a relative URL path (one segment or several). */
-static void html_url(FILE *out, const char *path)
-{
-    for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-            || *p == '-' || *p == '_' || *p == '.' || *p == '/')
-            fputc(*p, out);
-        else
-            fprintf(out, "%%%02X", *p);
-    }
 }
 
 static int make_dir(const char *path, Error *err)
@@ -122,25 +96,15 @@ static char *image_root(const JobConfig *config)
     return joined;
 }
 
-/*
- * Reads source.image_path for the sampled rows with one parameterized query
- * (ids as a text[] parameter), filling paths[row] for each sampled row.
- */
-static int read_path_column(Db *db, const JobConfig *config, const Plan *plan,
-                            const Images *images, const uint32_t *rows, size_t count,
-                            char **paths, Error *err)
+/* A text[] literal of the rows' ids: every element double-quoted, " and \ escaped. */
+static char *text_array_literal(const Images *images, const uint32_t *rows, size_t count)
 {
-    char *id_column = NULL, *path_column = NULL, *sql = NULL, *array = NULL;
-    DbResult *result = NULL;
     size_t length = 3;
-    int code = ERR_OK;
-
     for (size_t i = 0; i < count; i++)
         length += 2 * strlen(images_id(images, rows[i])) + 3;
-    array = malloc(length);
+    char *array = malloc(length);
     if (array == NULL)
-        return error_nomem(err, length);
-    /* A text[] literal: every element double-quoted, " and \ escaped. */
+        return NULL;
     char *w = array;
     *w++ = '{';
     for (size_t i = 0; i < count; i++) {
@@ -156,6 +120,45 @@ static int read_path_column(Db *db, const JobConfig *config, const Plan *plan,
     }
     *w++ = '}';
     *w = '\0';
+    return array;
+}
+
+/* paths[i] for each of rows whose id a row of result (id, path) holds. */
+static int fill_paths(const DbResult *result, const Images *images, const uint32_t *rows,
+                      size_t count, char **paths, Error *err)
+{
+    for (int r = 0; r < db_result_rows(result); r++) {
+        if (db_result_is_null(result, r, 1))
+            continue;
+        int64_t row = images_find(images, db_result_value(result, r, 0),
+                                  db_result_length(result, r, 0));
+        if (row < 0)
+            continue;
+        for (size_t i = 0; i < count; i++) {
+            if (rows[i] == (uint32_t)row && paths[i] == NULL) {
+                paths[i] = strdup(db_result_value(result, r, 1));
+                if (paths[i] == NULL)
+                    return error_nomem(err, 0);
+            }
+        }
+    }
+    return ERR_OK;
+}
+
+/*
+ * Reads source.image_path for the sampled rows with one parameterized query
+ * (ids as a text[] parameter), filling paths[row] for each sampled row.
+ */
+static int read_path_column(Db *db, const JobConfig *config, const Plan *plan,
+                            const Images *images, const uint32_t *rows, size_t count,
+                            char **paths, Error *err)
+{
+    char *id_column = NULL, *path_column = NULL, *sql = NULL;
+    DbResult *result = NULL;
+    int code = ERR_OK;
+    char *array = text_array_literal(images, rows, count);
+    if (array == NULL)
+        return error_nomem(err, 0);
 
     id_column = db_quote_ident(db, config->source.id, err);
     path_column = id_column != NULL ? db_quote_ident(db, config->source.image_path, err) : NULL;
@@ -172,25 +175,8 @@ static int read_path_column(Db *db, const JobConfig *config, const Plan *plan,
         goto done;
     }
     const char *params[1] = {array};
-    if ((code = db_query(db, "read image paths", sql, 1, params, &result, err)) != ERR_OK)
-        goto done;
-    for (int r = 0; r < db_result_rows(result); r++) {
-        if (db_result_is_null(result, r, 1))
-            continue;
-        int64_t row = images_find(images, db_result_value(result, r, 0),
-                                  db_result_length(result, r, 0));
-        if (row < 0)
-            continue;
-        for (size_t i = 0; i < count; i++) {
-            if (rows[i] == (uint32_t)row && paths[i] == NULL) {
-                paths[i] = strdup(db_result_value(result, r, 1));
-                if (paths[i] == NULL) {
-                    code = error_nomem(err, 0);
-                    goto done;
-                }
-            }
-        }
-    }
+    if ((code = db_query(db, "read image paths", sql, 1, params, &result, err)) == ERR_OK)
+        code = fill_paths(result, images, rows, count, paths, err);
 done:
     db_result_free(result);
     free(sql);
@@ -200,220 +186,235 @@ done:
     return code;
 }
 
-int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images *images,
-                 const Categories *categories, const SampleOptions *options, Rng *rng,
-                 SampleSummary *summary, Error *err)
+/* The sampled rows, category after category, and where their images are. */
+typedef struct Draw {
+    size_t *start;        /* category c's members: members[start[c] .. start[c + 1]) */
+    uint32_t *members;    /* every categorized row, grouped by category */
+    size_t *chosen_start; /* category c's sample: chosen[chosen_start[c] .. chosen_start[c + 1]) */
+    uint32_t *chosen;     /* the sampled rows, grouped by category */
+    size_t total;         /* how many rows were sampled */
+    char **paths;         /* per sampled row: its image path, NULL when it has none */
+} Draw;
+
+static int draw_init(Draw *draw, size_t row_count, int32_t category_count, size_t per,
+                     Error *err)
 {
-    int code = ERR_OK;
-    size_t n = images->count;
+    memset(draw, 0, sizeof *draw);
+    draw->start = calloc((size_t)category_count + 1, sizeof *draw->start);
+    draw->members = malloc((row_count > 0 ? row_count : 1) * sizeof *draw->members);
+    draw->chosen_start = calloc((size_t)category_count + 1, sizeof *draw->chosen_start);
+    draw->chosen = malloc(((size_t)category_count * per + 1) * sizeof *draw->chosen);
+    if (draw->start == NULL || draw->members == NULL || draw->chosen_start == NULL
+        || draw->chosen == NULL)
+        return error_nomem(err, row_count * sizeof *draw->members);
+    return ERR_OK;
+}
+
+static void draw_release(Draw *draw)
+{
+    if (draw->paths != NULL)
+        for (size_t i = 0; i < draw->total; i++)
+            free(draw->paths[i]);
+    free(draw->paths);
+    free(draw->start);
+    free(draw->members);
+    free(draw->chosen_start);
+    free(draw->chosen);
+}
+
+/* Members of each category, contiguous (a counting sort). */
+static int group_by_category(Draw *draw, const Categories *categories, size_t row_count,
+                             Error *err)
+{
     int32_t k = categories->count;
-    size_t per = options->per_category > 0 ? (size_t)options->per_category : 5;
-    size_t *start = calloc((size_t)k + 1, sizeof *start);
     size_t *fill = calloc((size_t)k + 1, sizeof *fill);
-    uint32_t *members = malloc((n > 0 ? n : 1) * sizeof *members);
-    uint32_t *chosen = malloc(((size_t)k * per + 1) * sizeof *chosen);
-    size_t *chosen_start = calloc((size_t)k + 1, sizeof *chosen_start);
-    char **paths = NULL;
-    char *root = image_root(config);
-    FILE *html = NULL;
-    char *html_path = NULL;
-
-    memset(summary, 0, sizeof *summary);
-    if (start == NULL || fill == NULL || members == NULL || chosen == NULL || chosen_start == NULL
-        || root == NULL) {
-        code = error_nomem(err, n * sizeof *members);
-        goto done;
-    }
-
-    /* Members of each category, contiguous (counting sort). */
-    for (size_t i = 0; i < n; i++)
+    if (fill == NULL)
+        return error_nomem(err, ((size_t)k + 1) * sizeof *fill);
+    for (size_t i = 0; i < row_count; i++)
         if (categories->category_of[i] >= 0)
-            start[categories->category_of[i] + 1]++;
+            draw->start[categories->category_of[i] + 1]++;
     for (int32_t c = 0; c < k; c++)
-        start[c + 1] += start[c];
-    for (size_t i = 0; i < n; i++) {
+        draw->start[c + 1] += draw->start[c];
+    for (size_t i = 0; i < row_count; i++) {
         int32_t c = categories->category_of[i];
         if (c >= 0)
-            members[start[c] + fill[c]++] = (uint32_t)i;
+            draw->members[draw->start[c] + fill[c]++] = (uint32_t)i;
     }
-    /* A seeded partial shuffle picks each category's sample. */
+    free(fill);
+    return ERR_OK;
+}
+
+/* A seeded partial shuffle picks up to per rows of each category. */
+static void choose_samples(Draw *draw, int32_t category_count, size_t per, Rng *rng)
+{
     size_t total = 0;
-    for (int32_t c = 0; c < k; c++) {
-        size_t size = start[c + 1] - start[c];
+    for (int32_t c = 0; c < category_count; c++) {
+        size_t size = draw->start[c + 1] - draw->start[c];
         size_t take = size < per ? size : per;
-        uint32_t *group = members + start[c];
-        chosen_start[c] = total;
+        uint32_t *group = draw->members + draw->start[c];
+        draw->chosen_start[c] = total;
         for (size_t j = 0; j < take; j++) {
             size_t pick = j + (size_t)rng_below(rng, size - j);
             uint32_t swap = group[j];
             group[j] = group[pick];
             group[pick] = swap;
-            chosen[total++] = group[j];
+            draw->chosen[total++] = group[j];
         }
     }
-    chosen_start[k] = total;
+    draw->chosen_start[category_count] = total;
+    draw->total = total;
+}
 
-    paths = calloc(total + 1, sizeof *paths);
-    if (paths == NULL) {
-        code = error_nomem(err, total * sizeof *paths);
-        goto done;
-    }
-    if (config->source.image_path == NULL) {
-        code = error_set(err, ERR_CONFIG, "%s: source.image_path is not set"
+/*
+ * Each sampled row's image path: source.image_path as a template with
+ * {id}, or the column it names.
+ */
+static int find_paths(Db *db, const JobConfig *config, const Plan *plan, const Images *images,
+                      Draw *draw, Error *err)
+{
+    draw->paths = calloc(draw->total + 1, sizeof *draw->paths);
+    if (draw->paths == NULL)
+        return error_nomem(err, draw->total * sizeof *draw->paths);
+    if (config->source.image_path == NULL)
+        return error_set(err, ERR_CONFIG, "%s: source.image_path is not set"
                                           "\nHINT: name a column, or a template such as "
                                           "images/{id}.jpg",
                          config->path);
-        goto done;
+    if (strstr(config->source.image_path, "{id}") == NULL)
+        return draw->total > 0 ? read_path_column(db, config, plan, images, draw->chosen,
+                                                  draw->total, draw->paths, err)
+                               : ERR_OK;
+    for (size_t i = 0; i < draw->total; i++) {
+        draw->paths[i] = expand_template(config->source.image_path,
+                                         images_id(images, draw->chosen[i]));
+        if (draw->paths[i] == NULL)
+            return error_nomem(err, 0);
     }
-    if (strstr(config->source.image_path, "{id}") != NULL) {
-        for (size_t i = 0; i < total; i++) {
-            paths[i] = expand_template(config->source.image_path, images_id(images, chosen[i]));
-            if (paths[i] == NULL) {
-                code = error_nomem(err, 0);
-                goto done;
-            }
-        }
-    } else if (total > 0
-               && (code = read_path_column(db, config, plan, images, chosen, total, paths, err))
-                      != ERR_OK) {
-        goto done;
-    }
+    return ERR_OK;
+}
 
-    if ((code = make_dir(options->out_dir, err)) != ERR_OK)
-        goto done;
-    if (asprintf(&html_path, "%s/index.html", options->out_dir) < 0) {
-        html_path = NULL;
+/* What placing the sampled images into their folders and onto the sheet needs. */
+typedef struct Placement {
+    const char *out_dir;
+    const char *root; /* where relative image paths start */
+    bool copy;
+    const Images *images;
+    const Draw *draw;
+    Sheet *sheet;
+    SampleSummary *summary;
+} Placement;
+
+/*
+ * Puts the file at source into target: a symlink to its absolute path, or
+ * a copy. Returns 0 when it is there, -1 when the source cannot be read or
+ * the target not written.
+ */
+static int place_file(const char *source, const char *target, bool copy)
+{
+    char absolute[PATH_MAX];
+    if (realpath(source, absolute) == NULL || access(absolute, R_OK) != 0)
+        return -1;
+    unlink(target);
+    return copy ? copy_file(absolute, target) : symlink(absolute, target);
+}
+
+/*
+ * One sampled image into dir and onto the sheet; a file that is not there
+ * is listed as missing.
+ */
+static int place_image(const Placement *placement, const char *dir, const char *folder,
+                       const char *id, const char *path, Error *err)
+{
+    char *source = NULL, *target = NULL;
+    if (path == NULL) {
+        placement->summary->images_missing++;
+        sheet_missing(placement->sheet, id, NULL);
+        return ERR_OK;
+    }
+    if (path[0] == '/' ? asprintf(&source, "%s", path) < 0
+                       : asprintf(&source, "%s/%s", placement->root, path) < 0)
+        return error_nomem(err, 0);
+    char *base = strrchr(source, '/');
+    base = base != NULL ? base + 1 : source;
+    if (asprintf(&target, "%s/%s", dir, base) < 0) {
+        free(source);
+        return error_nomem(err, 0);
+    }
+    if (place_file(source, target, placement->copy) == 0) {
+        placement->summary->images_placed++;
+        sheet_image(placement->sheet, folder, base, id);
+    } else {
+        placement->summary->images_missing++;
+        sheet_missing(placement->sheet, id, source);
+    }
+    free(source);
+    free(target);
+    return ERR_OK;
+}
+
+/* A category's folder, its sampled images in it, and its row of the sheet. */
+static int place_category(const Placement *placement, const Categories *categories,
+                          int32_t category, Error *err)
+{
+    const Draw *draw = placement->draw;
+    const Images *images = placement->images;
+    char name[256], folder[256], *dir = NULL;
+    categorize_name(categories, images, category, name, sizeof name);
+    sample_folder_name(name, folder, sizeof folder);
+    if (asprintf(&dir, "%s/%s", placement->out_dir, folder) < 0)
+        return error_nomem(err, 0);
+    int code = make_dir(dir, err);
+    if (code == ERR_OK) {
+        size_t first = draw->chosen_start[category], end = draw->chosen_start[category + 1];
+        sheet_category_begin(placement->sheet, name,
+                             draw->start[category + 1] - draw->start[category]);
+        for (size_t i = first; i < end && code == ERR_OK; i++)
+            code = place_image(placement, dir, folder, images_id(images, draw->chosen[i]),
+                               draw->paths[i], err);
+        const char *ids[SHEET_IDS_SHOWN];
+        size_t shown = 0;
+        for (size_t i = first; i < end && shown < SHEET_IDS_SHOWN; i++)
+            ids[shown++] = images_id(images, draw->chosen[i]);
+        sheet_category_end(placement->sheet, ids, shown);
+    }
+    free(dir);
+    return code;
+}
+
+int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images *images,
+                 const Categories *categories, const SampleOptions *options, Rng *rng,
+                 SampleSummary *summary, Error *err)
+{
+    size_t per = options->per_category > 0 ? (size_t)options->per_category : 5;
+    Draw draw;
+    char *root = image_root(config);
+    Placement placement = {.out_dir = options->out_dir, .root = root,
+                           .copy = options->copy, .images = images, .draw = &draw,
+                           .summary = summary};
+    memset(summary, 0, sizeof *summary);
+    int code = draw_init(&draw, images->count, categories->count, per, err);
+    if (code == ERR_OK && root == NULL)
         code = error_nomem(err, 0);
+    if (code == ERR_OK)
+        code = group_by_category(&draw, categories, images->count, err);
+    if (code != ERR_OK)
         goto done;
-    }
-    html = fopen(html_path, "w");
-    if (html == NULL) {
-        code = error_set(err, ERR_DATA, "cannot write '%s': %s", html_path, strerror(errno));
+    choose_samples(&draw, categories->count, per, rng);
+    if ((code = find_paths(db, config, plan, images, &draw, err)) != ERR_OK
+        || (code = make_dir(options->out_dir, err)) != ERR_OK
+        || (code = sheet_open(options->out_dir, config->job, categories->count, images->count,
+                              &placement.sheet, err)) != ERR_OK)
         goto done;
-    }
-    fprintf(html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pairpick: ");
-    html_text(html, config->job);
-    fprintf(html, "</title>\n<style>body{font-family:sans-serif;margin:1em}"
-                  "table{border-collapse:collapse}td{border-top:1px solid #ccc;padding:6px;"
-                  "vertical-align:top}img{width:96px;height:96px;object-fit:cover;margin:2px}"
-                  ".ids{font:11px monospace;color:#555}.missing{color:#b00}</style></head>\n"
-                  "<body><h1>");
-    html_text(html, config->job);
-    fprintf(html, ": %d categories of %zu images</h1>\n<table>\n"
-                  "<tr><th>category</th><th>images</th><th>sample</th><th>ids</th></tr>\n",
-            k, n);
 
-    char name[256], folder[256], *missing_list = NULL;
-    size_t missing_length = 0;
-    FILE *missing = open_memstream(&missing_list, &missing_length);
-    for (int32_t c = 0; c < k && code == ERR_OK; c++) {
-        categorize_name(categories, images, c, name, sizeof name);
-        sample_folder_name(name, folder, sizeof folder);
-        char *dir = NULL;
-        if (asprintf(&dir, "%s/%s", options->out_dir, folder) < 0) {
-            code = error_nomem(err, 0);
-            break;
-        }
-        if ((code = make_dir(dir, err)) != ERR_OK) {
-            free(dir);
-            break;
-        }
-        fprintf(html, "<tr class=\"category\"><td>");
-        html_text(html, name);
-        fprintf(html, "</td><td>%zu</td><td>", start[c + 1] - start[c]);
-        for (size_t i = chosen_start[c]; i < chosen_start[c + 1]; i++) {
-            const char *id = images_id(images, chosen[i]);
-            char *source = NULL, *target = NULL;
-            const char *path = paths[i];
-            if (path == NULL) {
-                summary->images_missing++;
-                if (missing != NULL)
-                    fprintf(missing, "%s\t(no image_path)\n", id);
-                continue;
-            }
-            if (path[0] == '/' ? asprintf(&source, "%s", path) < 0
-                               : asprintf(&source, "%s/%s", root, path) < 0) {
-                code = error_nomem(err, 0);
-                break;
-            }
-            char *base = strrchr(source, '/');
-            base = base != NULL ? base + 1 : source;
-            if (asprintf(&target, "%s/%s", dir, base) < 0) {
-                free(source);
-                code = error_nomem(err, 0);
-                break;
-            }
-            char absolute[PATH_MAX];
-            bool present = realpath(source, absolute) != NULL && access(absolute, R_OK) == 0;
-            int placed = -1;
-            if (present) {
-                unlink(target);
-                placed = options->copy ? copy_file(absolute, target) : symlink(absolute, target);
-            }
-            if (placed == 0) {
-                summary->images_placed++;
-                fprintf(html, "<img src=\"");
-                html_url(html, folder);
-                fputc('/', html);
-                html_url(html, base);
-                fprintf(html, "\" alt=\"");
-                html_text(html, id);
-                fprintf(html, "\" title=\"");
-                html_text(html, id);
-                fprintf(html, "\">");
-            } else {
-                summary->images_missing++;
-                if (missing != NULL)
-                    fprintf(missing, "%s\t%s\n", id, source);
-            }
-            free(source);
-            free(target);
-        }
-        fprintf(html, "</td><td class=\"ids\">");
-        for (size_t i = chosen_start[c]; i < chosen_start[c + 1] && i < chosen_start[c] + IDS_SHOWN; i++) {
-            html_text(html, images_id(images, chosen[i]));
-            fprintf(html, "<br>");
-        }
-        fprintf(html, "</td></tr>\n");
-        free(dir);
-    }
-    fprintf(html, "</table>\n");
-    if (missing != NULL) {
-        fclose(missing);
-        if (missing_length > 0) {
-            fprintf(html, "<h2 class=\"missing\">%zu missing image files</h2>\n<pre class=\"missing\">",
-                    summary->images_missing);
-            html_text(html, missing_list);
-            fprintf(html, "</pre>\n");
-        }
-        free(missing_list);
-    }
-    /* Tells the viewer (and the tests) how many thumbnails actually loaded. */
-    fprintf(html, "<p id=\"load-status\"></p>\n<script>\n"
-                  "window.addEventListener('load', function () {\n"
-                  "  var images = document.images, loaded = 0;\n"
-                  "  for (var i = 0; i < images.length; i++)\n"
-                  "    if (images[i].complete && images[i].naturalWidth > 0) loaded++;\n"
-                  "  document.body.setAttribute('data-images-loaded', loaded);\n"
-                  "  document.body.setAttribute('data-images-total', images.length);\n"
-                  "  document.getElementById('load-status').textContent =\n"
-                  "    loaded + ' of ' + images.length + ' images loaded';\n"
-                  "});\n</script>\n</body></html>\n");
-    summary->categories = (size_t)k;
-
+    for (int32_t c = 0; c < categories->count && code == ERR_OK; c++)
+        code = place_category(&placement, categories, c, err);
+    summary->categories = (size_t)categories->count;
+    /* The sheet is finished even after a failure, with what it holds so far. */
+    int closed = sheet_close(placement.sheet, code == ERR_OK ? err : NULL);
+    if (code == ERR_OK)
+        code = closed;
 done:
-    if (html != NULL && fclose(html) != 0 && code == ERR_OK)
-        code = error_set(err, ERR_DATA, "cannot write '%s': %s", html_path, strerror(errno));
-    if (paths != NULL)
-        for (size_t i = 0; i < total; i++)
-            free(paths[i]);
-    free(paths);
-    free(html_path);
+    draw_release(&draw);
     free(root);
-    free(start);
-    free(fill);
-    free(members);
-    free(chosen);
-    free(chosen_start);
     return code;
 }

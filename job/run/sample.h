@@ -8,7 +8,8 @@
  * source.image_root (itself relative to the config file's folder).
  * Missing image files are listed in the sheet and counted, not fatal.
  *
- * It does not choose pairs or write to the database.
+ * It does not choose pairs or write to the database, and leaves the HTML
+ * of the page to sheet. What it returns belongs to the caller.
  */
 #ifndef PAIRPICK_SAMPLE_H
 #define PAIRPICK_SAMPLE_H
@@ -36,6 +37,12 @@ typedef struct SampleSummary {
     size_t images_missing;
 } SampleSummary;
 
+/*
+ * Samples up to options->per_category rows of each category with rng,
+ * finds their image files, puts them into options->out_dir/<category>/
+ * and writes options->out_dir/index.html. summary counts the categories
+ * and the images placed and missing.
+ */
 int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images *images,
                  const Categories *categories, const SampleOptions *options, Rng *rng,
                  SampleSummary *summary, Error *err);
