@@ -10,7 +10,8 @@
 #include "db/migrate.h"
 #include "read/plan.h"
 #include "read/stream.h"
-#include "run/run.h"
+#include "run/fit.h"
+#include "run/session.h"
 
 /* The privileges a run needs, so a missing GRANT shows up before 3 a.m. */
 static int check_privileges(Db *db, const JobConfig *config, const Plan *plan, Error *err)

@@ -10,7 +10,7 @@
 #define PAIRPICK_COMMAND_FIT_H
 
 #include "config/config.h"
-#include "run/run.h"
+#include "run/fit.h"
 
 /* Returns the exit status; a failure is logged here. */
 int command_fit(const JobConfig *config, const RunOptions *options);

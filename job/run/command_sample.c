@@ -36,7 +36,7 @@ int command_sample(const JobConfig *config, const RunOptions *options,
     Report report;
     SampleSummary summary = {0};
     error_clear(&err);
-    int code = run_sample(config, options, sample, &summary, &report, &err);
+    int code = sample_run(config, options, sample, &summary, &report, &err);
     if (code != ERR_OK) {
         report.error = err.message;
         summary_print_json(stdout, &report);

@@ -19,8 +19,6 @@
 #include "core/error.h"
 #include "run/categorize.h"
 #include "run/report.h"
-#include "run/fit.h"
-#include "run/sample.h"
 #include "run/session.h"
 
 
@@ -49,13 +47,5 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
             Error *err);
 
 void run_release(RunState *state);
-
-/*
- * `pairpick sample`: reads and categorizes the selection like a run, writes
- * no pairs, and puts a contact sheet in sample_options->out_dir.
- */
-int run_sample(const JobConfig *config, const RunOptions *options,
-               const SampleOptions *sample_options, SampleSummary *summary, Report *report,
-               Error *err);
 
 #endif

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "read/assign.h"
+#include "read/stream.h"
+#include "run/selection.h"
 #include "run/sheet.h"
 
 void sample_folder_name(const char *name, char *buffer, size_t size)
@@ -416,5 +419,76 @@ int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images
 done:
     draw_release(&draw);
     free(root);
+    return code;
+}
+
+int sample_run(const JobConfig *config, const RunOptions *options,
+               const SampleOptions *sample_options, SampleSummary *summary, Report *report,
+               Error *err)
+{
+    Db *db = NULL;
+    Plan plan;
+    bool planned = false;
+    Images images;
+    Categories categories = {0};
+    Rng rng, sample_rng;
+    ModelUse model_use = {0};
+    ReadResult read = {0};
+    int code;
+
+    memset(report, 0, sizeof *report);
+    images_init(&images, false, false, false, false);
+    report->job = config->job;
+    report->run_id = "sample";
+    report->strategy = config_strategy_name(config->strategy.by);
+    report->seed = run_seed(config, options->seed_set, options->seed);
+    if ((code = run_connect(config, &db, err)) != ERR_OK
+        || (code = plan_build(config, db_quote_ident, db, NULL, &plan, err)) != ERR_OK)
+        goto done;
+    planned = true;
+    if ((code = stream_describe_id(db, &plan, err)) != ERR_OK)
+        goto done;
+    StreamOptions stream_options = run_stream_options(config);
+    images_init(&images, plan.has_score, plan.has_variance, plan.has_category, plan.has_embedding);
+    if (config->strategy.clusters_from != NULL
+        && (code = model_read_prepare(config, db, &plan, NULL, false, &model_use, err)) != ERR_OK)
+        goto done;
+    rng_init(&rng, report->seed);
+    ReadRequest request = {
+        .config = config,
+        .plan = &plan,
+        .stream_options = &stream_options,
+        .model = model_use.model != NULL ? &model_use : NULL,
+    };
+    code = read_selection(db, &request, &images, &rng, &read, &report->memory, err);
+    report->stream = read.stats;
+    if (read.streamed)
+        read_result_counts(&read, &report->counts);
+    if (code != ERR_OK)
+        goto done;
+    rng_fork(&rng, 0x73616d706c65ULL /* "sample" */, &sample_rng);
+    ClusterLabels stored = {model_use.cluster_of,
+                            model_use.model != NULL ? model_use.model->cluster_count : 0,
+                            model_use.inertia, 0};
+    const ClusterLabels *labels = model_use.model != NULL  ? &stored
+                                  : read.mode == READ_BOUNDED ? &read.clusters
+                                                              : NULL;
+    if ((code = categorize(config, &images, labels, &rng, &categories, err)) != ERR_OK)
+        goto done;
+    report->counts.categories = categories.count;
+    report->counts.candidates = images.count;
+    report_measure(report, &images, &categories, NULL, 0, &sample_rng);
+    code = sample_write(db, config, &plan, &images, &categories, sample_options, &sample_rng,
+                        summary, err);
+done:
+    report->exit_code = code;
+    report->status = code == ERR_OK ? "sampled" : "failed";
+    read_result_release(&read);
+    categorize_release(&categories);
+    images_release(&images);
+    model_use_release(&model_use);
+    if (planned)
+        plan_release(&plan);
+    db_close(db);
     return code;
 }

@@ -24,6 +24,8 @@
 #include "core/images.h"
 #include "read/plan.h"
 #include "core/rng.h"
+#include "run/report.h"
+#include "run/session.h"
 
 typedef struct SampleOptions {
     const char *out_dir;
@@ -49,5 +51,13 @@ int sample_write(Db *db, const JobConfig *config, const Plan *plan, const Images
 
 /* Makes a category name safe as one folder name ("cluster:3" -> "cluster-3"). */
 void sample_folder_name(const char *name, char *buffer, size_t size);
+
+/*
+ * `pairpick sample`: reads and categorizes the selection like a run, writes
+ * no pairs, and puts a contact sheet in sample_options->out_dir.
+ */
+int sample_run(const JobConfig *config, const RunOptions *options,
+               const SampleOptions *sample_options, SampleSummary *summary, Report *report,
+               Error *err);
 
 #endif
