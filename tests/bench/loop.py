@@ -316,7 +316,7 @@ def main(argv=None):
     p.add_argument('--lapses', default='0,0.1', help='lapse probabilities, comma-separated')
     p.add_argument('--policies', default='all-random,random,uncertain')
     p.add_argument('--default', default='random',
-                   help="the policy --check holds against all-random (pairpick's default)")
+                   help="the policy (by name) --check holds against all-random: pairpick's default")
     p.add_argument('--reference', default='random',
                    help="the policy whose final value is the catalogue regimes' target")
     p.add_argument('--variances', default='gabp', choices=('gabp', 'exact', 'diag'),
@@ -330,6 +330,8 @@ def main(argv=None):
     p.add_argument('--accuracy', action='store_true',
                    help="also measure 'gabp' and 'diag' variances against 'exact' at N = 2,000")
     args = p.parse_args(argv)
+    args.default = args.default.split(':')[0]
+    args.reference = args.reference.split(':')[0]
 
     regimes = [r for r in args.regimes.split(',') if r]
     for r in regimes:
@@ -389,7 +391,14 @@ def main(argv=None):
             futures = {pool.submit(run_task, t): t for t in tasks}
             for done, fut in enumerate(concurrent.futures.as_completed(futures), 1):
                 t = futures[fut]
-                records.append(fut.result())
+                try:
+                    records.append(fut.result())
+                except RuntimeError as e:
+                    for other in futures:
+                        other.cancel()
+                    print('loop: %s N=%d %s seed %d: %s' % (t['regime'], t['n'], t['policy'],
+                                                           t['seed'], e), file=sys.stderr)
+                    return 2
                 print('loop: %4d/%d  %.0f s  %s N=%d %s seed %d lapse %g'
                       % (done, len(tasks), time.monotonic() - started, t['regime'], t['n'],
                          t['policy'], t['seed'], t['lapse']), file=sys.stderr, flush=True)

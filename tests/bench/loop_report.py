@@ -3,8 +3,9 @@
 
 Per (regime, N, lapse) and policy, over seeds: the metric after every round
 (mean and standard deviation), the comparisons to reach each target
-(interpolated linearly between the two rounds around it, per seed; a seed
-that never reaches it counts as not reached and is left out of the mean),
+(interpolated linearly between the two rounds around it: on the mean curve
+over seeds, which the table shows, and per seed, whose spread the table
+shows when every seed reached it),
 the share of images in no pair of a round, and pairpick's wall time per run.
 
 Targets: 'uncertain' 0.95 over all images, in comparisons per image; the
@@ -78,25 +79,34 @@ def _summary(regime, n, recs, targets):
            'metric_mean': [_mean(c) for c in curve], 'metric_sd': [_sd(c) for c in curve],
            'metric_per_seed': curve, 'unpaired_share': unpaired,
            'unpaired_share_mean': _mean(unpaired),
-           'pairpick_seconds_mean': _mean(pp), 'pairpick_seconds_max': max(
+           'unpaired_share_first': unpaired[0] if unpaired else None,
+           'pairpick_seconds_mean': _mean(pp),
+           'pairpick_reported_seconds_mean': _mean(
+               [x['pairpick_reported_seconds'] for rec in recs for x in rec['rounds'][1:]]), 'pairpick_seconds_max': max(
                [x for x in pp if x is not None], default=None),
            'refit_seconds_mean': _mean(refit), 'targets': []}
+    mean_rounds = [{'metric': m, 'comparisons': c} for m, c in zip(out['metric_mean'], comps)]
     for label, value, per in targets:
+        on_mean = reach(mean_rounds, value)
         per_seed = [reach(rec['rounds'], value) for rec in recs]
         per_seed = [None if x is None else x / per for x in per_seed]
         out['targets'].append({'label': label, 'value': value, 'unit': 'per image' if per > 1 else
-                               'comparisons', 'per_seed': per_seed, 'mean': _mean(per_seed),
+                               'comparisons',
+                               'mean_curve': None if on_mean is None else on_mean / per,
+                               'per_seed': per_seed, 'mean': _mean(per_seed),
                                'sd': _sd(per_seed),
                                'reached': sum(x is not None for x in per_seed)})
     return out
 
 
 def _fmt_target(t, seeds):
-    if t['reached'] == 0:
-        return 'not reached'
+    if t['mean_curve'] is None:
+        return 'not reached' if t['reached'] == 0 else 'mean not (%d/%d)' % (t['reached'], seeds)
     prec = 2 if t['unit'] == 'per image' else 0
-    text = '%.*f±%.*f' % (prec, t['mean'], prec, t['sd'])
-    if t['reached'] < seeds:
+    text = '%.*f' % (prec, t['mean_curve'])
+    if t['reached'] == seeds:
+        text += ' ±%.*f' % (prec, t['sd'])
+    else:
         text += ' (%d/%d)' % (t['reached'], seeds)
     return text
 
@@ -116,13 +126,14 @@ def _print_group(key, pols, summaries, title, metric):
     name_w = max(8, max(len(s) for s in summaries))
     line = '%-*s' % (name_w, 'policy') + ''.join('%8s' % h for h in heads)
     line += ' %12s' % 'final sd' + ''.join(' %20s' % t for t in tlabels)
-    line += ' %9s %9s %9s' % ('unpaired', 'pp s/run', 'refit s')
+    line += ' %13s %9s %9s' % ('unpaired 1st', 'pp s/run', 'refit s')
     print(line)
     for spec, s in summaries.items():
         line = '%-*s' % (name_w, spec) + ''.join('%8.3f' % m for m in s['metric_mean'])
         line += ' %12s' % ('± %.3f' % s['metric_sd'][-1])
         line += ''.join(' %20s' % _fmt_target(t, seeds) for t in s['targets'])
-        line += ' %8.1f%%' % (100 * s['unpaired_share_mean'])
+        line += ' %13s' % ('%.1f%%/%.1f%%' % (100 * s['unpaired_share_first'],
+                                               100 * s['unpaired_share_mean']))
         line += ' %9s' % ('-' if s['pairpick_seconds_mean'] is None else '%.3f' % s['pairpick_seconds_mean'])
         line += ' %9.3f' % s['refit_seconds_mean']
         print(line)
@@ -172,8 +183,9 @@ def report(records, params, out_dir, check, tolerance, accuracy, titles, metrics
                           for spec in sorted(pols, key=lambda s: pol_order[s])}
         _print_group(key, pols, summaries[key], titles[key[0]], metrics[key[0]])
     print()
-    print('unpaired: share of the images in no pair of a round (mean over rounds); pp s/run: '
-          "pairpick's wall time per run (process start to exit); refit s: the simulator's refit")
+    print('unpaired 1st: share of the images in no pair of the first round / mean over rounds; '
+          "pp s/run: pairpick's wall time per run (process start to exit; its own 'seconds' are "
+          "in results.json); refit s: the simulator's refit")
     if accuracy:
         print('refit variances at N = 2,000 after 5 comparisons per image, relative to the exact '
               'diagonal of the inverse Hessian: gabp median %.2g max %.2g; diag (1/H_ii) median '
