@@ -154,7 +154,7 @@ def _checks(groups, summaries, default, baseline, tolerance):
         checks.append({
             'name': '%s: %s >= %s at every round' % (where, default, baseline),
             'passed': not worse,
-            'detail': ', '.join('round %d %.3f < %.3f' % (r, d['metric_mean'][r], b['metric_mean'][r])
+            'detail': ', '.join('round %d: %.3f against %.3f' % (r, d['metric_mean'][r], b['metric_mean'][r])
                                 for r in worse)})
         if regime == 'uncertain':
             dt, bt = d['targets'][0], b['targets'][0]
