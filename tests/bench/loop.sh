@@ -43,6 +43,8 @@ eval "$("$ROOT/tests/tools/pg.sh" start)"
 export PGHOST PGPORT PGUSER PGDATABASE
 # One BLAS thread per worker process: loop.py runs one worker per core.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# No __pycache__ beside the sources in the tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 # In the background so that a signal reaches the traps at once.
 status=0
