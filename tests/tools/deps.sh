@@ -9,7 +9,9 @@ postgresql-15 postgresql-client-15"
 if [ "${1:-}" = "--test" ]; then
     # chromium: the contact-sheet test renders the page headless.
     # mandoc: lints the manual pages in docs/ (mandoc -Tlint).
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc"
+    # python3-numpy, python3-scipy: the closed-loop benchmark's simulator and
+    # refit (tests/bench/loop.py, make test-loop and make bench-loop).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy"
 fi
 
 missing=""
