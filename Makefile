@@ -91,6 +91,7 @@ integration: $(BUILD)/pairpick
 test: deps-test
 	$(MAKE) all unit configs
 	$(MAKE) check-layers check-docs
+	$(MAKE) test-loop
 	$(MAKE) integration
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
