@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "run/command_check.h"
 #include "run/command_explain.h"
 #include "run/command_fit.h"
@@ -65,7 +66,7 @@ typedef struct OptionSpec {
 static const OptionSpec option_specs[] = {
     {OPT_RUN_ID, "run-id", OPTION_TEXT, "ID", .default_text = "a new UUID",
      .help = "the run's id; a succeeded id is not run twice"},
-    {OPT_SEED, "seed", OPTION_INTEGER, "N", 0, UINT64_MAX,
+    {OPT_SEED, "seed", OPTION_INTEGER, "N", 0, RNG_SEED_MAX,
      .default_text = "strategy.seed, else random",
      .help = "random seed, always recorded"},
     {OPT_DRY_RUN, "dry-run", OPTION_FLAG, NULL,

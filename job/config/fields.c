@@ -55,6 +55,10 @@ const char *fields_describe_form(const KeySpec *spec, char *buf)
     case KEY_INT64:
         return describe_integer(spec, buf);
     case KEY_OPTIONAL_UINT64:
+        if (spec->max > 0) {
+            snprintf(buf, FORM_BUFFER, "an integer from 0 to %" PRId64, spec->max);
+            return buf;
+        }
         return "an integer from 0 to 18446744073709551615";
     case KEY_DOUBLE:
     case KEY_OPTIONAL_DOUBLE:
@@ -351,6 +355,8 @@ static int store_optional_uint64(const Document *doc, JobConfig *config, const K
 {
     uint64_t value = 0;
     int code = convert_unsigned(doc, spec, node, &value);
+    if (code == ERR_OK && spec->max > 0 && value > (uint64_t)spec->max)
+        return fields_fail_expected(doc, spec, node, NULL);
     if (code == ERR_OK) {
         *(uint64_t *)schema_field(config, spec) = value;
         *(bool *)((char *)config + spec->set_offset) = true;

@@ -3,6 +3,8 @@
  */
 #include "config/schema.h"
 
+#include "core/rng.h"
+
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
@@ -128,10 +130,13 @@ const KeySpec schema_table[] = {
             INT64_MAX),
     INTEGER("strategy.kmeans.pca", KEY_INT, strategy.kmeans.pca, NULL, 1, 65536),
     INTEGER("strategy.max_pairs", KEY_INT64, strategy.max_pairs, "1000", 1, INT64_MAX),
+    /* Seeds stay below 2^53 so that JSON readers holding numbers as doubles
+     * (JavaScript, jq) read back the seed that was used. */
     {.path = "strategy.seed",
      .type = KEY_OPTIONAL_UINT64,
      .offset = FIELD(strategy.seed),
-     .set_offset = FIELD(strategy.seed_set)},
+     .set_offset = FIELD(strategy.seed_set),
+     .max = RNG_SEED_MAX},
     ENUM("strategy.prefer", strategy.prefer, "random", prefer_choices),
     NUMBER("strategy.score_sigma", KEY_DOUBLE, strategy.score_sigma, "0.1", 1e-12, DBL_MAX),
     NUMBER("strategy.beta", KEY_DOUBLE, strategy.beta, "0.1", 1e-12, DBL_MAX),

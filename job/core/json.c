@@ -31,3 +31,9 @@ void json_number(FILE *out, const char *format, double value)
     else
         fputs("null", out);
 }
+
+void json_field_number(FILE *out, const char *name, double value)
+{
+    fprintf(out, ",\"%s\":", name);
+    json_number(out, "%.6g", value);
+}

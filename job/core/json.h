@@ -18,4 +18,10 @@ void json_string(FILE *out, const char *text);
 /* Writes value with printf format (e.g. "%.6g"), or null when not finite. */
 void json_number(FILE *out, const char *format, double value);
 
+/*
+ * Writes ,"name":value with %.6g, or ,"name":null when value is not finite.
+ * name is a plain key (no characters that need escaping).
+ */
+void json_field_number(FILE *out, const char *name, double value);
+
 #endif

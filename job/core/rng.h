@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The largest seed a run uses or accepts: 2^53 - 1, so a seed printed in
+ * JSON reads back exactly where numbers are doubles (JavaScript, jq).
+ */
+#define RNG_SEED_MAX ((UINT64_C(1) << 53) - 1)
+
 typedef struct Rng {
     uint64_t state[4];
 } Rng;

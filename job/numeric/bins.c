@@ -1,6 +1,7 @@
 #include "numeric/bins.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,46 +131,276 @@ static void sort_keys(uint64_t *keys, uint64_t *buffer, size_t count)
         memcpy(keys, from, count * sizeof *keys);
 }
 
-/* The nearest of run_start[low..high] to target; on a tie the lower. */
-static size_t nearest_run(const uint64_t *run_start, size_t low, size_t high, size_t target)
+/*
+ * Positions low..high of the sorted scores; the run starts among them are
+ * the boundaries reachable after some number of bins.
+ */
+typedef struct {
+    size_t low, high;
+} Span;
+
+/* The spans reachable after each number of bins: level j is spans[level_start[j] ..
+ * level_start[j + 1]). */
+typedef struct {
+    Span *spans;
+    size_t count, capacity;
+    size_t *level_start; /* bins + 1 entries */
+} Reach;
+
+static bool reach_push(Reach *reach, size_t low, size_t high)
 {
-    /* First run in [low, high + 1) starting at or after target. */
-    size_t first = low, last = high + 1;
+    if (reach->count == reach->capacity) {
+        size_t capacity = reach->capacity > 0 ? reach->capacity * 2 : 64;
+        Span *grown = realloc(reach->spans, capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        reach->spans = grown;
+        reach->capacity = capacity;
+    }
+    reach->spans[reach->count++] = (Span){low, high};
+    return true;
+}
+
+/* First index in run_start[0..runs) whose value is >= position (runs when none). */
+static size_t first_run_at(const uint64_t *run_start, size_t runs, size_t position)
+{
+    size_t first = 0, last = runs;
     while (first < last) {
         size_t middle = first + (last - first) / 2;
-        if (run_start[middle] < target)
+        if (run_start[middle] < position)
             first = middle + 1;
         else
             last = middle;
     }
-    if (first > high)
-        return high;
-    if (first == low)
-        return low;
-    uint64_t above = run_start[first] - target;
-    uint64_t below = target - run_start[first - 1];
-    return below <= above ? first - 1 : first;
+    return first;
+}
+
+/*
+ * Whether count sorted scores split into exactly `bins` bins of min_size to
+ * max_size scores each, every boundary at a run start. run_start holds the
+ * runs' starts and count after them (runs + 1 entries); long_after[i] is the
+ * first k >= i with run_start[k + 1] - run_start[k] > max_size - min_size + 1
+ * (runs when none). The reachable boundaries go to reach level by level.
+ *
+ * A run start r reachable after j - 1 bins reaches r + min_size .. r +
+ * max_size after j. Runs no longer than max_size - min_size + 1 leave no gap
+ * between the ranges of consecutive starts, so a level stays a few spans
+ * (one per longer run) however many runs there are.
+ */
+static int quantile_reach(const uint64_t *run_start, size_t runs, const size_t *long_after,
+                          size_t count, size_t bins, size_t min_size, size_t max_size,
+                          Reach *reach, bool *feasible)
+{
+    reach->count = 0;
+    reach->level_start[0] = 0;
+    if (!reach_push(reach, 0, 0))
+        return ERR_INTERNAL;
+    for (size_t j = 1; j <= bins; j++) {
+        size_t previous = reach->level_start[j - 1], end = reach->count;
+        reach->level_start[j] = end;
+        /* Room left for the bins after j. */
+        size_t left = bins - j;
+        size_t floor_position = count > left * max_size ? count - left * max_size : 0;
+        size_t ceiling = count - left * min_size;
+        for (size_t s = previous; s < end; s++) {
+            Span span = reach->spans[s];
+            size_t i = first_run_at(run_start, runs, span.low);
+            size_t after = first_run_at(run_start, runs, span.high + 1);
+            while (i < after) {
+                size_t k = long_after[i], last = after - 1;
+                if (k > last)
+                    k = last;
+                size_t low = (size_t)run_start[i] + min_size;
+                size_t high = (size_t)run_start[k] + max_size;
+                if (low < floor_position)
+                    low = floor_position;
+                if (high > ceiling)
+                    high = ceiling;
+                if (low <= high) {
+                    size_t top = reach->count;
+                    if (top > reach->level_start[j] && low <= reach->spans[top - 1].high + 1) {
+                        if (high > reach->spans[top - 1].high)
+                            reach->spans[top - 1].high = high;
+                    } else if (!reach_push(reach, low, high)) {
+                        return ERR_INTERNAL;
+                    }
+                }
+                i = k + 1;
+            }
+        }
+        if (reach->count == reach->level_start[j]) {
+            *feasible = false;
+            return ERR_OK;
+        }
+    }
+    /* count itself is the last run start entry: reachable when a span holds it. */
+    *feasible = false;
+    for (size_t s = reach->level_start[bins]; s < reach->count; s++)
+        if (reach->spans[s].low <= count && count <= reach->spans[s].high)
+            *feasible = true;
+    return ERR_OK;
+}
+
+/* long_after for the gap max_size - min_size + 1 (see quantile_reach). */
+static void quantile_long_runs(const uint64_t *run_start, size_t runs, size_t gap,
+                               size_t *long_after)
+{
+    size_t next = runs;
+    for (size_t i = runs; i-- > 0;) {
+        if (run_start[i + 1] - run_start[i] > gap)
+            next = i;
+        long_after[i] = next;
+    }
+}
+
+/*
+ * The bin sizes allowed when no bin may differ from count / bins by more
+ * than deviation / bins: deviation bounds |size * bins - count|.
+ */
+static void quantile_sizes(size_t count, size_t bins, uint64_t deviation, size_t *min_size,
+                           size_t *max_size)
+{
+    uint64_t low = count > deviation ? (count - deviation + bins - 1) / bins : 0;
+    *min_size = low > 1 ? (size_t)low : 1;
+    *max_size = (size_t)((count + deviation) / bins);
+    if (*max_size > count)
+        *max_size = count;
+}
+
+/*
+ * Bin boundaries (bins + 1 entries into bound, bound[0] = 0, bound[bins] =
+ * count), all at run starts, whose largest |size - count / bins| is the
+ * smallest possible: a binary search over that deviation, each step asking
+ * quantile_reach whether some split keeps within it. Among the splits of the
+ * smallest deviation, each boundary from the last down is the reachable run
+ * start nearest to its rank target round(j * count / bins) (the lower on a
+ * tie). Without ties every target is a run start: counts within one.
+ */
+static int quantile_bounds(const uint64_t *run_start, size_t runs, size_t count, size_t bins,
+                           size_t *bound)
+{
+    size_t *long_after = malloc((runs + 1) * sizeof *long_after);
+    Reach reach = {0};
+    reach.level_start = malloc((bins + 1) * sizeof *reach.level_start);
+    int code = ERR_OK;
+    bool feasible = false;
+    size_t min_size = 1, max_size = count;
+    if (long_after == NULL || reach.level_start == NULL) {
+        code = ERR_INTERNAL;
+        goto done;
+    }
+    /* Counts summing to count: some bin holds at least ceil(count / bins) and
+     * some at most floor(count / bins), so no split deviates less than
+     * least; without ties least is reached. Steps of bins (one image more
+     * or less per bin) grow the bound until a split fits, then a binary
+     * search finds the smallest. */
+    uint64_t spare = count % bins;
+    uint64_t least = spare == 0 ? 0 : spare > bins - spare ? spare
+                                                            : bins - spare;
+    uint64_t most = (uint64_t)count * bins; /* any size from 1 to count */
+    uint64_t low = least, high = least, step = bins;
+    for (;;) {
+        quantile_sizes(count, bins, high, &min_size, &max_size);
+        quantile_long_runs(run_start, runs, max_size - min_size + 1, long_after);
+        if ((code = quantile_reach(run_start, runs, long_after, count, bins, min_size, max_size,
+                                   &reach, &feasible))
+            != ERR_OK)
+            goto done;
+        if (feasible || high >= most)
+            break;
+        low = high + 1;
+        high = high + step < most ? high + step : most;
+        step *= 2;
+    }
+    while (low < high) {
+        uint64_t middle = low + (high - low) / 2;
+        quantile_sizes(count, bins, middle, &min_size, &max_size);
+        quantile_long_runs(run_start, runs, max_size - min_size + 1, long_after);
+        if ((code = quantile_reach(run_start, runs, long_after, count, bins, min_size, max_size,
+                                   &reach, &feasible))
+            != ERR_OK)
+            goto done;
+        if (feasible)
+            high = middle;
+        else
+            low = middle + 1;
+    }
+    quantile_sizes(count, bins, low, &min_size, &max_size);
+    quantile_long_runs(run_start, runs, max_size - min_size + 1, long_after);
+    if ((code = quantile_reach(run_start, runs, long_after, count, bins, min_size, max_size,
+                               &reach, &feasible))
+        != ERR_OK)
+        goto done;
+    if (!feasible) { /* runs >= bins: one run per bin always fits */
+        code = ERR_INTERNAL;
+        goto done;
+    }
+    size_t quotient = count / bins, remainder = count % bins;
+    bound[0] = 0;
+    bound[bins] = count;
+    for (size_t j = bins - 1; j >= 1; j--) {
+        size_t target = j * quotient + (j * remainder + bins / 2) / bins;
+        size_t window_low = bound[j + 1] > max_size ? bound[j + 1] - max_size : 0;
+        size_t window_high = bound[j + 1] - min_size;
+        size_t best = SIZE_MAX;
+        for (size_t s = reach.level_start[j]; s < reach.level_start[j + 1]; s++) {
+            size_t from = reach.spans[s].low > window_low ? reach.spans[s].low : window_low;
+            size_t to = reach.spans[s].high < window_high ? reach.spans[s].high : window_high;
+            if (from > to)
+                continue;
+            /* The run starts in from..to nearest target: around target
+             * brought into from..to, the last at or below it and the first
+             * at or above it. */
+            size_t near = target < from ? from : target > to ? to : target;
+            size_t at = first_run_at(run_start, runs, near);
+            size_t candidates[2] = {at < runs ? (size_t)run_start[at] : SIZE_MAX,
+                                    SIZE_MAX};
+            if (at < runs && run_start[at] == near)
+                candidates[1] = near;
+            else if (at > 0)
+                candidates[1] = (size_t)run_start[at - 1];
+            for (int c = 0; c < 2; c++) {
+                size_t position = candidates[c];
+                if (position == SIZE_MAX || position < from || position > to)
+                    continue;
+                size_t distance = position > target ? position - target : target - position;
+                size_t best_distance = best == SIZE_MAX ? SIZE_MAX
+                                       : best > target  ? best - target
+                                                        : target - best;
+                if (best == SIZE_MAX || distance < best_distance
+                    || (distance == best_distance && position < best))
+                    best = position;
+            }
+        }
+        if (best == SIZE_MAX) {
+            code = ERR_INTERNAL;
+            goto done;
+        }
+        bound[j] = best;
+    }
+done:
+    free(long_after);
+    free(reach.spans);
+    free(reach.level_start);
+    return code;
 }
 
 /*
  * Quantile bins of scores (all finite) into at most `bins` bins, using
- * caller-provided scratch of count entries each: sorted (the sorted score
- * keys) and run_start (the radix sort's buffer, then where each run of
- * equal scores starts in sorted order).
+ * caller-provided scratch of count + 1 entries each: sorted (the sorted
+ * score keys) and run_start (the radix sort's buffer, then where each run
+ * of equal scores starts in sorted order, count after the last).
  *
  * A bin boundary can only sit at the start of a run. When there are no more
- * runs than bins, every run is a bin. Otherwise boundary j aims at rank
- * round(j*count/bins) and takes the run start nearest to it, restricted so
- * that every later boundary still has a run start of its own: this keeps
- * exactly `bins` bins, and without ties every target is itself a run
- * start, giving counts within one of each other.
+ * runs than bins, every run is a bin. Otherwise quantile_bounds places
+ * exactly `bins` bins as evenly as the runs allow.
  */
-static void quantile_core(const double *scores, size_t count, size_t bins, int32_t *bin_of,
-                          int32_t *bin_count, uint64_t *sorted, uint64_t *run_start)
+static int quantile_core(const double *scores, size_t count, size_t bins, int32_t *bin_of,
+                         int32_t *bin_count, uint64_t *sorted, uint64_t *run_start, Error *err)
 {
     if (count == 0) {
         *bin_count = 0;
-        return;
+        return ERR_OK;
     }
     for (size_t i = 0; i < count; i++)
         sorted[i] = score_key(scores[i]);
@@ -180,20 +411,21 @@ static void quantile_core(const double *scores, size_t count, size_t bins, int32
     for (size_t position = 1; position < count; position++)
         if (sorted[position - 1] != sorted[position])
             run_start[runs++] = position;
+    run_start[runs] = count;
 
     size_t bin_total = runs;
     if (runs > bins) {
-        /* run_start[j] is overwritten with the start of bin j once chosen:
-         * the choice for bin j + 1 reads only run indices > chosen >= j. */
-        size_t quotient = count / bins, remainder = count % bins;
-        size_t chosen = 0;
-        for (size_t j = 1; j < bins; j++) {
-            size_t target = j * quotient + (j * remainder + bins / 2) / bins;
-            size_t low = chosen + 1;
-            size_t high = runs - bins + j; /* leaves bins - 1 - j runs after it */
-            chosen = nearest_run(run_start, low, high, target);
-            run_start[j] = run_start[chosen];
+        size_t *bound = malloc((bins + 1) * sizeof *bound);
+        if (bound == NULL)
+            return error_nomem(err, (bins + 1) * sizeof *bound);
+        if (quantile_bounds(run_start, runs, count, bins, bound) != ERR_OK) {
+            free(bound);
+            return error_nomem(err, runs * sizeof(size_t));
         }
+        /* run_start[j] becomes the start of bin j. */
+        for (size_t j = 0; j < bins; j++)
+            run_start[j] = bound[j];
+        free(bound);
         bin_total = bins;
     }
 
@@ -211,6 +443,7 @@ static void quantile_core(const double *scores, size_t count, size_t bins, int32
         bin_of[i] = (int32_t)(first - 1);
     }
     *bin_count = (int32_t)bin_total;
+    return ERR_OK;
 }
 
 int bins_quantile(const double *scores, size_t count, int bins, int32_t *bin_of,
@@ -227,12 +460,12 @@ int bins_quantile(const double *scores, size_t count, int bins, int32_t *bin_of,
     if (count == 0)
         goto done;
     sorted = malloc(count * sizeof *sorted);
-    run_start = malloc(count * sizeof *run_start);
+    run_start = malloc((count + 1) * sizeof *run_start);
     if (sorted == NULL || run_start == NULL) {
         code = error_nomem(err, count * (sizeof *sorted + sizeof *run_start));
         goto done;
     }
-    quantile_core(scores, count, (size_t)bins, bin_of, bin_count, sorted, run_start);
+    code = quantile_core(scores, count, (size_t)bins, bin_of, bin_count, sorted, run_start, err);
 
 done:
     free(sorted);
@@ -328,7 +561,7 @@ int bins_quantile_within(const double *scores, const int32_t *group_of, size_t c
     gathered = malloc(largest * sizeof *gathered);
     gathered_bin = malloc(largest * sizeof *gathered_bin);
     sorted = malloc(largest * sizeof *sorted);
-    run_start = malloc(largest * sizeof *run_start);
+    run_start = malloc((largest + 1) * sizeof *run_start);
     if (gathered == NULL || gathered_bin == NULL || sorted == NULL || run_start == NULL) {
         code = error_nomem(err, largest * (sizeof *gathered + sizeof *gathered_bin
                                            + sizeof *sorted + sizeof *run_start));
@@ -344,7 +577,10 @@ int bins_quantile_within(const double *scores, const int32_t *group_of, size_t c
             continue;
         for (size_t k = 0; k < size; k++)
             gathered[k] = scores[member[k]];
-        quantile_core(gathered, size, (size_t)bins, gathered_bin, &group_bins, sorted, run_start);
+        if ((code = quantile_core(gathered, size, (size_t)bins, gathered_bin, &group_bins, sorted,
+                                  run_start, err))
+            != ERR_OK)
+            goto done;
         if (categories + group_bins > INT32_MAX) {
             code = error_set(err, ERR_INTERNAL, "more than %d score categories", INT32_MAX);
             goto done;

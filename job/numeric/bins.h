@@ -35,11 +35,16 @@ int bins_fixed(const double *scores, size_t count, int bins, int32_t *bin_of, Er
  * scores): it is below bins only when there are fewer distinct scores than
  * bins (never more than bins). count may be 0 (*bin_count = 0 then).
  *
- * The boundaries aim at ranks round(j*count/bins); a boundary that falls
- * inside a run of equal scores moves to the nearer end of the run, as far
- * as that still leaves room for the boundaries after it. -0 and +0 are
- * equal scores. No randomness. Linear time (a radix sort of the scores),
- * 16 bytes per score of scratch memory.
+ * Balance: of all the ways to cut the sorted scores into that many bins
+ * at boundaries between distinct scores, one whose largest deviation of a
+ * bin's count from count/bins is the smallest (so a run of equal scores
+ * straddling a rank target goes to whichever side keeps the counts closest
+ * to equal); among those, each boundary (from the last down) nearest its
+ * rank target round(j*count/bins), the lower on a tie. Without ties the
+ * boundaries are exactly the targets. -0 and +0 are equal scores. No
+ * randomness. A radix sort of the scores, then a binary search over the
+ * deviation whose steps cost one span per run longer than the allowed
+ * spread of counts; 16 bytes per score of scratch memory.
  *
  * Errors: ERR_CONFIG when bins < 1; ERR_DATA when a score is not finite (the
  * message names its index).

@@ -31,8 +31,15 @@ static double variance_of(const InformOptions *options, uint32_t image)
                                                : options->score_sigma * options->score_sigma;
 }
 
-double informative_pair_information(const InformOptions *options, uint32_t a, uint32_t b,
-                                    double *p, double *variance_sum)
+/*
+ * A pair's information and variance sum scaled by 2^-scale (scale even,
+ * >= 2): scores and variances are scaled before they are added, so
+ * neither var_a + var_b nor score_a - score_b overflows for finite inputs
+ * (scores of +-1e308, variances of 1e308). Powers of two scale exactly, so
+ * p is the same as unscaled arithmetic would give wherever that is finite.
+ */
+static double pair_information_scaled(const InformOptions *options, uint32_t a, uint32_t b,
+                                      int scale, double *p, double *variance_sum)
 {
     if (options->score == NULL || !isfinite(options->score[a]) || !isfinite(options->score[b])) {
         if (p != NULL)
@@ -41,9 +48,11 @@ double informative_pair_information(const InformOptions *options, uint32_t a, ui
             *variance_sum = 0;
         return 0;
     }
-    double sum = variance_of(options, a) + variance_of(options, b);
-    double spread = sqrt(sum + 2 * options->beta * options->beta);
-    double z = spread > 0 ? (options->score[a] - options->score[b]) / spread : 0;
+    double sum = ldexp(variance_of(options, a), -scale) + ldexp(variance_of(options, b), -scale);
+    double beta = ldexp(options->beta, -scale / 2);
+    double spread = sqrt(sum + 2 * beta * beta);
+    double difference = ldexp(options->score[a], -scale / 2) - ldexp(options->score[b], -scale / 2);
+    double z = spread > 0 ? difference / spread : 0;
     double win = 0.5 * erfc(-z / sqrt(2.0));
     double entropy = 0;
     if (win > 0 && win < 1)
@@ -55,25 +64,40 @@ double informative_pair_information(const InformOptions *options, uint32_t a, ui
     return entropy * sum;
 }
 
+double informative_pair_information(const InformOptions *options, uint32_t a, uint32_t b,
+                                    double *p, double *variance_sum)
+{
+    double information = pair_information_scaled(options, a, b, 2, p, variance_sum);
+    if (variance_sum != NULL)
+        *variance_sum = ldexp(*variance_sum, 2);
+    return ldexp(information, 2);
+}
+
 void informative_measure(const InformOptions *options, const Pair *pairs, size_t pair_count,
                          InformStats *stats)
 {
     memset(stats, 0, sizeof *stats);
-    double distance = 0, variance = 0;
+    /* Sums of scaled terms (2^-scale, scale even and at least 2 + log2 of
+     * the pairs): no partial sum overflows; a figure is infinite only when
+     * its true value is beyond DBL_MAX. */
+    int scale = 2;
+    while (scale < 64 && ((uint64_t)1 << (scale - 2)) < (uint64_t)pair_count)
+        scale += 2;
+    double distance = 0, variance = 0, information = 0;
     for (size_t i = 0; i < pair_count; i++) {
         double p, sum;
         if (options->score == NULL || !isfinite(options->score[pairs[i].a])
             || !isfinite(options->score[pairs[i].b]))
             continue;
-        stats->information_sum += informative_pair_information(options, pairs[i].a, pairs[i].b,
-                                                               &p, &sum);
+        information += pair_information_scaled(options, pairs[i].a, pairs[i].b, scale, &p, &sum);
         distance += fabs(p - 0.5);
         variance += sum;
         stats->pair_count++;
     }
+    stats->information_sum = ldexp(information, scale);
     if (stats->pair_count > 0) {
         stats->mean_p_distance = distance / (double)stats->pair_count;
-        stats->mean_variance_sum = variance / (double)stats->pair_count;
+        stats->mean_variance_sum = ldexp(variance / (double)stats->pair_count, scale);
     }
 }
 

@@ -402,6 +402,9 @@ char *plan_id_query(const Plan *plan)
  * The partition of a row: a hash of its id, so equal ids share a partition.
  * A uuid id hashes as it is (uuid_hash); formatting 16 bytes as text for
  * hashtext costs the server about 1 us a row, on every worker's scan.
+ * A NULL id hashes to NULL, which no "= part" matches: coalesce puts it in
+ * partition 0, so every row lands in exactly one partition and the stream
+ * rejects it (null_id) as over one connection.
  */
 static const char *partition_hash(const Plan *plan)
 {
@@ -413,7 +416,7 @@ static char *partition_of(const Plan *plan, int parts)
     char *hash = NULL, *sql = NULL;
     if (asprintf(&hash, partition_hash(plan), plan->id_sql) < 0)
         return NULL;
-    if (asprintf(&sql, "(%s & 2147483647) %% %d", hash, parts) < 0)
+    if (asprintf(&sql, "(coalesce(%s, 0) & 2147483647) %% %d", hash, parts) < 0)
         sql = NULL;
     free(hash);
     return sql;

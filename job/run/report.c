@@ -5,7 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 #define RANDOM_PAIRS 20000
+
+/*
+ * |x - y| scaled by 2^-scale: finite for any finite scores (+-1e308 too).
+ * Powers of two scale exactly, so a sum of these terms, divided and scaled
+ * back (ldexp), equals the plain mean wherever that is finite.
+ */
+static double scaled_delta(double x, double y, int scale)
+{
+    return fabs(ldexp(x, -scale) - ldexp(y, -scale));
+}
+
+/* A scale under which a sum of count scaled deltas cannot overflow. */
+static int delta_scale(size_t count)
+{
+    int scale = 1;
+    while (scale < 64 && ((uint64_t)1 << (scale - 1)) < (uint64_t)count)
+        scale++;
+    return scale;
+}
+
+/* A figure that has no finite value goes out as null in the JSON; say so once. */
+static void warn_not_finite(const char *name, double value)
+{
+    if (!isfinite(value))
+        log_line("warning", "report", NULL,
+                 "%s is beyond the range of a double (%g): reported as null", name, value);
+}
 
 static double cosine(const Images *images, uint32_t a, uint32_t b)
 {
@@ -36,9 +65,11 @@ void report_measure(Report *report, const Images *images, const Categories *cate
     if (pair_count > 0 && n >= 2) {
         double chosen_delta = 0, chosen_similarity = 0;
         size_t counted = 0;
+        int chosen_scale = delta_scale(pair_count), random_scale = delta_scale(RANDOM_PAIRS);
         for (size_t i = 0; i < pair_count; i++) {
             if (scores && isfinite(images->score[pairs[i].a]) && isfinite(images->score[pairs[i].b])) {
-                chosen_delta += fabs(images->score[pairs[i].a] - images->score[pairs[i].b]);
+                chosen_delta += scaled_delta(images->score[pairs[i].a], images->score[pairs[i].b],
+                                             chosen_scale);
                 counted++;
             }
             if (embeddings)
@@ -52,7 +83,7 @@ void report_measure(Report *report, const Images *images, const Categories *cate
             if (b >= a)
                 b++;
             if (scores && isfinite(images->score[a]) && isfinite(images->score[b])) {
-                random_delta += fabs(images->score[a] - images->score[b]);
+                random_delta += scaled_delta(images->score[a], images->score[b], random_scale);
                 random_counted++;
             }
             if (embeddings)
@@ -60,8 +91,11 @@ void report_measure(Report *report, const Images *images, const Categories *cate
         }
         if (scores && counted > 0 && random_counted > 0) {
             report->quality.has_score_delta = true;
-            report->quality.chosen_score_delta = chosen_delta / (double)counted;
-            report->quality.random_score_delta = random_delta / (double)random_counted;
+            report->quality.chosen_score_delta = ldexp(chosen_delta / (double)counted, chosen_scale);
+            report->quality.random_score_delta =
+                ldexp(random_delta / (double)random_counted, random_scale);
+            warn_not_finite("mean_score_delta", report->quality.chosen_score_delta);
+            warn_not_finite("random_score_delta", report->quality.random_score_delta);
         }
         if (embeddings) {
             report->quality.has_similarity = true;
@@ -111,6 +145,14 @@ void report_measure_information(Report *report, const InformOptions *options,
     informative_measure(options, pairs, pair_count, &report->selection.chosen_information);
     informative_measure(options, random, drawn, &report->selection.random_information);
     report->selection.has_information = report->selection.chosen_information.pair_count > 0;
+    if (report->selection.has_information) {
+        const InformStats *chosen = &report->selection.chosen_information;
+        const InformStats *other = &report->selection.random_information;
+        warn_not_finite("mean_variance_sum", chosen->mean_variance_sum);
+        warn_not_finite("random_mean_variance_sum", other->mean_variance_sum);
+        warn_not_finite("information_sum", chosen->information_sum);
+        warn_not_finite("random_information_sum", other->information_sum);
+    }
     free(random);
 }
 

@@ -73,7 +73,20 @@ void read_result_counts(const ReadResult *result, RunCounts *counts);
 
 void read_result_release(ReadResult *result);
 
-/* Connections an embedding read streams over (resources.workers or one per core). */
+/*
+ * Connections an embedding read streams over: resources.workers, else
+ * read_default_workers from PARALLEL_MIN_ROWS rows on (one below).
+ */
 int read_streams(const JobConfig *config, const Plan *plan, uint64_t total);
+
+/*
+ * CPUs this process may use: its affinity mask (sched_getaffinity, so
+ * taskset counts), lowered to the cgroup v2 CPU quota (cpu.max, rounded up)
+ * of its cgroup or any ancestor.
+ */
+int read_usable_cpus(void);
+
+/* The default worker count: read_usable_cpus, at most 4. */
+int read_default_workers(void);
 
 #endif

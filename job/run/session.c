@@ -1,5 +1,7 @@
 #include "run/session.h"
 
+#include "core/rng.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +23,10 @@ static uint64_t random_seed(void)
         clock_gettime(CLOCK_REALTIME, &ts);
         seed = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
     }
-    /* Seeds are stored as numeric(20); keep them within int64 for tools
-     * that read them back as bigint. */
-    return seed & 0x7fffffffffffffffULL;
+    /* Below 2^53: the seed is printed in the JSON summary, and readers that
+     * hold numbers as doubles (JavaScript, jq) must read it back exactly.
+     * It also stays within bigint for tools reading the stored numeric(20). */
+    return seed & RNG_SEED_MAX;
 }
 
 uint64_t run_seed(const JobConfig *config, bool seed_set, uint64_t seed)

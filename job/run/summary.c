@@ -67,7 +67,7 @@ static void print_model_json(FILE *out, const Report *report)
             model_metric_name(model->metric), model->dim, model->cluster_count,
             model->has_pca ? model->pca.components : (size_t)0);
     if (model->has_pca)
-        fprintf(out, ",\"variance_kept\":%.6g", model->pca.variance_kept);
+        json_field_number(out, "variance_kept", model->pca.variance_kept);
     fputs(",\"fitted_at\":", out);
     json_string(out, model->fitted_at);
     fputc('}', out);
@@ -75,11 +75,14 @@ static void print_model_json(FILE *out, const Report *report)
     if (drift == NULL)
         return;
     fputs(",\"drift\":[", out);
-    for (int k = 0; k < drift->cluster_count; k++)
-        fprintf(out, "%s{\"cluster\":%d,\"share\":%.6g,\"fit_share\":%.6g,"
-                     "\"mean_distance\":%.6g,\"fit_mean_distance\":%.6g}",
-                k > 0 ? "," : "", k, model_drift_share(drift, k), model->fit_share[k],
-                model_drift_mean_distance(drift, k), model->fit_mean_distance[k]);
+    for (int k = 0; k < drift->cluster_count; k++) {
+        fprintf(out, "%s{\"cluster\":%d", k > 0 ? "," : "", k);
+        json_field_number(out, "share", model_drift_share(drift, k));
+        json_field_number(out, "fit_share", model->fit_share[k]);
+        json_field_number(out, "mean_distance", model_drift_mean_distance(drift, k));
+        json_field_number(out, "fit_mean_distance", model->fit_mean_distance[k]);
+        fputc('}', out);
+    }
     fputc(']', out);
 }
 
@@ -224,15 +227,19 @@ void summary_print_json(FILE *out, const Report *report)
             ",\"pairs_inserted\":%" PRIu64,
             c->rows_read, c->rows_skipped, c->filtered_out, c->candidates, c->categories,
             c->pairs_requested, c->pairs_available, c->pairs_chosen, c->pairs_inserted);
-    if (report->quality.has_score_delta)
-        fprintf(out, ",\"mean_score_delta\":%.6g,\"random_score_delta\":%.6g",
-                report->quality.chosen_score_delta, report->quality.random_score_delta);
-    if (report->quality.has_similarity)
-        fprintf(out, ",\"mean_cosine_similarity\":%.6g,\"random_cosine_similarity\":%.6g",
-                report->quality.chosen_similarity, report->quality.random_similarity);
-    if (report->clusters.measured)
-        fprintf(out, ",\"clusters\":%d,\"inertia\":%.6g,\"iterations\":%d",
-                report->clusters.cluster_count, report->clusters.inertia, report->clusters.iterations);
+    if (report->quality.has_score_delta) {
+        json_field_number(out, "mean_score_delta", report->quality.chosen_score_delta);
+        json_field_number(out, "random_score_delta", report->quality.random_score_delta);
+    }
+    if (report->quality.has_similarity) {
+        json_field_number(out, "mean_cosine_similarity", report->quality.chosen_similarity);
+        json_field_number(out, "random_cosine_similarity", report->quality.random_similarity);
+    }
+    if (report->clusters.measured) {
+        fprintf(out, ",\"clusters\":%d", report->clusters.cluster_count);
+        json_field_number(out, "inertia", report->clusters.inertia);
+        fprintf(out, ",\"iterations\":%d", report->clusters.iterations);
+    }
     if (report->model.stored != NULL)
         print_model_json(out, report);
     if (report->queue.enabled)
@@ -247,12 +254,12 @@ void summary_print_json(FILE *out, const Report *report)
     }
     if (report->selection.has_information) {
         const InformStats *c = &report->selection.chosen_information, *r = &report->selection.random_information;
-        fprintf(out,
-                ",\"mean_p_distance\":%.6g,\"random_mean_p_distance\":%.6g"
-                ",\"mean_variance_sum\":%.6g,\"random_mean_variance_sum\":%.6g"
-                ",\"information_sum\":%.6g,\"random_information_sum\":%.6g",
-                c->mean_p_distance, r->mean_p_distance, c->mean_variance_sum,
-                r->mean_variance_sum, c->information_sum, r->information_sum);
+        json_field_number(out, "mean_p_distance", c->mean_p_distance);
+        json_field_number(out, "random_mean_p_distance", r->mean_p_distance);
+        json_field_number(out, "mean_variance_sum", c->mean_variance_sum);
+        json_field_number(out, "random_mean_variance_sum", r->mean_variance_sum);
+        json_field_number(out, "information_sum", c->information_sum);
+        json_field_number(out, "random_information_sum", r->information_sum);
     }
     if (report->selection.selector_ran)
         fprintf(out,
@@ -267,8 +274,9 @@ void summary_print_json(FILE *out, const Report *report)
         fputc(']', out);
     }
     char stages[256];
-    fprintf(out, ",\"seconds\":%.3f,\"stage_seconds\":%s", report->seconds,
-            report_stage_json(report, stages, sizeof stages));
+    fputs(",\"seconds\":", out);
+    json_number(out, "%.3f", report->seconds);
+    fprintf(out, ",\"stage_seconds\":%s", report_stage_json(report, stages, sizeof stages));
     if (report->memory.mode != NULL) {
         fputs(",\"memory_mode\":", out);
         json_string(out, report->memory.mode);

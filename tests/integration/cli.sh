@@ -107,9 +107,10 @@ test_bad_integer_has_one_form() {
 run 0 max-pairs 1 to 18446744073709551615
 run abc max-pairs 1 to 18446744073709551615
 run 99999999999999999999999 max-pairs 1 to 18446744073709551615
-run -1 seed 0 to 18446744073709551615
+run -1 seed 0 to 9007199254740991
+run 9007199254740992 seed 0 to 9007199254740991
 run 256 skip-exit-code 0 to 255
-fit 1.5 seed 0 to 18446744073709551615
+fit 1.5 seed 0 to 9007199254740991
 sample 10001 per-category 1 to 10000
 sample 0 per-category 1 to 10000
 status 0 limit 1 to 2147483647
@@ -125,7 +126,7 @@ test_integer_bounds_are_accepted() {
         expect_status 78
     done <<'CASES'
 run max-pairs 1
-run seed 18446744073709551615
+run seed 9007199254740991
 run skip-exit-code 0
 run skip-exit-code 255
 sample per-category 10000

@@ -474,6 +474,94 @@ static void test_quantile_special_inputs(void **state)
     assert_int_equal(bins_quantile(few, 4, 0, bin_of, &bin_count, &err), ERR_CONFIG);
 }
 
+/* A tie run straddling a rank target goes where the counts stay closest to equal. */
+static void test_quantile_tie_goes_to_the_more_balanced_side(void **state)
+{
+    (void)state;
+    double scores[26];
+    int32_t bin_of[26], bin_count;
+    size_t size[9] = {0};
+    const size_t expected[9] = {3, 3, 3, 3, 3, 2, 3, 3, 3};
+    Error err;
+    /* 0..12, 13 twice, 14..24 */
+    for (int i = 0; i < 26; i++)
+        scores[i] = i <= 13 ? i : i - 1;
+    assert_int_equal(bins_quantile(scores, 26, 9, bin_of, &bin_count, &err), ERR_OK);
+    assert_int_equal(bin_count, 9);
+    for (int i = 0; i < 26; i++)
+        size[bin_of[i]]++;
+    for (int j = 0; j < 9; j++)
+        assert_int_equal(size[j], expected[j]);
+}
+
+/* max over bins of |size * bins - count|: the deviation from count / bins, times bins. */
+static uint64_t split_deviation(const size_t *size, size_t bins, size_t count)
+{
+    uint64_t worst = 0;
+    for (size_t j = 0; j < bins; j++) {
+        uint64_t scaled = (uint64_t)size[j] * bins;
+        uint64_t deviation = scaled > count ? scaled - count : count - scaled;
+        if (deviation > worst)
+            worst = deviation;
+    }
+    return worst;
+}
+
+/*
+ * The smallest deviation of any split of the sorted runs (lengths run[0..runs))
+ * into bins bins, by trying every choice of bins - 1 cuts among the runs - 1 gaps.
+ */
+static uint64_t brute_force_deviation(const size_t *run, size_t runs, size_t bins, size_t count)
+{
+    uint64_t best = UINT64_MAX;
+    for (uint32_t mask = 0; mask < (1u << (runs - 1)); mask++) {
+        if ((size_t)__builtin_popcount(mask) != bins - 1)
+            continue;
+        size_t size[16] = {0};
+        size_t bin = 0;
+        for (size_t r = 0; r < runs; r++) {
+            size[bin] += run[r];
+            if (r + 1 < runs && (mask & (1u << r)))
+                bin++;
+        }
+        uint64_t deviation = split_deviation(size, bins, count);
+        if (deviation < best)
+            best = deviation;
+    }
+    return best;
+}
+
+/* Property: over random tie patterns, no split of the runs is more balanced. */
+static void test_quantile_no_split_is_more_balanced(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 25);
+    for (int trial = 0; trial < 4000; trial++) {
+        size_t runs = 2 + (size_t)rng_below(&rng, 11);
+        size_t bins = 1 + (size_t)rng_below(&rng, runs);
+        size_t run[16], count = 0;
+        double scores[16 * 6];
+        for (size_t r = 0; r < runs; r++) {
+            /* mostly single scores, some long ties */
+            run[r] = rng_below(&rng, 3) == 0 ? 1 + (size_t)rng_below(&rng, 6) : 1;
+            for (size_t k = 0; k < run[r]; k++)
+                scores[count++] = (double)r;
+        }
+        rng_shuffle(&rng, scores, count, sizeof *scores);
+        Binned binned;
+        quantile_checked(scores, count, (int)bins, &binned);
+        assert_int_equal(binned.bin_count, (int32_t)bins);
+        uint64_t ours = split_deviation(binned.size, bins, count);
+        uint64_t best = brute_force_deviation(run, runs, bins, count);
+        if (ours != best)
+            print_error("runs %zu bins %zu: deviation %llu, brute force %llu\n", runs, bins,
+                        (unsigned long long)ours, (unsigned long long)best);
+        assert_int_equal(ours, best);
+        binned_free(&binned);
+    }
+}
+
 /* ---- quantile bins within groups ---- */
 
 static void test_within_groups_bins_stay_inside_and_number_densely(void **state)
@@ -610,6 +698,8 @@ int main(void)
         cmocka_unit_test(test_quantile_short_ties_keep_sizes_near_equal),
         cmocka_unit_test(test_quantile_ignores_input_order),
         cmocka_unit_test(test_quantile_special_inputs),
+        cmocka_unit_test(test_quantile_tie_goes_to_the_more_balanced_side),
+        cmocka_unit_test(test_quantile_no_split_is_more_balanced),
         cmocka_unit_test(test_within_groups_bins_stay_inside_and_number_densely),
         cmocka_unit_test(test_within_groups_errors),
     };

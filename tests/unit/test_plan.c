@@ -169,12 +169,12 @@ static void test_uuid_ids_selected_without_cast(void **state)
     assert_true(strncmp(plan.copy_sql, "COPY (SELECT source.\"job::text\", ", 33) == 0);
     assert_non_null(strstr(plan.copy_sql, ") TO STDOUT (FORMAT binary)"));
     /* Partitions of uuid ids hash the 16 bytes, in the count and the COPY alike. */
-    assert_non_null(strstr(partition_before, "(hashtext(source.\"job::text\"::text) & 2147483647) % 2 = 1"));
-    assert_non_null(strstr(count_before, "SELECT (hashtext(source.\"job::text\"::text) & 2147483647) % 2, count(*) FROM "));
+    assert_non_null(strstr(partition_before, "(coalesce(hashtext(source.\"job::text\"::text), 0) & 2147483647) % 2 = 1"));
+    assert_non_null(strstr(count_before, "SELECT (coalesce(hashtext(source.\"job::text\"::text), 0) & 2147483647) % 2, count(*) FROM "));
     char *partition = plan_partition_copy(&plan, 2, 1);
     char *count = plan_partition_count(&plan, 2);
-    assert_non_null(strstr(partition, "(uuid_hash(source.\"job::text\") & 2147483647) % 2 = 1"));
-    assert_non_null(strstr(count, "SELECT (uuid_hash(source.\"job::text\") & 2147483647) % 2, count(*) FROM "));
+    assert_non_null(strstr(partition, "(coalesce(uuid_hash(source.\"job::text\"), 0) & 2147483647) % 2 = 1"));
+    assert_non_null(strstr(count, "SELECT (coalesce(uuid_hash(source.\"job::text\"), 0) & 2147483647) % 2, count(*) FROM "));
     assert_null(strstr(partition, "hashtext"));
     assert_null(strstr(count, "hashtext"));
     char *id_query = plan_id_query(&plan);

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Integration tests of figures that must be right in every corner: every
+# row counted once whatever the worker count (NULL and odd ids), a strict
+# JSON summary whatever the scores, seeds that survive JSON readers, and
+# the default worker count under a CPU affinity mask. A real, throwaway
+# PostgreSQL.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# Parses every line of a file with a strict JSON parser (no NaN/Infinity).
+strict_json() { # file
+    python3 - "$1" <<'PY'
+import json, sys
+def refuse(name):
+    raise ValueError("not JSON: " + name)
+with open(sys.argv[1]) as f:
+    for number, line in enumerate(f, 1):
+        if line.strip():
+            try:
+                json.loads(line, parse_constant=refuse)
+            except ValueError as e:
+                sys.exit("line %d: %s: %s" % (number, e, line.strip()[:200]))
+PY
+}
+
+# A table of the demo images with text ids, some of them odd: NULL, empty,
+# spaces, a long one, non-ASCII; NULL ids are rejected (null_id), the
+# others read as any id.
+make_odd_ids() {
+    sql "CREATE TABLE odd_ids AS SELECT job_uuid::text AS id, score, topic, clip_embedding FROM demo.images;
+         INSERT INTO odd_ids SELECT NULL, score, topic, clip_embedding FROM demo.images ORDER BY job_uuid LIMIT 9;
+         UPDATE odd_ids SET id = '' WHERE id = (SELECT min(id) FROM odd_ids);
+         UPDATE odd_ids SET id = '  ' WHERE id = (SELECT min(id) FROM odd_ids WHERE id <> '');
+         UPDATE odd_ids SET id = repeat('x', 300) WHERE id = (SELECT max(id) FROM odd_ids);
+         UPDATE odd_ids SET id = 'ümlaut,\"quoted\"' WHERE id = (SELECT max(id) FROM odd_ids WHERE length(id) < 300);" >/dev/null
+}
+
+odd_config() { # name workers extra-resources-yaml [strategy-extra]
+    write_config "$1" <<YAML
+job: $1
+source:
+  table: odd_ids
+  id: id
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 30
+  max_pairs: 300
+  seed: 4
+$4
+output:
+  table: t_$1
+resources:
+  workers: $2
+$3
+YAML
+}
+
+# 15.1: rows with NULL ids are rejected, never lost, at any worker count,
+# in memory, bounded and through a stored model.
+test_null_and_odd_ids_counted_the_same_at_any_worker_count() {
+    make_odd_ids
+    local mode workers cfg
+    for mode in memory bounded assign; do
+        for workers in 1 2 3; do
+            local name="odd-$mode-$workers" extra="" strategy=""
+            [ $mode = bounded ] && extra="  memory_limit: 103MB"
+            [ $mode = assign ] && strategy="  clusters_from: odd-model"
+            cfg=$(odd_config "$name" "$workers" "$extra" "$strategy")
+            pp migrate "$cfg"; expect_status 0
+            if [ $mode = assign ] && [ "$workers" = 1 ]; then
+                pp fit "$cfg"; expect_status 0
+            fi
+            pp run "$cfg" --dry-run --rejects "$WORK/$name.csv"; expect_status 0
+            echo "$(json_field rows_read) $(json_field rows_skipped) $(json_field candidates)" > "$WORK/$name.counts"
+            sort "$WORK/$name.csv" > "$WORK/$name.sorted"
+            expect_eq "$(cat "$WORK/$name.counts")" "1509 9 1500" "rows read, skipped, candidates ($mode, $workers workers)"
+            expect_eq "$(grep -c null_id "$WORK/$name.sorted")" 9 "null_id rejects ($mode, $workers workers)"
+            cmp -s "$WORK/odd-memory-1.sorted" "$WORK/$name.sorted" || fail "rejects differ ($mode, $workers workers)"
+        done
+    done
+}
+
+# 15.2: scores near +-1e308 and variances of 1e308: the JSON line, the xcom
+# file and the JSON log parse with a strict parser; what a double can hold
+# is a number, what it cannot is null with a warning.
+test_summary_is_strict_json_with_extreme_scores() {
+    sql "CREATE TABLE extreme AS SELECT job_uuid, topic,
+                CASE WHEN row_number() OVER (ORDER BY job_uuid) % 2 = 0 THEN 8e307 ELSE -8e307 END
+                  * (1 + random() * 1e-3) AS score,
+                1e308::float8 AS score_variance
+           FROM demo.images" >/dev/null
+    for prefer in random uncertain; do
+        cfg=$(write_config "extreme-$prefer" <<YAML
+job: extreme-$prefer
+source:
+  table: extreme
+  id: job_uuid
+  score: score
+  variance: score_variance
+strategy:
+  by: score
+  bins: 2
+  max_pairs: 500
+  prefer: $prefer
+  seed: 3
+output:
+  table: t_extreme
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --log-format json --xcom-file "$WORK/xcom-$prefer.json"; expect_status 0
+        tail -n 1 "$WORK/out" > "$WORK/line-$prefer.json"
+        strict_json "$WORK/line-$prefer.json" || fail "JSON line ($prefer)"
+        strict_json "$WORK/xcom-$prefer.json" || fail "xcom file ($prefer)"
+        strict_json "$WORK/err" || fail "JSON log ($prefer)"
+        # differences up to 1.6e308 fit a double: a number, though their sum would not
+        grep -q '"random_score_delta":[0-9]' "$WORK/line-$prefer.json" || fail "random_score_delta is not a number ($prefer)"
+        grep -q '"mean_variance_sum":null' "$WORK/line-$prefer.json" || fail "mean_variance_sum 2e308 is not null ($prefer)"
+        expect_grep 'mean_variance_sum is beyond the range of a double' "$WORK/err"
+    done
+    # +-1e308: half the random pairs differ by 2e308, yet their mean (about
+    # 1e308) fits and is a number; a sum of information beyond a double is
+    # null with a warning
+    sql "UPDATE extreme SET score = sign(score) * 1e308" >/dev/null
+    pp run "$WORK/extreme-uncertain.yaml" --log-format json --run-id max; expect_status 0
+    tail -n 1 "$WORK/out" > "$WORK/line-max.json"
+    strict_json "$WORK/line-max.json" || fail "JSON line with +-1e308"
+    strict_json "$WORK/err" || fail "JSON log with +-1e308"
+    grep -q '"random_score_delta":[0-9]' "$WORK/line-max.json" || fail "random_score_delta is not a number"
+    grep -q '"information_sum":null' "$WORK/line-max.json" || fail "information_sum is not null"
+    expect_grep 'information_sum is beyond the range of a double' "$WORK/err"
+}
+
+# 15.2: random seeds are below 2^53; larger seeds are refused with the range.
+test_seeds_survive_json_numbers() {
+    cfg=$(write_config seeds <<YAML
+job: seeds
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+  max_pairs: 10
+output:
+  table: t_seeds
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    for i in 1 2 3 4 5 6 7 8; do
+        pp run "$cfg" --dry-run; expect_status 0
+        seed=$(tail -n 1 "$WORK/out" | grep -o '"seed":[0-9]*' | cut -d: -f2)
+        [ "$seed" -lt 9007199254740992 ] || fail "seed $seed is not below 2^53"
+    done
+    pp run "$cfg" --dry-run --seed 9007199254740991; expect_status 0
+    expect_eq "$(tail -n 1 "$WORK/out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read(), parse_float=float)["seed"])')" 9007199254740991 "largest seed"
+    pp run "$cfg" --dry-run --seed 9007199254740992; expect_status 64
+    expect_grep 'expected an integer from 0 to 9007199254740991' "$WORK/err"
+    sed -i 's/max_pairs: 10/max_pairs: 10\n  seed: 18446744073709551615/' "$cfg"
+    pp run "$cfg" --dry-run; expect_status 78
+    expect_grep 'strategy.seed: expected an integer from 0 to 9007199254740991' "$WORK/err"
+}
+
+# 16.5: the default worker count follows the CPU affinity mask.
+test_default_workers_follow_cpu_affinity() {
+    command -v taskset >/dev/null || skip "no taskset"
+    cfg=$(write_config affinity <<YAML
+job: affinity
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 5
+  max_pairs: 10
+output:
+  table: t_affinity
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    set +e
+    taskset -c 0 "$PAIRPICK" run "$cfg" --dry-run --verbose --log-format json >"$WORK/out" 2>"$WORK/err"
+    STATUS=$?
+    set -e
+    expect_status 0
+    grep '"stage":"read"' "$WORK/err" | grep -q '"default_workers":1,"usable_cpus":1' \
+        || fail "one usable CPU under taskset -c 0"
+    cpus=$(nproc)
+    if [ "$cpus" -ge 2 ]; then
+        set +e
+        taskset -c 0,1 "$PAIRPICK" run "$cfg" --dry-run --verbose --log-format json >"$WORK/out" 2>"$WORK/err"
+        STATUS=$?
+        set -e
+        expect_status 0
+        grep '"stage":"read"' "$WORK/err" | grep -q '"default_workers":2,"usable_cpus":2' \
+            || fail "two usable CPUs under taskset -c 0,1"
+    fi
+}
+
+start_server
+echo "loading demo images..."
+psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+run_tests "$@"
