@@ -99,14 +99,16 @@ static int write_outputs(Report *report, const RunOutputs *outputs, MetricsExtra
         extra->exit_status = report->exit_code;
         if (outputs->xcom_path != NULL
             && summary_write_json_file(outputs->xcom_path, report, &xcom, &output_err) != ERR_OK) {
-            log_line("error", "xcom", NULL, "%s", output_err.message);
+            if (attempt == 0)
+                log_line("error", "xcom", NULL, "%s", output_err.message);
             failed = output_err.code;
             snprintf(error_text, error_size, "%s", output_err.message);
         }
         if (outputs->metrics_path != NULL
             && metrics_write(outputs->metrics_path, report, extra, &metrics, &output_err)
                    != ERR_OK) {
-            log_line("error", "metrics", NULL, "%s", output_err.message);
+            if (attempt == 0)
+                log_line("error", "metrics", NULL, "%s", output_err.message);
             failed = output_err.code;
             snprintf(error_text, error_size, "%s", output_err.message);
         }
@@ -167,7 +169,12 @@ int command_run(const JobConfig *config, const RunOptions *options, const RunOut
         report.skip_reason = skipped;
         report.exit_code = outputs->skip_exit_code;
     }
-    if (log_write_failed())
+    /* The human summary says no exit status: printed first, so a closed stderr counts below. */
+    if (!log_is_json() && log_level() != LOG_QUIET)
+        summary_print_human(stderr, &report, state.images,
+                            state.pairs_per_category != NULL ? state.categories : NULL,
+                            state.pairs_per_category);
+    if (fflush(stderr) != 0 || log_write_failed())
         note_stream_failure(&report, "stderr", output_error, sizeof output_error);
     if (outputs->metrics_path != NULL && code == ERR_OK)
         extra.has_pending = count_pending(config, &extra.pending_pairs);
@@ -179,10 +186,6 @@ int command_run(const JobConfig *config, const RunOptions *options, const RunOut
 
     if (log_is_json())
         log_summary(&report, report.exit_code);
-    else if (log_level() != LOG_QUIET)
-        summary_print_human(stderr, &report, state.images,
-                            state.pairs_per_category != NULL ? state.categories : NULL,
-                            state.pairs_per_category);
     bool printed = summary_print_json(stdout, &report);
     if (fflush(stdout) != 0 || !printed)
         note_stream_failure(&report, "stdout", output_error, sizeof output_error);
