@@ -51,17 +51,19 @@ pp_bounded() { # seconds args...
 test_side_files_refuse_devices_and_missing_folders() {
     cfg=$(job_config dev-a t_dev)
     pp migrate "$cfg"; expect_status 0
+    # Copies of /dev/full and /dev/stdout, never the real ones: the code
+    # before this test replaced the destination with a regular file.
+    mknod "$WORK/full" c 1 7 2>/dev/null || skip "cannot create a device node here (mknod needs root)"
+    ln -s /proc/self/fd/1 "$WORK/stdout"
     # a device node that reads forever and cannot be written: refused at once
-    pp_bounded 20 run "$cfg" --metrics-file /dev/full; expect_status 64
-    expect_grep "cannot write metrics file '/dev/full'" "$WORK/err"
+    pp_bounded 20 run "$cfg" --metrics-file "$WORK/full"; expect_status 64
+    expect_grep "cannot write metrics file '$WORK/full'" "$WORK/err"
     expect_grep "not a regular file" "$WORK/err"
-    pp_bounded 20 run "$cfg" --rejects /dev/stdout; expect_status 64
-    [ -c /dev/stdout ] || [ -L /dev/stdout ] || fail "/dev/stdout replaced"
-    # a copy of /dev/full stays a device
-    if mknod "$WORK/full" c 1 7 2>/dev/null; then
-        pp_bounded 20 run "$cfg" --xcom-file "$WORK/full"; expect_status 64
-        [ -c "$WORK/full" ] || fail "the device node was replaced by a regular file"
-    fi
+    [ -c "$WORK/full" ] || fail "the device node was replaced by a regular file"
+    pp_bounded 20 run "$cfg" --xcom-file "$WORK/full"; expect_status 64
+    [ -c "$WORK/full" ] || fail "the device node was replaced by a regular file"
+    pp_bounded 20 run "$cfg" --rejects "$WORK/stdout"; expect_status 64
+    [ -L "$WORK/stdout" ] || fail "the symlink to stdout was replaced"
     # a missing folder is reported before anything is committed
     pp_bounded 20 run "$cfg" --run-id d1 --xcom-file "$WORK/no/such/return.json"; expect_status 64
     expect_grep "cannot write xcom file '$WORK/no/such/return.json'" "$WORK/err"
