@@ -34,6 +34,7 @@ typedef enum {
     OPT_REJECTS,
     OPT_LABELS_FILE,
     OPT_METRICS_FILE,
+    OPT_PAIRS_FILE,
     OPT_OUT,
     OPT_PER_CATEGORY,
     OPT_COPY,
@@ -89,6 +90,8 @@ static const OptionSpec option_specs[] = {
      .help = "write each selected image's category as CSV (id,label)"},
     {OPT_METRICS_FILE, "metrics-file", OPTION_TEXT, "PATH",
      .help = "Prometheus text format for node_exporter's textfile collector"},
+    {OPT_PAIRS_FILE, "pairs-file", OPTION_TEXT, "PATH",
+     .help = "with --dry-run: write the chosen pairs to PATH as CSV instead of the log"},
     {OPT_OUT, "out", OPTION_TEXT, "DIR",
      .help = "the folder for the category folders and index.html (required)"},
     {OPT_PER_CATEGORY, "per-category", OPTION_INTEGER, "N", 1, 10000, .initial = "5",
@@ -100,7 +103,8 @@ static const OptionSpec option_specs[] = {
              "column and the stored model"},
     {OPT_LIMIT, "limit", OPTION_INTEGER, "N", 1, INT_MAX, .initial = "20",
      .help = "how many runs to show, newest first"},
-    {OPT_JSON, "json", OPTION_FLAG, NULL, .help = "one JSON line on stdout instead of the table"},
+    {OPT_JSON, "json", OPTION_FLAG, NULL,
+     .help = "one JSON object per line on stdout (one per row) instead of the table"},
     {OPT_LOG_FORMAT, "log-format", OPTION_TEXT, "text|json", .default_text = "text",
      .help = "human lines or one JSON object per line"},
     {OPT_QUIET, "quiet", OPTION_FLAG, NULL, .help = "errors only"},
@@ -173,10 +177,10 @@ static const CliCommand commands[] = {
      .summary = "choose pairs and add them to the pending table",
      .options = {OPT_RUN_ID, OPT_SEED, OPT_DRY_RUN, OPT_MAX_PAIRS, OPT_AS_OF, OPT_WAIT_LOCK,
                  OPT_SKIP_EXIT_CODE, OPT_XCOM_FILE, OPT_REJECTS, OPT_LABELS_FILE,
-                 OPT_METRICS_FILE, OPT_END},
+                 OPT_METRICS_FILE, OPT_PAIRS_FILE, OPT_END},
      .execute = execute_run},
-    {.name = "status", .synopsis = "CONFIG [--limit N]", .summary = "the job's last runs",
-     .options = {OPT_LIMIT, OPT_END}, .execute = execute_status},
+    {.name = "status", .synopsis = "CONFIG [--limit N] [--json]", .summary = "the job's last runs",
+     .options = {OPT_LIMIT, OPT_JSON, OPT_END}, .execute = execute_status},
     {.name = "check", .synopsis = "CONFIG [--db]",
      .summary = "validate the config (and, with --db, the database)",
      .options = {OPT_DB, OPT_END}, .execute = execute_check},
@@ -205,7 +209,8 @@ static const char intro_text[] =
 static const char outcome_text[] =
     "Output: a human log on stderr, one JSON summary line on stdout.\n"
     "Exit codes: 0 done, 64 usage, 65 bad data, 69 database unreachable,\n"
-    "70 internal error, 75 try again later, 78 bad configuration.\n";
+    "70 internal error, 74 an output could not be written, 75 try again later,\n"
+    "78 bad configuration.\n";
 
 #define HELP_WIDTH 79
 #define HELP_COLUMN 26
@@ -372,12 +377,16 @@ static const char *store_option(CliArgs *args, OptionId id, const char *text, ui
     case OPT_REJECTS: args->run.rejects_path = text; break;
     case OPT_LABELS_FILE: args->run.labels_path = text; break;
     case OPT_METRICS_FILE: args->outputs.metrics_path = text; break;
+    case OPT_PAIRS_FILE: args->run.pairs_path = text; break;
     case OPT_OUT: args->sample.out_dir = text; break;
     case OPT_PER_CATEGORY: args->sample.per_category = (int)number; break;
     case OPT_COPY: args->sample.copy = true; break;
     case OPT_DB: args->check.with_db = true; break;
     case OPT_LIMIT: args->status.limit = number; break;
-    case OPT_JSON: args->models.json = true; break;
+    case OPT_JSON:
+        args->models.json = true;
+        args->status.json = true;
+        break;
     case OPT_LOG_FORMAT:
         if (strcmp(text, "json") == 0)
             args->log_format = LOG_JSON;
@@ -497,6 +506,8 @@ static int parse_command(const CliCommand *command, int argc, char **argv, CliAr
         const OptionSpec *spec = spec_of(command->required);
         return usage_error(command, "--%s %s is required", spec->name, spec->argument);
     }
+    if (args->run.pairs_path != NULL && !args->run.dry_run)
+        return usage_error(command, "--pairs-file needs --dry-run");
     args->config_path = argv[optind];
     return ERR_OK;
 }

@@ -1,24 +1,130 @@
 /*
- * main: the process. Parses the command line (cli), sets up logging and
- * the cancel handler, loads the config, executes the command, and is the
+ * main: the process. Makes sure the process cannot hang in OpenBLAS (see
+ * blas_defer_threads), keeps stdout and stderr from being taken by
+ * a file the run opens, parses the command line (cli), sets up logging and
+ * the signal handlers, loads the config, executes the command, and is the
  * one place where an error code becomes the process exit status
- * (sysexits.h; see README.md).
+ * (sysexits.h; see docs/pairpick.1, EXIT STATUS).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "config/config.h"
 #include "core/cancel.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "numeric/kmeans.h"
+
+/* The BLAS threads a run may use at most, and the address space each needs. */
+#define BLAS_THREADS_MAX 16
+#define BLAS_THREAD_BYTES ((size_t)64 << 20)
+
+/* Set in the environment of the process run again with one BLAS thread. */
+#define REEXEC_MARK "PAIRPICK_BLAS_DEFERRED"
+
+/*
+ * OpenBLAS starts its thread pool when the library is initialised, before
+ * main (even before .preinit_array), one thread per core, and reads
+ * OPENBLAS_NUM_THREADS only then. Under a small address-space limit
+ * (ulimit -v) a pool thread fails to allocate and exit() waits for it
+ * forever. So when no thread count is set the process runs itself again
+ * with OPENBLAS_NUM_THREADS=1 (no pool at all; exec ends the first pool's
+ * threads without waiting on them); blas_threads_start raises the count
+ * later, only for commands that fit k-means and only when the address
+ * space can be had. Returns only when no new run was needed or exec failed.
+ */
+static void blas_defer_threads(char **argv)
+{
+    if (getenv("OPENBLAS_NUM_THREADS") != NULL || getenv("GOTO_NUM_THREADS") != NULL
+        || getenv("OMP_NUM_THREADS") != NULL || getenv(REEXEC_MARK) != NULL)
+        return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0 || setenv(REEXEC_MARK, "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* No /proc: go on with the pool OpenBLAS started. */
+    unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv(REEXEC_MARK);
+}
+
+/* The CPUs this process may run on. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
+/*
+ * When blas_defer_threads held OpenBLAS to one thread: k-means gets as many threads
+ * as there are usable CPUs (up to BLAS_THREADS_MAX), when the address space
+ * for their stacks and buffers can be reserved now (checked with a mapping
+ * that is released at once); otherwise it stays single-threaded, which is
+ * slower but cannot hang.
+ */
+static void blas_threads_start(const char *command)
+{
+    if (getenv(REEXEC_MARK) == NULL
+        || (strcmp(command, "run") != 0 && strcmp(command, "fit") != 0
+            && strcmp(command, "sample") != 0))
+        return;
+    int threads = usable_cpus();
+    if (threads > BLAS_THREADS_MAX)
+        threads = BLAS_THREADS_MAX;
+    if (threads <= 1)
+        return;
+    size_t bytes = (size_t)threads * BLAS_THREAD_BYTES;
+    void *room = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room == MAP_FAILED) {
+        log_line("debug", "blas", NULL,
+                 "k-means runs single-threaded: %zu MB of address space for %d BLAS threads "
+                 "is not available (ulimit -v)",
+                 bytes >> 20, threads);
+        return;
+    }
+    munmap(room, bytes);
+    kmeans_set_threads(threads);
+}
+
+/*
+ * A closed stdin, stdout or stderr would be the descriptor the next open()
+ * returns, and a side file would receive the JSON summary or the log. Each
+ * closed one is filled with /dev/null opened read-only, so writes to it
+ * fail (and are reported as write errors) instead of landing elsewhere.
+ */
+static void fill_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int opened = open("/dev/null", O_RDONLY);
+        if (opened >= 0 && opened != fd) {
+            dup2(opened, fd);
+            close(opened);
+        }
+    }
+}
 
 int main(int argc, char **argv)
 {
+    fill_standard_descriptors();
+    blas_defer_threads(argv);
+    cancel_install(); /* before anything is printed: SIGPIPE is ignored from here */
     CliArgs args;
     int code = cli_parse(argc, argv, &args);
+    if (code == ERR_OK && args.command == NULL && (fflush(stdout) != 0 || ferror(stdout)))
+        return ERR_IOERR; /* --help or --version to a closed pipe */
     if (code != ERR_OK || args.command == NULL)
         return code;
 
     log_setup(args.log_format, args.log_level, NULL);
-    cancel_install();
     JobConfig *config = NULL;
     Error err;
     error_clear(&err);
@@ -27,7 +133,10 @@ int main(int argc, char **argv)
         return err.code != ERR_OK ? err.code : ERR_INTERNAL;
     }
     log_setup(args.log_format, args.log_level, config->job);
+    blas_threads_start(argv[1]);
     code = cli_execute(&args, config);
     config_free(config);
+    if (code == ERR_OK && (fflush(stdout) != 0 || ferror(stdout) || log_write_failed()))
+        code = ERR_IOERR;
     return code;
 }

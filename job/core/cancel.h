@@ -1,8 +1,20 @@
 /*
- * cancel: SIGINT and SIGTERM. The handler records the signal and calls the
+ * cancel: the signals that stop a run. SIGINT, SIGTERM and SIGHUP (a
+ * closed terminal or a scheduler's stop) record the signal and call the
  * hook the database layer set (it asks the server to cancel the statement
- * in flight), so a run stops within moments, rolls back and exits 75. Code
- * between statements polls cancel_requested() at stage boundaries.
+ * in flight), so a run stops within moments, rolls back and exits 75.
+ * Code between statements polls cancel_requested() at stage boundaries;
+ * long computations (numeric included: cancel_requested is a plain read of
+ * a sig_atomic_t) poll cancel_check every few thousand steps.
+ *
+ * A server that does not answer (a stopped backend) cannot hold the
+ * client: CANCEL_ABORT_SECONDS after the signal every socket of the process
+ * is shut down, so a read waiting on the server returns an error; a process
+ * still alive CANCEL_EXIT_SECONDS after the signal writes a line on stderr
+ * and exits 75 at once.
+ *
+ * SIGPIPE is ignored: a write to a closed pipe fails with EPIPE, which the
+ * writer reports as a write error (core/log, the JSON summary).
  *
  * It knows nothing of libpq: the hook is how job/db takes part. main
  * installs the handlers once.
@@ -12,18 +24,24 @@
 
 #include <stdbool.h>
 
+#include "core/error.h"
+
+/* Seconds from the first signal to shutting down sockets, and to exiting. */
+#define CANCEL_ABORT_SECONDS 3
+#define CANCEL_EXIT_SECONDS 10
+
 /* Runs inside the signal handler: async-signal-safe calls only. */
 typedef void (*CancelHook)(void);
 
-/* Installs the SIGINT/SIGTERM handlers. */
+/* Installs the SIGINT/SIGTERM/SIGHUP handlers and the watchdog; ignores SIGPIPE. */
 void cancel_install(void);
 
 /* The hook the handler calls after recording the signal (NULL: none). */
 void cancel_set_hook(CancelHook hook);
 
 /*
- * Blocks SIGINT and SIGTERM until cancel_unblock, so the hook's state can be
- * swapped without the handler seeing it half-changed.
+ * Blocks SIGINT, SIGTERM and SIGHUP until cancel_unblock, so the hook's
+ * state can be swapped without the handler seeing it half-changed.
  */
 void cancel_block(void);
 void cancel_unblock(void);
@@ -31,5 +49,11 @@ void cancel_unblock(void);
 /* Whether a signal arrived, and which (0 when none). */
 bool cancel_requested(void);
 int cancel_signal(void);
+
+/*
+ * For long loops: ERR_TEMPFAIL with "cancelled by signal N" in err (which
+ * may be NULL) when a signal arrived, else ERR_OK. Cheap: one load.
+ */
+int cancel_check(Error *err);
 
 #endif

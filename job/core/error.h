@@ -20,6 +20,7 @@ enum {
     ERR_DATA = 65,        /* the data cannot be used */
     ERR_UNAVAILABLE = 69, /* database unreachable */
     ERR_INTERNAL = 70,    /* a bug or an unexpected failure */
+    ERR_IOERR = 74,       /* an output could not be written (disk full, closed pipe) */
     ERR_TEMPFAIL = 75,    /* try again later (lock held, cancelled) */
     ERR_CONFIG = 78       /* bad configuration */
 };

@@ -15,6 +15,22 @@ static char job_name[128];
 static char run_id[128];
 static bool progress_shown;
 static int terminal = -1;
+static bool write_failed;
+
+/* A failed write on stderr (EPIPE on a closed pipe, a full disk) is remembered, not fatal. */
+static void check_written(void)
+{
+    if (ferror(stderr)) {
+        write_failed = true;
+        clearerr(stderr);
+    }
+}
+
+bool log_write_failed(void)
+{
+    check_written();
+    return write_failed;
+}
 
 void log_setup(LogFormat format, LogLevel level, const char *job)
 {
@@ -63,6 +79,7 @@ void log_line(const char *level, const char *stage, const char *figures, const c
         bool plain = strcmp(level, "info") == 0;
         fprintf(stderr, "pairpick: %s%s%s%s%s\n", plain ? "" : level, plain ? "" : ": ",
                 stage != NULL ? stage : "", stage != NULL ? ": " : "", message);
+        check_written();
         return;
     }
     struct timeval now;
@@ -85,6 +102,7 @@ void log_line(const char *level, const char *stage, const char *figures, const c
         fprintf(stderr, ",\"figures\":%s", figures);
     fputs("}\n", stderr);
     fflush(stderr);
+    check_written();
 }
 
 void log_progress(const char *stage, const char *fmt, ...)
@@ -100,6 +118,7 @@ void log_progress(const char *stage, const char *fmt, ...)
     va_end(args);
     fprintf(stderr, "\rpairpick: %s: %s\033[K", stage, message);
     fflush(stderr);
+    check_written();
     progress_shown = true;
 }
 

@@ -6,6 +6,8 @@
  * lines. A progress line (rewritten in place) only when stderr is a
  * terminal and the format is text.
  *
+ * A failed write does not stop the process: log_write_failed says it happened.
+ *
  * Process-wide state, set once by main.
  */
 #ifndef PAIRPICK_LOG_H
@@ -28,6 +30,12 @@ LogLevel log_level(void);
  */
 void log_line(const char *level, const char *stage, const char *figures, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Whether a write to stderr failed since the start (a closed pipe gives
+ * EPIPE once SIGPIPE is ignored): the caller makes that its exit status.
+ */
+bool log_write_failed(void);
 
 /* A progress line for a long stage; a no-op unless stderr is a terminal. */
 void log_progress(const char *stage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/csv.h"
+#include "core/json.h"
 #include "core/log.h"
 
 /* A growing buffer of COPY text; flushed to the server when large. */
@@ -502,17 +504,60 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
     return code;
 }
 
+/* One pair as a log line whose figures are the pair. */
+static void print_pair_json(const Images *images, uint32_t a, uint32_t b, const char *category,
+                            size_t index, size_t pair_count)
+{
+    char *figures = NULL;
+    size_t length = 0;
+    FILE *memory = open_memstream(&figures, &length);
+    if (memory == NULL)
+        return;
+    fputs("{\"id_a\":", memory);
+    json_string(memory, images_id(images, a));
+    fputs(",\"id_b\":", memory);
+    json_string(memory, images_id(images, b));
+    fputs(",\"category\":", memory);
+    json_string(memory, category);
+    if (images->score != NULL) {
+        fputs(",\"score_a\":", memory);
+        json_number(memory, "%.6g", images->score[a]);
+        fputs(",\"score_b\":", memory);
+        json_number(memory, "%.6g", images->score[b]);
+    }
+    fputc('}', memory);
+    if (fclose(memory) == 0)
+        log_line("info", "pair", figures, "pair %zu of %zu", index + 1, pair_count);
+    free(figures);
+}
+
 void write_print_pairs(FILE *out, const Images *images, const PairCategories *categories,
-                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance)
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance,
+                       PairsPrintFormat format)
 {
     char name[512];
+    if (format == PAIRS_PRINT_CSV)
+        fprintf(out, "id_a,id_b,category%s\n", images->score != NULL ? ",score_a,score_b" : "");
     for (size_t i = 0; i < pair_count; i++) {
         StoredPair stored;
         pending_stored_pair(images, categories, provenance, pairs, i, &stored, name, sizeof name);
         uint32_t a = stored.image_a, b = stored.image_b;
-        fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
+        if (format == PAIRS_PRINT_JSON) {
+            print_pair_json(images, a, b, name, i, pair_count);
+            continue;
+        }
+        if (format == PAIRS_PRINT_CSV) {
+            csv_field(out, images_id(images, a));
+            fputc(',', out);
+            csv_field(out, images_id(images, b));
+            fputc(',', out);
+            csv_field(out, name);
+        } else {
+            fprintf(out, "%s\t%s\t%s", images_id(images, a), images_id(images, b), name);
+        }
         if (images->score != NULL)
-            fprintf(out, "\t%.6g\t%.6g", images->score[a], images->score[b]);
+            fprintf(out, format == PAIRS_PRINT_CSV ? ",%.6g,%.6g" : "\t%.6g\t%.6g",
+                    images->score[a], images->score[b]);
         fputc('\n', out);
     }
 }

@@ -102,12 +102,22 @@ int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Ima
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
                 PairSet **existing, size_t *taken_count, Error *err);
 
+/* How write_print_pairs prints the pairs of a dry run. */
+typedef enum {
+    PAIRS_PRINT_TEXT, /* tab-separated lines on out, for people (--log-format text) */
+    PAIRS_PRINT_CSV,  /* "id_a,id_b,category,score_a,score_b" then one line a pair (--pairs-file) */
+    PAIRS_PRINT_JSON, /* one log line a pair (core/log, stage "pair"); out unused */
+} PairsPrintFormat;
+
 /*
- * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,
- * category, score_a, score_b) to out, ordered as they would be stored.
- * A pair across two categories names both: "score:3|score:4".
+ * For --dry-run: prints the pairs (image_a, image_b, category, score_a,
+ * score_b; no scores without a score column) ordered as they would be
+ * stored. A pair across two categories names both: "score:3|score:4".
+ * The JSON form puts the pair in the log line's figures: {"id_a", "id_b",
+ * "category", "score_a", "score_b"}. The caller checks out for errors.
  */
 void write_print_pairs(FILE *out, const Images *images, const PairCategories *categories,
-                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance);
+                       const Pair *pairs, size_t pair_count, const PairProvenance *provenance,
+                       PairsPrintFormat format);
 
 #endif

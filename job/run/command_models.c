@@ -47,15 +47,13 @@ static void print_model_json(const ModelSummary *m)
            m->selected_rows, m->fit_rows, m->inertia, m->seed, m->config_digest);
 }
 
+/* One JSON object per model version and line (the form of status --json). */
 static void print_json(const ModelSummary *list, size_t count)
 {
-    printf("{\"command\":\"models\",\"models\":[");
     for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            printf(",");
         print_model_json(&list[i]);
+        printf("\n");
     }
-    printf("]}\n");
 }
 
 static void print_table(const ModelSummary *list, size_t count)
@@ -97,5 +95,9 @@ int command_models(const JobConfig *config, const ModelsOptions *options)
                     named ? name : "", named ? "\"" : "");
     }
     free(list);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        log_line("error", NULL, NULL, "cannot write stdout: the output was lost");
+        return ERR_IOERR;
+    }
     return ERR_OK;
 }

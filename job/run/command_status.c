@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -53,6 +54,46 @@ static void print_runs(const DbResult *result)
     }
 }
 
+/* A figure the query gives as text, '-' when absent: a JSON number or null. */
+static void print_figure(const char *text)
+{
+    if (strcmp(text, "-") == 0)
+        fputs("null", stdout);
+    else
+        fputs(text, stdout);
+}
+
+/* One JSON object per run and line, newest first (the form of models --json). */
+static void print_runs_json(const DbResult *result)
+{
+    for (int i = 0; i < db_result_rows(result); i++) {
+        const char *model = db_result_value(result, i, 7), *error = db_result_value(result, i, 6);
+        fputs("{\"run_id\":", stdout);
+        json_string(stdout, db_result_value(result, i, 0));
+        fputs(",\"status\":", stdout);
+        json_string(stdout, db_result_value(result, i, 1));
+        fputs(",\"started_at\":", stdout);
+        json_string(stdout, db_result_value(result, i, 2));
+        fputs(",\"seconds\":", stdout);
+        print_figure(db_result_value(result, i, 3));
+        fputs(",\"rows_read\":", stdout);
+        print_figure(db_result_value(result, i, 4));
+        fputs(",\"pairs_inserted\":", stdout);
+        print_figure(db_result_value(result, i, 5));
+        fputs(",\"model\":", stdout);
+        if (strcmp(model, "-") == 0)
+            fputs("null", stdout);
+        else
+            json_string(stdout, model);
+        fputs(",\"error\":", stdout);
+        if (error[0] == '\0')
+            fputs("null", stdout);
+        else
+            json_string(stdout, error);
+        fputs("}\n", stdout);
+    }
+}
+
 int command_status(const JobConfig *config, const StatusOptions *options)
 {
     Error err;
@@ -63,7 +104,14 @@ int command_status(const JobConfig *config, const StatusOptions *options)
         log_line("error", NULL, NULL, "%s", err.message);
         return code;
     }
-    print_runs(result);
+    if (options->json)
+        print_runs_json(result);
+    else
+        print_runs(result);
     db_result_free(result);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        log_line("error", NULL, NULL, "cannot write stdout: the output was lost");
+        return ERR_IOERR;
+    }
     return ERR_OK;
 }

@@ -16,7 +16,11 @@
 #include "core/error.h"
 #include "core/images.h"
 
-/* Writes "id,label" and one line per image in row order. ERR_USAGE when PATH cannot be written. */
+/*
+ * Writes "id,label" and one line per image in row order, as a side file
+ * (core/sidefile: whole or not at all). ERR_USAGE when PATH cannot be a
+ * side file, ERR_IOERR when a write fails.
+ */
 int labels_write(const char *path, const Images *images, const Categories *categories, Error *err);
 
 #endif

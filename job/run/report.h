@@ -88,7 +88,8 @@ typedef struct ReportQueue {
 typedef struct Report {
     const char *job;
     const char *run_id;
-    const char *status;   /* "succeeded", "failed", "dry_run", "already_succeeded" */
+    const char *status;   /* "succeeded", "failed", "dry_run", "already_succeeded", "skipped" */
+    const char *skip_reason; /* with "skipped": "locked", "nothing_to_do" or "queue_full" */
     const char *strategy;
     int exit_code;
     uint64_t seed;

@@ -11,6 +11,7 @@
 #include "core/csv.h"
 #include "core/images.h"
 #include "core/log.h"
+#include "core/sidefile.h"
 #include "db/migrate.h"
 #include "db/model_store.h"
 #include "db/pending.h"
@@ -27,10 +28,13 @@
 /* Choices of pairs a run makes before it writes what it has. */
 #define WRITE_CHOICES 8
 
-/* The --rejects CSV of skipped rows (id,reason), written whole or not at all. */
+/*
+ * The --rejects CSV of skipped rows (id,reason), a side file: finished
+ * (flushed, synced) when the read ends, so a full disk fails the run before
+ * anything is committed, and published only when the run succeeds.
+ */
 typedef struct Rejects {
-    FILE *file;
-    char *temp;
+    SideFile *file;
 } Rejects;
 
 /* Everything one run holds between its stages. */
@@ -206,33 +210,40 @@ static void write_reject(void *context, const char *id, size_t id_length, Reject
     Rejects *rejects = context;
     if (rejects->file == NULL)
         return;
-    csv_quoted(rejects->file, id, id_length);
-    fprintf(rejects->file, ",%s\n", stream_reject_name(reason));
+    FILE *out = sidefile_stream(rejects->file);
+    csv_quoted(out, id, id_length);
+    fprintf(out, ",%s\n", stream_reject_name(reason));
 }
 
 static int rejects_open(Rejects *rejects, const char *path, Error *err)
 {
-    if (asprintf(&rejects->temp, "%s.tmp", path) < 0) {
-        rejects->temp = NULL;
-        return error_nomem(err, 0);
-    }
-    if ((rejects->file = fopen(rejects->temp, "w")) == NULL)
-        return error_set(err, ERR_USAGE, "cannot write '%s': %s", rejects->temp, strerror(errno));
-    fputs("id,reason\n", rejects->file);
+    if ((rejects->file = sidefile_open(path, "rejects file", err)) == NULL)
+        return err->code;
+    fputs("id,reason\n", sidefile_stream(rejects->file));
     return ERR_OK;
 }
 
-/* Written whole or not at all: a reader never sees half a file. */
-static void rejects_close(Rejects *rejects, const char *path)
+/* After the read: every skipped row is in; a failed write fails the run now. */
+static int rejects_finish(Rejects *rejects, Error *err)
 {
-    if (rejects->file != NULL) {
-        if (fclose(rejects->file) == 0)
-            rename(rejects->temp, path);
-        else
-            unlink(rejects->temp);
-    }
-    free(rejects->temp);
-    memset(rejects, 0, sizeof *rejects);
+    return rejects->file != NULL ? sidefile_finish(rejects->file, err) : ERR_OK;
+}
+
+/* After the run succeeded: the file replaces the previous one. */
+static int rejects_publish(Rejects *rejects, Error *err)
+{
+    if (rejects->file == NULL)
+        return ERR_OK;
+    int code = sidefile_commit(rejects->file, err);
+    rejects->file = NULL;
+    return code;
+}
+
+/* A run that failed leaves the previous file as it was. */
+static void rejects_abandon(Rejects *rejects)
+{
+    sidefile_abandon(rejects->file);
+    rejects->file = NULL;
 }
 
 /*
@@ -307,6 +318,8 @@ static int stage_read(Run *run, Error *err)
     if (run->read.streamed)
         read_result_counts(&run->read, counts);
     if (code != ERR_OK)
+        return code;
+    if ((code = rejects_finish(&run->rejects, err)) != ERR_OK)
         return code;
     if (run->read.mode == READ_BOUNDED)
         run->clusters = run->read.clusters;
@@ -488,6 +501,27 @@ static int write_choices(Run *run, const PairCategories *pair_categories, Error 
     return ERR_OK;
 }
 
+/*
+ * A dry run's pairs: to --pairs-file as CSV (a side file), else on stderr,
+ * as JSON log lines with --log-format json and tab-separated text otherwise.
+ */
+static int print_dry_run(Run *run, const PairCategories *pair_categories, Error *err)
+{
+    const Choice *choice = &run->choice;
+    if (run->options->pairs_path == NULL) {
+        write_print_pairs(stderr, run->state->images, pair_categories, choice->pairs,
+                          choice->pair_count, &choice->provenance,
+                          log_is_json() ? PAIRS_PRINT_JSON : PAIRS_PRINT_TEXT);
+        return ERR_OK;
+    }
+    SideFile *file = sidefile_open(run->options->pairs_path, "pairs file", err);
+    if (file == NULL)
+        return err->code;
+    write_print_pairs(sidefile_stream(file), run->state->images, pair_categories, choice->pairs,
+                      choice->pair_count, &choice->provenance, PAIRS_PRINT_CSV);
+    return sidefile_commit(file, err);
+}
+
 /* Stores the pairs and marks the run succeeded, or prints them for --dry-run. */
 static int stage_write(Run *run, Error *err)
 {
@@ -498,8 +532,8 @@ static int stage_write(Run *run, Error *err)
         return code;
     const PairCategories pair_categories = {categories->category_of, run->category_names};
     if (run->options->dry_run) {
-        write_print_pairs(stderr, run->state->images, &pair_categories, run->choice.pairs,
-                          run->choice.pair_count, &run->choice.provenance);
+        if ((code = print_dry_run(run, &pair_categories, err)) != ERR_OK)
+            return code;
         run->report->status = "dry_run";
     } else {
         if ((code = write_choices(run, &pair_categories, err)) != ERR_OK)
@@ -566,7 +600,7 @@ static int record_failure(Run *run, int code, Error *err)
 
 static void run_free(Run *run)
 {
-    rejects_close(&run->rejects, run->options->rejects_path);
+    rejects_abandon(&run->rejects);
     free(run->config_json);
     model_use_release(&run->model);
     choice_release(&run->choice);
@@ -609,6 +643,8 @@ int run_job(const JobConfig *config, const RunOptions *options, Report *report, 
         if (code == ERR_OK && stages[i].cancel_point)
             code = check_cancel(err);
     }
+    if (code == ERR_OK)
+        code = rejects_publish(&run.rejects, err);
     if (code != ERR_OK)
         code = record_failure(&run, code, err);
     run_free(&run);

@@ -31,6 +31,7 @@ typedef struct RunOptions {
     int64_t wait_lock_ms; /* --wait-lock: how long to wait for the job's lock */
     const char *rejects_path; /* --rejects: CSV of skipped rows */
     const char *labels_path;  /* --labels-file: CSV of each image's category */
+    const char *pairs_path;   /* --pairs-file: CSV of a dry run's pairs */
 } RunOptions;
 
 /* Connects as the config says (application_name pairpick/<job>). */

@@ -210,7 +210,7 @@ void summary_print_human(FILE *out, const Report *report, const Images *images,
     fprintf(out, "  time            %.2f s\n", report->seconds);
 }
 
-void summary_print_json(FILE *out, const Report *report)
+bool summary_print_json(FILE *out, const Report *report)
 {
     const RunCounts *c = &report->counts;
     fputs("{\"job\":", out);
@@ -219,6 +219,10 @@ void summary_print_json(FILE *out, const Report *report)
     json_string(out, report->run_id != NULL ? report->run_id : "");
     fputs(",\"status\":", out);
     json_string(out, report->status);
+    if (report->skip_reason != NULL) {
+        fputs(",\"skip_reason\":", out);
+        json_string(out, report->skip_reason);
+    }
     fprintf(out, ",\"exit_code\":%d,\"seed\":%" PRIu64, report->exit_code, report->seed);
     fprintf(out,
             ",\"rows_read\":%" PRIu64 ",\"rows_skipped\":%" PRIu64 ",\"filtered_out\":%" PRIu64
@@ -290,15 +294,21 @@ void summary_print_json(FILE *out, const Report *report)
         json_string(out, report->error);
     }
     fputs("}\n", out);
-    fflush(out);
+    return ferror(out) == 0;
 }
 
-int summary_write_json_file(const char *path, const Report *report, Error *err)
+int summary_write_json_file(const char *path, const Report *report, SideFile **prepared,
+                            Error *err)
 {
-    char *temp;
-    FILE *file = sidefile_open(path, &temp, err);
+    SideFile *file = sidefile_open(path, "xcom file", err);
+    *prepared = NULL;
     if (file == NULL)
         return err->code;
-    summary_print_json(file, report);
-    return sidefile_commit(file, temp, path, err);
+    summary_print_json(sidefile_stream(file), report);
+    if (sidefile_finish(file, err) != ERR_OK) {
+        sidefile_abandon(file);
+        return err->code;
+    }
+    *prepared = file;
+    return ERR_OK;
 }

@@ -10,10 +10,12 @@
 #ifndef PAIRPICK_SUMMARY_H
 #define PAIRPICK_SUMMARY_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "core/error.h"
 #include "core/images.h"
+#include "core/sidefile.h"
 #include "run/categorize.h"
 #include "run/report.h"
 
@@ -21,13 +23,20 @@
 void summary_print_human(FILE *out, const Report *report, const Images *images,
                         const Categories *categories, const size_t *pairs_per_category);
 
-/* The one JSON line. */
-void summary_print_json(FILE *out, const Report *report);
+/*
+ * The one JSON line. Does not flush: returns false when out's error flag
+ * is set (a write failed), so the caller's flush and check see every
+ * failure.
+ */
+bool summary_print_json(FILE *out, const Report *report);
 
 /*
- * Writes the JSON line to path atomically (a temporary file renamed over
- * it), for --xcom-file. ERR_USAGE when the file cannot be written.
+ * Writes the JSON line for --xcom-file into a side file and finishes it
+ * (written and synced, not yet renamed): *prepared is the caller's to
+ * sidefile_commit or sidefile_abandon. ERR_USAGE for a path that cannot be
+ * a side file, ERR_IOERR when the write failed (*prepared NULL then).
  */
-int summary_write_json_file(const char *path, const Report *report, Error *err);
+int summary_write_json_file(const char *path, const Report *report, SideFile **prepared,
+                            Error *err);
 
 #endif

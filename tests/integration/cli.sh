@@ -8,17 +8,17 @@ trap 'rm -rf "$WORK"' EXIT
 
 COMMANDS="migrate run status check explain sample fit models"
 ALL_OPTIONS="--run-id --seed --dry-run --max-pairs --as-of --wait-lock --skip-exit-code
-    --xcom-file --rejects --labels-file --metrics-file --out --per-category --copy --db
-    --limit --json"
+    --xcom-file --rejects --labels-file --metrics-file --pairs-file --out --per-category --copy
+    --db --limit --json"
 COMMON_OPTIONS="--log-format --quiet --verbose --help"
 
 own_options() { # command
     case $1 in
     run) echo "--run-id --seed --dry-run --max-pairs --as-of --wait-lock --skip-exit-code
-        --xcom-file --rejects --labels-file --metrics-file" ;;
+        --xcom-file --rejects --labels-file --metrics-file --pairs-file" ;;
     fit) echo "--seed --as-of" ;;
     sample) echo "--out --per-category --copy --seed" ;;
-    status) echo "--limit" ;;
+    status) echo "--limit --json" ;;
     check) echo "--db" ;;
     models) echo "--json" ;;
     esac

@@ -306,6 +306,39 @@ YAML
 
 # ---- hostile names ------------------------------------------------------
 
+# A small address-space limit never hangs the process (OpenBLAS started a
+# thread pool at load and exit() waited on a thread that could not start):
+# every try ends within 10 s with a documented status: 0, 70 or 75 from
+# pairpick; 127 when the loader cannot map the libraries, 130 when OpenBLAS
+# cannot start a thread before main (docs/pairpick.1, EXIT STATUS).
+test_small_address_space_limits_never_hang() {
+    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
+        skip "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
+    fi
+    cfg=$(fault_config fault-vmem t_vmem demo_small)
+    sql "CREATE TABLE IF NOT EXISTS demo_small AS SELECT * FROM demo.images LIMIT 200" >/dev/null
+    pp migrate "$cfg"; expect_status 0
+    local mb command started elapsed_ms
+    for mb in 40 60 70 80 90 100 120 150 200; do
+        for command in "--version" "check $cfg" "run $cfg --dry-run"; do
+            started=$(date +%s%N)
+            set +e
+            # shellcheck disable=SC2086
+            ( ulimit -v $((mb * 1024)) && exec timeout -s KILL 10 "$PAIRPICK" $command ) \
+                >"$WORK/out" 2>"$WORK/err"
+            STATUS=$?
+            set -e
+            elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+            case $STATUS in
+                0 | 70 | 75 | 127 | 130) ;;
+                137) fail "ulimit -v ${mb} MB, $command: killed after 10 s (a hang)" ;;
+                *) fail "ulimit -v ${mb} MB, $command: exit $STATUS, not a documented status" ;;
+            esac
+            echo "    ulimit -v ${mb} MB, ${command%% *}: exit $STATUS in ${elapsed_ms} ms"
+        done
+    done
+}
+
 test_hostile_identifiers_are_quoted_never_executed() {
     sql "CREATE SCHEMA \"wéird schema; DROP SCHEMA demo CASCADE; --\";
          CREATE TABLE \"wéird schema; DROP SCHEMA demo CASCADE; --\".\"imäges 🖼 'x'\" (

@@ -127,7 +127,8 @@ test_models_lists_versions() {
     pp models "$cfg"; expect_status 0
     expect_grep "^blobs  *1 euclidean  *16 *5 *0" "$WORK/out"
     pp models "$cfg" --json; expect_status 0
-    expect_eq "$(echo "SELECT json_array_length((:'line'::json)->'models')" | psql -X -At -v line="$(tail -n 1 "$WORK/out")")" 1 "models in JSON"
+    expect_eq "$(wc -l <"$WORK/out")" 1 "models in JSON (one object per line)"
+    expect_eq "$(echo "SELECT (:'line'::json)->>'name'" | psql -X -At -v line="$(tail -n 1 "$WORK/out")")" blobs "model in JSON"
     pp models "$cfg" --seed 3; expect_status 64
 }
 
@@ -162,10 +163,10 @@ test_refit_after_only_when_due() {
     pp run "$cfg" --run-id r3 --metrics-file "$WORK/r3.prom"; expect_status 0
     expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'r3'")" "2 true" "old model refitted"
     expect_eq "$(grep '^pairpick_model' "$WORK/r3.prom" | paste -sd' ')" \
-        'pairpick_model_version{job="refit-job",model="refit"} 2 pairpick_model_refitted{job="refit-job"} 1' "metrics of the refit"
+        'pairpick_model_version{pairpick_job="refit-job",model="refit"} 2 pairpick_model_refitted{pairpick_job="refit-job"} 1' "metrics of the refit"
     pp run "$cfg" --run-id r4 --metrics-file "$WORK/r4.prom"; expect_status 0
     expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'r4'")" "2 false" "new version kept"
-    expect_grep '^pairpick_model_refitted{job="refit-job"} 0$' "$WORK/r4.prom"
+    expect_grep '^pairpick_model_refitted{pairpick_job="refit-job"} 0$' "$WORK/r4.prom"
     pp status "$cfg" --limit 3; expect_status 0
     # run_id status date time zone seconds rows pairs model [refitted]
     expect_eq "$(awk 'NR > 1 {print $1, $9, $10}' "$WORK/out" | sed 's/ *$//' | paste -sd,)" \

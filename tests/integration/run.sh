@@ -515,7 +515,7 @@ test_labels_file_names_each_images_category() {
     expect_eq "$(cut -d, -f2 "$WORK/labels-score.csv" | grep -c '^score:')" "$(json_field candidates)" "score labels"
     # a path that cannot be written: exit 64 before anything is written
     pp run "$cfg" --labels-file "$WORK/no/such/dir/labels.csv"; expect_status 64
-    expect_grep "cannot write labels file '$WORK/no/such/dir/labels.csv.tmp'" "$WORK/err"
+    expect_grep "cannot write labels file '$WORK/no/such/dir/labels.csv'" "$WORK/err"
     expect_eq "$(sql "SELECT count(*) FROM t_labels_score")" 0 "pairs written"
     pp status "$cfg" --labels-file x; expect_status 64
 }

@@ -249,8 +249,8 @@ test_metrics_file_is_prometheus_and_atomic() {
     pp migrate "$cfg"; expect_status 0
     pp run "$cfg" --metrics-file "$WORK/pairpick.prom"; expect_status 0
     prometheus_ok "$WORK/pairpick.prom" || fail "not Prometheus text: $(cat "$WORK/pairpick.prom")"
-    expect_grep 'pairpick_pairs_inserted{job="metrics-a"} 100' "$WORK/pairpick.prom"
-    expect_grep 'pairpick_exit_status{job="metrics-a"} 0' "$WORK/pairpick.prom"
+    expect_grep 'pairpick_pairs_inserted{pairpick_job="metrics-a"} 100' "$WORK/pairpick.prom"
+    expect_grep 'pairpick_exit_status{pairpick_job="metrics-a"} 0' "$WORK/pairpick.prom"
     success=$(grep '^pairpick_last_success' "$WORK/pairpick.prom")
     # a reader never sees a half-written file while runs keep rewriting it
     ( for i in $(seq 1 15); do "$PAIRPICK" run "$cfg" --metrics-file "$WORK/pairpick.prom" >/dev/null 2>&1; done ) &
@@ -268,7 +268,7 @@ test_metrics_file_is_prometheus_and_atomic() {
     before=$(grep '^pairpick_last_success' "$WORK/pairpick.prom")
     pp run "$cfg" --metrics-file "$WORK/pairpick.prom"; [ "$STATUS" -ne 0 ] || fail "should fail"
     expect_eq "$(grep '^pairpick_last_success' "$WORK/pairpick.prom")" "$before" "last success kept"
-    grep -q "^pairpick_exit_status{job=\"metrics-a\"} $STATUS\$" "$WORK/pairpick.prom" || fail "exit status not recorded"
+    grep -q "^pairpick_exit_status{pairpick_job=\"metrics-a\"} $STATUS\$" "$WORK/pairpick.prom" || fail "exit status not recorded"
     [ -n "$success" ] || fail "no success time"
     sql "ALTER TABLE t_metrics_gone RENAME TO t_metrics" >/dev/null
 }

@@ -11,7 +11,8 @@ if [ "${1:-}" = "--test" ]; then
     # mandoc: lints the manual pages in docs/ (mandoc -Tlint).
     # python3-numpy, python3-scipy: the closed-loop benchmark's simulator and
     # refit (tests/bench/loop.py, make test-loop and make bench-loop).
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy"
+    # prometheus: promtool checks the --metrics-file output.
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy prometheus"
 fi
 
 missing=""
