@@ -15,13 +15,15 @@ static void print_sheet(const SampleOptions *sample, const SampleSummary *summar
     if (report->memory.mode != NULL)
         fprintf(stderr, "pairpick: memory %s: %s\n", report->memory.mode, report->memory.note);
     fprintf(stderr, "pairpick: contact sheet %s/index.html: %zu categories, %zu images placed, "
-                    "%zu missing\n",
+                    "%zu missing, %zu refused\n",
             sample->out_dir, summary->categories, summary->images_placed,
-            summary->images_missing);
+            summary->images_missing, summary->images_refused);
     printf("{\"command\":\"sample\",\"out\":");
     json_string(stdout, sample->out_dir);
-    printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,\"seed\":%" PRIu64,
-           summary->categories, summary->images_placed, summary->images_missing, report->seed);
+    printf(",\"categories\":%zu,\"images_placed\":%zu,\"images_missing\":%zu,"
+           "\"images_refused\":%zu,\"seed\":%" PRIu64,
+           summary->categories, summary->images_placed, summary->images_missing,
+           summary->images_refused, report->seed);
     if (report->memory.mode != NULL) {
         printf(",\"memory_mode\":");
         json_string(stdout, report->memory.mode);

@@ -679,53 +679,6 @@ test_more_clusters_than_images_exits_65() {
     expect_eq "$(sql "SELECT count(*) FROM t_emb_k")" 0 "rows"
 }
 
-test_sample_contact_sheet_renders() {
-    "$ROOT/tests/tools/demo_images.sh" "$WORK/pictures"
-    rm "$WORK/pictures/$(sql "SELECT file_path FROM demo.images WHERE topic = 'anime' ORDER BY job_uuid LIMIT 1")"
-    cfg=$(demo_config sample-a t_sample "$embedding_strategy" "  image_path: file_path" "  image_root: $WORK/pictures")
-    # the two extra keys belong under source:
-    sed -i '/^  image_path/d; /^  image_root/d' "$cfg"
-    sed -i "s|^  embedding: clip_embedding|  embedding: clip_embedding\n  image_path: file_path\n  image_root: $WORK/pictures|" "$cfg"
-    pp sample "$cfg" --out "$WORK/sheet" --per-category 4; expect_status 0
-    expect_eq "$(json_field categories)" 30 "categories"
-    [ "$(find "$WORK/sheet" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 30 ] || fail "one folder per category"
-    [ "$(find "$WORK/sheet" -type l | wc -l)" -ge 110 ] || fail "symlinks to sample images"
-    expect_grep "<tr class=\"category\">" "$WORK/sheet/index.html"
-    expect_eq "$(sql "SELECT to_regclass('t_sample') IS NULL")" t "sample creates or writes no pairs table"
-    # resources.memory_limit holds for sample too: clusters fitted on a
-    # sample of rows and assigned in a second pass, as in a run
-    cp "$cfg" "$WORK/sample-bounded.yaml"
-    printf 'resources:\n  memory_limit: 103MB\n  workers: 1\n' >>"$WORK/sample-bounded.yaml"
-    pp sample "$WORK/sample-bounded.yaml" --out "$WORK/sheet-bounded" --per-category 4; expect_status 0
-    expect_eq "$(json_field memory_mode)" bounded "sample's memory mode"
-    expect_eq "$(json_field categories)" 30 "categories in bounded mode"
-    [ "$(find "$WORK/sheet-bounded" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 30 ] || fail "one folder per category (bounded)"
-    # --copy copies real files
-    pp sample "$cfg" --out "$WORK/sheet-copy" --per-category 2 --copy; expect_status 0
-    [ "$(find "$WORK/sheet-copy" -type f -name '*.svg' | wc -l)" -ge 55 ] || fail "copies"
-    # template paths; a missing file is listed, not fatal
-    sed -i "s|image_path: file_path|image_path: images/{id}.svg|" "$cfg"
-    pp sample "$cfg" --out "$WORK/sheet-template" --per-category 1000; expect_status 0  # every image
-    [ "$(json_field images_missing)" -ge 1 ] || fail "the removed image is reported missing"
-    expect_grep "missing image files" "$WORK/sheet-template/index.html"
-    # the sheet loads in headless Chromium with its images
-    if ! command -v chromium >/dev/null; then fail "chromium is not installed (make deps installs it)"; fi
-    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --user-data-dir="$WORK/chromium" --allow-file-access-from-files \
-        --virtual-time-budget=5000 --dump-dom "file://$WORK/sheet/index.html" >"$WORK/dom.html" 2>"$WORK/chromium.log" || true
-    loaded=$(grep -o 'data-images-loaded="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo 0)
-    total=$(grep -o 'data-images-total="[0-9]*"' "$WORK/dom.html" | grep -o '[0-9]*' || echo 0)
-    echo "    chromium: $loaded of $total thumbnails loaded"
-    [ "$total" -ge 110 ] && [ "$loaded" -eq "$total" ] || fail "thumbnails loaded: $loaded of $total"
-    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --user-data-dir="$WORK/chromium" --window-size=1000,800 \
-        --screenshot="$WORK/sheet.png" "file://$WORK/sheet/index.html" >/dev/null 2>&1 || true
-    [ -s "$WORK/sheet.png" ] || fail "no screenshot"
-    if [ -n "${PAIRPICK_KEEP_SCREENSHOT:-}" ]; then cp "$WORK/sheet.png" "$PAIRPICK_KEEP_SCREENSHOT"; fi
-}
-
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
