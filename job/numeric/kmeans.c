@@ -489,6 +489,7 @@ typedef struct Batch {
     int32_t *label;       /* size */
     float *distance;      /* size */
     float *sums;          /* k x dim */
+    float *means;         /* k x dim: running means of the rows each center has seen */
     size_t *count;        /* k */
     double *weight;       /* k: rows seen per center, the inverse learning rate */
     int *chosen;          /* k */
@@ -556,6 +557,7 @@ static double reassign_light_centers(Kmeans *kmeans, const float *data, size_t r
             moved += step * step;
         }
         memcpy(center, source, dim * sizeof *center);
+        memcpy(batch->means + (size_t)chosen[i] * dim, source, dim * sizeof *center);
         weight[chosen[i]] = lightest_kept;
     }
     return moved;
@@ -570,6 +572,7 @@ static void batch_release(Batch *batch)
     free(batch->label);
     free(batch->distance);
     free(batch->sums);
+    free(batch->means);
     free(batch->count);
     free(batch->weight);
     free(batch->chosen);
@@ -590,6 +593,7 @@ static int batch_init(Batch *batch, size_t size, int k, size_t dim, Error *err)
         || (batch->label = alloc_array(size, sizeof(int32_t), err)) == NULL
         || (batch->distance = alloc_array(size, sizeof(float), err)) == NULL
         || (batch->sums = alloc_array(clusters * dim, sizeof(float), err)) == NULL
+        || (batch->means = alloc_array(clusters * dim, sizeof(float), err)) == NULL
         || (batch->count = alloc_array(clusters, sizeof(size_t), err)) == NULL
         || (batch->weight = alloc_array(clusters, sizeof(double), err)) == NULL
         || (batch->chosen = alloc_array(clusters, sizeof(int), err)) == NULL
@@ -626,10 +630,16 @@ static void gather_rows(const float *data, size_t dim, const float *norms, const
 
 /*
  * One mini-batch step (Sculley 2010, as scikit-learn's _mini_batch_step):
- * assigns the batch against the current centers, moves each center toward
- * the mean of its batch rows with learning rate count / total weight.
- * Returns the batch inertia (against the centers before the move) and adds
- * the squared distance the centers moved to *moved.
+ * assigns the batch against the current centers and moves each center's
+ * running mean toward the mean of its batch rows with learning rate
+ * count / total weight. For KMEANS_COSINE the center is the running mean
+ * normalized, and the running mean itself is kept as it is: normalizing it
+ * in place would give the old rows a mean of norm 1 against batch means of
+ * norm below 1 (the mean of unit rows that spread), so the learning rate
+ * would shrink by that ratio (about 3x on overlapping blobs) and the centers
+ * would crawl until the early stop. Returns the batch inertia (against the
+ * centers before the move) and adds the squared distance the centers moved
+ * to *moved.
  */
 static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, double *moved)
 {
@@ -651,26 +661,23 @@ static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, 
         if (batch->count[c] == 0)
             continue;
         float *center = kmeans->centers + (size_t)c * dim;
+        float *mean = batch->means + (size_t)c * dim;
         const float *sum = batch->sums + (size_t)c * dim;
         double total = batch->weight[c] + (double)batch->count[c];
-        /* new = (center * weight + sum) / total, as keep * center + rate * sum */
+        /* new mean = (mean * weight + sum) / total, as keep * mean + rate * sum */
         double rate = 1.0 / total;
         double keep = batch->weight[c] * rate;
-        if (kmeans->options.metric == KMEANS_COSINE) {
-            double norm = 0.0;
-            for (size_t d = 0; d < dim; d++) {
-                double v = keep * center[d] + rate * sum[d];
-                norm += v * v;
-            }
-            if (norm > 0.0) {
-                double scale = 1.0 / sqrt(norm);
-                keep *= scale;
-                rate *= scale;
-            }
+        double norm = 0.0;
+        for (size_t d = 0; d < dim; d++) {
+            mean[d] = (float)(keep * mean[d] + rate * sum[d]);
+            norm += (double)mean[d] * mean[d];
         }
+        double scale = 1.0;
+        if (kmeans->options.metric == KMEANS_COSINE && norm > 0.0)
+            scale = 1.0 / sqrt(norm);
         double moved_here = 0.0;
         for (size_t d = 0; d < dim; d++) {
-            float v = (float)(keep * center[d] + rate * sum[d]);
+            float v = scale == 1.0 ? mean[d] : (float)(mean[d] * scale);
             double step = (double)v - (double)center[d];
             moved_here += step * step;
             center[d] = v;
@@ -770,6 +777,7 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
         return code;
     }
     memset(batch.weight, 0, (size_t)k * sizeof *batch.weight);
+    memcpy(batch.means, kmeans->centers, (size_t)k * dim * sizeof *batch.means);
     trace_start(kmeans);
     distance_centers_set(&ws.centers, kmeans->centers);
     uint64_t steps = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng);

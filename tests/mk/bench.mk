@@ -11,3 +11,14 @@ bench: deps
 $(BUILD)/bench/lloyd: tests/bench/lloyd.c $(BUILD)/libpairpick.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpairpick.a $(LDLIBS)
+
+# Cluster quality against the true blobs and scikit-learn (issue 15, points 4
+# and 5): tests/bench/clusters.py drives tests/bench/clusters.c.
+.PHONY: bench-clusters
+bench-clusters: all $(BUILD)/bench/clusters
+	/usr/bin/python3 tests/bench/clusters.py --driver $(BUILD)/bench/clusters \
+		--dir $(BUILD)/bench/blobs --json $(BUILD)/bench/clusters.json
+
+$(BUILD)/bench/clusters: tests/bench/clusters.c $(BUILD)/libpairpick.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpairpick.a $(LDLIBS)
