@@ -7,7 +7,8 @@
  * (row-major), then rows int32 true blob ids. For each repeat the rows are
  * copied, normalized for cosine (kmeans_normalize_rows, as the categorize
  * stage does) and fitted with kmeans_fit; the time of normalize + fit is the
- * categorize time measured. The labels of the last repeat are scored: the
+ * categorize time measured, as wall and as process CPU time (the second is
+ * steadier on a shared machine). The labels of the last repeat are scored: the
  * adjusted Rand index against the true blobs, and the share of `--pairs`
  * pairs chosen by pairs_select (as `by: embedding` does) whose two images
  * come from one true blob. Prints one JSON object.
@@ -28,10 +29,10 @@
 #include "numeric/kmeans.h"
 #include "numeric/pairs.h"
 
-static double now(void)
+static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -39,6 +40,27 @@ static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median(const double *values, int count)
+{
+    double *sorted = malloc((size_t)count * sizeof *sorted);
+    if (sorted == NULL)
+        exit(70);
+    memcpy(sorted, values, (size_t)count * sizeof *sorted);
+    qsort(sorted, (size_t)count, sizeof *sorted, compare_double);
+    double middle = count % 2 ? sorted[count / 2]
+                              : (sorted[count / 2 - 1] + sorted[count / 2]) / 2.0;
+    free(sorted);
+    return middle;
+}
+
+static void print_list(const char *name, const double *values, int count)
+{
+    printf(", \"%s\": [", name);
+    for (int i = 0; i < count; i++)
+        printf("%s%.6f", i ? ", " : "", values[i]);
+    printf("]");
 }
 
 static const char *text_option(int argc, char **argv, const char *name, const char *fallback)
@@ -140,7 +162,9 @@ int main(int argc, char **argv)
     int32_t *truth = malloc(rows * sizeof *truth);
     int32_t *labels = malloc(rows * sizeof *labels);
     double *seconds = malloc((size_t)repeat * sizeof *seconds);
-    if (source == NULL || data == NULL || truth == NULL || labels == NULL || seconds == NULL) {
+    double *cpu_seconds = malloc((size_t)repeat * sizeof *cpu_seconds);
+    if (source == NULL || data == NULL || truth == NULL || labels == NULL || seconds == NULL
+        || cpu_seconds == NULL) {
         fprintf(stderr, "clusters: out of memory for %zu x %zu\n", rows, dim);
         return 70;
     }
@@ -163,7 +187,8 @@ int main(int argc, char **argv)
         Rng rng;
         memcpy(data, source, rows * dim * sizeof *data);
         rng_init(&rng, seed);
-        double started = now();
+        double started = clock_seconds(CLOCK_MONOTONIC);
+        double cpu_started = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
         if (options.metric == KMEANS_COSINE)
             kmeans_normalize_rows(data, rows, dim);
         if (kmeans_new(&options, dim, &kmeans, &err) != ERR_OK
@@ -171,7 +196,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "clusters: %s\n", err.message);
             return 70;
         }
-        seconds[r] = now() - started;
+        seconds[r] = clock_seconds(CLOCK_MONOTONIC) - started;
+        cpu_seconds[r] = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_started;
         inertia = kmeans_inertia(kmeans);
         iterations = kmeans_iterations(kmeans);
         kmeans_free(kmeans);
@@ -190,30 +216,23 @@ int main(int argc, char **argv)
         inside += truth[pairs.pairs[i].a] == truth[pairs.pairs[i].b];
     double share = pairs.pair_count > 0 ? (double)inside / (double)pairs.pair_count : 1.0;
 
-    double *sorted = malloc((size_t)repeat * sizeof *sorted);
-    if (sorted == NULL)
-        return 70;
-    memcpy(sorted, seconds, (size_t)repeat * sizeof *sorted);
-    qsort(sorted, (size_t)repeat, sizeof *sorted, compare_double);
-    double median = repeat % 2 ? sorted[repeat / 2]
-                               : (sorted[repeat / 2 - 1] + sorted[repeat / 2]) / 2.0;
     printf("{\"rows\": %zu, \"dim\": %zu, \"clusters\": %d, \"algorithm\": \"%s\", "
            "\"metric\": \"%s\", \"seed\": %llu, \"ari\": %.6f, \"pair_share\": %.6f, "
            "\"pairs\": %zu, \"inertia\": %.9g, \"iterations\": %d, \"fit_median_s\": %.6f, "
-           "\"fit_s\": [",
+           "\"fit_cpu_median_s\": %.6f",
            rows, dim, k, options.algorithm == KMEANS_LLOYD ? "lloyd" : "minibatch",
            options.metric == KMEANS_COSINE ? "cosine" : "euclidean", (unsigned long long)seed,
            adjusted_rand(truth, labels, rows, blobs, k), share, pairs.pair_count, inertia,
-           iterations, median);
-    for (int r = 0; r < repeat; r++)
-        printf("%s%.6f", r ? ", " : "", seconds[r]);
-    printf("]}\n");
+           iterations, median(seconds, repeat), median(cpu_seconds, repeat));
+    print_list("fit_s", seconds, repeat);
+    print_list("fit_cpu_s", cpu_seconds, repeat);
+    printf("}\n");
     pairs_result_release(&pairs);
-    free(sorted);
     free(source);
     free(data);
     free(truth);
     free(labels);
     free(seconds);
+    free(cpu_seconds);
     return 0;
 }
