@@ -14,9 +14,6 @@
 #define MAX_NO_IMPROVEMENT 10
 #define REASSIGNMENT_RATIO 0.01
 
-/* Lloyd updates on all the rows after the mini-batch steps. */
-#define MINIBATCH_LLOYD_UPDATES 1
-
 /* Bounded number of extra assignment passes spent re-seeding empty clusters. */
 #define EMPTY_FIX_ROUNDS 16
 
@@ -775,7 +772,7 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
 
     if ((code = batch_init(&batch, batch_size, k, dim, err)) != ERR_OK)
         return code;
-    if ((code = workspace_init(&ws, k, dim, rows, MINIBATCH_LLOYD_UPDATES > 0, err)) != ERR_OK) {
+    if ((code = workspace_init(&ws, k, dim, rows, 0, err)) != ERR_OK) {
         batch_release(&batch);
         return code;
     }
@@ -785,19 +782,7 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
     distance_centers_set(&ws.centers, kmeans->centers);
     uint64_t steps = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng);
 
-    /*
-     * Lloyd updates on all the rows: the first pass is the one the labels
-     * need anyway; each update then costs one more pass and removes most of
-     * the noise the last batches left in the centers.
-     */
-    double inertia = assign_pass(&ws, data, rows, norms, kmeans->centers,
-                                 MINIBATCH_LLOYD_UPDATES == 0 ? cluster_of : NULL);
-    for (int update = 0; update < MINIBATCH_LLOYD_UPDATES; update++) {
-        relocate_empty(kmeans, data, &ws);
-        update_means(kmeans, &ws);
-        inertia = assign_pass(&ws, data, rows, norms, kmeans->centers,
-                              update + 1 == MINIBATCH_LLOYD_UPDATES ? cluster_of : NULL);
-    }
+    double inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
     kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia, cluster_of);
     uint64_t epochs = (steps * batch_size + rows - 1) / rows;
     kmeans->iterations = epochs > INT_MAX ? INT_MAX : (int)epochs;

@@ -92,8 +92,7 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
  * and the moves and scored by its inertia on that subsample, and only the
  * best is refined, once, on all the rows: mini-batch steps (per-center
  * learning rate from counts, reassignment of starving centers, early stop on
- * the smoothed batch inertia, as scikit-learn's), then one Lloyd update on
- * all the rows. So restarts cost work on init_size rows, not refinements.
+ * the smoothed batch inertia, as scikit-learn's). So restarts cost work on init_size rows, not refinements.
  * (scikit-learn draws a fresh init subsample for each seeding and scores all
  * of them on a separate validation batch; here the one subsample serves
  * both, which makes the scores comparable and costs no extra pass.)
@@ -165,7 +164,7 @@ void kmeans_set_threads(int threads);
  * (it may exceed capacity: only the first capacity are stored; mini-batch
  * refines record no passes). In kmeans_fit the trace describes the first
  * Lloyd refinement of the last restart (not the refinements after its
- * split-and-merge moves, nor the Lloyd update ending a mini-batch fit).
+ * split-and-merge moves).
  * The caller owns the trace and keeps it alive while it is set;
  * NULL unsets it.
  *

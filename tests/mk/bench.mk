@@ -1,11 +1,12 @@
 # `make bench`: pairpick against raw psql COPY and the prototype's Python
 # pipeline on the same rows, side by side (tests/bench/run.sh; BENCH_N,
 # BENCH_D, BENCH_K, BENCH_PAIRS, BENCH_REPEAT, BENCH_LARGE, BENCH_LARGE_N,
-# BENCH_OUT).
+# BENCH_OUT); then the cluster quality figures (bench-clusters, below).
 .PHONY: bench
 bench: deps
 	$(MAKE) all $(BUILD)/bench/lloyd
 	tests/bench/run.sh
+	$(MAKE) bench-clusters
 
 # One Lloyd iteration against one sgemm of the same shape (tests/bench/lloyd.c).
 $(BUILD)/bench/lloyd: tests/bench/lloyd.c $(BUILD)/libpairpick.a

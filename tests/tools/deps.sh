@@ -9,7 +9,8 @@ postgresql-15 postgresql-client-15"
 if [ "${1:-}" = "--test" ]; then
     # chromium: the contact-sheet test renders the page headless.
     # mandoc: lints the manual pages in docs/ (mandoc -Tlint).
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc"
+    # python3-sklearn: the reference side of `make bench-clusters` (tests/bench/clusters.py).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-sklearn"
 fi
 
 missing=""
