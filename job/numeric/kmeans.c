@@ -1197,8 +1197,7 @@ typedef struct SplitMerge {
     double *lengths;      /* k: |sums row|^2 */
     double *block;        /* products of a block of rows of sums with all of them */
     size_t block_rows;
-    double *split_gain;   /* k */
-    float *halves;        /* k x 2 x dim: each cluster's two halves from its split */
+    float *halves;        /* 2 x 2 x dim: the best split's two halves, then scratch */
     double *half_sums;    /* 2 x dim */
 } SplitMerge;
 
@@ -1213,7 +1212,6 @@ static void split_merge_release(SplitMerge *sm)
     free(sm->sums);
     free(sm->lengths);
     free(sm->block);
-    free(sm->split_gain);
     free(sm->halves);
     free(sm->half_sums);
     memset(sm, 0, sizeof *sm);
@@ -1239,8 +1237,7 @@ static int split_merge_init(SplitMerge *sm, int k, size_t dim, size_t rows, Erro
         || (sm->sums = alloc_array(clusters * dim, sizeof(double), err)) == NULL
         || (sm->lengths = alloc_array(clusters, sizeof(double), err)) == NULL
         || (sm->block = alloc_array(sm->block_rows * clusters, sizeof(double), err)) == NULL
-        || (sm->split_gain = alloc_array(clusters, sizeof(double), err)) == NULL
-        || (sm->halves = alloc_array(2 * clusters * dim, sizeof(float), err)) == NULL
+        || (sm->halves = alloc_array(4 * dim, sizeof(float), err)) == NULL
         || (sm->half_sums = alloc_array(2 * dim, sizeof(double), err)) == NULL) {
         split_merge_release(sm);
         return ERR_INTERNAL;
@@ -1361,14 +1358,21 @@ static double split_gain(const float *data, size_t dim, KmeansMetric metric, con
     return before > after ? before - after : 0.0;
 }
 
-/* The estimated gain of splitting each cluster (0 for fewer than 2 rows). */
-static void split_gains(SplitMerge *sm, const Kmeans *kmeans, const float *data, Rng *rng)
+/*
+ * The cluster whose split gains most (its estimated gain in *gain; -1 when
+ * no cluster has 2 rows), with its two halves in sm->halves.
+ */
+static int best_split(SplitMerge *sm, const Kmeans *kmeans, const float *data, Rng *rng,
+                      double *gain)
 {
     size_t dim = sm->dim;
+    float *scratch = sm->halves + 2 * dim;
+    int best = -1;
+
+    *gain = 0.0;
     for (int c = 0; c < sm->k; c++) {
         size_t first = sm->start[c], count = sm->start[c + 1] - first;
         const size_t *rows_at = sm->order + first;
-        sm->split_gain[c] = 0.0;
         if (count < 2)
             continue;
         size_t taken = count;
@@ -1380,11 +1384,16 @@ static void split_gains(SplitMerge *sm, const Kmeans *kmeans, const float *data,
                     sm->sample[taken++] = rows_at[i];
             rows_at = sm->sample;
         }
-        double gain = split_gain(data, dim, kmeans->options.metric, rows_at, taken,
-                                 kmeans->centers + (size_t)c * dim,
-                                 sm->halves + 2 * (size_t)c * dim, sm->half_sums);
-        sm->split_gain[c] = gain * (double)count / (double)taken;
+        double here = split_gain(data, dim, kmeans->options.metric, rows_at, taken,
+                                 kmeans->centers + (size_t)c * dim, scratch, sm->half_sums)
+                      * (double)count / (double)taken;
+        if (best < 0 || here > *gain) {
+            best = c;
+            *gain = here;
+            memcpy(sm->halves, scratch, 2 * dim * sizeof *scratch);
+        }
     }
+    return best;
 }
 
 /*
@@ -1470,15 +1479,14 @@ static int split_merge(Kmeans *kmeans, SplitMerge *sm, const float *data, size_t
         return ERR_OK;
     kmeans->trace = NULL; /* the trace describes the first refinement of a fit */
     for (int move = 0; move < SPLIT_MERGE_MOVES; move++) {
+        double gain;
         group_rows(sm, data, rows);
-        split_gains(sm, kmeans, data, rng);
-        int split = 0;
-        for (int c = 1; c < k; c++)
-            if (sm->split_gain[c] > sm->split_gain[split])
-                split = c;
+        int split = best_split(sm, kmeans, data, rng, &gain);
+        if (split < 0)
+            break;
         int a, b;
         double cost = cheapest_merge(sm, metric, split, &a, &b);
-        if (a < 0 || !(sm->split_gain[split] > cost))
+        if (a < 0 || !(gain > cost))
             break;
 
         double inertia = kmeans->inertia;
@@ -1495,10 +1503,8 @@ static int split_merge(Kmeans *kmeans, SplitMerge *sm, const float *data, size_t
         }
         center_of_sum(merged, (size_t)(n_a + n_b), metric, dim,
                       kmeans->centers + (size_t)a * dim);
-        memcpy(kmeans->centers + (size_t)b * dim, sm->halves + 2 * (size_t)split * dim,
-               dim * sizeof(float));
-        memcpy(kmeans->centers + (size_t)split * dim, sm->halves + (2 * (size_t)split + 1) * dim,
-               dim * sizeof(float));
+        memcpy(kmeans->centers + (size_t)b * dim, sm->halves, dim * sizeof(float));
+        memcpy(kmeans->centers + (size_t)split * dim, sm->halves + dim, dim * sizeof(float));
         if ((code = refine_lloyd(kmeans, data, rows, norms, sm->labels, err)) != ERR_OK)
             break;
         if (kmeans->inertia < inertia) {
