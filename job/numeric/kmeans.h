@@ -92,7 +92,8 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
  * and the moves and scored by its inertia on that subsample, and only the
  * best is refined, once, on all the rows: mini-batch steps (per-center
  * learning rate from counts, reassignment of starving centers, early stop on
- * the smoothed batch inertia, as scikit-learn's). So restarts cost work on init_size rows, not refinements.
+ * the smoothed batch inertia, as scikit-learn's). So restarts cost work on
+ * init_size rows, not refinements.
  * (scikit-learn draws a fresh init subsample for each seeding and scores all
  * of them on a separate validation batch; here the one subsample serves
  * both, which makes the scores comparable and costs no extra pass.)
