@@ -489,6 +489,7 @@ typedef struct Batch {
     int32_t *label;       /* size */
     float *distance;      /* size */
     float *sums;          /* k x dim */
+    float *means;         /* k x dim: running means of the rows each center has seen */
     size_t *count;        /* k */
     double *weight;       /* k: rows seen per center, the inverse learning rate */
     int *chosen;          /* k */
@@ -556,6 +557,7 @@ static double reassign_light_centers(Kmeans *kmeans, const float *data, size_t r
             moved += step * step;
         }
         memcpy(center, source, dim * sizeof *center);
+        memcpy(batch->means + (size_t)chosen[i] * dim, source, dim * sizeof *center);
         weight[chosen[i]] = lightest_kept;
     }
     return moved;
@@ -570,6 +572,7 @@ static void batch_release(Batch *batch)
     free(batch->label);
     free(batch->distance);
     free(batch->sums);
+    free(batch->means);
     free(batch->count);
     free(batch->weight);
     free(batch->chosen);
@@ -590,6 +593,7 @@ static int batch_init(Batch *batch, size_t size, int k, size_t dim, Error *err)
         || (batch->label = alloc_array(size, sizeof(int32_t), err)) == NULL
         || (batch->distance = alloc_array(size, sizeof(float), err)) == NULL
         || (batch->sums = alloc_array(clusters * dim, sizeof(float), err)) == NULL
+        || (batch->means = alloc_array(clusters * dim, sizeof(float), err)) == NULL
         || (batch->count = alloc_array(clusters, sizeof(size_t), err)) == NULL
         || (batch->weight = alloc_array(clusters, sizeof(double), err)) == NULL
         || (batch->chosen = alloc_array(clusters, sizeof(int), err)) == NULL
@@ -626,10 +630,16 @@ static void gather_rows(const float *data, size_t dim, const float *norms, const
 
 /*
  * One mini-batch step (Sculley 2010, as scikit-learn's _mini_batch_step):
- * assigns the batch against the current centers, moves each center toward
- * the mean of its batch rows with learning rate count / total weight.
- * Returns the batch inertia (against the centers before the move) and adds
- * the squared distance the centers moved to *moved.
+ * assigns the batch against the current centers and moves each center's
+ * running mean toward the mean of its batch rows with learning rate
+ * count / total weight. For KMEANS_COSINE the center is the running mean
+ * normalized, and the running mean itself is kept as it is: normalizing it
+ * in place would give the old rows a mean of norm 1 against batch means of
+ * norm below 1 (the mean of unit rows that spread), so the learning rate
+ * would shrink by that ratio (about 3x on overlapping blobs) and the centers
+ * would crawl until the early stop. Returns the batch inertia (against the
+ * centers before the move) and adds the squared distance the centers moved
+ * to *moved.
  */
 static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, double *moved)
 {
@@ -651,26 +661,23 @@ static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, 
         if (batch->count[c] == 0)
             continue;
         float *center = kmeans->centers + (size_t)c * dim;
+        float *mean = batch->means + (size_t)c * dim;
         const float *sum = batch->sums + (size_t)c * dim;
         double total = batch->weight[c] + (double)batch->count[c];
-        /* new = (center * weight + sum) / total, as keep * center + rate * sum */
+        /* new mean = (mean * weight + sum) / total, as keep * mean + rate * sum */
         double rate = 1.0 / total;
         double keep = batch->weight[c] * rate;
-        if (kmeans->options.metric == KMEANS_COSINE) {
-            double norm = 0.0;
-            for (size_t d = 0; d < dim; d++) {
-                double v = keep * center[d] + rate * sum[d];
-                norm += v * v;
-            }
-            if (norm > 0.0) {
-                double scale = 1.0 / sqrt(norm);
-                keep *= scale;
-                rate *= scale;
-            }
+        double norm = 0.0;
+        for (size_t d = 0; d < dim; d++) {
+            mean[d] = (float)(keep * mean[d] + rate * sum[d]);
+            norm += (double)mean[d] * mean[d];
         }
+        double scale = 1.0;
+        if (kmeans->options.metric == KMEANS_COSINE && norm > 0.0)
+            scale = 1.0 / sqrt(norm);
         double moved_here = 0.0;
         for (size_t d = 0; d < dim; d++) {
-            float v = (float)(keep * center[d] + rate * sum[d]);
+            float v = scale == 1.0 ? mean[d] : (float)(mean[d] * scale);
             double step = (double)v - (double)center[d];
             moved_here += step * step;
             center[d] = v;
@@ -770,6 +777,7 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
         return code;
     }
     memset(batch.weight, 0, (size_t)k * sizeof *batch.weight);
+    memcpy(batch.means, kmeans->centers, (size_t)k * dim * sizeof *batch.means);
     trace_start(kmeans);
     distance_centers_set(&ws.centers, kmeans->centers);
     uint64_t steps = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng);
@@ -1153,45 +1161,428 @@ static void keep_centers(Kmeans *kmeans)
 }
 
 /*
+ * Split-and-merge moves (after Lloyd has converged on a set of rows).
+ *
+ * k-means++ can put two seeds in one group and none in another; Lloyd then
+ * converges with one group split between two centers and two groups merged
+ * under one, a local optimum no Lloyd step leaves. A move takes the cluster
+ * whose split into two would lower the inertia most and the pair of clusters
+ * whose merge would raise it least; when the split gains more than the
+ * merge costs, the pair becomes one center, the split cluster two, Lloyd
+ * converges again, and the move is kept only when the inertia fell. Moves
+ * repeat until one is not worth it or not kept (at most SPLIT_MERGE_MOVES).
+ *
+ * The costs are those of the metric: Euclidean, a cluster of n rows with sum
+ * S costs sum |x|^2 - |S|^2 / n, so a merge of a and b costs
+ * n_a n_b / (n_a + n_b) |S_a / n_a - S_b / n_b|^2; cosine (unit rows, unit
+ * centers), a cluster costs 2n - 2|S|, so a merge costs
+ * 2 (|S_a| + |S_b| - |S_a + S_b|). A split's gain is measured by 2-means on
+ * up to SPLIT_SAMPLE of the cluster's rows, scaled to its size.
+ */
+#define SPLIT_MERGE_MOVES 16
+#define SPLIT_SAMPLE 256
+#define SPLIT_ITERATIONS 8
+#define MERGE_BLOCK_CELLS ((size_t)1 << 20) /* doubles of one block of center products */
+
+typedef struct SplitMerge {
+    int k;
+    size_t dim;
+    int32_t *labels;      /* rows: labels of the current centers */
+    int32_t *saved_labels; /* rows: labels before a move */
+    float *saved_centers; /* k x dim: centers before a move */
+    size_t *order;        /* rows: row indices grouped by cluster */
+    size_t *start;        /* k + 1: where each cluster's rows begin in order */
+    size_t *sample;       /* SPLIT_SAMPLE: rows of one cluster taken for its split */
+    double *sums;         /* k x dim: per-cluster sums (cosine) or means (Euclidean) */
+    double *lengths;      /* k: |sums row|^2 */
+    double *block;        /* products of a block of rows of sums with all of them */
+    size_t block_rows;
+    float *halves;        /* 2 x 2 x dim: the best split's two halves, then scratch */
+    double *half_sums;    /* 2 x dim */
+} SplitMerge;
+
+static void split_merge_release(SplitMerge *sm)
+{
+    free(sm->labels);
+    free(sm->saved_labels);
+    free(sm->saved_centers);
+    free(sm->order);
+    free(sm->start);
+    free(sm->sample);
+    free(sm->sums);
+    free(sm->lengths);
+    free(sm->block);
+    free(sm->halves);
+    free(sm->half_sums);
+    memset(sm, 0, sizeof *sm);
+}
+
+static int split_merge_init(SplitMerge *sm, int k, size_t dim, size_t rows, Error *err)
+{
+    size_t clusters = (size_t)k;
+    memset(sm, 0, sizeof *sm);
+    sm->k = k;
+    sm->dim = dim;
+    sm->block_rows = MERGE_BLOCK_CELLS / clusters;
+    if (sm->block_rows < 1)
+        sm->block_rows = 1;
+    if (sm->block_rows > clusters)
+        sm->block_rows = clusters;
+    if ((sm->labels = alloc_array(rows, sizeof(int32_t), err)) == NULL
+        || (sm->saved_labels = alloc_array(rows, sizeof(int32_t), err)) == NULL
+        || (sm->saved_centers = alloc_array(clusters * dim, sizeof(float), err)) == NULL
+        || (sm->order = alloc_array(rows, sizeof(size_t), err)) == NULL
+        || (sm->start = alloc_array(clusters + 1, sizeof(size_t), err)) == NULL
+        || (sm->sample = alloc_array(SPLIT_SAMPLE, sizeof(size_t), err)) == NULL
+        || (sm->sums = alloc_array(clusters * dim, sizeof(double), err)) == NULL
+        || (sm->lengths = alloc_array(clusters, sizeof(double), err)) == NULL
+        || (sm->block = alloc_array(sm->block_rows * clusters, sizeof(double), err)) == NULL
+        || (sm->halves = alloc_array(4 * dim, sizeof(float), err)) == NULL
+        || (sm->half_sums = alloc_array(2 * dim, sizeof(double), err)) == NULL) {
+        split_merge_release(sm);
+        return ERR_INTERNAL;
+    }
+    return ERR_OK;
+}
+
+/* Groups the row indices by cluster (counting sort) and sums each cluster's rows. */
+static void group_rows(SplitMerge *sm, const float *data, size_t rows)
+{
+    int k = sm->k;
+    size_t dim = sm->dim;
+
+    memset(sm->start, 0, ((size_t)k + 1) * sizeof *sm->start);
+    for (size_t i = 0; i < rows; i++)
+        sm->start[sm->labels[i] + 1]++;
+    for (int c = 0; c < k; c++)
+        sm->start[c + 1] += sm->start[c];
+    memset(sm->sums, 0, (size_t)k * dim * sizeof *sm->sums);
+    for (size_t i = 0; i < rows; i++) {
+        int32_t c = sm->labels[i];
+        sm->order[sm->start[c]++] = i;
+        const float *row = data + i * dim;
+        double *sum = sm->sums + (size_t)c * dim;
+        for (size_t d = 0; d < dim; d++)
+            sum[d] += row[d];
+    }
+    for (int c = k; c > 0; c--)
+        sm->start[c] = sm->start[c - 1];
+    sm->start[0] = 0;
+}
+
+/* Squared distance of a row to a center. */
+static double row_distance(const float *row, const float *center, size_t dim)
+{
+    double total = 0.0;
+    for (size_t d = 0; d < dim; d++) {
+        double diff = (double)row[d] - (double)center[d];
+        total += diff * diff;
+    }
+    return total;
+}
+
+/* The center of rows summing to `sum` (count of them) under the metric, into out. */
+static void center_of_sum(const double *sum, size_t count, KmeansMetric metric, size_t dim,
+                          float *out)
+{
+    double scale = count > 0 ? 1.0 / (double)count : 0.0;
+    if (metric == KMEANS_COSINE) {
+        double norm = 0.0;
+        for (size_t d = 0; d < dim; d++)
+            norm += sum[d] * sum[d];
+        scale = norm > 0.0 ? 1.0 / sqrt(norm) : 0.0;
+    }
+    for (size_t d = 0; d < dim; d++)
+        out[d] = (float)(sum[d] * scale);
+}
+
+/*
+ * 2-means on `count` rows (indices in rows_at) from two far-apart rows: the
+ * row farthest from the cluster's center, then the row farthest from that.
+ * Writes the two centers to halves and returns the inertia the split saves
+ * on these rows against `center`.
+ */
+static double split_gain(const float *data, size_t dim, KmeansMetric metric, const size_t *rows_at,
+                         size_t count, const float *center, float *halves, double *half_sums)
+{
+    float *first = halves, *second = halves + dim;
+    double before = 0.0, after = 0.0, farthest = -1.0;
+    size_t first_row = rows_at[0], second_row = rows_at[0];
+
+    for (size_t i = 0; i < count; i++) {
+        double d = row_distance(data + rows_at[i] * dim, center, dim);
+        before += d;
+        if (d > farthest) {
+            farthest = d;
+            first_row = rows_at[i];
+        }
+    }
+    farthest = -1.0;
+    for (size_t i = 0; i < count; i++) {
+        double d = row_distance(data + rows_at[i] * dim, data + first_row * dim, dim);
+        if (d > farthest) {
+            farthest = d;
+            second_row = rows_at[i];
+        }
+    }
+    memcpy(first, data + first_row * dim, dim * sizeof *first);
+    memcpy(second, data + second_row * dim, dim * sizeof *second);
+    for (int iteration = 0; iteration < SPLIT_ITERATIONS; iteration++) {
+        size_t counts[2] = {0, 0};
+        memset(half_sums, 0, 2 * dim * sizeof *half_sums);
+        after = 0.0;
+        for (size_t i = 0; i < count; i++) {
+            const float *row = data + rows_at[i] * dim;
+            double to_first = row_distance(row, first, dim);
+            double to_second = row_distance(row, second, dim);
+            int side = to_second < to_first;
+            after += side ? to_second : to_first;
+            counts[side]++;
+            double *sum = half_sums + (size_t)side * dim;
+            for (size_t d = 0; d < dim; d++)
+                sum[d] += row[d];
+        }
+        if (counts[0] == 0 || counts[1] == 0)
+            return 0.0;
+        center_of_sum(half_sums, counts[0], metric, dim, first);
+        center_of_sum(half_sums + dim, counts[1], metric, dim, second);
+    }
+    /* The inertia against the final halves (the loop's is against the previous ones). */
+    after = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        const float *row = data + rows_at[i] * dim;
+        double to_first = row_distance(row, first, dim);
+        double to_second = row_distance(row, second, dim);
+        after += to_first < to_second ? to_first : to_second;
+    }
+    return before > after ? before - after : 0.0;
+}
+
+/*
+ * The cluster whose split gains most (its estimated gain in *gain; -1 when
+ * no cluster has 2 rows), with its two halves in sm->halves.
+ */
+static int best_split(SplitMerge *sm, const Kmeans *kmeans, const float *data, Rng *rng,
+                      double *gain)
+{
+    size_t dim = sm->dim;
+    float *scratch = sm->halves + 2 * dim;
+    int best = -1;
+
+    *gain = 0.0;
+    for (int c = 0; c < sm->k; c++) {
+        size_t first = sm->start[c], count = sm->start[c + 1] - first;
+        const size_t *rows_at = sm->order + first;
+        if (count < 2)
+            continue;
+        size_t taken = count;
+        if (count > SPLIT_SAMPLE) {
+            /* Knuth's selection sampling: SPLIT_SAMPLE rows, in order. */
+            taken = 0;
+            for (size_t i = 0; i < count && taken < SPLIT_SAMPLE; i++)
+                if ((double)(count - i) * rng_uniform(rng) < (double)(SPLIT_SAMPLE - taken))
+                    sm->sample[taken++] = rows_at[i];
+            rows_at = sm->sample;
+        }
+        double here = split_gain(data, dim, kmeans->options.metric, rows_at, taken,
+                                 kmeans->centers + (size_t)c * dim, scratch, sm->half_sums)
+                      * (double)count / (double)taken;
+        if (best < 0 || here > *gain) {
+            best = c;
+            *gain = here;
+            memcpy(sm->halves, scratch, 2 * dim * sizeof *scratch);
+        }
+    }
+    return best;
+}
+
+/*
+ * The pair (a, b), neither of them `skip`, whose merge raises the inertia
+ * least, and that cost. sm->sums holds per-cluster sums; they are turned
+ * into means for Euclidean. The products come from dgemm a block of
+ * clusters at a time, so memory stays bounded for any k.
+ */
+static double cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int *out_a,
+                             int *out_b)
+{
+    int k = sm->k;
+    size_t dim = sm->dim;
+    double best = INFINITY;
+
+    if (metric == KMEANS_EUCLIDEAN)
+        for (int c = 0; c < k; c++) {
+            size_t count = sm->start[c + 1] - sm->start[c];
+            double scale = count > 0 ? 1.0 / (double)count : 0.0;
+            double *sum = sm->sums + (size_t)c * dim;
+            for (size_t d = 0; d < dim; d++)
+                sum[d] *= scale;
+        }
+    for (int c = 0; c < k; c++) {
+        const double *v = sm->sums + (size_t)c * dim;
+        double length = 0.0;
+        for (size_t d = 0; d < dim; d++)
+            length += v[d] * v[d];
+        sm->lengths[c] = length;
+    }
+    *out_a = *out_b = -1;
+    for (int from = 0; from < k; from += (int)sm->block_rows) {
+        int block = k - from < (int)sm->block_rows ? k - from : (int)sm->block_rows;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block, k, (int)dim, 1.0,
+                    sm->sums + (size_t)from * dim, (int)dim, sm->sums, (int)dim, 0.0, sm->block,
+                    k);
+        for (int i = 0; i < block; i++) {
+            int a = from + i;
+            double n_a = (double)(sm->start[a + 1] - sm->start[a]);
+            if (a == skip || n_a == 0.0)
+                continue;
+            for (int b = a + 1; b < k; b++) {
+                double n_b = (double)(sm->start[b + 1] - sm->start[b]);
+                if (b == skip || n_b == 0.0)
+                    continue;
+                double product = sm->block[(size_t)i * (size_t)k + (size_t)b];
+                double cost;
+                if (metric == KMEANS_EUCLIDEAN) {
+                    double apart = sm->lengths[a] + sm->lengths[b] - 2.0 * product;
+                    cost = n_a * n_b / (n_a + n_b) * (apart > 0.0 ? apart : 0.0);
+                } else {
+                    double joint = sm->lengths[a] + sm->lengths[b] + 2.0 * product;
+                    cost = 2.0 * (sqrt(sm->lengths[a]) + sqrt(sm->lengths[b])
+                                  - sqrt(joint > 0.0 ? joint : 0.0));
+                }
+                if (cost < best) {
+                    best = cost;
+                    *out_a = a;
+                    *out_b = b;
+                }
+            }
+        }
+    }
+    return best;
+}
+
+/*
+ * Split-and-merge moves from converged Lloyd centers on these rows, whose
+ * labels are in sm->labels and inertia in kmeans->inertia. Each kept move's
+ * Lloyd updates are added to *updates. On return the centers, inertia and
+ * sm->labels describe the kept state.
+ */
+static int split_merge(Kmeans *kmeans, SplitMerge *sm, const float *data, size_t rows,
+                       const float *norms, Rng *rng, int *updates, Error *err)
+{
+    int k = kmeans->options.cluster_count;
+    size_t dim = kmeans->dim;
+    KmeansMetric metric = kmeans->options.metric;
+    KmeansTrace *trace = kmeans->trace;
+    int code = ERR_OK;
+
+    if (k < 3)
+        return ERR_OK;
+    kmeans->trace = NULL; /* the trace describes the first refinement of a fit */
+    for (int move = 0; move < SPLIT_MERGE_MOVES; move++) {
+        double gain;
+        group_rows(sm, data, rows);
+        int split = best_split(sm, kmeans, data, rng, &gain);
+        if (split < 0)
+            break;
+        int a, b;
+        double cost = cheapest_merge(sm, metric, split, &a, &b);
+        if (a < 0 || !(gain > cost))
+            break;
+
+        double inertia = kmeans->inertia;
+        int iterations = kmeans->iterations;
+        memcpy(sm->saved_centers, kmeans->centers, (size_t)k * dim * sizeof *sm->saved_centers);
+        memcpy(sm->saved_labels, sm->labels, rows * sizeof *sm->labels);
+        /* sums were turned into means for Euclidean: weight them back by the counts. */
+        double n_a = (double)(sm->start[a + 1] - sm->start[a]);
+        double n_b = (double)(sm->start[b + 1] - sm->start[b]);
+        double *merged = sm->half_sums;
+        for (size_t d = 0; d < dim; d++) {
+            double x = sm->sums[(size_t)a * dim + d], y = sm->sums[(size_t)b * dim + d];
+            merged[d] = metric == KMEANS_EUCLIDEAN ? x * n_a + y * n_b : x + y;
+        }
+        center_of_sum(merged, (size_t)(n_a + n_b), metric, dim,
+                      kmeans->centers + (size_t)a * dim);
+        memcpy(kmeans->centers + (size_t)b * dim, sm->halves, dim * sizeof(float));
+        memcpy(kmeans->centers + (size_t)split * dim, sm->halves + dim, dim * sizeof(float));
+        if ((code = refine_lloyd(kmeans, data, rows, norms, sm->labels, err)) != ERR_OK)
+            break;
+        if (kmeans->inertia < inertia) {
+            *updates += kmeans->iterations;
+            continue;
+        }
+        memcpy(kmeans->centers, sm->saved_centers, (size_t)k * dim * sizeof *kmeans->centers);
+        memcpy(sm->labels, sm->saved_labels, rows * sizeof *sm->labels);
+        kmeans->inertia = inertia;
+        kmeans->iterations = iterations;
+        break;
+    }
+    kmeans->trace = trace;
+    return code;
+}
+
+/*
+ * A Lloyd fit of the current (seeded) centers on these rows followed by
+ * split-and-merge moves. kmeans->iterations counts every kept Lloyd update.
+ */
+static int lloyd_and_moves(Kmeans *kmeans, SplitMerge *sm, const float *data, size_t rows,
+                           const float *norms, Rng *rng, Error *err)
+{
+    int code = refine_lloyd(kmeans, data, rows, norms, sm->labels, err);
+    int updates = kmeans->iterations;
+    if (code == ERR_OK)
+        code = split_merge(kmeans, sm, data, rows, norms, rng, &updates, err);
+    kmeans->iterations = updates;
+    return code;
+}
+
+/*
  * Lloyd's restarts, as scikit-learn's KMeans: each restart seeds on all the
- * rows and refines; the fit with the lowest inertia is kept. cluster_of (may
- * be NULL) receives the labels of the kept fit: from its last pass when there
- * is one restart, else from one more pass against the kept centers.
+ * rows, refines, and makes split-and-merge moves; the fit with the lowest
+ * inertia is kept. cluster_of (may be NULL) receives the labels of the kept
+ * fit's last assignment.
  */
 static int fit_lloyd(Kmeans *kmeans, const float *data, size_t rows, const float *norms, Rng *rng,
                      int32_t *cluster_of, Error *err)
 {
-    int32_t *last_pass_labels = kmeans->options.restarts == 1 ? cluster_of : NULL;
     double best_inertia = 0.0, best_seed_inertia = 0.0;
     int best_iterations = 0;
+    SplitMerge sm;
     int code;
 
+    if ((code = split_merge_init(&sm, kmeans->options.cluster_count, kmeans->dim, rows, err))
+        != ERR_OK)
+        return code;
     for (int restart = 0; restart < kmeans->options.restarts; restart++) {
         if ((code = seed_plus_plus(kmeans, data, rows, norms, rng, err)) != ERR_OK
-            || (code = refine_lloyd(kmeans, data, rows, norms, last_pass_labels, err)) != ERR_OK)
-            return code;
+            || (code = lloyd_and_moves(kmeans, &sm, data, rows, norms, rng, err)) != ERR_OK)
+            goto done;
         if (restart == 0 || kmeans->inertia < best_inertia) {
             keep_centers(kmeans);
             best_inertia = kmeans->inertia;
             best_iterations = kmeans->iterations;
             best_seed_inertia = kmeans->seed_inertia;
+            if (cluster_of != NULL)
+                memcpy(cluster_of, sm.labels, rows * sizeof *cluster_of);
         }
     }
     keep_centers(kmeans);
     kmeans->inertia = best_inertia;
     kmeans->iterations = best_iterations;
     kmeans->seed_inertia = best_seed_inertia;
-    if (cluster_of != NULL && last_pass_labels == NULL)
-        return kmeans_assign(kmeans, data, rows, cluster_of, NULL, NULL, err);
-    return ERR_OK;
+done:
+    split_merge_release(&sm);
+    return code;
 }
 
 /*
- * Mini-batch restarts, as scikit-learn's MiniBatchKMeans: `restarts`
- * k-means++ seedings of one random subsample of init_size rows, each scored
- * by its inertia on that subsample (a by-product of the seeding), and one
- * refinement of the best on all the rows. Refining every seeding would cost
- * `restarts` times as much for a difference mini-batch noise mostly hides.
+ * Mini-batch restarts: `restarts` k-means++ seedings of one random
+ * subsample of init_size rows (scikit-learn's init_size), each refined on
+ * that subsample by Lloyd and split-and-merge moves and scored by its
+ * inertia there; the best is refined once by mini-batch steps on all the
+ * rows. On the subsample the moves cost little, and they settle which
+ * groups get a center before the mini-batch steps, which move centers
+ * within their groups but rarely from one group to another.
  */
 static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
                          Rng *rng, int32_t *cluster_of, Error *err)
@@ -1202,15 +1593,19 @@ static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const f
     float *subset = NULL, *subset_norms = NULL;
     size_t *subset_rows = NULL;
     double mean_variance = 0.0, best_seed_inertia = 0.0;
+    SplitMerge sm;
     int code;
 
+    memset(&sm, 0, sizeof sm);
     /* scikit-learn's init_size: seeding on all rows would cost k passes over them. */
     size_t subset_count = 3 * (size_t)options->batch_size;
     if (subset_count < 3 * (size_t)options->cluster_count)
         subset_count = 3 * (size_t)options->cluster_count;
     if (subset_count > rows)
         subset_count = rows;
-    if ((code = mean_column_variance(data, rows, dim, norms, &mean_variance, err)) != ERR_OK)
+    if ((code = mean_column_variance(data, rows, dim, norms, &mean_variance, err)) != ERR_OK
+        || (code = split_merge_init(&sm, options->cluster_count, dim, subset_count, err))
+               != ERR_OK)
         goto done;
     if (subset_count < rows) {
         if ((subset = alloc_array(subset_count * dim, sizeof *subset, err)) == NULL
@@ -1230,11 +1625,13 @@ static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const f
 
     for (int restart = 0; restart < options->restarts; restart++) {
         if ((code = seed_plus_plus(kmeans, seed_rows, subset_count, seed_norms, rng, err))
-            != ERR_OK)
+                != ERR_OK
+            || (code = lloyd_and_moves(kmeans, &sm, seed_rows, subset_count, seed_norms, rng,
+                                       err)) != ERR_OK)
             goto done;
-        if (restart == 0 || kmeans->seed_inertia < best_seed_inertia) {
+        if (restart == 0 || kmeans->inertia < best_seed_inertia) {
             keep_centers(kmeans);
-            best_seed_inertia = kmeans->seed_inertia;
+            best_seed_inertia = kmeans->inertia;
         }
     }
     keep_centers(kmeans);
@@ -1242,6 +1639,7 @@ static int fit_minibatch(Kmeans *kmeans, const float *data, size_t rows, const f
     code = refine_minibatch(kmeans, data, rows, norms, mean_variance, rng, cluster_of, err);
 
 done:
+    split_merge_release(&sm);
     free(subset);
     free(subset_norms);
     free(subset_rows);

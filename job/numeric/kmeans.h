@@ -63,7 +63,8 @@ int kmeans_seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, Rng *r
 /*
  * Refines the current centers with the configured update until tolerance or
  * max_iterations; empty clusters are re-seeded from the points farthest from
- * their centers. Stores the final inertia (sum of squared distances).
+ * their centers. Stores the final inertia (sum of squared distances). No
+ * split-and-merge moves: those belong to kmeans_fit.
  */
 int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Error *err);
 
@@ -74,18 +75,28 @@ int kmeans_refine(Kmeans *kmeans, const float *data, size_t rows, Rng *rng, Erro
  * one kmeans_centers, kmeans_inertia and kmeans_iterations describe. ERR_DATA
  * when rows < k (message says both numbers).
  *
+ * Both algorithms follow a Lloyd convergence with split-and-merge moves:
+ * while splitting the cluster whose split lowers the inertia most and
+ * merging the pair whose merge raises it least lowers the inertia (checked
+ * after Lloyd converges again), the move is kept. This is what takes a fit
+ * out of the local optimum of two groups under one center and one group
+ * under two, which k-means++ seedings reach now and then.
+ *
  * KMEANS_LLOYD (scikit-learn's KMeans): `restarts` full fits, each a
- * k-means++ seeding on all the rows and a refinement; the fit with the lowest
- * inertia is kept.
+ * k-means++ seeding on all the rows, a refinement and the moves on all the
+ * rows; the fit with the lowest inertia is kept.
  *
  * KMEANS_MINIBATCH (scikit-learn's MiniBatchKMeans): one random subsample of
  * init_size = max(3 * batch_size, 3 * k) rows (all rows when fewer) is drawn;
- * `restarts` k-means++ seedings are made on it, each scored by its inertia on
- * that subsample, and only the best is refined, once, on all the rows. So
- * restarts cost seedings of init_size rows, not refinements. (scikit-learn
- * draws a fresh init subsample for each seeding and scores all of them on a
- * separate validation batch; here the one subsample serves both, which makes
- * the scores comparable and costs no extra pass.)
+ * `restarts` k-means++ seedings are made on it, each refined there by Lloyd
+ * and the moves and scored by its inertia on that subsample, and only the
+ * best is refined, once, on all the rows: mini-batch steps (per-center
+ * learning rate from counts, reassignment of starving centers, early stop on
+ * the smoothed batch inertia, as scikit-learn's). So restarts cost work on
+ * init_size rows, not refinements.
+ * (scikit-learn draws a fresh init subsample for each seeding and scores all
+ * of them on a separate validation batch; here the one subsample serves
+ * both, which makes the scores comparable and costs no extra pass.)
  *
  * Either way the same seed, input and BLAS thread count (kmeans_set_threads)
  * give bitwise the same centers.
@@ -124,9 +135,11 @@ int kmeans_iterations(const Kmeans *kmeans);   /* of the kept (best) fit */
 
 /*
  * Inertia of the kept seeding on the rows it was seeded from: after
- * kmeans_seed_plus_plus, all the rows given; after a mini-batch kmeans_fit,
- * the init subsample (the score the restarts were compared by); after a
- * Lloyd kmeans_fit, all the rows, for the kept restart. 0 before any seeding.
+ * kmeans_seed_plus_plus, all the rows given (of the seeds themselves); after
+ * a mini-batch kmeans_fit, the init subsample's inertia under the kept
+ * restart's centers once refined there (the score the restarts were compared
+ * by); after a Lloyd kmeans_fit, all the rows, for the kept restart's seeds.
+ * 0 before any seeding.
  */
 double kmeans_seed_inertia(const Kmeans *kmeans);
 
@@ -150,13 +163,16 @@ void kmeans_set_threads(int threads);
  * receives the inertia of each Lloyd assignment pass in order, each computed
  * against the centers used for that assignment; `length` counts the passes
  * (it may exceed capacity: only the first capacity are stored; mini-batch
- * refines record no passes). In kmeans_fit the trace describes the last
- * restart. The caller owns the trace and keeps it alive while it is set;
+ * refines record no passes). In kmeans_fit the trace describes the first
+ * Lloyd refinement of the last restart (not the refinements after its
+ * split-and-merge moves).
+ * The caller owns the trace and keeps it alive while it is set;
  * NULL unsets it.
  *
- * Notes on the other calls: kmeans_iterations counts Lloyd center updates,
- * or for mini-batch passes over the data, ceil(steps * batch_size / rows),
- * as scikit-learn's n_iter_. For mini-batch, kmeans_fit seeds from a random
+ * Notes on the other calls: kmeans_iterations counts Lloyd center updates
+ * (those after kept split-and-merge moves included), or for mini-batch
+ * passes over the data, ceil(steps * batch_size / rows), as scikit-learn's
+ * n_iter_. For mini-batch, kmeans_fit seeds from a random
  * subsample of max(3 * batch_size, 3 * k) rows (scikit-learn's init_size);
  * kmeans_seed_plus_plus always seeds from all the rows given.
  */

@@ -12,7 +12,8 @@ if [ "${1:-}" = "--test" ]; then
     # python3-numpy, python3-scipy: the closed-loop benchmark's simulator and
     # refit (tests/bench/loop.py, make test-loop and make bench-loop).
     # prometheus: promtool checks the --metrics-file output.
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy prometheus"
+    # python3-sklearn: the reference side of `make bench-clusters` (tests/bench/clusters.py).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy prometheus python3-sklearn"
 fi
 
 missing=""

@@ -234,6 +234,102 @@ static void test_minibatch_cosine_recovers_directions(void **state)
     check_recovers_blobs(KMEANS_MINIBATCH, KMEANS_COSINE);
 }
 
+/* Whether every cluster holds rows of one true blob only (so every pair inside a cluster does). */
+static int clusters_are_pure(const int32_t *labels, const int32_t *truth, size_t rows, int k)
+{
+    int32_t *blob_of = malloc((size_t)k * sizeof *blob_of);
+    int pure = 1;
+    assert_non_null(blob_of);
+    for (int c = 0; c < k; c++)
+        blob_of[c] = -1;
+    for (size_t i = 0; i < rows && pure; i++) {
+        if (blob_of[labels[i]] < 0)
+            blob_of[labels[i]] = truth[i];
+        pure = blob_of[labels[i]] == truth[i];
+    }
+    free(blob_of);
+    return pure;
+}
+
+/*
+ * Well-separated blobs (centers about 8 apart, rows about 4 from each
+ * other inside a blob): k-means++ sometimes seeds two centers in one blob
+ * and none in another, and Lloyd or mini-batch steps then keep two blobs
+ * under one center. Every fit, for every seed, algorithm and metric, must
+ * find the blobs: no cluster holds rows of two blobs.
+ */
+static void test_separated_blobs_give_pure_clusters(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    KmeansMetric metrics[] = {KMEANS_EUCLIDEAN, KMEANS_COSINE};
+    int impure = 0, fits = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        make_blobs(&blobs, 3000, 32, 20, 1.0, 0.5, 0, 100 + seed);
+        for (size_t m = 0; m < 2; m++) {
+            if (metrics[m] == KMEANS_COSINE)
+                kmeans_normalize_rows(blobs.data, blobs.rows, blobs.dim);
+            for (size_t a = 0; a < 2; a++) {
+                KmeansOptions options = options_for(algorithms[a], metrics[m], blobs.k);
+                Kmeans *kmeans = fit(&options, blobs.data, blobs.rows, blobs.dim, seed);
+                int32_t *labels = labels_of(kmeans, blobs.data, blobs.rows, NULL);
+                fits++;
+                if (!clusters_are_pure(labels, blobs.truth, blobs.rows, blobs.k)) {
+                    impure++;
+                    print_message("seed %d, %s, %s: a cluster holds two blobs (ARI %.4f)\n",
+                                  (int)seed, algorithms[a] == KMEANS_LLOYD ? "lloyd" : "minibatch",
+                                  metrics[m] == KMEANS_COSINE ? "cosine" : "euclidean",
+                                  adjusted_rand_index(labels, blobs.k, blobs.truth, blobs.k,
+                                                      blobs.rows));
+                }
+                free(labels);
+                kmeans_free(kmeans);
+            }
+        }
+        free_blobs(&blobs);
+    }
+    if (impure > 0)
+        fail_msg("%d of %d fits merged two blobs", impure, fits);
+}
+
+/*
+ * On overlapping blobs (centers N(0, 0.3^2) per coordinate, rows N(0, 1)
+ * around them, as in issue 15) mini-batch's objective, measured on all the
+ * rows, stays within 4.5% of Lloyd's (3 full restarts), for both metrics and
+ * several seeds.
+ */
+static void test_minibatch_objective_close_to_lloyd(void **state)
+{
+    Blobs blobs;
+    (void)state;
+    KmeansMetric metrics[] = {KMEANS_EUCLIDEAN, KMEANS_COSINE};
+    double worst = 0.0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        make_blobs(&blobs, 8000, 48, 12, 0.3, 1.0, 0, 200 + seed);
+        for (size_t m = 0; m < 2; m++) {
+            if (metrics[m] == KMEANS_COSINE)
+                kmeans_normalize_rows(blobs.data, blobs.rows, blobs.dim);
+            KmeansOptions options = options_for(KMEANS_LLOYD, metrics[m], blobs.k);
+            Kmeans *lloyd = fit(&options, blobs.data, blobs.rows, blobs.dim, seed);
+            options.algorithm = KMEANS_MINIBATCH;
+            Kmeans *minibatch = fit(&options, blobs.data, blobs.rows, blobs.dim, seed);
+            double ratio = kmeans_inertia(minibatch) / kmeans_inertia(lloyd);
+            print_message("seed %d, %s: mini-batch inertia %.6g, %+.2f%% against Lloyd's %.6g\n",
+                          (int)seed, metrics[m] == KMEANS_COSINE ? "cosine" : "euclidean",
+                          kmeans_inertia(minibatch), 100.0 * (ratio - 1.0),
+                          kmeans_inertia(lloyd));
+            if (ratio > worst)
+                worst = ratio;
+            kmeans_free(lloyd);
+            kmeans_free(minibatch);
+        }
+        free_blobs(&blobs);
+    }
+    if (worst > 1.045)
+        fail_msg("mini-batch inertia up to %.2f%% above Lloyd's", 100.0 * (worst - 1.0));
+}
+
 static void test_same_seed_same_clusters(void **state)
 {
     Blobs blobs;
@@ -842,6 +938,8 @@ int main(void)
         cmocka_unit_test(test_minibatch_euclidean_recovers_blobs),
         cmocka_unit_test(test_lloyd_cosine_recovers_directions),
         cmocka_unit_test(test_minibatch_cosine_recovers_directions),
+        cmocka_unit_test(test_separated_blobs_give_pure_clusters),
+        cmocka_unit_test(test_minibatch_objective_close_to_lloyd),
         cmocka_unit_test(test_same_seed_same_clusters),
         cmocka_unit_test(test_more_restarts_never_worse),
         cmocka_unit_test(test_seed_inertia_is_the_seeded_centers_inertia),
