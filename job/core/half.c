@@ -1,9 +1,11 @@
 #include "core/half.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HALF_HAVE_F16C 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -66,13 +68,35 @@ __attribute__((target("avx,f16c"))) static void decode_f16c(const unsigned char 
 }
 #endif
 
+#ifdef HALF_HAVE_F16C
+/*
+ * F16C, and AVX with its registers enabled by the OS (which
+ * __builtin_cpu_supports("avx") checks). clang has no "f16c" for
+ * __builtin_cpu_supports, so that bit comes from CPUID leaf 1.
+ */
+static bool cpu_has_f16c(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx") || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return false;
+    return (ecx & bit_F16C) != 0;
+}
+#endif
+
 bool half_path_available(HalfPath path)
 {
     if (path == HALF_PATH_PORTABLE)
         return true;
 #ifdef HALF_HAVE_F16C
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    /* Asked once: CPUID costs a trip to the hypervisor on a virtual machine. */
+    static atomic_int known = -1;
+    int has = atomic_load_explicit(&known, memory_order_relaxed);
+    if (has < 0) {
+        has = cpu_has_f16c();
+        atomic_store_explicit(&known, has, memory_order_relaxed);
+    }
+    return has == 1;
 #else
     return false;
 #endif
@@ -93,7 +117,6 @@ void half_decode_path(HalfPath path, const unsigned char *bytes, size_t count, H
 
 void half_decode(const unsigned char *bytes, size_t count, HalfOrder order, float *out)
 {
-    /* __builtin_cpu_supports reads a word set once at start-up: cheap per call. */
     half_decode_path(half_path_available(HALF_PATH_F16C) ? HALF_PATH_F16C : HALF_PATH_PORTABLE,
                      bytes, count, order, out);
 }

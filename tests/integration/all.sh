@@ -3,7 +3,7 @@
 # and prints one total line.
 set -uo pipefail
 cd "$(dirname "$0")"
-passed=0 failed=0 status=0
+passed=0 failed=0 skipped=0 status=0
 # Every suite here is part of `make test`, run.sh first; lib.sh is their
 # library and valgrind.sh runs from `make test-valgrind`.
 suites="run.sh $(ls *.sh | grep -vxE 'all\.sh|lib\.sh|run\.sh|valgrind\.sh' | tr '\n' ' ')"
@@ -15,8 +15,11 @@ for suite in $suites; do
     [ -n "$line" ] || { status=1; failed=$((failed + 1)); echo "$suite: no result line"; }
     passed=$((passed + $(echo "${line:-0 passed}" | awk '{print $1}')))
     failed=$((failed + $(echo "${line:-0 passed, 0 failed}" | awk '{print $3}')))
+    # a suite whose prerequisite is missing (pgvector) reports its tests skipped
+    skip_line=$(grep -E '^[0-9]+ skipped$' /tmp/pairpick-suite.$$ | tail -1)
+    skipped=$((skipped + $(echo "${skip_line:-0 skipped}" | awk '{print $1}')))
 done
 rm -f /tmp/pairpick-suite.$$
 echo
-echo "integration: $passed passed, $failed failed"
+echo "integration: $passed passed, $failed failed$([ "$skipped" -eq 0 ] || echo ", $skipped skipped")"
 exit "$status"

@@ -87,6 +87,23 @@ run_tests() {
     [ "$FAILED" -eq 0 ]
 }
 
+# Reports each test function named on the command line (or all test_*) as
+# skipped, with the reason, and the result lines all.sh adds up: skipped
+# tests never count as passed.
+skip_tests() { # reason [test_name ...]
+    local reason=$1 skipped=0
+    shift
+    tests=${*:-$(declare -F | awk '{print $3}' | grep '^test_')}
+    for test in $tests; do
+        echo "SKIP $test ($reason)"
+        skipped=$((skipped + 1))
+    done
+    echo
+    echo "0 passed, 0 failed"
+    echo "$skipped skipped"
+    rm -rf "$WORK"
+}
+
 # A config file in $WORK from a here-document; prints its path.
 write_config() { # name
     cat >"$WORK/$1.yaml"
