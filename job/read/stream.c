@@ -35,6 +35,7 @@ static const char type_owner_sql[] =
 typedef struct {
     EmbeddingFormat format;
     bool readable;
+    bool pgvector;   /* owned by pgvector (sparsevec ...): a cast to vector reads it */
     char name[128];
 } EmbeddingType;
 
@@ -77,7 +78,7 @@ int stream_set_copy_parameters(Db *db, const Plan *plan, Error *err)
 }
 
 /* ERR_CONFIG for an embedding column of a type we cannot read, with a cast to suggest. */
-static int embedding_type_error(const Plan *plan, const char *type_name, Error *err)
+static int embedding_type_error(const Plan *plan, const EmbeddingType *type, Error *err)
 {
     /* embedding_sql is "(expression as written)" */
     const char *column = "your_column";
@@ -89,8 +90,8 @@ static int embedding_type_error(const Plan *plan, const char *type_name, Error *
     return error_set(err, ERR_CONFIG,
                      "source.embedding has a type (%s) pairpick cannot read; expected real[], "
                      "double precision[], bytea, or pgvector's vector or halfvec"
-                     "\nHINT: cast it to one of them, e.g. \"embedding: %.*s::real[]\"",
-                     type_name, column_length, column);
+                     "\nHINT: cast it to one of them, e.g. \"embedding: %.*s::%s\"",
+                     type->name, column_length, column, type->pgvector ? "vector" : "real[]");
 }
 
 /* A type that is not built in: pgvector's vector or halfvec, or one we cannot read. */
@@ -107,6 +108,7 @@ static int extension_type(Db *db, uint32_t oid, EmbeddingType *type, Error *err)
     if (db_result_rows(result) == 1) {
         const char *name = db_result_value(result, 0, 0);
         bool pgvector = strcmp(db_result_value(result, 0, 1), PGVECTOR_EXTENSION) == 0;
+        type->pgvector = pgvector;
         snprintf(type->name, sizeof type->name, "%s", db_result_value(result, 0, 2));
         if (pgvector && strcmp(name, "vector") == 0) {
             type->format = EMBEDDING_VECTOR;
@@ -151,7 +153,7 @@ static int describe_embedding(Db *db, const Plan *plan, EmbeddingType *type, Err
         code = extension_type(db, oid, type, err);
     }
     if (code == ERR_OK && !type->readable)
-        code = embedding_type_error(plan, type->name, err);
+        code = embedding_type_error(plan, type, err);
     return code;
 }
 

@@ -271,6 +271,7 @@ test_check_and_unreadable_types() {
     expect_grep "source.embedding has a type (pgv.sparsevec) pairpick cannot read" "$WORK/err"
     pp run "$cfg" --dry-run; expect_status 78
     expect_grep "pgvector's vector or halfvec" "$WORK/err"
+    expect_grep "embedding: e_vec::pgv.sparsevec::vector" "$WORK/err"
 }
 
 if [ ! -e "$PGVECTOR_CONTROL" ]; then
