@@ -64,6 +64,9 @@ __attribute__((target("avx,f16c"))) static void decode_f16c(const unsigned char 
             words = _mm_or_si128(_mm_slli_epi16(words, 8), _mm_srli_epi16(words, 8));
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(words));
     }
+    /* Clean upper halves before SSE code runs again (the caller's is not
+     * VEX-encoded): a dirty state makes each SSE instruction after it slow. */
+    _mm256_zeroupper();
     decode_portable(bytes + 2 * i, count - i, order, out + i);
 }
 #endif
