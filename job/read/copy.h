@@ -14,7 +14,8 @@
  * it gets the decoded embedding when the Images keeps none (bounded memory).
  *
  * It takes arbitrary bytes in any chunking: malformed input is an ERR_DATA
- * error, never an over-read. It does not connect, query or start threads
+ * error, never an over-read; a bytea embedding that holds pgvector's send
+ * format (vector_send(...) written as the embedding) is ERR_CONFIG. It does not connect, query or start threads
  * (read/stream.h drives it over one connection, read/parallel.h over
  * several). The caller owns the Images and the contexts in StreamOptions;
  * the parser owns only its own buffers (copy_parser_free).
