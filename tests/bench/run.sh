@@ -385,8 +385,8 @@ if [ "$PGVECTOR" -ne 0 ]; then
                  score_variance float8, created_at timestamptz, topic text, clip_embedding $type($D));
              ALTER TABLE bench.images_$type ALTER clip_embedding SET STORAGE EXTERNAL;
              INSERT INTO bench.images_$type SELECT job_uuid, score, score_variance, created_at, topic,
-                 clip_embedding::$type FROM bench.images;
-             VACUUM (FREEZE, ANALYZE) bench.images_$type;" >/dev/null
+                 clip_embedding::$type FROM bench.images;" >/dev/null
+        sql "VACUUM (FREEZE, ANALYZE) bench.images_$type" >/dev/null
         sed -e "s/table: bench.images\$/table: bench.images_$type/" \
             -e "s/^job: bench-embedding\$/job: bench-embedding-$type/" \
             -e "s/table: bench.pp_embedding_pairs\$/table: bench.pp_embedding_$type/" \
