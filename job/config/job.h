@@ -24,6 +24,8 @@ typedef enum {
 
 typedef enum { BINNING_QUANTILE, BINNING_FIXED } Binning;
 typedef enum { BAD_ROW_ERROR, BAD_ROW_SKIP } BadRowPolicy;
+/* What a bytea embedding holds: little-endian float32 or float16 values. */
+typedef enum { EMBEDDING_BYTES_FLOAT32, EMBEDDING_BYTES_FLOAT16 } EmbeddingBytes;
 
 /* An optional bound: `set` is false when the key was absent. */
 typedef struct {
@@ -64,11 +66,12 @@ typedef struct JobConfig {
         char *score;       /* required for by: score and [embedding, score] */
         char *variance;
         char *date;
-        char *embedding;   /* a column name or an expression, e.g. "vec::real[]" */
+        char *embedding;   /* a column or an expression: real[], pgvector's vector ... */
         char *category;    /* required for by: category */
         char *image_path;  /* a column, or a template containing "{id}" */
         char *image_root;  /* folder that relative image paths start from */
         int embedding_dim; /* 0: read from the data */
+        EmbeddingBytes embedding_format; /* what a bytea embedding holds; default float32 */
         BadRowPolicy on_bad_row; /* default BAD_ROW_SKIP */
     } source;
 

@@ -15,12 +15,15 @@
 _Static_assert(sizeof(StrategyBy) == sizeof(int), "enum size");
 _Static_assert(sizeof(Binning) == sizeof(int), "enum size");
 _Static_assert(sizeof(BadRowPolicy) == sizeof(int), "enum size");
+_Static_assert(sizeof(EmbeddingBytes) == sizeof(int), "enum size");
 _Static_assert(sizeof(KmeansAlgorithm) == sizeof(int), "enum size");
 _Static_assert(sizeof(KmeansMetric) == sizeof(int), "enum size");
 _Static_assert(sizeof(InformPrefer) == sizeof(int), "enum size");
 
 static const Choice bad_row_choices[] = {
     {"error", BAD_ROW_ERROR}, {"skip", BAD_ROW_SKIP}, {NULL, 0}};
+static const Choice embedding_bytes_choices[] = {
+    {"float32", EMBEDDING_BYTES_FLOAT32}, {"float16", EMBEDDING_BYTES_FLOAT16}, {NULL, 0}};
 static const Choice binning_choices[] = {
     {"quantile", BINNING_QUANTILE}, {"fixed", BINNING_FIXED}, {NULL, 0}};
 static const Choice algorithm_choices[] = {
@@ -89,6 +92,7 @@ const KeySpec schema_table[] = {
     STRING("source.image_path", source.image_path, NULL, 0),
     STRING("source.image_root", source.image_root, NULL, 0),
     INTEGER("source.embedding_dim", KEY_INT, source.embedding_dim, NULL, 1, 65536),
+    ENUM("source.embedding_format", source.embedding_format, "float32", embedding_bytes_choices),
     ENUM("source.on_bad_row", source.on_bad_row, "skip", bad_row_choices),
 
     SECTION("filters"),

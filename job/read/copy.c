@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
+
 /* Type OIDs of the array elements an embedding may hold. */
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
@@ -14,6 +16,8 @@
 #define TUPLE_FIELDS_MAX 8
 /* ndim, has-nulls flag, element type, then one dimension's length and lower bound. */
 #define ARRAY_HEADER_BYTES 20
+/* pgvector's send format: uint16 dimension, uint16 unused (always 0). */
+#define PGVECTOR_HEADER_BYTES 4
 
 static const char signature[11] = "PGCOPY\n\377\r\n\0";
 
@@ -24,6 +28,7 @@ struct CopyParser {
     bool has_score, has_variance, has_category, has_embedding;
     bool id_uuid;                 /* ids arrive as 16-byte binary uuids */
     bool header_done, trailer_seen;
+    bool bytea_checked;           /* the first bytea embedding was checked for vector_send */
     char *pending;                /* bytes of an incomplete tuple */
     size_t pending_length, pending_capacity;
     uint64_t offset;              /* bytes consumed, for messages */
@@ -54,9 +59,12 @@ typedef enum { EMB_OK, EMB_BAD, EMB_DIM } EmbeddingOutcome;
 
 /* How an embedding field's elements are encoded. */
 typedef enum {
-    ELEMENTS_BYTEA,   /* packed little-endian float32 */
-    ELEMENTS_FLOAT4,  /* array elements: int32 length 4, big-endian float32 */
-    ELEMENTS_FLOAT8,  /* array elements: int32 length 8, big-endian float64 */
+    ELEMENTS_BYTEA,         /* packed little-endian float32 */
+    ELEMENTS_BYTEA_FLOAT16, /* packed little-endian float16 */
+    ELEMENTS_FLOAT4,        /* array elements: int32 length 4, big-endian float32 */
+    ELEMENTS_FLOAT8,        /* array elements: int32 length 8, big-endian float64 */
+    ELEMENTS_VECTOR,        /* packed big-endian float32 (pgvector's vector) */
+    ELEMENTS_HALFVEC,       /* packed big-endian float16 (pgvector's halfvec) */
 } ElementKind;
 
 /* An embedding field's elements, located and checked, not yet converted. */
@@ -185,12 +193,70 @@ static void reject(CopyParser *parser, const char *id, size_t id_length, RejectR
     }
 }
 
-/* A bytea of packed float32s; a length that is not a multiple of 4 holds none. */
-static void bytea_elements(const unsigned char *p, size_t length, Elements *elements)
+bool copy_bytea_is_pgvector_send(const unsigned char *p, size_t length, size_t *dim)
 {
-    elements->kind = ELEMENTS_BYTEA;
+    if (length < PGVECTOR_HEADER_BYTES + 2)
+        return false;
+    size_t declared = read_u16(p);
+    *dim = declared;
+    return declared > 0 && p[2] == 0 && p[3] == 0
+           && (length - PGVECTOR_HEADER_BYTES == 4 * declared
+               || length - PGVECTOR_HEADER_BYTES == 2 * declared);
+}
+
+int copy_pgvector_send_error(size_t dim, Error *err)
+{
+    return error_set(err, ERR_CONFIG,
+                     "source.embedding is a bytea holding pgvector's binary send format (a "
+                     "%zu-dimensional vector_send or halfvec_send), not packed floats"
+                     "\nHINT: name the vector or halfvec column itself (embedding: COLUMN); "
+                     "pairpick reads pgvector's types directly",
+                     dim);
+}
+
+/*
+ * A bytea of packed float32s (or float16s); a length that is not a
+ * multiple of the value's size holds none. The first one is checked for
+ * pgvector's send format: read as floats it would give a vector one or
+ * two longer than the real one, its first values garbage.
+ */
+static int bytea_elements(CopyParser *parser, const unsigned char *p, size_t length,
+                          Elements *elements, Error *err)
+{
+    size_t size = parser->options.embedding_format == EMBEDDING_BYTEA_FLOAT16 ? 2 : 4;
+    size_t dim;
+    if (!parser->bytea_checked) {
+        parser->bytea_checked = true;
+        if (copy_bytea_is_pgvector_send(p, length, &dim))
+            return copy_pgvector_send_error(dim, err);
+    }
+    elements->kind = size == 2 ? ELEMENTS_BYTEA_FLOAT16 : ELEMENTS_BYTEA;
     elements->first = p;
-    elements->count = length % 4 == 0 ? length / 4 : 0;
+    elements->count = length % size == 0 ? length / size : 0;
+    return ERR_OK;
+}
+
+/*
+ * pgvector's vector or halfvec in its binary send format: a uint16
+ * dimension, a uint16 that is always 0, then dim big-endian values of
+ * element_size bytes, which must fill the field exactly. A dimension of 0
+ * is no embedding (a bad row).
+ */
+static int pgvector_elements(const CopyParser *parser, const unsigned char *p, size_t length,
+                             size_t at, ElementKind kind, Elements *elements, Error *err)
+{
+    size_t element_size = kind == ELEMENTS_HALFVEC ? 2 : 4;
+    if (length < PGVECTOR_HEADER_BYTES)
+        return malformed(parser, at, "vector header too short", err);
+    size_t dim = read_u16(p);
+    if (read_u16(p + 2) != 0)
+        return malformed(parser, at, "vector with a nonzero unused field", err);
+    if (length - PGVECTOR_HEADER_BYTES != dim * element_size)
+        return malformed(parser, at, "vector length unlike its dimension", err);
+    elements->kind = kind;
+    elements->first = p + PGVECTOR_HEADER_BYTES;
+    elements->count = dim;
+    return ERR_OK;
 }
 
 /*
@@ -255,18 +321,32 @@ static int array_elements(const CopyParser *parser, const unsigned char *p, size
 static void convert_elements(const Elements *elements, float *out)
 {
     const unsigned char *e = elements->first;
-    if (elements->kind == ELEMENTS_BYTEA) {
+    switch (elements->kind) {
+    case ELEMENTS_BYTEA:
         for (size_t i = 0; i < elements->count; i++) {
             uint32_t bits = (uint32_t)e[4 * i] | (uint32_t)e[4 * i + 1] << 8
                             | (uint32_t)e[4 * i + 2] << 16 | (uint32_t)e[4 * i + 3] << 24;
             memcpy(&out[i], &bits, sizeof bits);
         }
-    } else if (elements->kind == ELEMENTS_FLOAT4) {
+        break;
+    case ELEMENTS_BYTEA_FLOAT16:
+        half_decode(e, elements->count, HALF_LITTLE_ENDIAN, out);
+        break;
+    case ELEMENTS_FLOAT4:
         for (size_t i = 0; i < elements->count; i++)
             out[i] = read_f4(e + 8 * i + 4);
-    } else {
+        break;
+    case ELEMENTS_FLOAT8:
         for (size_t i = 0; i < elements->count; i++)
             out[i] = (float)read_f8(e + 12 * i + 4);
+        break;
+    case ELEMENTS_VECTOR:
+        for (size_t i = 0; i < elements->count; i++)
+            out[i] = read_f4(e + 4 * i);
+        break;
+    case ELEMENTS_HALFVEC:
+        half_decode(e, elements->count, HALF_BIG_ENDIAN, out);
+        break;
     }
 }
 
@@ -289,10 +369,21 @@ static int decode_embedding(CopyParser *parser, const unsigned char *p, size_t l
     Elements elements = {ELEMENTS_BYTEA, p, 0};
     int code = ERR_OK;
     *outcome = EMB_BAD;
-    if (parser->options.embedding_format == EMBEDDING_BYTEA)
-        bytea_elements(p, length, &elements);
-    else
+    switch (parser->options.embedding_format) {
+    case EMBEDDING_BYTEA:
+    case EMBEDDING_BYTEA_FLOAT16:
+        code = bytea_elements(parser, p, length, &elements, err);
+        break;
+    case EMBEDDING_VECTOR:
+        code = pgvector_elements(parser, p, length, at, ELEMENTS_VECTOR, &elements, err);
+        break;
+    case EMBEDDING_HALFVEC:
+        code = pgvector_elements(parser, p, length, at, ELEMENTS_HALFVEC, &elements, err);
+        break;
+    case EMBEDDING_ARRAY:
         code = array_elements(parser, p, length, at, &elements, err);
+        break;
+    }
     if (code != ERR_OK || elements.count == 0)
         return code;
     size_t dim = parser->scratch != NULL ? parser->scratch_dim : parser->images->dim;

@@ -5,7 +5,8 @@
  * row's fields land straight in an Images (no per-row result objects, no
  * per-row allocations): the id (text, or 16 raw bytes for a uuid), float8
  * score and variance, the category, and the embedding from a real[] or
- * float8[] array or a bytea of little-endian float32. Rows that cannot be
+ * float8[] array, pgvector's vector or halfvec (their binary send format),
+ * or a bytea of little-endian float32 or float16. Rows that cannot be
  * used (NULL id, NULL or non-finite score where the strategy needs one,
  * NULL category, missing or malformed embedding, a dimension unlike the
  * first row's, a duplicate id) are skipped, counted by reason and handed to
@@ -13,7 +14,8 @@
  * it gets the decoded embedding when the Images keeps none (bounded memory).
  *
  * It takes arbitrary bytes in any chunking: malformed input is an ERR_DATA
- * error, never an over-read. It does not connect, query or start threads
+ * error, never an over-read; a bytea embedding that holds pgvector's send
+ * format (vector_send(...) written as the embedding) is ERR_CONFIG. It does not connect, query or start threads
  * (read/stream.h drives it over one connection, read/parallel.h over
  * several). The caller owns the Images and the contexts in StreamOptions;
  * the parser owns only its own buffers (copy_parser_free).
@@ -35,7 +37,7 @@ typedef enum {
     REJECT_NONFINITE_SCORE,
     REJECT_NULL_CATEGORY,
     REJECT_NULL_EMBEDDING,
-    REJECT_BAD_EMBEDDING,   /* NULL element, NaN or Inf, not one-dimensional */
+    REJECT_BAD_EMBEDDING,   /* NULL element, NaN or Inf, not one-dimensional, empty */
     REJECT_DIM_MISMATCH,
     REJECT_DUPLICATE_ID,
     REJECT_REASON_COUNT
@@ -44,7 +46,26 @@ typedef enum {
 /* A short name for a reason: "null_score", "dim_mismatch" ... */
 const char *stream_reject_name(RejectReason reason);
 
-typedef enum { EMBEDDING_ARRAY, EMBEDDING_BYTEA } EmbeddingFormat;
+/* How the embedding field is encoded; the stream learns it by describing the query. */
+typedef enum {
+    EMBEDDING_ARRAY,         /* real[] or double precision[] */
+    EMBEDDING_BYTEA,         /* bytea of little-endian float32 */
+    EMBEDDING_BYTEA_FLOAT16, /* bytea of little-endian float16 (source.embedding_format) */
+    EMBEDDING_VECTOR,        /* pgvector's vector: uint16 dim, uint16 0, big-endian float4 */
+    EMBEDDING_HALFVEC        /* pgvector's halfvec: the same header, big-endian float16 */
+} EmbeddingFormat;
+
+/*
+ * Whether a bytea value of `length` bytes at p is pgvector's binary send
+ * format (what vector_send or halfvec_send return) rather than packed
+ * floats: a big-endian dimension d > 0, two zero bytes, then 4d or 2d
+ * bytes. Packed float32s would have to start with a subnormal below 1e-40
+ * followed by the right length to look so.
+ */
+bool copy_bytea_is_pgvector_send(const unsigned char *p, size_t length, size_t *dim);
+
+/* ERR_CONFIG for a bytea embedding that holds pgvector's send format, with the fix. */
+int copy_pgvector_send_error(size_t dim, Error *err);
 
 /* How rows are parsed and where they go; shared by the parser and both drivers. */
 typedef struct StreamOptions {

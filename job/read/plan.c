@@ -250,6 +250,7 @@ static void select_list(const JobConfig *config, const Columns *columns, Plan *p
     plan->has_variance = columns->variance != NULL;
     plan->has_category = columns->category != NULL && config->strategy.by == STRATEGY_CATEGORY;
     plan->has_embedding = needs_embedding && config->source.embedding != NULL;
+    plan->embedding_float16 = config->source.embedding_format == EMBEDDING_BYTES_FLOAT16;
 
     text_append(select, "SELECT source.%s::text", columns->id);
     plan->column_count = 1;
@@ -266,9 +267,9 @@ static void select_list(const JobConfig *config, const Columns *columns, Plan *p
         plan->column_count++;
     }
     if (plan->has_embedding) {
-        /* An expression on purpose: pgvector columns are read as
-         * "embedding::real[]". Its type is checked when the run describes
-         * the query. */
+        /* Selected as it is, never cast: a pgvector column streams in its
+         * own binary format (half or less the bytes of real[]). The type is
+         * checked when the run describes the query. */
         text_append(select, ", (%s)", config->source.embedding);
         plan->column_count++;
     }

@@ -7,8 +7,10 @@
  *
  * The SELECT returns, in this order: id::text (the id as it is when
  * plan_use_uuid_ids says it is a uuid), then score::float8,
- * variance::float8, category::text and the embedding expression, each only
- * when the config names it (the `has_*` flags say which). Rows with NULL
+ * variance::float8, category::text and the embedding expression as it is
+ * (real[], double precision[], bytea, or pgvector's vector or halfvec: the
+ * stream describes it), each only when the config names it (the `has_*`
+ * flags say which). Rows with NULL
  * scores are kept so the stream can count them.
  *
  * It does not connect or execute anything. plan_build fills a caller-owned
@@ -49,6 +51,7 @@ typedef struct Plan {
     int column_count;
     bool has_score, has_variance, has_category, has_embedding;
     bool id_uuid;          /* the id column streams as a binary uuid (16 bytes) */
+    bool embedding_float16; /* a bytea embedding holds float16s (source.embedding_format) */
 } Plan;
 
 /*

@@ -24,7 +24,8 @@
 /*
  * Runs the plan's COPY on db (inside the caller's transaction) into images.
  * Describes the query first to learn the embedding column's type: real[],
- * float8[] or bytea; any other type is ERR_CONFIG with a hint.
+ * float8[], bytea, or pgvector's vector or halfvec (known by their names and
+ * owning extension); any other type is ERR_CONFIG with a hint.
  */
 int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *images,
                 StreamStats *stats, Error *err);
@@ -36,10 +37,26 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
  */
 int stream_describe_id(Db *db, Plan *plan, Error *err);
 
-/* The embedding column's type, from a described (unexecuted) query. */
+/*
+ * The embedding column's type, from a described (unexecuted) query: the
+ * built-in ones by OID, any other by its name and the extension that owns
+ * it (one catalog query). A bytea is float16 when the plan says so.
+ */
 int stream_describe_embedding(Db *db, const Plan *plan, EmbeddingFormat *format, Error *err);
 
-/* The embedding dimension of the first selected row that has one (0: none). */
+/*
+ * For `pairpick check --db`: the embedding column's type as a user reads it
+ * ("vector", "halfvec", "real[]", "bytea (little-endian float32)" ...) into
+ * name (size bytes, 128 hold any). ERR_CONFIG for a
+ * type pairpick cannot read, and for a bytea whose first value is
+ * pgvector's send format (vector_send(...) written as the embedding).
+ */
+int stream_embedding_type_name(Db *db, const Plan *plan, char *name, size_t size, Error *err);
+
+/*
+ * The embedding dimension of the first selected row that has one (0: none).
+ * ERR_CONFIG when that row's bytea is pgvector's send format.
+ */
 int stream_probe_dim(Db *db, const Plan *plan, EmbeddingFormat format, size_t *dim, Error *err);
 
 /*

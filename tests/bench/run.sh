@@ -9,6 +9,10 @@
 #       for both paths (tests/bench/reference.py);
 #   (e) one Lloyd iteration of pairpick's k-means against one cblas_sgemm of
 #       the same shape, N x D times D x k (tests/bench/lloyd.c);
+#   (g) pgvector (when installed: make deps-test): vector and halfvec copies of
+#       the table; psql binary COPY of each column's SELECT (single, and two
+#       in parallel) and pairpick's embedding run on each, side by side with
+#       real[], against issue 17's targets (BENCH_PGVECTOR=0 skips it);
 #   (f) at BENCH_LARGE_N rows (default 1,000,000; 900,000 after filters): an
 #       unbounded embedding run against a bounded one (memory_limit 1GB), their
 #       cluster agreement (ARI of the --labels-file outputs), and the score path
@@ -37,6 +41,8 @@
 #   BENCH_LARGE=1         0 skips the large-N part (f)
 #   BENCH_LARGE_N=1000000 rows of the large-N part
 #   BENCH_LARGE_LIMIT=1GB resources.memory_limit of its bounded run
+#   BENCH_PGVECTOR=1      0 skips the pgvector part (g); it is skipped anyway,
+#                         with a note, when pgvector is not installed
 #   LLOYD=build/bench/lloyd
 #   PAIRPICK=build/pairpick
 set -euo pipefail
@@ -58,6 +64,8 @@ LLOYD_REPEAT=${BENCH_LLOYD_REPEAT:-5}
 LARGE=${BENCH_LARGE:-1}
 LARGE_N=${BENCH_LARGE_N:-1000000}
 LARGE_LIMIT=${BENCH_LARGE_LIMIT:-1GB}
+PGVECTOR=${BENCH_PGVECTOR:-1}
+PGVECTOR_CONTROL=${PGVECTOR_CONTROL:-/usr/share/postgresql/15/extension/vector.control}
 LLOYD=${LLOYD:-$ROOT/build/bench/lloyd}
 PYTHON=/usr/bin/python3 # not a pyenv shim: Debian's python with Debian's packages
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -70,7 +78,7 @@ log() {
     printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
-for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER LLOYD_REPEAT LARGE LARGE_N; do
+for var in N D K PAIRS SCORE_PAIRS REPEAT PY_REPEAT SEED FILTER LLOYD_REPEAT LARGE LARGE_N PGVECTOR; do
     [[ ${!var} =~ ^[0-9]+$ ]] || die "BENCH_$var must be a non-negative integer, got '${!var}'"
 done
 [ "$N" -ge 1000 ] || die "BENCH_N must be >= 1000"
@@ -358,6 +366,66 @@ for rep in $(seq 1 "$REPEAT"); do
         "$PAIRPICK" run "$CONF/bench-score.yaml" --run-id "bench-score-$rep"
 done
 
+# ---- 4b. pgvector: the same rows as vector and as halfvec ------------------------------
+# Copies of bench.images whose clip_embedding is vector(D) or halfvec(D): the
+# psql COPY of each SELECT (the wire's floor: single, and two in parallel as
+# pairpick's two workers read) and pairpick's embedding run on each, in the
+# same run as real[]'s. Reported by pgvector_report below.
+PGVECTOR_RECORDS="$TMP/pgvector.tsv"
+: >"$PGVECTOR_RECORDS"
+if [ "$PGVECTOR" -ne 0 ] && [ ! -e "$PGVECTOR_CONTROL" ]; then
+    log "pgvector: not installed (make deps-test installs it): the vector and halfvec part is skipped"
+    PGVECTOR=0
+fi
+if [ "$PGVECTOR" -ne 0 ]; then
+    sql "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+    for type in vector halfvec; do
+        log "pgvector: copying the table as $type($D)"
+        sql "CREATE UNLOGGED TABLE bench.images_$type (job_uuid uuid, score float8,
+                 score_variance float8, created_at timestamptz, topic text, clip_embedding $type($D));
+             ALTER TABLE bench.images_$type ALTER clip_embedding SET STORAGE EXTERNAL;
+             INSERT INTO bench.images_$type SELECT job_uuid, score, score_variance, created_at, topic,
+                 clip_embedding::$type FROM bench.images;" >/dev/null
+        sql "VACUUM (FREEZE, ANALYZE) bench.images_$type" >/dev/null
+        sed -e "s/table: bench.images\$/table: bench.images_$type/" \
+            -e "s/^job: bench-embedding\$/job: bench-embedding-$type/" \
+            -e "s/table: bench.pp_embedding_pairs\$/table: bench.pp_embedding_$type/" \
+            "$CONF/bench-embedding.yaml" >"$CONF/bench-embedding-$type.yaml"
+        "$PAIRPICK" explain "$CONF/bench-embedding-$type.yaml" >"$TMP/explain-$type.txt" \
+            || die "pairpick explain $CONF/bench-embedding-$type.yaml failed"
+        "$PYTHON" "$BENCH_DIR/report.py" literal-sql "$TMP/explain-$type.txt" | uuid_as_is \
+            >"$TMP/select-$type.sql"
+        "$PAIRPICK" migrate "$CONF/bench-embedding-$type.yaml" >/dev/null 2>"$TMP/migrate-$type.err" \
+            || { cat "$TMP/migrate-$type.err" >&2; die "pairpick migrate ($type) failed"; }
+        select_type=$(cat "$TMP/select-$type.sql")
+        bytes_type=$(psql -X -q -v ON_ERROR_STOP=1 -c "COPY ($select_type) TO STDOUT (FORMAT binary)" | wc -c)
+        printf '%s\t%s\t%s\n' "$type" "$bytes_type" \
+            "$(sql "SELECT pg_total_relation_size('bench.images_$type')")" >>"$PGVECTOR_RECORDS"
+        log "pgvector: $type SELECT streams $((bytes_type / 1048576)) MB"
+    done
+    printf '%s\t%s\t%s\n' real "$bytes_emb" "$table_bytes" >>"$PGVECTOR_RECORDS"
+    # Interleaved, so that a change in the machine's load falls on every column alike.
+    for rep in $(seq 1 "$REPEAT"); do
+        for type in real vector halfvec; do
+            if [ "$type" = real ]; then
+                select_type=$SELECT_EMB config="$CONF/bench-embedding.yaml" output=bench.pp_embedding_pairs
+            else
+                select_type=$(cat "$TMP/select-$type.sql")
+                config="$CONF/bench-embedding-$type.yaml" output=bench.pp_embedding_$type
+            fi
+            log "pgvector: $type, psql COPY and pairpick embedding run, $rep of $REPEAT"
+            measure "pgv_copy_$type" "$rep" /dev/null psql -X -q -v ON_ERROR_STOP=1 \
+                -c "COPY ($select_type) TO STDOUT (FORMAT binary)"
+            measure_parallel "pgv_copy2_$type" "$rep" "$(half "$select_type" 0)" "$(half "$select_type" 1)"
+            sql "TRUNCATE $output" >/dev/null
+            measure "pgv_pairpick_$type" "$rep" "$TMP/runs/pgv_pairpick_$type.$rep.json" \
+                "$PAIRPICK" run "$config" --run-id "bench-pgv-$type-$rep"
+        done
+    done
+    # done with: the page cache goes back to the rest of the benchmark
+    sql "DROP TABLE bench.images_vector, bench.images_halfvec" >/dev/null
+fi
+
 # ---- 5. the prototype's Python pipeline -------------------------------------------
 for rep in $(seq 1 "$PY_REPEAT"); do
     log "Python reference, embedding, $rep of $PY_REPEAT"
@@ -519,3 +587,76 @@ openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
     --load "$load_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
     --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)" \
     --lloyd "$LLOYD_JSON" "${large_args[@]}"
+
+# ---- 9. pgvector: the table of part 4b and issue 17's targets ----------------------------
+if [ "$PGVECTOR" -ne 0 ]; then
+    "$PYTHON" - "$RECORDS" "$PGVECTOR_RECORDS" "$REPEAT" "${OUT%.json}-pgvector.json" <<'PY'
+import json, statistics, sys
+
+records_path, sizes_path, repeat, out_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+runs = {}
+for line in open(records_path):
+    name, rep, t0, t1, rss, status, stdout, _ = line.rstrip("\n").split("\t")
+    if name.startswith("pgv_"):
+        runs.setdefault(name, []).append((float(t1) - float(t0), int(rss), int(status), stdout))
+sizes = {}
+for line in open(sizes_path):
+    column, stream, table = line.split()
+    sizes[column] = (int(stream), int(table))
+
+def median(name, index=0):
+    values = [r[index] for r in runs.get(name, []) if r[2] == 0]
+    return statistics.median(values) if values else float("nan")
+
+def read_stage(name):
+    values = []
+    for _, _, status, stdout in runs.get(name, []):
+        if status != 0:
+            continue
+        try:
+            line = open(stdout).read().strip().splitlines()[-1]
+            values.append(json.loads(line)["stage_seconds"]["read"])
+        except (OSError, IndexError, KeyError, ValueError):
+            pass
+    return statistics.median(values) if values else float("nan")
+
+table = {}
+for column in ("real", "vector", "halfvec"):
+    table[column] = {
+        "stream_mb": sizes[column][0] / 1e6,
+        "table_mb": sizes[column][1] / 1e6,
+        "copy_s": median(f"pgv_copy_{column}"),
+        "copy2_s": median(f"pgv_copy2_{column}"),
+        "run_s": median(f"pgv_pairpick_{column}"),
+        "read_s": read_stage(f"pgv_pairpick_{column}"),
+        "rss_mb": median(f"pgv_pairpick_{column}", 1) / 1024,
+    }
+print()
+print(f"pgvector: the same rows as real[], vector and halfvec (medians of {repeat})")
+print(f"{'column':8} {'table MB':>9} {'stream MB':>10} {'psql COPY s':>12} {'2x COPY s':>10} "
+      f"{'run s':>8} {'read s':>8} {'read/2xCOPY':>12} {'peak RSS MB':>12}")
+for column, row in table.items():
+    print(f"{column:8} {row['table_mb']:9.0f} {row['stream_mb']:10.0f} {row['copy_s']:12.2f} "
+          f"{row['copy2_s']:10.2f} {row['run_s']:8.2f} {row['read_s']:8.2f} "
+          f"{row['read_s'] / row['copy2_s']:12.2f} {row['rss_mb']:12.0f}")
+targets = [
+    ("read stage on vector within 1.15x of two parallel psql COPYs",
+     table["vector"]["read_s"] / table["vector"]["copy2_s"], "<=", 1.15),
+    ("read stage on halfvec within 1.15x of two parallel psql COPYs",
+     table["halfvec"]["read_s"] / table["halfvec"]["copy2_s"], "<=", 1.15),
+    ("embedding run: real[] / vector", table["real"]["run_s"] / table["vector"]["run_s"], ">=", 2.5),
+    ("embedding run: real[] / halfvec", table["real"]["run_s"] / table["halfvec"]["run_s"], ">=", 4.0),
+    ("peak RSS: vector / real[]", table["vector"]["rss_mb"] / table["real"]["rss_mb"], "<=", 1.05),
+    ("peak RSS: halfvec / real[]", table["halfvec"]["rss_mb"] / table["real"]["rss_mb"], "<=", 1.05),
+]
+print()
+results = []
+for what, value, op, bound in targets:
+    met = value <= bound if op == "<=" else value >= bound
+    results.append({"target": what, "value": round(value, 3), "op": op, "bound": bound, "met": met})
+    print(f"{'PASS' if met else 'MISS'}  {what}: {value:.2f} (target {op} {bound})")
+with open(out_path, "w") as out:
+    json.dump({"columns": table, "targets": results}, out, indent=2)
+print(f"pgvector results: {out_path}")
+PY
+fi

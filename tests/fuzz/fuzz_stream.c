@@ -13,11 +13,15 @@
  *   byte 2  chunking: 0 feeds the stream whole; else bits 0-6 seed the
  *           sizes of the chunks (1 to 2 * seed bytes each) and bit 7
  *           reserves rows first, as a run does from its count query
+ *   byte 3  the embedding's encoding, bits 0-1: 0 as byte 0's bit 5 says
+ *           (real[]/float8[] or a float32 bytea), 1 pgvector's vector,
+ *           2 pgvector's halfvec, 3 a bytea of float16
  *   rest    the bytes of `COPY ... TO STDOUT (FORMAT binary)`
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 3)
+    if (size < 4)
         return 0;
-    uint8_t flags = data[0], pinned_dim = data[1], chunking = data[2];
-    data += 3;
-    size -= 3;
+    uint8_t flags = data[0], pinned_dim = data[1], chunking = data[2], encoding = data[3] & 3;
+    data += 4;
+    size -= 4;
 
     /* A Plan as plan_build makes it: id, then the optional columns in order. */
     Plan plan = {0};
@@ -44,9 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     plan.id_uuid = !(flags & 0x40) && (pinned_dim & 0x80);
     plan.column_count = 1 + plan.has_score + plan.has_variance + plan.has_category
                         + plan.has_embedding;
+    static const EmbeddingFormat encodings[4] = {EMBEDDING_ARRAY, EMBEDDING_VECTOR,
+                                                 EMBEDDING_HALFVEC, EMBEDDING_BYTEA_FLOAT16};
     StreamOptions options = {
         .score_required = flags & 0x10,
-        .embedding_format = (flags & 0x20) ? EMBEDDING_BYTEA : EMBEDDING_ARRAY,
+        .embedding_format = encoding == 0 && (flags & 0x20) ? EMBEDDING_BYTEA : encodings[encoding],
         .embedding_dim = (plan.has_embedding && (flags & 0x40)) ? pinned_dim : 0,
         .dim_mismatch_is_error = flags & 0x80,
     };
@@ -102,6 +108,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (images.has_embedding && images.count > 0 && images.dim == 0)
         abort();
+    /* Every embedding kept is finite, whatever its encoding. */
+    for (size_t i = 0; images.has_embedding && i < images.count * images.dim; i++)
+        if (!isfinite(images.embedding[i]))
+            abort();
 
 done:
     copy_parser_free(parser);

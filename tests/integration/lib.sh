@@ -106,6 +106,25 @@ run_tests() {
     [ "$FAILED" -eq 0 ]
 }
 
+# Reports each test function named on the command line (or all test_*) as
+# skipped, with the reason, and the result lines all.sh adds up: skipped
+# tests never count as passed.
+# Skips a whole suite whose prerequisite is missing (pgvector): every test
+# named (or every test_*) counts as skipped, with the reason, in the same
+# closing line as run_tests.
+skip_tests() { # reason [test_name ...]
+    local reason=$1 skipped=0
+    shift
+    tests=${*:-$(declare -F | awk '{print $3}' | grep '^test_')}
+    for test in $tests; do
+        echo "skip $test: $reason"
+        skipped=$((skipped + 1))
+    done
+    echo
+    echo "0 passed, 0 failed, $skipped skipped"
+    rm -rf "$WORK"
+}
+
 # A config file in $WORK from a here-document; prints its path.
 write_config() { # name
     cat >"$WORK/$1.yaml"

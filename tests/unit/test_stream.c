@@ -102,6 +102,59 @@ static void put_f8_array(Bytes *b, const double *values, int count)
         put_f8(b, values[i], 0);
 }
 
+/* A float's half-precision bits, for values a half holds exactly (tests only). */
+static uint16_t half_bits(float value)
+{
+    if (isnan(value))
+        return 0x7E00;
+    if (isinf(value))
+        return value > 0 ? 0x7C00 : 0xFC00;
+    uint16_t sign = signbit(value) ? 0x8000 : 0;
+    float magnitude = fabsf(value);
+    if (magnitude == 0)
+        return sign;
+    int exponent;
+    float fraction = frexpf(magnitude, &exponent); /* magnitude = fraction * 2^exponent */
+    if (exponent < -13) /* subnormal: magnitude = m * 2^-24 */
+        return (uint16_t)(sign | (uint16_t)ldexpf(magnitude, 24));
+    return (uint16_t)(sign | (uint16_t)(exponent + 14) << 10
+                      | ((uint16_t)ldexpf(fraction, 11) & 0x3FF));
+}
+
+/* pgvector's vector in its send format: dim, 0, big-endian float4s. */
+static void put_vector(Bytes *b, const float *values, int count)
+{
+    put_u32(b, (uint32_t)(4 + 4 * count));
+    put_u16(b, (uint16_t)count);
+    put_u16(b, 0);
+    for (int i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], 4);
+        put_u32(b, bits);
+    }
+}
+
+/* pgvector's halfvec in its send format: dim, 0, big-endian halves. */
+static void put_halfvec(Bytes *b, const float *values, int count)
+{
+    put_u32(b, (uint32_t)(4 + 2 * count));
+    put_u16(b, (uint16_t)count);
+    put_u16(b, 0);
+    for (int i = 0; i < count; i++)
+        put_u16(b, half_bits(values[i]));
+}
+
+/* A bytea of little-endian halves. */
+static void put_half_bytea(Bytes *b, const float *values, int count)
+{
+    put_u32(b, (uint32_t)(2 * count));
+    for (int i = 0; i < count; i++) {
+        uint16_t bits = half_bits(values[i]);
+        b->data[b->length++] = (unsigned char)(bits & 0xFF);
+        b->data[b->length++] = (unsigned char)(bits >> 8);
+    }
+}
+
 static Plan score_plan(void)
 {
     Plan plan = {0};
@@ -644,6 +697,226 @@ static void test_many_ids_hash_index(void **state)
     images_release(&images);
 }
 
+/* The same rows as vector, halfvec and a float16 bytea give the same matrix. */
+static void check_pgvector_rows(EmbeddingFormat format)
+{
+    static Bytes b;
+    b.length = 0;
+    /* values a half holds exactly, a subnormal half among them */
+    float rows[3][4] = {{1, -2, 0.5f, 0x1p-20f}, {0.25f, 3, -0.125f, 65504}, {0, -0.0f, 7, 1}};
+    put_header(&b);
+    for (int r = 0; r < 3; r++) {
+        char id[8];
+        snprintf(id, sizeof id, "v%d", r);
+        put_u16(&b, 2);
+        put_text(&b, id);
+        if (format == EMBEDDING_VECTOR)
+            put_vector(&b, rows[r], 4);
+        else if (format == EMBEDDING_HALFVEC)
+            put_halfvec(&b, rows[r], 4);
+        else
+            put_half_bytea(&b, rows[r], 4);
+    }
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    StreamOptions options = {.embedding_format = format};
+    for (size_t chunk = 1; chunk <= b.length; chunk += chunk < 16 ? 1 : 37) {
+        Images images;
+        StreamStats stats;
+        images_init(&images, false, false, false, true);
+        assert_int_equal(parse_all(&plan, &options, &b, chunk, &images, &stats), ERR_OK);
+        assert_int_equal(images.count, 3);
+        assert_int_equal(images.dim, 4);
+        assert_memory_equal(images.embedding, rows, sizeof rows);
+        images_release(&images);
+    }
+}
+
+static void test_vector_halfvec_and_float16_bytea(void **state)
+{
+    (void)state;
+    check_pgvector_rows(EMBEDDING_VECTOR);
+    check_pgvector_rows(EMBEDDING_HALFVEC);
+    check_pgvector_rows(EMBEDDING_BYTEA_FLOAT16);
+}
+
+/* NaN and Inf in a vector or halfvec are bad rows, as in an array; so is an empty one. */
+static void test_pgvector_bad_values_rejected(void **state)
+{
+    (void)state;
+    EmbeddingFormat formats[3] = {EMBEDDING_VECTOR, EMBEDDING_HALFVEC, EMBEDDING_BYTEA_FLOAT16};
+    for (int k = 0; k < 3; k++) {
+        static Bytes b;
+        b.length = 0;
+        float good[3] = {1, 2, 3}, nan_row[3] = {1, NAN, 3}, inf_row[3] = {-INFINITY, 2, 3};
+        float wide[4] = {1, 2, 3, 4};
+        const float *rows[4] = {good, nan_row, inf_row, wide};
+        int counts[4] = {3, 3, 3, 4};
+        put_header(&b);
+        for (int r = 0; r < 5; r++) {
+            put_u16(&b, 2);
+            char id[8];
+            snprintf(id, sizeof id, "r%d", r);
+            put_text(&b, id);
+            if (r == 4) /* dimension 0 */
+                formats[k] == EMBEDDING_BYTEA_FLOAT16 ? put_half_bytea(&b, good, 0)
+                : formats[k] == EMBEDDING_VECTOR      ? put_vector(&b, good, 0)
+                                                      : put_halfvec(&b, good, 0);
+            else if (formats[k] == EMBEDDING_VECTOR)
+                put_vector(&b, rows[r], counts[r]);
+            else if (formats[k] == EMBEDDING_HALFVEC)
+                put_halfvec(&b, rows[r], counts[r]);
+            else
+                put_half_bytea(&b, rows[r], counts[r]);
+        }
+        put_u16(&b, 0xffff);
+        Plan plan = {.column_count = 2, .has_embedding = true};
+        StreamOptions options = {.embedding_format = formats[k]};
+        Images images;
+        StreamStats stats;
+        images_init(&images, false, false, false, true);
+        assert_int_equal(parse_all(&plan, &options, &b, 7, &images, &stats), ERR_OK);
+        assert_int_equal(images.count, 1);
+        assert_int_equal(stats.rejected[REJECT_BAD_EMBEDDING], 3);
+        assert_int_equal(stats.rejected[REJECT_DIM_MISMATCH], 1);
+        images_release(&images);
+    }
+}
+
+/* A vector whose bytes do not match its header is damage, said where. */
+static void test_pgvector_malformed(void **state)
+{
+    (void)state;
+    struct {
+        EmbeddingFormat format;
+        uint32_t length;
+        uint16_t dim, unused;
+        size_t value_bytes;
+        const char *message;
+    } cases[] = {
+        {EMBEDDING_VECTOR, 3, 0, 0, 0, "vector header too short"},
+        {EMBEDDING_VECTOR, 4 + 8, 3, 0, 8, "vector length unlike its dimension"},   /* truncated */
+        {EMBEDDING_VECTOR, 4 + 16, 3, 0, 16, "vector length unlike its dimension"}, /* oversized */
+        {EMBEDDING_HALFVEC, 4 + 12, 3, 0, 12, "vector length unlike its dimension"},
+        {EMBEDDING_HALFVEC, 4 + 6, 3, 1, 6, "vector with a nonzero unused field"},
+        {EMBEDDING_VECTOR, 4 + 4 * 3, 0xFFFF, 0, 12, "vector length unlike its dimension"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        static Bytes b;
+        b.length = 0;
+        put_header(&b);
+        put_u16(&b, 2);
+        put_text(&b, "x");
+        put_u32(&b, cases[c].length);
+        if (cases[c].length >= 4) {
+            put_u16(&b, cases[c].dim);
+            put_u16(&b, cases[c].unused);
+        } else {
+            b.length += cases[c].length;
+        }
+        memset(b.data + b.length, 0x3F, cases[c].value_bytes);
+        b.length += cases[c].value_bytes;
+        put_u16(&b, 0xffff);
+        Plan plan = {.column_count = 2, .has_embedding = true};
+        StreamOptions options = {.embedding_format = cases[c].format};
+        Images images;
+        Error err;
+        images_init(&images, false, false, false, true);
+        assert_int_equal(parse_all_error(&plan, &options, &b, b.length, &images, NULL, &err),
+                         ERR_DATA);
+        assert_non_null(strstr(err.message, cases[c].message));
+        assert_non_null(strstr(err.message, "at byte 30")); /* the field's first byte */
+        images_release(&images);
+    }
+}
+
+/* vector_send(...) written as a bytea embedding is a clear configuration error. */
+static void test_vector_send_as_bytea_is_named(void **state)
+{
+    (void)state;
+    float values[6] = {0.5f, -1, 2, 0.25f, 8, 1};
+    EmbeddingFormat formats[2] = {EMBEDDING_BYTEA, EMBEDDING_BYTEA_FLOAT16};
+    for (int k = 0; k < 2; k++) {
+        for (int half = 0; half < 2; half++) {
+            static Bytes b;
+            b.length = 0;
+            put_header(&b);
+            put_u16(&b, 2);
+            put_text(&b, "x");
+            half ? put_halfvec(&b, values, 6) : put_vector(&b, values, 6);
+            put_u16(&b, 0xffff);
+            Plan plan = {.column_count = 2, .has_embedding = true};
+            StreamOptions options = {.embedding_format = formats[k]};
+            Images images;
+            Error err;
+            images_init(&images, false, false, false, true);
+            assert_int_equal(parse_all_error(&plan, &options, &b, 5, &images, NULL, &err),
+                             ERR_CONFIG);
+            assert_non_null(strstr(err.message, "pgvector's binary send format"));
+            assert_non_null(strstr(err.message, "6-dimensional"));
+            assert_non_null(strstr(err.message, "HINT: name the vector or halfvec column"));
+            images_release(&images);
+        }
+    }
+    /* Packed float32s that begin like a header but do not fit it are values. */
+    size_t dim;
+    unsigned char plain[16] = {0, 3, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    assert_true(copy_bytea_is_pgvector_send(plain, 16, &dim));  /* 4 + 4 * 3 */
+    assert_false(copy_bytea_is_pgvector_send(plain, 12, &dim)); /* 4 + 4 * 2: dim says 3 */
+    plain[2] = 1;
+    assert_false(copy_bytea_is_pgvector_send(plain, 16, &dim)); /* unused is not 0 */
+    unsigned char zero[8] = {0};
+    assert_false(copy_bytea_is_pgvector_send(zero, 4, &dim));
+    assert_false(copy_bytea_is_pgvector_send(zero, 8, &dim));   /* dimension 0 */
+}
+
+/* A bounded read streams vector rows through the scratch row to on_row. */
+typedef struct {
+    float sum;
+    int rows;
+} SumSink;
+
+static int sum_row(void *context, const char *id, size_t id_length, int64_t row,
+                   const float *embedding, Error *err)
+{
+    (void)id; (void)id_length; (void)row; (void)err;
+    SumSink *sink = context;
+    for (int i = 0; i < 3; i++)
+        sink->sum += embedding[i];
+    sink->rows++;
+    return ERR_OK;
+}
+
+static void test_halfvec_bounded_row_sink(void **state)
+{
+    (void)state;
+    static Bytes b;
+    b.length = 0;
+    float row[3] = {1.5f, -0.5f, 2};
+    float wide[4] = {1, 1, 1, 1};
+    put_header(&b);
+    for (int r = 0; r < 10; r++) {
+        char id[8];
+        snprintf(id, sizeof id, "h%d", r);
+        put_u16(&b, 2);
+        put_text(&b, id);
+        put_halfvec(&b, r == 4 ? wide : row, r == 4 ? 4 : 3);
+    }
+    put_u16(&b, 0xffff);
+    Plan plan = {.column_count = 2, .has_embedding = true};
+    SumSink sink = {0, 0};
+    StreamOptions options = {.embedding_format = EMBEDDING_HALFVEC, .embedding_dim = 3,
+                             .on_row = sum_row, .row_context = &sink};
+    Images images;
+    StreamStats stats;
+    images_init(&images, false, false, false, false);
+    assert_int_equal(parse_all(&plan, &options, &b, 11, &images, &stats), ERR_OK);
+    assert_int_equal(sink.rows, 9);
+    assert_true(sink.sum == 9 * 3.0f);
+    assert_int_equal(stats.rejected[REJECT_DIM_MISMATCH], 1);
+    images_release(&images);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +932,11 @@ int main(void)
         cmocka_unit_test(test_malformed_messages_say_where),
         cmocka_unit_test(test_deferred_ids_reject_duplicates_when_indexed),
         cmocka_unit_test(test_reject_names_are_distinct),
+        cmocka_unit_test(test_vector_halfvec_and_float16_bytea),
+        cmocka_unit_test(test_pgvector_bad_values_rejected),
+        cmocka_unit_test(test_pgvector_malformed),
+        cmocka_unit_test(test_vector_send_as_bytea_is_named),
+        cmocka_unit_test(test_halfvec_bounded_row_sink),
     };
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }
