@@ -406,11 +406,12 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
         char *chunk = NULL;
         int length = PQgetCopyData(db->conn, &chunk, 0);
         if (length > 0) {
+            bool failed_before = code != ERR_OK;
             if (code == ERR_OK)
                 code = on_data(context, chunk, (size_t)length, err);
             PQfreemem(chunk);
-            if (code != ERR_OK) {
-                /* Stop the server sending the rest; then read to the end. */
+            if (code != ERR_OK && !failed_before) {
+                /* Stop the server sending the rest, once; then read to the end. */
                 PGcancel *cancel = PQgetCancel(db->conn);
                 char buffer[256];
                 if (cancel != NULL) {

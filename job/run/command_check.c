@@ -65,9 +65,12 @@ static int check_plan(Db *db, const JobConfig *config, const Plan *plan, Error *
         return error_set(err, code, "the source query is not valid: %s", describe.message);
     if ((code = check_privileges(db, config, plan, err)) != ERR_OK)
         return code;
-    EmbeddingFormat format; /* real[], double precision[] or bytea */
-    if (plan->has_embedding && (code = stream_describe_embedding(db, plan, &format, err)) != ERR_OK)
-        return code;
+    if (plan->has_embedding) {
+        char type[128];
+        if ((code = stream_embedding_type_name(db, plan, type, sizeof type, err)) != ERR_OK)
+            return code;
+        fprintf(stderr, "pairpick: source.embedding is of type %s\n", type);
+    }
     if (config->strategy.clusters_from != NULL)
         return run_check_model(config, db, plan, err);
     return ERR_OK;

@@ -260,10 +260,12 @@ test_halfvec_nan_rejected() {
 }
 
 test_check_and_unreadable_types() {
-    for column in e_vec e_half; do
-        cfg=$(pgv_config "check-$column" img "$column" t_check)
+    for column in e_vec:vector e_half:halfvec; do
+        cfg=$(pgv_config "check-${column%%:*}" img "${column%%:*}" t_check)
         pp migrate "$cfg"; expect_status 0
         pp check "$cfg" --db; expect_status 0
+        # check --db names the column's type
+        expect_grep "source.embedding is of type pgv.${column#*:}" "$WORK/err"
     done
     # sparsevec is pgvector's too, but not a dense vector: named, with a cast
     cfg=$(pgv_config check-sparse img "e_vec::pgv.sparsevec" t_check)
