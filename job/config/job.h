@@ -107,7 +107,8 @@ typedef struct JobConfig {
         double beta;            /* default 0.1: per-comparison noise */
         int window;             /* default 8: score neighbours per image */
         double explore_fraction; /* default 0: share of cross-category pairs */
-        int max_exposure;       /* 0: no cap on open pairs per image */
+        int max_exposure;       /* 0: no cap on pending pairs per image */
+        int max_comparisons;    /* 0: no cap on annotated pairs per image */
         OptionalDouble max_similarity; /* cosine; needs source.embedding */
     } strategy;
 

@@ -125,10 +125,12 @@ static int check_filter_columns(const KeyWalk *walk)
 static int check_strategy_options(const KeyWalk *walk)
 {
     const JobConfig *config = walk->config;
-    if (config->strategy.prefer == INFORM_UNCERTAIN && config->source.score == NULL)
+    if (config->strategy.prefer != INFORM_RANDOM && config->source.score == NULL)
         return fail_at_value(walk, "strategy.prefer",
-                             "add score: COLUMN under source, or prefer: random",
-                             "uncertain needs source.score, which is not set");
+                             "add score: COLUMN under source, or prefer: random", "%s",
+                             config->strategy.prefer == INFORM_UNCERTAIN
+                                 ? "uncertain needs source.score, which is not set"
+                                 : "informative needs source.score, which is not set");
     if (config->strategy.max_similarity.set && config->source.embedding == NULL)
         return fail_at_value(walk, "strategy.max_similarity", "add embedding: COLUMN under source",
                              "needs source.embedding, which is not set");

@@ -31,7 +31,8 @@ static const Choice algorithm_choices[] = {
 static const Choice metric_choices[] = {
     {"cosine", KMEANS_COSINE}, {"euclidean", KMEANS_EUCLIDEAN}, {NULL, 0}};
 static const Choice prefer_choices[] = {
-    {"random", INFORM_RANDOM}, {"uncertain", INFORM_UNCERTAIN}, {NULL, 0}};
+    {"random", INFORM_RANDOM}, {"uncertain", INFORM_UNCERTAIN},
+    {"informative", INFORM_INFORMATIVE}, {NULL, 0}};
 static const Choice strategy_choices[] = {{"score", STRATEGY_SCORE},
                                           {"category", STRATEGY_CATEGORY},
                                           {"embedding", STRATEGY_EMBEDDING},
@@ -147,6 +148,7 @@ const KeySpec schema_table[] = {
     INTEGER("strategy.window", KEY_INT, strategy.window, "8", 1, 1000),
     NUMBER("strategy.explore_fraction", KEY_DOUBLE, strategy.explore_fraction, "0", 0.0, 1.0),
     INTEGER("strategy.max_exposure", KEY_INT, strategy.max_exposure, NULL, 1, 1000000),
+    INTEGER("strategy.max_comparisons", KEY_INT, strategy.max_comparisons, NULL, 1, 1000000),
     NUMBER("strategy.max_similarity", KEY_OPTIONAL_DOUBLE, strategy.max_similarity, NULL, -1.0,
            1.0),
 

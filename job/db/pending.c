@@ -318,25 +318,40 @@ static int read_exposure_row(void *context, const char *data, size_t length, Err
     return ERR_OK;
 }
 
+/* Per image, its pairs of output_table with the given status (a literal). */
+static int load_pairs_per_image(Db *db, const char *what, const char *output_table,
+                                const char *status, const Images *images, uint32_t *count,
+                                Error *err)
+{
+    char *sql = NULL;
+    ExposureReader reader = {.images = images, .exposure = count};
+    memset(count, 0, images->count * sizeof *count);
+    if (asprintf(&sql,
+                 "COPY (SELECT image, count(*) FROM ("
+                 "SELECT image_a AS image FROM %s WHERE status = '%s' "
+                 "UNION ALL "
+                 "SELECT image_b FROM %s WHERE status = '%s'"
+                 ") AS shown GROUP BY image) TO STDOUT",
+                 output_table, status, output_table, status)
+        < 0)
+        return error_nomem(err, strlen(output_table));
+    int code = db_copy_out(db, what, sql, 0, NULL, read_exposure_row, &reader, err);
+    free(sql);
+    return code;
+}
+
 int write_load_exposure(Db *db, const char *output_table, const Images *images,
                         uint32_t *exposure, Error *err)
 {
-    char *sql = NULL;
-    ExposureReader reader = {.images = images, .exposure = exposure};
-    memset(exposure, 0, images->count * sizeof *exposure);
-    if (asprintf(&sql,
-                 "COPY (SELECT image, count(*) FROM ("
-                 "SELECT image_a AS image FROM %s WHERE status IN ('pending', 'annotated') "
-                 "UNION ALL "
-                 "SELECT image_b FROM %s WHERE status IN ('pending', 'annotated')"
-                 ") AS shown GROUP BY image) TO STDOUT",
-                 output_table, output_table)
-        < 0)
-        return error_nomem(err, strlen(output_table));
-    int code = db_copy_out(db, "read exposure of images", sql, 0, NULL, read_exposure_row,
-                           &reader, err);
-    free(sql);
-    return code;
+    return load_pairs_per_image(db, "read exposure of images", output_table, "pending", images,
+                                exposure, err);
+}
+
+int write_load_comparisons(Db *db, const char *output_table, const Images *images,
+                           uint32_t *comparisons, Error *err)
+{
+    return load_pairs_per_image(db, "read comparisons of images", output_table, "annotated",
+                                images, comparisons, err);
 }
 
 int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,

@@ -33,11 +33,19 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
 
 /*
  * Exposure: for every selected image, the pairs of output_table it is in
- * whose status is 'pending' or 'annotated' (any job), into exposure (one
- * entry per image, zeroed first). Runs on the caller's transaction.
+ * whose status is 'pending' (queued, not yet shown; any job), into exposure
+ * (one entry per image, zeroed first). Runs on the caller's transaction.
  */
 int write_load_exposure(Db *db, const char *output_table, const Images *images,
                         uint32_t *exposure, Error *err);
+
+/*
+ * Comparisons: for every selected image, the pairs of output_table it is in
+ * whose status is 'annotated' (any job), into comparisons (one entry per
+ * image, zeroed first). Runs on the caller's transaction.
+ */
+int write_load_comparisons(Db *db, const char *output_table, const Images *images,
+                           uint32_t *comparisons, Error *err);
 
 /* The pairs of output_table still pending for job, into *pending. */
 int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,

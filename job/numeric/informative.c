@@ -73,6 +73,26 @@ double informative_pair_information(const InformOptions *options, uint32_t a, ui
     return ldexp(information, 2);
 }
 
+double informative_pair_value(const InformOptions *options, const double *weight, uint32_t a,
+                              uint32_t b)
+{
+    if (options->score == NULL || !isfinite(options->score[a]) || !isfinite(options->score[b]))
+        return 0;
+    double va = variance_of(options, a), vb = variance_of(options, b);
+    double s2 = va + vb + 2 * options->beta * options->beta;
+    if (!(s2 > 0))
+        return 0;
+    double z = (options->score[a] - options->score[b]) / sqrt(s2);
+    double win = 0.5 * erfc(-z / sqrt(2.0)), lose = 0.5 * erfc(z / sqrt(2.0));
+    if (!(win > 0 && lose > 0))
+        return 0;
+    /* phi(z)^2 / (Phi(z) Phi(-z)): 2/pi at z = 0, falling like 2|z| phi(z) */
+    double density = exp(-0.5 * z * z) / sqrt(2 * M_PI);
+    double learned = density * density / (win * lose);
+    double wa = weight != NULL ? weight[a] : 1, wb = weight != NULL ? weight[b] : 1;
+    return (wa * va * va + wb * vb * vb) / s2 * learned;
+}
+
 void informative_measure(const InformOptions *options, const Pair *pairs, size_t pair_count,
                          InformStats *stats)
 {
@@ -161,6 +181,7 @@ typedef struct Selector {
     double *inverse_norm;  /* per image, for max_similarity; NULL otherwise */
     uint32_t *room;        /* per image: pairs it may still join (max_exposure) */
     uint32_t *degree;      /* per image: pairs chosen in this run, in the current phase */
+    double *weight;        /* per image, prefer informative: density of scores */
     Rng tie_rng;
     InformResult *result;
 } Selector;
@@ -180,6 +201,17 @@ static bool near_duplicate(const Selector *s, uint32_t a, uint32_t b)
 static uint32_t exposure_of(const Selector *s, uint32_t image)
 {
     return s->options->exposure != NULL ? s->options->exposure[image] : 0;
+}
+
+static uint32_t comparisons_of(const Selector *s, uint32_t image)
+{
+    return s->options->comparisons != NULL ? s->options->comparisons[image] : 0;
+}
+
+/* Pairs image may still join under a cap (0: no cap), having used `used`. */
+static uint32_t room_under(uint32_t cap, uint32_t used)
+{
+    return cap == 0 ? UINT32_MAX : used >= cap ? 0 : cap - used;
 }
 
 /* Counts the candidate and, unless a filter drops it, appends it. */
@@ -203,6 +235,8 @@ static void consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t
     uint32_t shown = exposure_of(s, x) + exposure_of(s, y);
     if (s->options->prefer == INFORM_UNCERTAIN)
         c->priority = informative_pair_information(s->options, x, y, NULL, NULL) / (1.0 + shown);
+    else if (s->options->prefer == INFORM_INFORMATIVE)
+        c->priority = informative_pair_value(s->options, s->weight, x, y) / (1.0 + shown);
     else
         c->priority = -(double)shown;
     c->tie = rng_next(&s->tie_rng);
@@ -227,7 +261,7 @@ static int compare_key(const void *x, const void *y)
 static OrderKey key_of(const Selector *s, uint32_t image)
 {
     OrderKey key = {.score = 0, .tie = s->tie_of[image], .image = image};
-    if (s->options->prefer == INFORM_UNCERTAIN)
+    if (s->options->prefer != INFORM_RANDOM)
         key.score = s->options->score[image];
     return key;
 }
@@ -401,8 +435,9 @@ static int check_select_input(const int32_t *category_of, size_t image_count,
     int code = pairs_check_input(category_of, image_count, category_count, err);
     if (code != ERR_OK)
         return code;
-    if (options->prefer == INFORM_UNCERTAIN && options->score == NULL)
-        return error_set(err, ERR_DATA, "prefer uncertain needs scores");
+    if (options->prefer != INFORM_RANDOM && options->score == NULL)
+        return error_set(err, ERR_DATA, "prefer %s needs scores",
+                         options->prefer == INFORM_UNCERTAIN ? "uncertain" : "informative");
     for (size_t l = 0; l < options->link_count; l++) {
         const CategoryLink *link = &options->links[l];
         if (link->from < 0 || link->from >= category_count || link->to < 0
@@ -459,10 +494,13 @@ static int selector_init(Selector *s, const Rng *base, Error *err)
     rng_fork(base, TIE_LABEL, &s->tie_rng);
     for (size_t i = 0; i < image_count; i++) {
         s->tie_of[i] = rng_next(&s->tie_rng);
-        uint32_t shown = exposure_of(s, (uint32_t)i);
-        s->room[i] = options->max_exposure == 0 ? UINT32_MAX
-                     : shown >= options->max_exposure ? 0
-                                                      : options->max_exposure - shown;
+        uint32_t exposure_room = room_under(options->max_exposure, exposure_of(s, (uint32_t)i));
+        /* pending pairs become comparisons: they count against the lifetime cap too */
+        uint64_t lifetime = (uint64_t)comparisons_of(s, (uint32_t)i) + exposure_of(s, (uint32_t)i);
+        uint32_t lifetime_room = room_under(options->max_comparisons,
+                                            lifetime > UINT32_MAX ? UINT32_MAX
+                                                                  : (uint32_t)lifetime);
+        s->room[i] = exposure_room < lifetime_room ? exposure_room : lifetime_room;
     }
     if (options->has_max_similarity && options->embedding != NULL && options->dim > 0)
         return inverse_norms(s, err);
@@ -475,13 +513,14 @@ static void selector_release(Selector *s)
     free(s->inverse_norm);
     free(s->room);
     free(s->degree);
+    free(s->weight);
 }
 
 /* Whether image i takes part: without a finite score it cannot be compared by uncertainty. */
 static bool member(const Selector *s, const int32_t *category_of, size_t i)
 {
     return category_of[i] >= 0
-           && (s->options->prefer != INFORM_UNCERTAIN || isfinite(s->options->score[i]));
+           && (s->options->prefer == INFORM_RANDOM || isfinite(s->options->score[i]));
 }
 
 /* Images by category (a counting sort), each category in score order or a random order. */
@@ -748,6 +787,105 @@ static int result_write(InformResult *result, const Within *w, const Cross *x, c
     return ERR_OK;
 }
 
+/* ---- prefer informative ------------------------------------------------ */
+
+/*
+ * Per member image: the density of the members' scores at its place in the
+ * score order, 1 / g with g the mean gap between scores over the
+ * k = max(window, n / 50) places either side (clipped at the ends); a gap of
+ * zero counts as the smallest positive one. Only ratios matter.
+ */
+static int rank_weights(Selector *s, const Members *m, size_t categories, size_t window,
+                        Error *err)
+{
+    size_t n = m->start[categories];
+    size_t half = n / 50 > window ? n / 50 : window;
+    double smallest = INFINITY;
+
+    s->weight = calloc(s->image_count + 1, sizeof *s->weight);
+    OrderKey *order = malloc((n + 1) * sizeof *order);
+    if (s->weight == NULL || order == NULL) {
+        free(order);
+        return error_nomem(err, (n + 1) * sizeof *order);
+    }
+    for (size_t k = 0; k < n; k++)
+        order[k] = key_of(s, m->image[k]);
+    qsort(order, n, sizeof *order, compare_key);
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = i > half ? i - half : 0, hi = i + half < n ? i + half : n - 1;
+        double gap = hi > lo ? (order[hi].score - order[lo].score) / (double)(hi - lo) : 0;
+        s->weight[order[i].image] = gap;
+        if (gap > 0 && gap < smallest)
+            smallest = gap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double gap = s->weight[order[i].image];
+        if (!(gap > 0))
+            gap = isfinite(smallest) ? smallest : 1;
+        s->weight[order[i].image] = 1 / gap;
+    }
+    free(order);
+    return ERR_OK;
+}
+
+/* A candidate of either list, with the flag that marks it taken. */
+typedef struct Ranked {
+    Candidate candidate;
+    uint8_t *taken;
+} Ranked;
+
+static int compare_ranked(const void *x, const void *y)
+{
+    return compare_candidate(&((const Ranked *)x)->candidate, &((const Ranked *)y)->candidate);
+}
+
+/*
+ * One greedy matching over the within and cross candidates together, best
+ * first: min(max_pairs, candidates) pairs, each image under the degree
+ * bound ceil(2 * budget / n) + 1 over the n member images; when the budget
+ * is not filled, again with the bound one higher, then without a bound.
+ * max_exposure and max_comparisons hold throughout (room).
+ */
+static int take_global(Selector *s, const Members *m, size_t categories, Within *w, Cross *x,
+                       uint64_t max_pairs, Error *err)
+{
+    size_t total = w->count + x->count;
+    uint64_t budget = max_pairs < total ? max_pairs : total, got = 0;
+    Ranked *ranked = malloc((total + 1) * sizeof *ranked);
+    if (ranked == NULL)
+        return error_nomem(err, (total + 1) * sizeof *ranked);
+    for (size_t k = 0; k < w->count; k++)
+        ranked[k] = (Ranked){w->candidates[k], w->taken + k};
+    for (size_t k = 0; k < x->count; k++)
+        ranked[w->count + k] = (Ranked){x->candidates[k], x->taken + k};
+    qsort(ranked, total, sizeof *ranked, compare_ranked);
+    memset(s->degree, 0, s->image_count * sizeof *s->degree);
+    uint32_t first = degree_bound(budget, m->start[categories]);
+    uint32_t bounds[3] = {first, first + 1, UINT32_MAX};
+    for (int pass = 0; pass < 3 && got < budget; pass++)
+        for (size_t k = 0; k < total && got < budget; k++) {
+            uint32_t a = ranked[k].candidate.a, b = ranked[k].candidate.b;
+            if (*ranked[k].taken || s->degree[a] >= bounds[pass] || s->degree[b] >= bounds[pass]
+                || s->room[a] == 0 || s->room[b] == 0)
+                continue;
+            s->degree[a]++, s->degree[b]++;
+            s->room[a]--, s->room[b]--;
+            *ranked[k].taken = 1;
+            got++;
+        }
+    free(ranked);
+    return ERR_OK;
+}
+
+/* Member images that a cap (max_exposure, max_comparisons) leaves out. */
+static uint64_t capped_members(const Selector *s, const Members *m, size_t categories)
+{
+    uint64_t capped = 0;
+    for (size_t k = 0; k < m->start[categories]; k++)
+        capped += s->room[m->image[k]] == 0;
+    return capped;
+}
+
 int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                        uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,
                        Rng *rng, InformResult *result, Error *err)
@@ -759,6 +897,7 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
     Cross cross = {0};
     Rng base = *rng;
     size_t window = options->window > 0 ? options->window : 1;
+    bool informed = options->prefer == INFORM_INFORMATIVE;
     int code;
 
     memset(result, 0, sizeof *result);
@@ -767,11 +906,19 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
         || (code = result_init(result, category_count, err)) != ERR_OK
         || (code = selector_init(&s, &base, err)) != ERR_OK
         || (code = members_group(&s, category_of, (size_t)category_count, &members, err))
-               != ERR_OK
+               != ERR_OK)
+        goto done;
+    /* Before any pair of this run takes room. */
+    result->capped_images = capped_members(&s, &members, (size_t)category_count);
+    if ((informed
+            && (code = rank_weights(&s, &members, (size_t)category_count, window, err)) != ERR_OK)
         || (code = within_collect(&s, &members, (size_t)category_count, window, &within, err))
                != ERR_OK
         || (code = cross_collect(&s, &members, window, &cross, err)) != ERR_OK
-        || (code = choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err)) != ERR_OK
+        || (code = informed ? take_global(&s, &members, (size_t)category_count, &within, &cross,
+                                          max_pairs, err)
+                            : choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err))
+               != ERR_OK
         || (code = result_write(result, &within, &cross, &base, err)) != ERR_OK)
         goto done;
     rng_next(rng);

@@ -12,6 +12,14 @@
  * weighted by var_a + var_b. Candidates are the `window` score neighbours of
  * every image inside its category (O(N * window) candidates, then a sort).
  *
+ * prefer informative: every image with its `window` neighbours in score order
+ * over all images whose categories are the same or linked (adjacent score
+ * bins: neighbours across bin edges), valued by the expected reduction of the
+ * pair's squared rank error (informative_pair_value), then one greedy
+ * matching over all of them, best first, each image in at most
+ * ceil(2 * budget / n) + 1 pairs, the bound relaxed only when the budget
+ * cannot be filled under it. O(N * window) candidates.
+ *
  * Like pairs, it knows nothing of ids, SQL, YAML or printing: images are
  * indices into the caller's arrays, randomness comes from the Rng passed in.
  * informative_select fills a caller-owned InformResult whose arrays it
@@ -28,7 +36,7 @@
 #include "numeric/pairs.h"
 #include "core/rng.h"
 
-typedef enum { INFORM_RANDOM, INFORM_UNCERTAIN } InformPrefer;
+typedef enum { INFORM_RANDOM, INFORM_UNCERTAIN, INFORM_INFORMATIVE } InformPrefer;
 
 /* Two neighbouring categories (adjacent score bins, nearest centroids). */
 typedef struct CategoryLink {
@@ -49,8 +57,10 @@ typedef struct InformOptions {
     double explore_fraction; /* share of the budget for cross-category pairs, [0, 1] */
     const CategoryLink *links; /* pairs of neighbouring categories, each once */
     size_t link_count;
-    const uint32_t *exposure; /* per image: open pairs it is already in; may be NULL */
+    const uint32_t *exposure; /* per image: pending pairs it is already in; may be NULL */
     uint32_t max_exposure;    /* 0: no cap */
+    const uint32_t *comparisons; /* per image: annotated pairs it was in; may be NULL */
+    uint32_t max_comparisons;    /* 0: no cap on comparisons + exposure */
     const float *embedding;   /* image_count x dim, for max_similarity; may be NULL */
     size_t dim;
     bool has_max_similarity;
@@ -70,6 +80,7 @@ typedef struct InformResult {
     uint64_t candidates_examined;     /* candidate pairs generated, within and cross */
     uint64_t near_duplicates_skipped; /* candidates over max_similarity */
     uint64_t exposure_skipped;        /* candidates with an image already at max_exposure */
+    uint64_t capped_images;   /* images at max_exposure or max_comparisons, left out */
 } InformResult;
 
 /*
@@ -84,9 +95,13 @@ typedef struct InformResult {
  * among n images is in at most ceil(2q/n) + 1 of its pairs; cross pairs
  * are shared round-robin across links with their own such bound. Never a
  * self-pair, a pair twice, a pair of exclude, a near-duplicate, or an image
- * past max_exposure (counting exposure). Best pairs first: by expected
- * information discounted by 1 + exposure_a + exposure_b (uncertain), or
- * least-shown first then at random (random); ties at random, seeded.
+ * past max_exposure (counting exposure) or max_comparisons (counting
+ * comparisons). Best pairs first: by expected information discounted by
+ * 1 + exposure_a + exposure_b (uncertain), or least-shown first then at
+ * random (random); ties at random, seeded. prefer informative chooses as the
+ * header says, not by category quotas: its links join categories whose
+ * images may be paired (score bins: always give the adjacent-bin links) and
+ * explore_fraction does not apply.
  *
  * Reproducible: same inputs and rng state, same result. Advances rng by one.
  * Errors: ERR_DATA when image_count does not fit 32-bit indices, or prefer
@@ -103,6 +118,20 @@ void informative_result_release(InformResult *result);
  * may be NULL). */
 double informative_pair_information(const InformOptions *options, uint32_t a, uint32_t b,
                                     double *p, double *variance_sum);
+
+/*
+ * The value prefer informative ranks a candidate by: the expected reduction
+ * of the pair's squared rank error after one comparison,
+ *   (w_a var_a^2 + w_b var_b^2) / s^2 * phi(z)^2 / (Phi(z) Phi(-z)),
+ * s^2 = var_a + var_b + 2 beta^2, z = (mu_a - mu_b) / s, where w is the
+ * squared density of scores at the image (weight, per image; NULL: 1).
+ * Under a Gaussian (ADF) update of a probit outcome var_a shrinks by
+ * var_a^2 / s^2 * v(v + z) with v = phi/Phi; its expectation over both
+ * outcomes is var_a^2 / s^2 * phi^2 / (Phi (1 - Phi)); a rank moves by the
+ * density times the score, hence w. 0 without scores.
+ */
+double informative_pair_value(const InformOptions *options, const double *weight, uint32_t a,
+                              uint32_t b);
 
 /* Figures of a set of pairs, for the report. */
 typedef struct InformStats {

@@ -7,11 +7,19 @@
 bool choose_uses_selector(const JobConfig *config)
 {
     return config->strategy.prefer != INFORM_RANDOM || config->strategy.explore_fraction > 0
-           || config->strategy.max_exposure > 0 || config->strategy.max_similarity.set;
+           || config->strategy.max_exposure > 0 || config->strategy.max_comparisons > 0
+           || config->strategy.max_similarity.set;
+}
+
+const char *choose_prefer_name(InformPrefer prefer)
+{
+    return prefer == INFORM_UNCERTAIN     ? "uncertain"
+           : prefer == INFORM_INFORMATIVE ? "informative"
+                                          : "random";
 }
 
 InformOptions choose_inform_options(const JobConfig *config, const Images *images,
-                                    const uint32_t *exposure)
+                                    const uint32_t *exposure, const uint32_t *comparisons)
 {
     InformOptions inform = {
         .prefer = config->strategy.prefer,
@@ -23,6 +31,8 @@ InformOptions choose_inform_options(const JobConfig *config, const Images *image
         .explore_fraction = config->strategy.explore_fraction,
         .exposure = exposure,
         .max_exposure = (uint32_t)config->strategy.max_exposure,
+        .comparisons = comparisons,
+        .max_comparisons = (uint32_t)config->strategy.max_comparisons,
         .embedding = images->embedding,
         .dim = images->dim,
         .has_max_similarity = config->strategy.max_similarity.set,
@@ -35,7 +45,7 @@ const char *choose_policy(const JobConfig *config, const char *strategy, char *b
                           size_t size)
 {
     snprintf(buffer, size, "%s:%s/%s", config->job, strategy,
-             config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain" : "random");
+             choose_prefer_name(config->strategy.prefer));
     return buffer;
 }
 
@@ -67,6 +77,7 @@ static int choose_informed(const ChooseInput *input, uint64_t budget, const Pair
     selection->candidates_examined = informed->candidates_examined;
     selection->near_duplicates_skipped = informed->near_duplicates_skipped;
     selection->exposure_skipped = informed->exposure_skipped;
+    selection->capped_images = informed->capped_images;
     return ERR_OK;
 }
 

@@ -50,17 +50,22 @@ typedef struct ChooseInput {
 
 /*
  * Whether the informative selector chooses the pairs: prefer uncertain or
- * any of its companions (explore_fraction, max_exposure, max_similarity).
+ * informative, or any of their companions (explore_fraction, max_exposure,
+ * max_comparisons, max_similarity).
  * Otherwise the balanced sampler does.
  */
 bool choose_uses_selector(const JobConfig *config);
 
 /*
  * The selector's options from the config and the run's arrays (images'
- * scores, variances and embeddings; exposure may be NULL).
+ * scores, variances and embeddings; exposure, the pending pairs per image,
+ * and comparisons, the annotated ones, may be NULL).
  */
 InformOptions choose_inform_options(const JobConfig *config, const Images *images,
-                                    const uint32_t *exposure);
+                                    const uint32_t *exposure, const uint32_t *comparisons);
+
+/* strategy.prefer as written in YAML. */
+const char *choose_prefer_name(InformPrefer prefer);
 
 /* The policy stored with each pair: "job:strategy/prefer" into buffer. */
 const char *choose_policy(const JobConfig *config, const char *strategy, char *buffer,

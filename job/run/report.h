@@ -68,11 +68,12 @@ typedef struct ReportModel {
 
 /* Informative pairs (strategy.prefer and its companions). */
 typedef struct ReportSelection {
-    const char *prefer;   /* "random" or "uncertain"; NULL before pairing */
+    const char *prefer;   /* "random", "uncertain" or "informative"; NULL before pairing */
     bool has_information; /* scores: the chosen and random figures below */
     InformStats chosen_information, random_information; /* random: in-category pairs */
     bool selector_ran;    /* the informative selector chose: its counts below */
     uint64_t cross_pairs, candidates_examined, near_duplicates_skipped, exposure_skipped;
+    uint64_t capped_images; /* images max_exposure or max_comparisons left out */
     bool has_exposure;    /* images by open pairs after this run: 0..6, then 7 or more */
     uint64_t exposure_histogram[REPORT_EXPOSURE_BUCKETS];
 } ReportSelection;

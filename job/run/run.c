@@ -436,15 +436,20 @@ static int stage_choose(Run *run, Error *err)
     int code;
 
     run->budget = queue_budget(run);
-    run->inform = choose_inform_options(config, run->state->images, run->read.exposure);
+    run->inform = choose_inform_options(config, run->state->images, run->read.exposure,
+                                        run->read.comparisons);
     choose_policy(config, report->strategy, run->policy, sizeof run->policy);
-    report->selection.prefer = config->strategy.prefer == INFORM_UNCERTAIN ? "uncertain"
-                                                                           : "random";
+    report->selection.prefer = choose_prefer_name(config->strategy.prefer);
     if (config->strategy.max_similarity.set && run->state->images->embedding == NULL)
         log_line("warning", "pairs", NULL,
                  "strategy.max_similarity is not applied: the embeddings are not in memory "
                  "(bounded mode of resources.memory_limit)");
-    if (choose_uses_selector(config) && config->strategy.explore_fraction > 0
+    /* prefer informative pairs neighbours across linked categories (score bins) */
+    if (choose_uses_selector(config)
+        && (config->strategy.explore_fraction > 0
+            || (config->strategy.prefer == INFORM_INFORMATIVE
+                && (config->strategy.by == STRATEGY_SCORE
+                    || config->strategy.by == STRATEGY_EMBEDDING_SCORE)))
         && (code = explore_links(run, err)) != ERR_OK)
         return code;
     ChooseInput input = choose_input(run);
@@ -452,6 +457,12 @@ static int stage_choose(Run *run, Error *err)
                              &report->counts, &report->selection, err))
         != ERR_OK)
         return code;
+    if (report->selection.capped_images > 0 && run->choice.pair_count < run->budget)
+        log_line("warning", "pairs", NULL,
+                 "%zu of %" PRIu64 " pairs chosen: %" PRIu64 " images are at "
+                 "strategy.max_exposure (pending pairs) or strategy.max_comparisons (annotated "
+                 "pairs) and left out",
+                 run->choice.pair_count, run->budget, report->selection.capped_images);
     stage_done(run, STAGE_PAIRS);
     return ERR_OK;
 }

@@ -285,6 +285,14 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
         if ((code = write_load_exposure(db, table, images, result->exposure, err)) != ERR_OK)
             return code;
     }
+    if (config->strategy.max_comparisons > 0) {
+        result->comparisons = malloc((images->count + 1) * sizeof *result->comparisons);
+        if (result->comparisons == NULL)
+            return error_nomem(err, images->count * sizeof *result->comparisons);
+        if ((code = write_load_comparisons(db, table, images, result->comparisons, err))
+            != ERR_OK)
+            return code;
+    }
     if (config->output.max_pending > 0)
         return write_count_pending(db, table, config->job, &result->pending_before, err);
     return ERR_OK;
@@ -369,5 +377,6 @@ void read_result_release(ReadResult *result)
     free(result->cluster_labels);
     pairset_free(result->existing);
     free(result->exposure);
+    free(result->comparisons);
     memset(result, 0, sizeof *result);
 }

@@ -56,7 +56,8 @@ typedef struct ReadResult {
     ClusterLabels clusters;    /* READ_BOUNDED: the labels assigned in pass 2 */
     int32_t *cluster_labels;   /* owns clusters.cluster_of */
     PairSet *existing;         /* output_table: pairs already proposed, as row pairs */
-    uint32_t *exposure;        /* output_table and an informative run: open pairs per image */
+    uint32_t *exposure;        /* output_table and an informative run: pending pairs per image */
+    uint32_t *comparisons;     /* output_table and strategy.max_comparisons: annotated pairs */
     uint64_t pending_before;   /* output_table and output.max_pending: the job's queue */
 } ReadResult;
 

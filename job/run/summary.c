@@ -169,6 +169,9 @@ static void print_selection_human(FILE *out, const ReportSelection *selection)
                      "%" PRIu64 " at max_exposure\n",
                 selection->candidates_examined, selection->near_duplicates_skipped,
                 selection->exposure_skipped);
+    if (selection->selector_ran && selection->capped_images > 0)
+        fprintf(out, "  capped          %" PRIu64 " images at max_exposure or max_comparisons\n",
+                selection->capped_images);
     if (selection->has_exposure) {
         fprintf(out, "  exposure        images by open pairs after the run:");
         for (int b = 0; b < REPORT_EXPOSURE_BUCKETS; b++)
@@ -271,6 +274,8 @@ bool summary_print_json(FILE *out, const Report *report)
                 ",\"exposure_skipped\":%" PRIu64,
                 report->selection.candidates_examined, report->selection.near_duplicates_skipped,
                 report->selection.exposure_skipped);
+    if (report->selection.selector_ran)
+        fprintf(out, ",\"capped_images\":%" PRIu64, report->selection.capped_images);
     if (report->selection.has_exposure) {
         fputs(",\"exposure_histogram\":[", out);
         for (int b = 0; b < REPORT_EXPOSURE_BUCKETS; b++)

@@ -246,6 +246,84 @@ test_dry_run_prints_bridges_and_writes_nothing() {
     expect_eq "$(sql "SELECT count(*) FROM t_inf_dry")" 0 "dry run wrote nothing"
 }
 
+# A source of 2,000 images with distinct scores, for the caps below.
+caps_source() {
+    sql "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS demo.caps AS
+           SELECT g::text AS id, g / 2000.0 AS score, 0.01 AS variance
+             FROM generate_series(1, 2000) AS g" >/dev/null
+}
+
+# A job over demo.caps; $1 job, $2 output table, then lines under strategy:.
+caps_config() {
+    local job=$1 table=$2 strategy=""
+    shift 2
+    for line in "$@"; do strategy+="  $line"$'\n'; done
+    write_config "$job" <<YAML
+job: $job
+source:
+  table: demo.caps
+  id: id
+  score: score
+  variance: variance
+strategy:
+  by: score
+  bins: 10
+  seed: 7
+  max_pairs: 1000
+$strategy
+output:
+  table: $table
+YAML
+}
+
+# Issue 18: max_exposure counts pending pairs only, so annotating a run's
+# pairs makes room again (it used to count annotated ones forever: runs 1-3
+# inserted 1000, 1000, 944 and every later run 0).
+test_max_exposure_counts_pending_pairs_only() {
+    caps_source
+    cfg=$(caps_config cap-exposure t_cap_exposure "max_exposure: 3")
+    pp migrate "$cfg"; expect_status 0
+    for run in 1 2 3 4 5 6; do
+        pp run "$cfg" --run-id "r$run"; expect_status 0
+        expect_eq "$(json_field pairs_inserted)" 1000 "run $run, after annotating the earlier runs"
+        sql "UPDATE t_cap_exposure SET status = 'annotated' WHERE status = 'pending'" >/dev/null
+    done
+    expect_eq "$(json_field capped_images)" 0 "capped images with nothing pending"
+    # pending pairs still count: with every run left pending, images reach the cap
+    cfg=$(caps_config cap-pending t_cap_pending "max_exposure: 1")
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id p1; expect_status 0
+    pp run "$cfg" --run-id p2; expect_status 0
+    over=$(sql "SELECT count(*) FROM (SELECT image_a AS image FROM t_cap_pending
+                                       UNION ALL SELECT image_b FROM t_cap_pending) AS s
+                 GROUP BY image HAVING count(*) > 1")
+    expect_eq "$over" "" "images in more than max_exposure 1 pending pairs"
+    [ "$(json_field capped_images)" -gt 0 ] || fail "report: capped_images"
+    expect_grep 'images are at strategy.max_exposure' "$WORK/err"
+}
+
+# max_comparisons caps an image's annotated pairs (and pending ones, which
+# become comparisons); a run short of its budget says how many are capped.
+test_max_comparisons_stops_an_image_after_its_cap() {
+    caps_source
+    cfg=$(caps_config cap-lifetime t_cap_lifetime "max_comparisons: 2")
+    pp migrate "$cfg"; expect_status 0
+    for run in 1 2 3 4; do
+        pp run "$cfg" --run-id "r$run"; expect_status 0
+        sql "UPDATE t_cap_lifetime SET status = 'annotated' WHERE status = 'pending'" >/dev/null
+    done
+    most=$(sql "SELECT max(n) FROM (SELECT count(*) AS n FROM (
+                    SELECT image_a AS image FROM t_cap_lifetime
+                    UNION ALL SELECT image_b FROM t_cap_lifetime) AS s GROUP BY image) AS c")
+    expect_eq "$most" 2 "most comparisons of an image under max_comparisons 2"
+    # 2,000 images x 2 comparisons hold at most 2,000 pairs
+    total=$(sql "SELECT count(*) FROM t_cap_lifetime")
+    [ "$total" -le 2000 ] || fail "$total pairs stored under max_comparisons 2"
+    [ "$(json_field pairs_inserted)" -lt 1000 ] || fail "the last run was not short of its budget"
+    [ "$(json_field capped_images)" -gt 0 ] || fail "report: capped_images"
+    expect_grep 'images are at strategy.max_exposure (pending pairs) or strategy.max_comparisons' "$WORK/err"
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1

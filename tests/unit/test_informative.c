@@ -577,6 +577,144 @@ static void test_uncertain_without_scores_is_a_data_error(void **state)
     assert_null(r.pairs);
 }
 
+/* The value is the expected ADF reduction of var_a + var_b over both outcomes
+ * (weight NULL), symmetric, largest at equal means, larger with variance. */
+static void test_informative_value_is_the_expected_variance_reduction(void **state)
+{
+    (void)state;
+    double score[3] = {0.3, 0.3, 1.1}, variance[3] = {0.25, 0.64, 0.25};
+    InformOptions o = {.prefer = INFORM_INFORMATIVE, .score = score, .variance = variance,
+                       .score_sigma = 0.1, .beta = 0.3, .window = 8};
+    for (uint32_t a = 0; a < 3; a++)
+        for (uint32_t b = 0; b < 3; b++) {
+            if (a == b)
+                continue;
+            double s2 = variance[a] + variance[b] + 2 * 0.3 * 0.3, s = sqrt(s2);
+            double z = (score[a] - score[b]) / s, expected = 0;
+            for (int y = -1; y <= 1; y += 2) {
+                double zy = y * z, p = 0.5 * erfc(-zy / sqrt(2.0));
+                double v = exp(-0.5 * zy * zy) / sqrt(2 * M_PI) / p, w = v * (v + zy);
+                /* a beats b with probability Phi(z): the ADF shrink of each variance */
+                expected += p * (variance[a] * variance[a] + variance[b] * variance[b]) / s2 * w;
+            }
+            assert_true(fabs(informative_pair_value(&o, NULL, a, b) - expected) < 1e-12);
+            assert_true(fabs(informative_pair_value(&o, NULL, a, b)
+                             - informative_pair_value(&o, NULL, b, a))
+                        < 1e-15);
+        }
+    /* 0 and 1 share a mean: better than 0 and 2, which do not (same variances) */
+    score[1] = 0.3, variance[1] = 0.25;
+    assert_true(informative_pair_value(&o, NULL, 0, 1) > informative_pair_value(&o, NULL, 0, 2));
+    variance[1] = 0.64;
+    double wide = informative_pair_value(&o, NULL, 0, 1);
+    variance[1] = 0.25;
+    assert_true(wide > informative_pair_value(&o, NULL, 0, 1));
+    double weight[3] = {1, 1, 4};
+    assert_true(informative_pair_value(&o, weight, 0, 2) > informative_pair_value(&o, NULL, 0, 2));
+}
+
+/* prefer informative: min(max_pairs, candidates) pairs, never twice, none
+ * excluded, each inside a category or across a link, reproducible, and
+ * candidates linear in N. */
+static void test_informative_guarantees_hold(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 18);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 20 + (size_t)rng_below(&rng, 600), 1 + (int32_t)rng_below(&rng, 10));
+        in.options.prefer = INFORM_INFORMATIVE;
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        PairSet *exclude = pairset_new(16);
+        assert_non_null(exclude);
+        for (int k = 0; k < 20; k++) {
+            uint32_t a = (uint32_t)rng_below(&rng, in.image_count);
+            uint32_t b = (uint32_t)rng_below(&rng, in.image_count);
+            if (a != b)
+                assert_true(pairset_add(exclude, a < b ? a : b, a < b ? b : a) >= 0);
+        }
+        uint64_t max_pairs = 1 + rng_below(&rng, 3 * in.image_count);
+        Rng a, b;
+        rng_init(&a, (uint64_t)t);
+        b = a;
+        Error err;
+        InformResult r, again;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, exclude, &in.options, &a, &r, &err),
+                         ERR_OK);
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, exclude, &in.options, &b, &again, &err),
+                         ERR_OK);
+        assert_int_equal(r.pair_count, max_pairs < r.available ? max_pairs : r.available);
+        assert_int_equal(r.pair_count, again.pair_count);
+        assert_memory_equal(r.pairs, again.pairs, r.pair_count * sizeof *r.pairs);
+        assert_true(r.candidates_examined <= in.image_count * in.options.window * 3);
+        PairSet *seen = pairset_new(r.pair_count + 1);
+        assert_non_null(seen);
+        for (size_t k = 0; k < r.pair_count; k++) {
+            Pair p = r.pairs[k];
+            assert_true(p.a < p.b && p.b < in.image_count);
+            assert_int_equal(pairset_add(seen, p.a, p.b), 1);
+            assert_false(pairset_contains(exclude, p.a, p.b));
+            int32_t x = bin(&in, p.a), y = bin(&in, p.b);
+            assert_true(k < r.within_count ? x == y : (x - y == 1 || y - x == 1));
+        }
+        pairset_free(seen);
+        pairset_free(exclude);
+        informative_result_release(&r);
+        informative_result_release(&again);
+        input_free(&in);
+    }
+}
+
+/* max_comparisons: annotated + pending + this run's pairs never pass the
+ * cap, and capped_images counts the images already at a cap. */
+static void test_max_comparisons_counts_annotated_and_pending(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 19);
+    for (int t = 0; t < CASES; t++) {
+        Input in;
+        input_random(&rng, &in, 50 + (size_t)rng_below(&rng, 400), 1 + (int32_t)rng_below(&rng, 5));
+        int which = (int)rng_below(&rng, 3);
+        in.options.prefer = which == 0 ? INFORM_RANDOM : which == 1 ? INFORM_UNCERTAIN
+                                                                    : INFORM_INFORMATIVE;
+        uint32_t *comparisons = malloc(in.image_count * sizeof *comparisons);
+        assert_non_null(comparisons);
+        in.options.max_comparisons = 1 + (uint32_t)rng_below(&rng, 5);
+        uint64_t capped = 0;
+        for (size_t i = 0; i < in.image_count; i++) {
+            comparisons[i] = (uint32_t)rng_below(&rng, 6);
+            in.exposure[i] = (uint32_t)rng_below(&rng, 2);
+            capped += comparisons[i] + in.exposure[i] >= in.options.max_comparisons;
+        }
+        in.options.comparisons = comparisons;
+        in.options.exposure = in.exposure;
+        Rng a;
+        rng_init(&a, (uint64_t)t);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            2 * in.image_count, NULL, &in.options, &a, &r, &err),
+                         ERR_OK);
+        assert_int_equal(r.capped_images, capped);
+        uint32_t *now = calloc(in.image_count, sizeof *now);
+        assert_non_null(now);
+        for (size_t k = 0; k < r.pair_count; k++)
+            now[r.pairs[k].a]++, now[r.pairs[k].b]++;
+        for (size_t i = 0; i < in.image_count; i++)
+            if (now[i] > 0)
+                assert_true(comparisons[i] + in.exposure[i] + now[i] <= in.options.max_comparisons);
+        free(now);
+        free(comparisons);
+        informative_result_release(&r);
+        input_free(&in);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +730,9 @@ int main(void)
         cmocka_unit_test(test_random_in_category_pairs_stay_in_their_category),
         cmocka_unit_test(test_what_one_side_cannot_use_goes_to_the_other),
         cmocka_unit_test(test_uncertain_without_scores_is_a_data_error),
+        cmocka_unit_test(test_informative_value_is_the_expected_variance_reduction),
+        cmocka_unit_test(test_informative_guarantees_hold),
+        cmocka_unit_test(test_max_comparisons_counts_annotated_and_pending),
     };
     return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
 }
