@@ -9,7 +9,11 @@ postgresql-15 postgresql-client-15"
 if [ "${1:-}" = "--test" ]; then
     # chromium: the contact-sheet test renders the page headless.
     # mandoc: lints the manual pages in docs/ (mandoc -Tlint).
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc"
+    # debhelper, lintian: make deb and its check (dpkg-dev and fakeroot come
+    # with debhelper); mmdebstrap, podman, runc: make image and its run
+    # (runc where crun cannot start containers on a hybrid cgroup host).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc
+debhelper lintian mmdebstrap podman runc"
 fi
 
 missing=""
