@@ -37,12 +37,14 @@ rm -f "$out/rootfs.tar"
 cache=$(cd "$cache" && pwd)
 base=$cache/$suite-minbase.tar
 
-# The image keeps no manual pages, translations or documentation but
-# pairpick's own and every copyright file (as debian:bookworm-slim does).
+# The image keeps no translations, translated manual pages or documentation
+# but pairpick's own and every copyright file (as debian:bookworm-slim
+# does). dpkg keeps an excluded folder only for an include pattern that
+# starts with the folder's path: man[1-9]/* does, man1/pairpick.1* does
+# not, so pairpick's man1 folder would be missing.
 set -- --variant=minbase --skip=essential/unlink --skip=cleanup/apt/lists \
     --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-include=/usr/share/man/man1/pairpick.1*' \
-    --dpkgopt='path-include=/usr/share/man/man5/pairpick.yaml.5*' \
+    --dpkgopt='path-include=/usr/share/man/man[1-9]/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
