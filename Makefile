@@ -92,6 +92,7 @@ test: deps-test
 	$(MAKE) all unit configs
 	$(MAKE) check-layers check-docs
 	$(MAKE) test-loop
+	$(MAKE) test-package
 	$(MAKE) integration
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
@@ -103,12 +104,23 @@ demo: deps
 	tests/tools/demo.sh
 
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/pairpick
+# What a user adapts: the reference config, the demo's jobs and the
+# least-privilege role SQL.
+EXAMPLES := config/example.yaml $(sort $(wildcard config/demo-*.yaml)) $(sort $(wildcard sql/roles/*.sql))
 
+# The binary, both manual pages (their footer names this VERSION), and
+# README, CHANGELOG and the examples under DOCDIR. DESTDIR stages the tree
+# for a package (debian/rules).
 install: $(BUILD)/pairpick
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BUILD)/pairpick $(DESTDIR)$(PREFIX)/bin/pairpick
-	install -m 0644 docs/pairpick.1 $(DESTDIR)$(MANDIR)/man1/pairpick.1
-	install -m 0644 docs/pairpick.yaml.5 $(DESTDIR)$(MANDIR)/man5/pairpick.yaml.5
+	sed 's/^\.Os$$/.Os pairpick $(VERSION)/' docs/pairpick.1 > $(DESTDIR)$(MANDIR)/man1/pairpick.1
+	sed 's/^\.Os$$/.Os pairpick $(VERSION)/' docs/pairpick.yaml.5 > $(DESTDIR)$(MANDIR)/man5/pairpick.yaml.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/pairpick.1 $(DESTDIR)$(MANDIR)/man5/pairpick.yaml.5
+	install -m 0644 README.md CHANGELOG.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
 	rm -rf $(BUILD)

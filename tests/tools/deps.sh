@@ -13,7 +13,11 @@ if [ "${1:-}" = "--test" ]; then
     # refit (tests/bench/loop.py, make test-loop and make bench-loop).
     # prometheus: promtool checks the --metrics-file output.
     # python3-sklearn: the reference side of `make bench-clusters` (tests/bench/clusters.py).
-    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy python3-scipy prometheus python3-sklearn"
+    # debhelper, lintian: make deb and its check (dpkg-dev and fakeroot come
+    # with debhelper); mmdebstrap, podman, runc: make image and its run
+    # (runc where crun cannot start containers on a hybrid cgroup host).
+    packages="$packages chromium valgrind clang libclang-rt-14-dev mandoc python3-numpy
+python3-scipy prometheus python3-sklearn debhelper lintian mmdebstrap podman runc"
 fi
 
 missing=""
