@@ -117,8 +117,9 @@ int read_streams(const JobConfig *config, const Plan *plan, uint64_t total)
 }
 
 /*
- * READ_BOUNDED. With several streams each partition keeps its share of the
- * sample (reservoir_split) and assigns its own rows.
+ * READ_BOUNDED. The sample is the rows with the smallest seeded hashes of
+ * their ids (ReservoirSet), whichever stream reads them, fitted in hash
+ * order; pass 2 assigns every row over the same streams.
  */
 static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t sample_rows,
                         int streams, Images *images, Rng *rng, ReadResult *result, Error *err)
@@ -137,7 +138,7 @@ static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t s
     /* Pass 1: a uniform sample of the rows. */
     StreamOptions pass = *request->stream_options;
     pass.embedding_dim = dim;
-    pass.on_row = reservoir_row;
+    pass.on_row = reservoir_set_row;
     pass.on_partitions = reservoir_set_partitions;
     pass.partitions_context = &sample;
     Images kept;
@@ -290,6 +291,24 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
     return ERR_OK;
 }
 
+/*
+ * The rows in id order (images_sort_by_id), with the labels a bounded or
+ * assigning read gave them: what follows (k-means, categories, pairs) sees
+ * the same rows in the same order whatever the number of streams.
+ */
+static int canonical_order(const ReadRequest *request, Images *images, ReadResult *result,
+                           Error *err)
+{
+    uint32_t *order = NULL;
+    int code = images_sort_by_id(images, &order, err);
+    if (code == ERR_OK && result->mode == READ_BOUNDED && result->cluster_labels != NULL)
+        code = images_order_apply(result->cluster_labels, order, images->count, err);
+    if (code == ERR_OK && result->mode == READ_ASSIGN && request->model->cluster_of != NULL)
+        code = images_order_apply(request->model->cluster_of, order, images->count, err);
+    free(order);
+    return code;
+}
+
 /* The read inside the caller's snapshot. */
 static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, Rng *rng,
                             ReadResult *result, ReportMemory *memory, Error *err)
@@ -332,7 +351,7 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
         code = read_in_memory(db, request, total, streams, images, result, err);
         break;
     }
-    if (code != ERR_OK)
+    if (code != ERR_OK || (code = canonical_order(request, images, result, err)) != ERR_OK)
         return code;
     result->streamed = true;
     if (request->output_table)

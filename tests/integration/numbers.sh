@@ -201,6 +201,48 @@ YAML
     fi
 }
 
+# 15.6: the same seed gives the same clusters and pairs at any worker count,
+# in memory and bounded (a sample of the rows, then every row assigned):
+# identical --labels-file and stored pairs at 1, 2, 3 and 5 workers.
+test_same_clusters_and_pairs_at_any_worker_count() {
+    local mode workers name extra
+    for mode in memory bounded; do
+        for workers in 1 2 3 5; do
+            name="workers-$mode-$workers" extra=""
+            [ $mode = bounded ] && extra="  memory_limit: 103MB"
+            cfg=$(write_config "$name" <<YAML
+job: $name
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 12
+  max_pairs: 400
+  seed: 11
+output:
+  table: t_${name//-/_}
+resources:
+  workers: $workers
+$extra
+YAML
+)
+            pp migrate "$cfg"; expect_status 0
+            pp run "$cfg" --labels-file "$WORK/$name.labels" --verbose; expect_status 0
+            grep -q "reading over $workers connection" "$WORK/err" || fail "not read over $workers connections"
+            expect_eq "$(json_field memory_mode)" "$([ $mode = bounded ] && echo bounded || echo in_memory)" "memory mode ($mode, $workers workers)"
+            sql "SELECT image_a, image_b, category FROM t_${name//-/_} ORDER BY 1, 2" > "$WORK/$name.pairs"
+            expect_eq "$(wc -l < "$WORK/$name.pairs")" 400 "pairs stored ($mode, $workers workers)"
+            cmp -s "$WORK/workers-$mode-1.labels" "$WORK/$name.labels" \
+                || fail "labels differ from 1 worker ($mode, $workers workers)"
+            cmp -s "$WORK/workers-$mode-1.pairs" "$WORK/$name.pairs" \
+                || fail "pairs differ from 1 worker ($mode, $workers workers)"
+        done
+    done
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
