@@ -243,6 +243,42 @@ YAML
     done
 }
 
+# 15.3: with prefer random, max_exposure and max_similarity only remove
+# candidates: 300 images in 3 topics give all 14,850 in-topic pairs with
+# or without a key that excludes nothing.
+test_random_keys_only_remove_candidates() {
+    sql "CREATE TABLE three_topics AS
+           SELECT job_uuid, score, clip_embedding, 'topic-' || (row_number() OVER (ORDER BY job_uuid) % 3) AS topic
+             FROM demo.images ORDER BY job_uuid LIMIT 300" >/dev/null
+    local key
+    for key in none max_exposure max_similarity; do
+        local extra=""
+        [ $key = max_exposure ] && extra="  max_exposure: 1000"
+        [ $key = max_similarity ] && extra="  max_similarity: 1.0"
+        cfg=$(write_config "keys-$key" <<YAML
+job: keys-$key
+source:
+  table: three_topics
+  id: job_uuid
+  score: score
+  category: topic
+  embedding: clip_embedding
+strategy:
+  by: category
+  max_pairs: 100000
+  seed: 5
+$extra
+output:
+  table: t_keys
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --dry-run; expect_status 0
+        expect_eq "$(json_field pairs_available)" 14850 "pairs available ($key)"
+        expect_eq "$(json_field pairs_chosen)" 14850 "pairs chosen ($key)"
+    done
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
