@@ -1,6 +1,7 @@
 #include "run/selection.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
 #define ROW_OVERHEAD 96
 /* What the process needs besides the data (libraries, BLAS buffers). */
 #define BASELINE_BYTES (96u << 20)
+/* The share of what is left that the bounded sample takes (k-means' own
+ * buffers and the second pass take the rest). */
+#define SAMPLE_SHARE 0.8
 
 #define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
 
@@ -223,15 +227,24 @@ static int choose_embedding_mode(Db *db, const ReadRequest *request, uint64_t to
         return ERR_OK;
 
     double room = (double)limit - (double)total * ROW_OVERHEAD - BASELINE_BYTES;
-    *sample_rows = room > 0 ? (size_t)(room * 0.8 / ((double)*dim * sizeof(float))) : 0;
+    *sample_rows = room > 0 ? (size_t)(room * SAMPLE_SHARE / ((double)*dim * sizeof(float))) : 0;
     if (*sample_rows > total)
         *sample_rows = (size_t)total;
-    if (*sample_rows < (size_t)config->strategy.clusters * 4)
+    size_t least = (size_t)config->strategy.clusters * 4;
+    if (*sample_rows < least) {
+        /* The smallest limit whose room holds `least` sample rows, in whole MB. */
+        double smallest = (double)total * ROW_OVERHEAD + BASELINE_BYTES
+                          + (double)least * (double)*dim * sizeof(float) / SAMPLE_SHARE;
         return error_set(err, ERR_DATA,
-                         "resources.memory_limit of %" PRId64 " bytes cannot hold even a "
-                         "sample of %" PRIu64 " images of %zu dimensions"
-                         "\nHINT: raise resources.memory_limit",
-                         limit, total, *dim);
+                         "resources.memory_limit of %.0f MB cannot hold a sample of %zu "
+                         "embeddings of %zu dimensions (4 per cluster) besides the ids and "
+                         "scores of the %" PRIu64 " rows (%d bytes each) and the %u MiB the "
+                         "process itself needs"
+                         "\nHINT: set resources.memory_limit to at least %.0fMB, or lower "
+                         "strategy.clusters",
+                         (double)limit / 1e6, least, *dim, total, ROW_OVERHEAD,
+                         (unsigned)(BASELINE_BYTES >> 20), ceil(smallest / 1e6));
+    }
     *mode = READ_BOUNDED;
     memory->mode = "bounded";
     snprintf(memory->note, sizeof memory->note,
