@@ -650,8 +650,9 @@ static uint64_t every_pair_upper(const EveryPair *e)
 /*
  * Within candidates for prefer random. The water level of max_pairs over
  * the categories' upper bounds says how much each may be asked; each walks
- * to twice that (plus n); a category that runs out lowers its bound, which
- * may raise the level for the others, until the level holds. A category's
+ * to twice that (plus n); a category that runs out or meets filtered pairs
+ * lowers its bound, which may raise the level for the others, until every
+ * category holds what the level asks of it plus n. A category's
  * capacity is its upper bound: exact once walked to the end (always when
  * its pairs number at most about twice the budget), else larger than any
  * quota the budget can give it.
@@ -680,14 +681,17 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
         every[c].total = n * (n > 0 ? n - 1 : 0) / 2;
         upper[c] = every[c].total;
     }
-    for (uint64_t level = UINT64_MAX;;) {
-        uint64_t next = water_level(upper, categories, max_pairs);
-        if (next == level)
-            break;
-        level = next;
+    /* A category walks again only once the level asks more than it holds
+     * less one offset: its count at least doubles each time, or it ends. */
+    for (bool walked = true; walked;) {
+        walked = false;
+        uint64_t level = water_level(upper, categories, max_pairs);
         for (size_t c = 0; c < categories; c++) {
             size_t n = m->start[c + 1] - m->start[c];
             uint64_t asked = upper[c] < level + 1 ? upper[c] : level + 1;
+            if (every[c].done || every[c].count >= asked + n)
+                continue;
+            walked = true;
             uint64_t want = asked > (SIZE_MAX - n) / 4 ? SIZE_MAX : 2 * asked + n;
             if (want < (uint64_t)n * window) /* at least what window neighbours gave */
                 want = (uint64_t)n * window;
