@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -200,6 +201,49 @@ static void test_set_sample_is_the_same_over_any_streams(void **state)
     assert_int_equal(set_sample(3, 1, 20, CAPACITY, 5, other), 20);
 }
 
+/* Threads offering at once: rows r = t, t + 4, ... from thread t. */
+typedef struct Offering {
+    void *context;
+    int thread, rows;
+} Offering;
+
+static void *offer_thread(void *argument)
+{
+    Offering *offering = argument;
+    for (int r = offering->thread; r < offering->rows; r += 4)
+        offer_ids(offering->context, r, r + 1);
+    return NULL;
+}
+
+/* Four threads offering at once keep the same sample as one stream. */
+static void test_set_sample_is_the_same_from_threads(void **state)
+{
+    (void)state;
+    enum { ROWS = 20000, CAPACITY = 300 };
+    static float first[CAPACITY];
+    assert_int_equal(set_sample(1, 0, ROWS, CAPACITY, 9, first), CAPACITY);
+    Rng rng;
+    Error err;
+    ReservoirSet set;
+    void *contexts[4];
+    rng_init(&rng, 9);
+    assert_int_equal(reservoir_set_init(&set, CAPACITY, 2, 4, &rng, 40, &err), ERR_OK);
+    assert_int_equal(reservoir_set_partitions(&set, NULL, 4, contexts, &err), ERR_OK);
+    pthread_t threads[4];
+    Offering offerings[4];
+    for (int t = 0; t < 4; t++) {
+        offerings[t] = (Offering){contexts[t], t, ROWS};
+        assert_int_equal(pthread_create(&threads[t], NULL, offer_thread, &offerings[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(threads[t], NULL);
+    assert_int_equal(reservoir_set_gather(&set), CAPACITY);
+    assert_int_equal(set.seen, ROWS);
+    for (size_t k = 0; k < CAPACITY; k++)
+        assert_true(set.sample[k * 2] == first[k]);
+    reservoir_set_release(&set);
+}
+
 /* Every row is kept with probability capacity / rows (over many seeds). */
 static void test_set_keeps_every_row_equally_likely(void **state)
 {
@@ -243,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_split_is_proportional_and_exact),
         cmocka_unit_test(test_reservoirs_into_one_block_stay_in_their_slices),
         cmocka_unit_test(test_set_sample_is_the_same_over_any_streams),
+        cmocka_unit_test(test_set_sample_is_the_same_from_threads),
         cmocka_unit_test(test_set_keeps_every_row_equally_likely),
         cmocka_unit_test(test_set_checks_its_stream_count),
     };
