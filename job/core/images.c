@@ -619,3 +619,223 @@ int images_merge(Images *into, const Images *part, Error *err)
     }
     return ERR_OK;
 }
+
+/* ---- canonical order ----------------------------------------------------- */
+
+typedef struct UuidKey {
+    unsigned char bytes[UUID_BYTES];
+    uint32_t row;
+} UuidKey;
+
+static int compare_uuid_key(const void *x, const void *y)
+{
+    return memcmp(((const UuidKey *)x)->bytes, ((const UuidKey *)y)->bytes, UUID_BYTES);
+}
+
+/* Text ids (and labels): byte order of NUL-terminated strings in one arena. */
+typedef struct ArenaOrder {
+    const char *bytes;
+    const size_t *offset;
+} ArenaOrder;
+
+static int compare_arena_row(const void *x, const void *y, void *context)
+{
+    const ArenaOrder *arena = context;
+    const unsigned char *p = (const unsigned char *)arena->bytes + arena->offset[*(const uint32_t *)x];
+    const unsigned char *q = (const unsigned char *)arena->bytes + arena->offset[*(const uint32_t *)y];
+    return strcmp((const char *)p, (const char *)q);
+}
+
+/* order[k]: the row that goes to place k, in byte order of the ids. */
+static int id_order(const Images *images, uint32_t *order, Error *err)
+{
+    size_t count = images->count;
+    if (!images->id_uuid) {
+        ArenaOrder arena = {images->id_bytes, images->id_offset};
+        for (size_t row = 0; row < count; row++)
+            order[row] = (uint32_t)row;
+        qsort_r(order, count, sizeof *order, compare_arena_row, &arena);
+        return ERR_OK;
+    }
+    /* The keys beside their rows: the sort reads contiguous memory. */
+    UuidKey *keys = malloc((count + 1) * sizeof *keys);
+    if (keys == NULL)
+        return error_nomem(err, count * sizeof *keys);
+    for (size_t row = 0; row < count; row++) {
+        memcpy(keys[row].bytes, uuid_of(images, row), UUID_BYTES);
+        keys[row].row = (uint32_t)row;
+    }
+    qsort(keys, count, sizeof *keys, compare_uuid_key);
+    for (size_t k = 0; k < count; k++)
+        order[k] = keys[k].row;
+    free(keys);
+    return ERR_OK;
+}
+
+/* values[k] = old values[order[k]] for elements of size bytes, through scratch. */
+static void gather_column(void *values, const uint32_t *order, size_t count, size_t size,
+                          void *scratch)
+{
+    char *from = values, *to = scratch;
+    for (size_t k = 0; k < count; k++)
+        memcpy(to + k * size, from + (size_t)order[k] * size, size);
+    memcpy(values, scratch, count * size);
+}
+
+/*
+ * The embedding rows in place by the cycles of order, one row of scratch:
+ * each row is copied once (plus one per cycle), and no second matrix.
+ */
+static int permute_matrix(float *matrix, size_t dim, const uint32_t *order, size_t count,
+                          Error *err)
+{
+    size_t row_bytes = dim * sizeof(float);
+    float *held = malloc(row_bytes + 1);
+    unsigned char *done = calloc(count / 8 + 1, 1);
+    if (held == NULL || done == NULL) {
+        free(held);
+        free(done);
+        return error_nomem(err, count / 8 + row_bytes);
+    }
+    for (size_t start = 0; start < count; start++) {
+        if (done[start / 8] & (1u << (start % 8)) || order[start] == start)
+            continue;
+        memcpy(held, matrix + start * dim, row_bytes);
+        size_t place = start;
+        for (;;) {
+            done[place / 8] |= (unsigned char)(1u << (place % 8));
+            size_t from = order[place];
+            if (from == start) {
+                memcpy(matrix + place * dim, held, row_bytes);
+                break;
+            }
+            memcpy(matrix + place * dim, matrix + from * dim, row_bytes);
+            place = from;
+        }
+    }
+    free(held);
+    free(done);
+    return ERR_OK;
+}
+
+/* Text ids: a new arena written in the new order, then the index rebuilt. */
+static int permute_text_ids(Images *images, const uint32_t *order, size_t *new_offset, Error *err)
+{
+    char *bytes = malloc(images->id_bytes_capacity + 1);
+    if (bytes == NULL)
+        return error_nomem(err, images->id_bytes_capacity);
+    size_t length = 0;
+    for (size_t k = 0; k < images->count; k++) {
+        const char *id = images->id_bytes + images->id_offset[order[k]];
+        size_t size = strlen(id) + 1;
+        memcpy(bytes + length, id, size);
+        new_offset[k] = length;
+        length += size;
+    }
+    free(images->id_bytes);
+    images->id_bytes = bytes;
+    images->id_bytes_length = length;
+    memcpy(images->id_offset, new_offset, images->count * sizeof *new_offset);
+    return rehash(&images->id_index, &images->id_index_capacity, images->count,
+                  images->capacity > images->count ? images->capacity : images->count,
+                  images->id_bytes, images->id_offset, err);
+}
+
+/* Labels renumbered in byte order of their text (label_of follows). */
+static int sort_labels(Images *images, Error *err)
+{
+    size_t labels = (size_t)images->label_count;
+    uint32_t *order = malloc((labels + 1) * sizeof *order);
+    int32_t *rank = malloc((labels + 1) * sizeof *rank);
+    size_t *offset = malloc((labels + 1) * sizeof *offset);
+    char *bytes = malloc(images->label_bytes_capacity + 1);
+    int code = ERR_OK;
+    if (order == NULL || rank == NULL || offset == NULL || bytes == NULL) {
+        code = error_nomem(err, images->label_bytes_capacity);
+        goto done;
+    }
+    ArenaOrder arena = {images->label_bytes, images->label_offset};
+    for (size_t l = 0; l < labels; l++)
+        order[l] = (uint32_t)l;
+    qsort_r(order, labels, sizeof *order, compare_arena_row, &arena);
+    size_t length = 0;
+    for (size_t k = 0; k < labels; k++) {
+        const char *label = images->label_bytes + images->label_offset[order[k]];
+        size_t size = strlen(label) + 1;
+        memcpy(bytes + length, label, size);
+        offset[k] = length;
+        length += size;
+        rank[order[k]] = (int32_t)k;
+    }
+    free(images->label_bytes);
+    images->label_bytes = bytes;
+    bytes = NULL;
+    images->label_bytes_length = length;
+    memcpy(images->label_offset, offset, labels * sizeof *offset);
+    for (size_t row = 0; row < images->count; row++)
+        images->label_of[row] = rank[images->label_of[row]];
+    code = rehash(&images->label_index, &images->label_index_capacity, labels, labels,
+                  images->label_bytes, images->label_offset, err);
+done:
+    free(order);
+    free(rank);
+    free(offset);
+    free(bytes);
+    return code;
+}
+
+int images_sort_by_id(Images *images, uint32_t **order_out, Error *err)
+{
+    size_t count = images->count;
+    uint32_t *order = NULL;
+    void *scratch = NULL;
+    int code;
+
+    if (order_out != NULL)
+        *order_out = NULL;
+    if (images->ids_deferred)
+        return error_set(err, ERR_INTERNAL, "rows sorted before their ids were indexed");
+    order = malloc((count + 1) * sizeof *order);
+    /* One scratch column, as wide as the widest of ids, scores and offsets. */
+    scratch = malloc((count + 1) * (UUID_BYTES > sizeof(double) ? UUID_BYTES : sizeof(double)));
+    if (order == NULL || scratch == NULL) {
+        code = error_nomem(err, count * UUID_BYTES);
+        goto done;
+    }
+    if ((code = id_order(images, order, err)) != ERR_OK)
+        goto done;
+    if (images->has_score)
+        gather_column(images->score, order, count, sizeof(double), scratch);
+    if (images->has_variance)
+        gather_column(images->variance, order, count, sizeof(double), scratch);
+    if (images->has_label)
+        gather_column(images->label_of, order, count, sizeof(int32_t), scratch);
+    if (images->has_embedding && images->embedding != NULL && images->dim > 0
+        && (code = permute_matrix(images->embedding, images->dim, order, count, err)) != ERR_OK)
+        goto done;
+    if (images->id_uuid) {
+        gather_column(images->id_uuid_bytes, order, count, UUID_BYTES, scratch);
+        code = uuid_rehash(images, images->capacity > count ? images->capacity : count, err);
+    } else {
+        code = permute_text_ids(images, order, scratch, err);
+    }
+    if (code == ERR_OK && images->has_label && images->label_count > 0)
+        code = sort_labels(images, err);
+done:
+    free(scratch);
+    if (code == ERR_OK && order_out != NULL)
+        *order_out = order;
+    else
+        free(order);
+    return code;
+}
+
+int images_order_apply(int32_t *values, const uint32_t *order, size_t count, Error *err)
+{
+    int32_t *scratch = malloc((count + 1) * sizeof *scratch);
+    if (scratch == NULL)
+        return error_nomem(err, count * sizeof *scratch);
+    gather_column(values, order, count, sizeof *values, scratch);
+    free(scratch);
+    return ERR_OK;
+}

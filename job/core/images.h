@@ -137,6 +137,26 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
                                                           size_t id_length),
                      void *context, Error *err);
 
+/*
+ * Puts the rows in a canonical order that does not depend on the order the
+ * database sent them in (nor on how a parallel read split them): by id
+ * bytes (uuid ids: their 16 bytes; text ids: the text's byte order, ids
+ * being distinct). Scores, variances, labels and embedding rows move with
+ * their ids; the embedding matrix is permuted in place along the cycles of
+ * the order (one row of scratch, no second matrix). Labels are renumbered
+ * in byte order of their text, so label numbers do not depend on which row
+ * came first either. The id index is rebuilt.
+ *
+ * *order_out (may be NULL) receives order[k] = the row that went to place
+ * k, malloc'd, for the caller's own per-row arrays (images_order_apply).
+ * ERR_INTERNAL when memory runs out or the ids are not indexed yet; the
+ * rows may then be partly reordered (release them).
+ */
+int images_sort_by_id(Images *images, uint32_t **order_out, Error *err);
+
+/* values[k] = old values[order[k]] for k < count: a per-row array follows images_sort_by_id. */
+int images_order_apply(int32_t *values, const uint32_t *order, size_t count, Error *err);
+
 const char *images_id(const Images *images, size_t row);
 
 /* The row holding id, or -1. */

@@ -596,6 +596,177 @@ static int within_collect(Selector *s, const Members *m, size_t categories, size
     return ERR_OK;
 }
 
+/* ---- prefer random: every pair of a category is a candidate ------------- */
+
+/*
+ * With prefer random there is no score order to take neighbours along:
+ * every pair inside a category is a candidate, and max_exposure and
+ * max_similarity only remove some. Pairs are walked lazily along the
+ * category's random order, offset by offset ((p[i], p[i + d mod n]) for d
+ * = 1 .. n/2, each pair once), until a category holds twice what the
+ * budget can ask of it plus n (a whole offset), and at least window
+ * offsets (the candidates window neighbours would give), or runs out: memory
+ * stays O(max_pairs + window x images) however large the categories.
+ */
+typedef struct PairWalk {
+    size_t offset, i;
+} PairWalk;
+
+/* The next pair (positions x < n, y < n) of the walk; false when every pair was given. */
+static bool walk_next(PairWalk *walk, size_t n, size_t *x, size_t *y)
+{
+    if (walk->offset == 0)
+        walk->offset = 1;
+    while (2 * walk->offset <= n) {
+        size_t limit = 2 * walk->offset == n ? n / 2 : n; /* offset n/2 meets each pair twice */
+        if (walk->i < limit) {
+            *x = walk->i;
+            *y = (walk->i + walk->offset) % n;
+            walk->i++;
+            return true;
+        }
+        walk->offset++;
+        walk->i = 0;
+    }
+    return false;
+}
+
+/* The smallest level with sum min(upper[c], level) >= budget (budget when none is). */
+static uint64_t water_level(const uint64_t *upper, size_t categories, uint64_t budget)
+{
+    uint64_t low = 0, high = budget;
+    while (low < high) {
+        uint64_t level = low + (high - low) / 2, sum = 0;
+        for (size_t c = 0; c < categories && sum < budget; c++)
+            sum += upper[c] < level ? upper[c] : level;
+        if (sum >= budget)
+            high = level;
+        else
+            low = level + 1;
+    }
+    return low;
+}
+
+/* One category's walk and the candidates it kept so far. */
+typedef struct EveryPair {
+    PairWalk walk;
+    Candidate *kept;
+    size_t count, room;
+    uint64_t examined, total; /* pairs walked; n(n-1)/2 */
+    bool done;
+} EveryPair;
+
+/* Walks category c until it keeps `want` candidates or has none left. */
+static int every_pair_walk(Selector *s, const uint32_t *image, size_t n, EveryPair *e,
+                           uint64_t want, Error *err)
+{
+    size_t x, y;
+    while (!e->done && e->count < want) {
+        if (!walk_next(&e->walk, n, &x, &y)) {
+            e->done = true;
+            break;
+        }
+        if (e->count == e->room) {
+            size_t room = e->room < 256 ? 256 : e->room * 2;
+            Candidate *grown = realloc(e->kept, room * sizeof *grown);
+            if (grown == NULL)
+                return error_nomem(err, room * sizeof *grown);
+            e->kept = grown;
+            e->room = room;
+        }
+        e->examined++;
+        consider(s, image[x], image[y], e->kept, &e->count);
+    }
+    return ERR_OK;
+}
+
+/* What category c may hold at most: its kept candidates plus the pairs not walked yet. */
+static uint64_t every_pair_upper(const EveryPair *e)
+{
+    return e->done ? e->count : e->count + (e->total - e->examined);
+}
+
+/*
+ * Within candidates for prefer random. The water level of max_pairs over
+ * the categories' upper bounds says how much each may be asked; each walks
+ * to twice that (plus n); a category that runs out or meets filtered pairs
+ * lowers its bound, which may raise the level for the others, until every
+ * category holds what the level asks of it plus n. A category's
+ * capacity is its upper bound: exact once walked to the end (always when
+ * its pairs number at most about twice the budget), else larger than any
+ * quota the budget can give it.
+ */
+static int within_collect_every_pair(Selector *s, const Members *m, size_t categories,
+                                     size_t window, uint64_t max_pairs, Within *w, Error *err)
+{
+    EveryPair *every = calloc(categories + 1, sizeof *every);
+    uint64_t *upper = calloc(categories + 1, sizeof *upper);
+    int code = ERR_OK;
+
+    w->categories = categories;
+    w->start = m->start;
+    w->scratch = s->result->pairs_per_category;
+    w->cand_start = calloc(categories + 1, sizeof *w->cand_start);
+    w->quota = calloc(categories + 1, sizeof *w->quota);
+    w->capacity = calloc(categories + 1, sizeof *w->capacity);
+    w->locked = calloc(categories + 1, 1);
+    if (every == NULL || upper == NULL || w->cand_start == NULL || w->quota == NULL
+        || w->capacity == NULL || w->locked == NULL) {
+        code = error_nomem(err, (categories + 1) * sizeof *every);
+        goto done;
+    }
+    for (size_t c = 0; c < categories; c++) {
+        uint64_t n = m->start[c + 1] - m->start[c];
+        every[c].total = n * (n > 0 ? n - 1 : 0) / 2;
+        upper[c] = every[c].total;
+    }
+    /* A category walks again only once the level asks more than it holds
+     * less one offset: its count at least doubles each time, or it ends. */
+    for (bool walked = true; walked;) {
+        walked = false;
+        uint64_t level = water_level(upper, categories, max_pairs);
+        for (size_t c = 0; c < categories; c++) {
+            size_t n = m->start[c + 1] - m->start[c];
+            uint64_t asked = upper[c] < level + 1 ? upper[c] : level + 1;
+            if (every[c].done || every[c].count >= asked + n)
+                continue;
+            walked = true;
+            uint64_t want = asked > (SIZE_MAX - n) / 4 ? SIZE_MAX : 2 * asked + n;
+            if (want < (uint64_t)n * window) /* at least what window neighbours gave */
+                want = (uint64_t)n * window;
+            if ((code = every_pair_walk(s, m->image + m->start[c], n, &every[c], want, err))
+                != ERR_OK)
+                goto done;
+            upper[c] = every_pair_upper(&every[c]);
+        }
+    }
+    for (size_t c = 0; c < categories; c++)
+        w->count += every[c].count;
+    w->candidates = malloc((w->count + 1) * sizeof *w->candidates);
+    w->taken = calloc(w->count + 1, 1);
+    if (w->candidates == NULL || w->taken == NULL) {
+        code = error_nomem(err, w->count * sizeof *w->candidates);
+        goto done;
+    }
+    for (size_t c = 0, at = 0; c < categories; c++) {
+        w->cand_start[c] = at;
+        if (every[c].count > 0)
+            memcpy(w->candidates + at, every[c].kept, every[c].count * sizeof *w->candidates);
+        qsort(w->candidates + at, every[c].count, sizeof *w->candidates, compare_candidate);
+        at += every[c].count;
+        w->capacity[c] = upper[c];
+        s->result->capacity_per_category[c] = upper[c];
+        s->result->available += upper[c];
+    }
+    w->cand_start[categories] = w->count;
+done:
+    for (size_t c = 0; every != NULL && c < categories; c++)
+        free(every[c].kept);
+    free(every);
+    free(upper);
+    return code;
+}
+
 static void within_release(Within *w)
 {
     free(w->cand_start);
@@ -912,7 +1083,11 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
     result->capped_images = capped_members(&s, &members, (size_t)category_count);
     if ((informed
             && (code = rank_weights(&s, &members, (size_t)category_count, window, err)) != ERR_OK)
-        || (code = within_collect(&s, &members, (size_t)category_count, window, &within, err))
+        || (code = options->prefer == INFORM_RANDOM
+                       ? within_collect_every_pair(&s, &members, (size_t)category_count,
+                                                   window, max_pairs, &within, err)
+                       : within_collect(&s, &members, (size_t)category_count, window, &within,
+                                        err))
                != ERR_OK
         || (code = cross_collect(&s, &members, window, &cross, err)) != ERR_OK
         || (code = informed ? take_global(&s, &members, (size_t)category_count, &within, &cross,

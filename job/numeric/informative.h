@@ -9,8 +9,11 @@
  * (or score_sigma^2 when it has none). a beats b with probability
  *   p = Phi((mu_a - mu_b) / sqrt(var_a + var_b + 2 beta^2))
  * and a pair's expected information is the binary entropy of p (bits)
- * weighted by var_a + var_b. Candidates are the `window` score neighbours of
- * every image inside its category (O(N * window) candidates, then a sort).
+ * weighted by var_a + var_b. With prefer uncertain, candidates are the
+ * `window` score neighbours of every image inside its category (O(N *
+ * window) candidates, then a sort); with prefer random every pair inside a
+ * category is one (walked lazily: O(max_pairs + N * window) kept), so
+ * max_exposure and max_similarity only remove candidates.
  *
  * prefer informative: every image with its `window` neighbours in score order
  * over all images whose categories are the same or linked (adjacent score

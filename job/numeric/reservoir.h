@@ -1,18 +1,21 @@
 /*
  * reservoir: a uniform random sample of the embedding rows a stream passes
- * by (Vitter's algorithm R, seeded), for fitting k-means on a sample that
- * fits in memory: bounded mode's first pass, and `pairpick fit` with
- * kmeans.fit_sample.
+ * by, for fitting k-means on a sample that fits in memory: one stream's
+ * (Vitter's algorithm R, seeded: Reservoir), and one read's over any number
+ * of streams by the smallest seeded hashes of the ids (ReservoirSet:
+ * bounded mode's first pass, and `pairpick fit` with kmeans.fit_sample).
  *
  * It does not read the stream (the caller offers each row), normalize or
  * fit, and knows nothing of SQL, YAML or printing. The caller owns the
  * Reservoir and ReservoirSet (x_init / x_release); the sample is one
- * capacity x dim float32 block, owned by the reservoir unless the caller
- * gave its own memory (reservoir_init_into).
+ * capacity x dim float32 block, owned by the reservoir (or set) unless the
+ * caller gave its own memory (reservoir_init_into).
  */
 #ifndef PAIRPICK_RESERVOIR_H
 #define PAIRPICK_RESERVOIR_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,32 +58,59 @@ void reservoir_init_into(Reservoir *reservoir, float *rows, size_t capacity, siz
 void reservoir_split(size_t capacity, const uint64_t *rows, int parts, size_t *out);
 
 /*
- * A sample split over the streams of one read: one block of capacity rows,
- * a reservoir per stream over its slice (reservoir_split of the rows each
- * stream counted; a single uncounted stream takes the whole block), the
- * reservoirs forked from rng with label + stream.
+ * A sample shared by the streams of one read (bounded mode's first pass, a
+ * fit's sample): the capacity rows whose ids have the smallest seeded hash
+ * (a 64-bit hash of the id bytes keyed by rng_fork(rng, label)), a bottom-k
+ * sample. Which rows it keeps depends only on the ids, the seed and the
+ * capacity: not on how many streams read the rows, how they were split, or
+ * their timing; reservoir_set_gather then puts the rows in hash order, so
+ * the fitted sample is the same row for row. Every id is kept with the same
+ * probability, capacity / distinct ids; two ids of equal hash (about 1 in
+ * 2^64 per pair) are told apart by timing.
+ *
+ * Rows are offered by reservoir_set_row from any number of threads at once
+ * (a lock guards the sample; rows above the current bound are turned away
+ * without it).
  */
 typedef struct ReservoirSet {
-    float *sample;          /* capacity x dim; reservoir_set_gather packs it */
+    float *sample;          /* capacity x dim; reservoir_set_gather orders it by hash */
+    uint64_t *hash;         /* per slot of sample: its row's hash */
+    uint32_t *heap;         /* the kept slots, a max-heap by hash */
     size_t capacity, dim;
+    size_t kept;            /* slots filled */
+    float *spare;           /* one row, for reordering */
+    _Atomic uint64_t seen;  /* rows offered */
+    uint64_t key;           /* the hash's seed */
+    _Atomic uint64_t bound; /* once full: the largest kept hash; rows at or above it are not kept */
     int streams;
-    Reservoir *reservoirs;  /* streams */
-    const Rng *rng;
-    uint64_t label;
+    pthread_mutex_t lock;
+    bool locked;            /* lock initialized (until released) */
 } ReservoirSet;
 
+/* An empty sample of capacity rows of dim floats for a read over streams streams. */
 int reservoir_set_init(ReservoirSet *set, size_t capacity, size_t dim, int streams,
                        const Rng *rng, uint64_t label, Error *err);
 
-/* StreamOptions.on_partitions with the set as context: the streams' reservoirs. */
+/* StreamOptions.on_partitions with the set as context: every stream's
+ * context is the set itself (the split and row counts do not matter). */
 int reservoir_set_partitions(void *context, const uint64_t *rows, int streams,
                              void **row_contexts, Error *err);
 
-/* After the read: the streams' samples packed at the start of set->sample
- * in stream order; returns their rows. */
+/* StreamOptions.on_row with the set as context: offers the row of id (its
+ * bytes as streamed: 16 raw bytes for a uuid) and embedding. Thread-safe. */
+int reservoir_set_row(void *context, const char *id, size_t id_length, int64_t row,
+                      const float *embedding, Error *err);
+
+/* The seeded hash a set orders ids by (the same for every set of that key). */
+uint64_t reservoir_id_hash(uint64_t key, const char *id, size_t id_length);
+
+/* After the read: the kept rows packed at the start of set->sample in
+ * ascending hash order (set->hash in the same order); returns their rows,
+ * min(capacity, rows offered). */
 size_t reservoir_set_gather(ReservoirSet *set);
 
-/* Frees the block (early, once fitted, or at the end). */
+/* Frees the block and the lock (early, once fitted, or at the end); again,
+ * or on a zeroed set, it does nothing. */
 void reservoir_set_release(ReservoirSet *set);
 
 /*

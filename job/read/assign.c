@@ -212,7 +212,7 @@ int model_read_fit(const JobConfig *config, Db *db, const Plan *plan,
         return code;
     StreamOptions pass = *stream_options;
     pass.embedding_dim = dim;
-    pass.on_row = reservoir_row;
+    pass.on_row = reservoir_set_row;
     pass.on_partitions = reservoir_set_partitions;
     pass.partitions_context = &sample;
     Images kept;

@@ -146,6 +146,10 @@ int categorize(const JobConfig *config, Images *images, const ClusterLabels *giv
         break;
     }
     }
+    /* No image, no category: 0 rows make 0 categories whatever was asked
+     * (bins, clusters or a stored model's centres). */
+    if (code == ERR_OK && n == 0)
+        categories->count = 0;
 
 done:
     free(cluster_of);

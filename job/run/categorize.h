@@ -44,7 +44,8 @@ typedef struct ClusterLabels {
     int iterations;
 } ClusterLabels;
 
-/* given may be NULL: embedding strategies then fit k-means on images. */
+/* given may be NULL: embedding strategies then fit k-means on images.
+ * No images make no categories (count 0), whatever bins or clusters say. */
 int categorize(const JobConfig *config, Images *images, const ClusterLabels *given, Rng *rng,
                Categories *categories, Error *err);
 

@@ -15,8 +15,15 @@ int labels_write(const char *path, const Images *images, const Categories *categ
         int32_t category = categories->category_of[row];
         csv_field(out, images_id(images, row));
         fputc(',', out);
-        if (category >= 0)
-            csv_field(out, categorize_name(categories, images, category, name, sizeof name));
+        /* An empty field is an image not paired; an empty category value is
+         * quoted, "" (as PostgreSQL's COPY CSV tells NULL from ''). */
+        if (category >= 0) {
+            const char *label = categorize_name(categories, images, category, name, sizeof name);
+            if (label[0] == '\0')
+                fputs("\"\"", out);
+            else
+                csv_field(out, label);
+        }
         fputc('\n', out);
     }
     return sidefile_commit(file, err);

@@ -1,6 +1,7 @@
 #include "run/selection.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
 #define ROW_OVERHEAD 96
 /* What the process needs besides the data (libraries, BLAS buffers). */
 #define BASELINE_BYTES (96u << 20)
+/* The share of what is left that the bounded sample takes (k-means' own
+ * buffers and the second pass take the rest). */
+#define SAMPLE_SHARE 0.8
 
 #define RESERVOIR_LABEL 0x726573657276ULL /* "reserv" */
 
@@ -117,8 +121,9 @@ int read_streams(const JobConfig *config, const Plan *plan, uint64_t total)
 }
 
 /*
- * READ_BOUNDED. With several streams each partition keeps its share of the
- * sample (reservoir_split) and assigns its own rows.
+ * READ_BOUNDED. The sample is the rows with the smallest seeded hashes of
+ * their ids (ReservoirSet), whichever stream reads them, fitted in hash
+ * order; pass 2 assigns every row over the same streams.
  */
 static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t sample_rows,
                         int streams, Images *images, Rng *rng, ReadResult *result, Error *err)
@@ -137,7 +142,7 @@ static int read_bounded(Db *db, const ReadRequest *request, size_t dim, size_t s
     /* Pass 1: a uniform sample of the rows. */
     StreamOptions pass = *request->stream_options;
     pass.embedding_dim = dim;
-    pass.on_row = reservoir_row;
+    pass.on_row = reservoir_set_row;
     pass.on_partitions = reservoir_set_partitions;
     pass.partitions_context = &sample;
     Images kept;
@@ -222,15 +227,24 @@ static int choose_embedding_mode(Db *db, const ReadRequest *request, uint64_t to
         return ERR_OK;
 
     double room = (double)limit - (double)total * ROW_OVERHEAD - BASELINE_BYTES;
-    *sample_rows = room > 0 ? (size_t)(room * 0.8 / ((double)*dim * sizeof(float))) : 0;
+    *sample_rows = room > 0 ? (size_t)(room * SAMPLE_SHARE / ((double)*dim * sizeof(float))) : 0;
     if (*sample_rows > total)
         *sample_rows = (size_t)total;
-    if (*sample_rows < (size_t)config->strategy.clusters * 4)
+    size_t least = (size_t)config->strategy.clusters * 4;
+    if (*sample_rows < least) {
+        /* The smallest limit whose room holds `least` sample rows, in whole MB. */
+        double smallest = (double)total * ROW_OVERHEAD + BASELINE_BYTES
+                          + (double)least * (double)*dim * sizeof(float) / SAMPLE_SHARE;
         return error_set(err, ERR_DATA,
-                         "resources.memory_limit of %" PRId64 " bytes cannot hold even a "
-                         "sample of %" PRIu64 " images of %zu dimensions"
-                         "\nHINT: raise resources.memory_limit",
-                         limit, total, *dim);
+                         "resources.memory_limit of %.0f MB cannot hold a sample of %zu "
+                         "embeddings of %zu dimensions (4 per cluster) besides the ids and "
+                         "scores of the %" PRIu64 " rows (%d bytes each) and the %u MiB the "
+                         "process itself needs"
+                         "\nHINT: set resources.memory_limit to at least %.0fMB, or lower "
+                         "strategy.clusters",
+                         (double)limit / 1e6, least, *dim, total, ROW_OVERHEAD,
+                         (unsigned)(BASELINE_BYTES >> 20), ceil(smallest / 1e6));
+    }
     *mode = READ_BOUNDED;
     memory->mode = "bounded";
     snprintf(memory->note, sizeof memory->note,
@@ -298,6 +312,24 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
     return ERR_OK;
 }
 
+/*
+ * The rows in id order (images_sort_by_id), with the labels a bounded or
+ * assigning read gave them: what follows (k-means, categories, pairs) sees
+ * the same rows in the same order whatever the number of streams.
+ */
+static int canonical_order(const ReadRequest *request, Images *images, ReadResult *result,
+                           Error *err)
+{
+    uint32_t *order = NULL;
+    int code = images_sort_by_id(images, &order, err);
+    if (code == ERR_OK && result->mode == READ_BOUNDED && result->cluster_labels != NULL)
+        code = images_order_apply(result->cluster_labels, order, images->count, err);
+    if (code == ERR_OK && result->mode == READ_ASSIGN && request->model->cluster_of != NULL)
+        code = images_order_apply(request->model->cluster_of, order, images->count, err);
+    free(order);
+    return code;
+}
+
 /* The read inside the caller's snapshot. */
 static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, Rng *rng,
                             ReadResult *result, ReportMemory *memory, Error *err)
@@ -340,7 +372,7 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
         code = read_in_memory(db, request, total, streams, images, result, err);
         break;
     }
-    if (code != ERR_OK)
+    if (code != ERR_OK || (code = canonical_order(request, images, result, err)) != ERR_OK)
         return code;
     result->streamed = true;
     if (request->output_table)

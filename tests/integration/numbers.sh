@@ -201,6 +201,166 @@ YAML
     fi
 }
 
+# 15.6: the same seed gives the same clusters and pairs at any worker count,
+# in memory and bounded (a sample of the rows, then every row assigned):
+# identical --labels-file and stored pairs at 1, 2, 3 and 5 workers.
+test_same_clusters_and_pairs_at_any_worker_count() {
+    local mode workers name extra
+    for mode in memory bounded; do
+        for workers in 1 2 3 5; do
+            name="workers-$mode-$workers" extra=""
+            [ $mode = bounded ] && extra="  memory_limit: 103MB"
+            cfg=$(write_config "$name" <<YAML
+job: $name
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 12
+  max_pairs: 400
+  seed: 11
+output:
+  table: t_${name//-/_}
+resources:
+  workers: $workers
+$extra
+YAML
+)
+            pp migrate "$cfg"; expect_status 0
+            pp run "$cfg" --labels-file "$WORK/$name.labels" --verbose; expect_status 0
+            grep -q "reading over $workers connection" "$WORK/err" || fail "not read over $workers connections"
+            expect_eq "$(json_field memory_mode)" "$([ $mode = bounded ] && echo bounded || echo in_memory)" "memory mode ($mode, $workers workers)"
+            sql "SELECT image_a, image_b, category FROM t_${name//-/_} ORDER BY 1, 2" > "$WORK/$name.pairs"
+            expect_eq "$(wc -l < "$WORK/$name.pairs")" 400 "pairs stored ($mode, $workers workers)"
+            cmp -s "$WORK/workers-$mode-1.labels" "$WORK/$name.labels" \
+                || fail "labels differ from 1 worker ($mode, $workers workers)"
+            cmp -s "$WORK/workers-$mode-1.pairs" "$WORK/$name.pairs" \
+                || fail "pairs differ from 1 worker ($mode, $workers workers)"
+        done
+    done
+}
+
+# 15.3: with prefer random, max_exposure and max_similarity only remove
+# candidates: 300 images in 3 topics give all 14,850 in-topic pairs with
+# or without a key that excludes nothing.
+test_random_keys_only_remove_candidates() {
+    sql "CREATE TABLE three_topics AS
+           SELECT job_uuid, score, clip_embedding, 'topic-' || (row_number() OVER (ORDER BY job_uuid) % 3) AS topic
+             FROM demo.images ORDER BY job_uuid LIMIT 300" >/dev/null
+    local key
+    for key in none max_exposure max_similarity; do
+        local extra=""
+        [ $key = max_exposure ] && extra="  max_exposure: 1000"
+        [ $key = max_similarity ] && extra="  max_similarity: 1.0"
+        cfg=$(write_config "keys-$key" <<YAML
+job: keys-$key
+source:
+  table: three_topics
+  id: job_uuid
+  score: score
+  category: topic
+  embedding: clip_embedding
+strategy:
+  by: category
+  max_pairs: 100000
+  seed: 5
+$extra
+output:
+  table: t_keys
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --dry-run; expect_status 0
+        expect_eq "$(json_field pairs_available)" 14850 "pairs available ($key)"
+        expect_eq "$(json_field pairs_chosen)" 14850 "pairs chosen ($key)"
+    done
+}
+
+# 15.8: a selection of 0 rows makes 0 categories, whatever clusters says.
+test_no_rows_no_categories() {
+    cfg=$(write_config no-rows <<YAML
+job: no-rows
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+filters:
+  score: {min: 1000000}
+strategy:
+  by: embedding
+  clusters: 5000
+  max_pairs: 100
+output:
+  table: t_no_rows
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run; expect_status 0
+    expect_eq "$(json_field candidates)" 0 "candidates"
+    expect_eq "$(json_field categories)" 0 "categories of 0 rows"
+    expect_eq "$(json_field pairs_chosen)" 0 "pairs of 0 rows"
+}
+
+# 15.8: in --labels-file an empty category value is "" and an unpaired
+# image an empty field: PostgreSQL's COPY CSV reads them as '' and NULL.
+test_empty_category_value_is_quoted_in_labels() {
+    sql "CREATE TABLE empty_topic AS
+           SELECT job_uuid, score, CASE WHEN row_number() OVER (ORDER BY job_uuid) % 2 = 0 THEN '' ELSE 'cats' END AS topic
+             FROM demo.images ORDER BY job_uuid LIMIT 20" >/dev/null
+    cfg=$(write_config empty-topic <<YAML
+job: empty-topic
+source:
+  table: empty_topic
+  id: job_uuid
+  score: score
+  category: topic
+strategy:
+  by: category
+  max_pairs: 10
+output:
+  table: t_empty_topic
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --labels-file "$WORK/empty-topic.labels"; expect_status 0
+    expect_eq "$(grep -c ',""$' "$WORK/empty-topic.labels")" 10 "quoted empty labels"
+    sql "CREATE TABLE loaded_labels (id text, label text)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy loaded_labels FROM '$WORK/empty-topic.labels' (FORMAT csv, HEADER)"
+    expect_eq "$(sql "SELECT count(*) FILTER (WHERE label = ''), count(*) FILTER (WHERE label IS NULL) FROM loaded_labels")" "10|0" "'' and NULL labels loaded"
+}
+
+# 15.8: a memory_limit too small for the bounded sample names the 96 MiB
+# the process needs and the smallest limit that would do; that limit runs.
+test_memory_limit_too_small_says_what_fits() {
+    cfg=$(write_config small-limit <<YAML
+job: small-limit
+source:
+  table: demo.images
+  id: job_uuid
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 12
+  max_pairs: 100
+output:
+  table: t_small_limit
+resources:
+  memory_limit: 100MB
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run; expect_status 65
+    expect_grep 'cannot hold a sample of 48 embeddings of 768 dimensions (4 per cluster) besides the ids and scores of the 1500 rows (96 bytes each) and the 96 MiB the process itself needs' "$WORK/err"
+    expect_grep 'HINT: set resources.memory_limit to at least 101MB, or lower strategy.clusters' "$WORK/err"
+    sed -i 's/memory_limit: 100MB/memory_limit: 101MB/' "$cfg"
+    pp run "$cfg" --dry-run; expect_status 0
+    expect_eq "$(json_field memory_mode)" bounded "memory mode at the smallest limit"
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1

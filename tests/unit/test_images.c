@@ -356,6 +356,102 @@ static void test_embedding_matrix_grows_into_a_mapping_intact(void **state)
     images_release(&images);
 }
 
+/*
+ * Rows given in two different orders come out of images_sort_by_id the
+ * same: ids in byte order, every score, variance, label and embedding row
+ * with its id, labels numbered in byte order, every id still found, and
+ * order[] telling where each row came from.
+ */
+static void fill_shuffled(Images *images, bool uuid, uint64_t shuffle_seed, int rows, int dim)
+{
+    Error err;
+    Rng rng, shuffle;
+    int *order = malloc((size_t)rows * sizeof *order);
+    rng_init(&rng, 77);
+    rng_init(&shuffle, shuffle_seed);
+    for (int i = 0; i < rows; i++)
+        order[i] = i;
+    for (int i = rows - 1; i > 0; i--) {
+        int j = (int)rng_below(&shuffle, (uint64_t)i + 1), held = order[i];
+        order[i] = order[j];
+        order[j] = held;
+    }
+    static const char *const labels[] = {"zeta", "alpha", "", "mu", "\xc3\xa9t\xc3\xa9"};
+    images_init(images, true, true, true, true);
+    if (uuid)
+        assert_int_equal(images_use_uuid_ids(images, &err), ERR_OK);
+    assert_int_equal(images_set_dim(images, (size_t)dim, &err), ERR_OK);
+    for (int k = 0; k < rows; k++) {
+        int i = order[k];
+        char id[40];
+        unsigned char bytes[16];
+        Rng id_rng;
+        rng_init(&id_rng, 1000 + (uint64_t)i);
+        random_uuid(&id_rng, bytes, id);
+        if (!uuid)
+            snprintf(id, sizeof id, "img-%d", (i * 7919) % 1000);
+        float *slot = NULL;
+        assert_int_equal(images_begin_row(images, &slot, &err), ERR_OK);
+        for (int d = 0; d < dim; d++)
+            slot[d] = (float)(i * 100 + d);
+        const char *label = labels[i % 5];
+        assert_int_equal(images_commit_row(images, uuid ? (const char *)bytes : id,
+                                           uuid ? 16 : strlen(id), i, -i, label, strlen(label),
+                                           &err),
+                         1);
+    }
+    (void)rng;
+    free(order);
+}
+
+static void test_sort_by_id_gives_one_order(void **state)
+{
+    (void)state;
+    enum { ROWS = 500, DIM = 3 };
+    for (int uuid = 0; uuid < 2; uuid++) {
+        Images first, second;
+        Error err;
+        uint32_t *order = NULL;
+        fill_shuffled(&first, uuid, 1, ROWS, DIM);
+        fill_shuffled(&second, uuid, 2, ROWS, DIM);
+        /* what each row of second held before the sort */
+        double score_before[ROWS];
+        memcpy(score_before, second.score, sizeof score_before);
+        assert_int_equal(images_sort_by_id(&first, NULL, &err), ERR_OK);
+        assert_int_equal(images_sort_by_id(&second, &order, &err), ERR_OK);
+        for (size_t k = 0; k < ROWS; k++) {
+            assert_string_equal(images_id(&first, k), images_id(&second, k));
+            if (k > 0 && uuid)
+                assert_true(memcmp(first.id_uuid_bytes + (k - 1) * 16,
+                                   first.id_uuid_bytes + k * 16, 16) < 0);
+            if (k > 0 && !uuid)
+                assert_true(strcmp(images_id(&first, k - 1), images_id(&first, k)) < 0);
+            int i = (int)first.score[k];
+            assert_true(second.score[k] == i && first.variance[k] == -i);
+            assert_true(second.score[k] == score_before[order[k]]);
+            for (int d = 0; d < DIM; d++)
+                assert_true(first.embedding[k * DIM + d] == (float)(i * 100 + d));
+            assert_int_equal(first.label_of[k], second.label_of[k]);
+            static const char *const labels[] = {"zeta", "alpha", "", "mu", "\xc3\xa9t\xc3\xa9"};
+            assert_string_equal(images_label(&first, first.label_of[k]), labels[i % 5]);
+            const char *id = images_id(&first, k);
+            assert_int_equal(images_find(&first, id, strlen(id)), (int64_t)k);
+        }
+        /* labels in byte order: "", alpha, mu, zeta, été */
+        assert_string_equal(images_label(&first, 0), "");
+        assert_string_equal(images_label(&first, 4), "\xc3\xa9t\xc3\xa9");
+        int32_t values[ROWS];
+        for (int k = 0; k < ROWS; k++)
+            values[k] = k;
+        assert_int_equal(images_order_apply(values, order, ROWS, &err), ERR_OK);
+        for (int k = 0; k < ROWS; k++)
+            assert_int_equal(values[k], (int32_t)order[k]);
+        free(order);
+        images_release(&first);
+        images_release(&second);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_deferred_ids_indexed_after_the_stream),
         cmocka_unit_test(test_deferred_duplicates_compact_in_order),
         cmocka_unit_test(test_embedding_matrix_grows_into_a_mapping_intact),
+        cmocka_unit_test(test_sort_by_id_gives_one_order),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }

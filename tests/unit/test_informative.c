@@ -562,6 +562,78 @@ static void test_what_one_side_cannot_use_goes_to_the_other(void **state)
     }
 }
 
+/*
+ * 15.3: with prefer random, max_exposure and max_similarity only remove
+ * candidates: 300 images in 3 categories of 100 and a budget above every
+ * pair give all 3 x 4,950 = 14,850 pairs with either key set when it
+ * excludes nothing, and with a key that does exclude, every pair it lets
+ * through.
+ */
+static void test_random_keys_only_remove_candidates(void **state)
+{
+    (void)state;
+    enum { IMAGES = 300, DIM = 4 };
+    int32_t category_of[IMAGES];
+    uint32_t exposure[IMAGES] = {0};
+    float embedding[IMAGES * DIM];
+    Rng rng;
+    rng_init(&rng, 15);
+    for (size_t i = 0; i < IMAGES; i++) {
+        category_of[i] = (int32_t)(i % 3);
+        for (size_t d = 0; d < DIM; d++)
+            embedding[i * DIM + d] = (float)rng_normal(&rng);
+    }
+    for (int key = 0; key < 3; key++) {
+        InformOptions options = {.prefer = INFORM_RANDOM, .score_sigma = 0.1, .beta = 0.1,
+                                 .window = INFORM_DEFAULT_WINDOW, .exposure = exposure};
+        if (key == 1)
+            options.max_exposure = 1000;
+        if (key == 2) {
+            options.embedding = embedding;
+            options.dim = DIM;
+            options.has_max_similarity = true;
+            options.max_similarity = 1.0;
+        }
+        Rng a;
+        rng_init(&a, 3);
+        Error err;
+        InformResult r;
+        assert_int_equal(informative_select(category_of, IMAGES, 3, 100000, NULL, &options, &a,
+                                            &r, &err),
+                         ERR_OK);
+        assert_int_equal(r.available, 14850);
+        assert_int_equal(r.pair_count, 14850);
+        for (int c = 0; c < 3; c++)
+            assert_int_equal(r.pairs_per_category[c], 4950);
+        informative_result_release(&r);
+    }
+    /* images 0..29 already in 99 open pairs, max_exposure 100: each has
+     * room for one more; every pair of two others stays available */
+    for (size_t i = 0; i < 30; i++)
+        exposure[i] = 99;
+    InformOptions capped = {.prefer = INFORM_RANDOM, .score_sigma = 0.1, .beta = 0.1,
+                            .window = INFORM_DEFAULT_WINDOW, .exposure = exposure,
+                            .max_exposure = 100};
+    Rng a;
+    rng_init(&a, 3);
+    Error err;
+    InformResult r;
+    assert_int_equal(informative_select(category_of, IMAGES, 3, 100000, NULL, &capped, &a, &r,
+                                        &err),
+                     ERR_OK);
+    assert_int_equal(r.exposure_skipped, 0);
+    uint32_t degree[IMAGES] = {0};
+    size_t among_others = 0;
+    for (size_t k = 0; k < r.pair_count; k++) {
+        degree[r.pairs[k].a]++, degree[r.pairs[k].b]++;
+        among_others += r.pairs[k].a >= 30 && r.pairs[k].b >= 30;
+    }
+    for (size_t i = 0; i < 30; i++)
+        assert_true(degree[i] <= 1);
+    assert_int_equal(among_others, 3 * 90 * 89 / 2); /* 90 other images per category */
+    informative_result_release(&r);
+}
+
 static void test_uncertain_without_scores_is_a_data_error(void **state)
 {
     (void)state;
@@ -729,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_show_first_is_a_fair_coin),
         cmocka_unit_test(test_random_in_category_pairs_stay_in_their_category),
         cmocka_unit_test(test_what_one_side_cannot_use_goes_to_the_other),
+        cmocka_unit_test(test_random_keys_only_remove_candidates),
         cmocka_unit_test(test_uncertain_without_scores_is_a_data_error),
         cmocka_unit_test(test_informative_value_is_the_expected_variance_reduction),
         cmocka_unit_test(test_informative_guarantees_hold),

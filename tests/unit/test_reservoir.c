@@ -1,7 +1,9 @@
 /*
  * reservoir: every row offered is in the sample with probability
  * capacity / rows (checked over many seeds), a short stream is kept whole
- * and in order, and the same rng and label give the same sample.
+ * and in order, and the same rng and label give the same sample. A set
+ * shared by streams keeps the same rows, in the same order, however many
+ * streams offer them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "numeric/reservoir.h"
@@ -133,47 +137,144 @@ static void test_reservoirs_into_one_block_stay_in_their_slices(void **state)
     reservoir_release(&second);
 }
 
-/* A set split over streams: shares from the counts, each stream's rows in
- * its own reservoir, packed in stream order; one uncounted stream takes the
- * whole block. */
-static void test_set_packs_the_streams_samples_in_order(void **state)
+/* Offers rows first..last-1 of a set (id "row-N", values N and -N) through
+ * the context stream got from reservoir_set_partitions. */
+static void offer_ids(void *context, int first, int last)
 {
-    (void)state;
-    enum { DIM = 2 };
+    Error err;
+    for (int r = first; r < last; r++) {
+        char id[32];
+        int length = snprintf(id, sizeof id, "row-%d", r);
+        float row[2] = {(float)r, -(float)r};
+        assert_int_equal(reservoir_set_row(context, id, (size_t)length, r, row, &err), ERR_OK);
+    }
+}
+
+/* A set's sample over `streams` streams, rows dealt out to them by `deal`
+ * (0: in blocks, 1: round robin, 2: in reverse); the gathered values. */
+static size_t set_sample(int streams, int deal, int rows, size_t capacity, uint64_t seed,
+                         float *out)
+{
     Rng rng;
     Error err;
     ReservoirSet set;
-    rng_init(&rng, 8);
-    assert_int_equal(reservoir_set_init(&set, 10, DIM, 3, &rng, 40, &err), ERR_OK);
-    const uint64_t counted[3] = {10, 0, 30}; /* shares 3 (2.5 rounded up), 0, 7 (7.5 down) */
-    void *contexts[3] = {NULL, NULL, NULL};
-    assert_int_equal(reservoir_set_partitions(&set, counted, 3, contexts, &err), ERR_OK);
-    assert_int_equal(((Reservoir *)contexts[0])->capacity + ((Reservoir *)contexts[2])->capacity, 10);
-    assert_int_equal(((Reservoir *)contexts[1])->capacity, 0);
-    /* stream 0 offers 2 rows only (short of its share), stream 2 many:
-     * values tell the streams apart (stream 0: r, stream 2: 1000 + r) */
-    Error ignored;
-    for (int r = 0; r < 2; r++) {
-        float row[DIM] = {(float)r, -(float)r};
-        assert_int_equal(reservoir_row(contexts[0], NULL, 0, r, row, &ignored), ERR_OK);
+    void *contexts[8];
+    uint64_t counted[8] = {0};
+    rng_init(&rng, seed);
+    assert_int_equal(reservoir_set_init(&set, capacity, 2, streams, &rng, 40, &err), ERR_OK);
+    assert_int_equal(reservoir_set_partitions(&set, counted, streams, contexts, &err), ERR_OK);
+    for (int r = 0; r < rows; r++) {
+        int stream = deal == 0 ? r * streams / rows : r % streams;
+        int row = deal == 2 ? rows - 1 - r : r;
+        offer_ids(contexts[stream], row, row + 1);
     }
-    for (int r = 0; r < 30; r++) {
-        float row[DIM] = {1000.0f + (float)r, -1000.0f - (float)r};
-        assert_int_equal(reservoir_row(contexts[2], NULL, 0, r, row, &ignored), ERR_OK);
-    }
-    size_t rows = reservoir_set_gather(&set);
-    size_t share2 = ((Reservoir *)contexts[2])->capacity;
-    assert_int_equal(rows, 2 + share2);
-    assert_true(set.sample[0] == 0.0f && set.sample[DIM] == 1.0f);
-    for (size_t r = 2; r < rows; r++) {
-        assert_true(set.sample[r * DIM] >= 1000.0f);
-        assert_true(set.sample[r * DIM + 1] == -set.sample[r * DIM]);
+    size_t kept = reservoir_set_gather(&set);
+    for (size_t k = 0; k < kept; k++) {
+        assert_true(set.sample[k * 2 + 1] == -set.sample[k * 2]); /* rows whole */
+        if (k > 0)
+            assert_true(set.hash[k - 1] < set.hash[k]); /* in hash order */
+        out[k] = set.sample[k * 2];
     }
     reservoir_set_release(&set);
+    reservoir_set_release(&set); /* a second release does nothing */
+    return kept;
+}
 
-    assert_int_equal(reservoir_set_init(&set, 5, DIM, 1, &rng, 40, &err), ERR_OK);
+/* The sample depends on the ids and the seed only: the same rows in the
+ * same order over 1, 2, 3 or 5 streams, however the rows are dealt out. */
+static void test_set_sample_is_the_same_over_any_streams(void **state)
+{
+    (void)state;
+    enum { ROWS = 1000, CAPACITY = 64 };
+    float first[CAPACITY], other[CAPACITY];
+    assert_int_equal(set_sample(1, 0, ROWS, CAPACITY, 5, first), CAPACITY);
+    const int streams[] = {1, 2, 3, 5};
+    for (int s = 0; s < 4; s++)
+        for (int deal = 0; deal < 3; deal++) {
+            assert_int_equal(set_sample(streams[s], deal, ROWS, CAPACITY, 5, other), CAPACITY);
+            assert_memory_equal(first, other, sizeof first);
+        }
+    /* another seed, another sample */
+    set_sample(1, 0, ROWS, CAPACITY, 6, other);
+    assert_memory_not_equal(first, other, sizeof first);
+    /* fewer rows than the capacity: all of them */
+    assert_int_equal(set_sample(3, 1, 20, CAPACITY, 5, other), 20);
+}
+
+/* Threads offering at once: rows r = t, t + 4, ... from thread t. */
+typedef struct Offering {
+    void *context;
+    int thread, rows;
+} Offering;
+
+static void *offer_thread(void *argument)
+{
+    Offering *offering = argument;
+    for (int r = offering->thread; r < offering->rows; r += 4)
+        offer_ids(offering->context, r, r + 1);
+    return NULL;
+}
+
+/* Four threads offering at once keep the same sample as one stream. */
+static void test_set_sample_is_the_same_from_threads(void **state)
+{
+    (void)state;
+    enum { ROWS = 20000, CAPACITY = 300 };
+    static float first[CAPACITY];
+    assert_int_equal(set_sample(1, 0, ROWS, CAPACITY, 9, first), CAPACITY);
+    Rng rng;
+    Error err;
+    ReservoirSet set;
+    void *contexts[4];
+    rng_init(&rng, 9);
+    assert_int_equal(reservoir_set_init(&set, CAPACITY, 2, 4, &rng, 40, &err), ERR_OK);
+    assert_int_equal(reservoir_set_partitions(&set, NULL, 4, contexts, &err), ERR_OK);
+    pthread_t threads[4];
+    Offering offerings[4];
+    for (int t = 0; t < 4; t++) {
+        offerings[t] = (Offering){contexts[t], t, ROWS};
+        assert_int_equal(pthread_create(&threads[t], NULL, offer_thread, &offerings[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(threads[t], NULL);
+    assert_int_equal(reservoir_set_gather(&set), CAPACITY);
+    assert_int_equal(set.seen, ROWS);
+    for (size_t k = 0; k < CAPACITY; k++)
+        assert_true(set.sample[k * 2] == first[k]);
+    reservoir_set_release(&set);
+}
+
+/* Every row is kept with probability capacity / rows (over many seeds). */
+static void test_set_keeps_every_row_equally_likely(void **state)
+{
+    (void)state;
+    enum { ROWS = 100, CAPACITY = 10, TRIALS = 4000 };
+    unsigned kept[ROWS] = {0};
+    float sample[CAPACITY];
+    for (int t = 0; t < TRIALS; t++) {
+        assert_int_equal(set_sample(2, 1, ROWS, CAPACITY, (uint64_t)t, sample), CAPACITY);
+        for (size_t i = 0; i < CAPACITY; i++)
+            kept[(size_t)sample[i]]++;
+    }
+    /* Binomial(4000, 0.1): mean 400, sd 19; 5 sd either side. */
+    for (int r = 0; r < ROWS; r++) {
+        assert_in_range(kept[r], 305, 495);
+    }
+}
+
+/* A set refuses to be read by another number of streams than it was set up for. */
+static void test_set_checks_its_stream_count(void **state)
+{
+    (void)state;
+    Rng rng;
+    Error err;
+    ReservoirSet set;
+    void *contexts[3];
+    const uint64_t counted[3] = {10, 0, 30};
+    rng_init(&rng, 8);
+    assert_int_equal(reservoir_set_init(&set, 5, 2, 1, &rng, 40, &err), ERR_OK);
     assert_int_equal(reservoir_set_partitions(&set, NULL, 1, contexts, &err), ERR_OK);
-    assert_int_equal(((Reservoir *)contexts[0])->capacity, 5);
+    assert_ptr_equal(contexts[0], &set);
     assert_int_not_equal(reservoir_set_partitions(&set, counted, 3, contexts, &err), ERR_OK);
     reservoir_set_release(&set);
 }
@@ -185,7 +286,10 @@ int main(void)
         cmocka_unit_test(test_short_stream_kept_whole_and_reproducible),
         cmocka_unit_test(test_split_is_proportional_and_exact),
         cmocka_unit_test(test_reservoirs_into_one_block_stay_in_their_slices),
-        cmocka_unit_test(test_set_packs_the_streams_samples_in_order),
+        cmocka_unit_test(test_set_sample_is_the_same_over_any_streams),
+        cmocka_unit_test(test_set_sample_is_the_same_from_threads),
+        cmocka_unit_test(test_set_keeps_every_row_equally_likely),
+        cmocka_unit_test(test_set_checks_its_stream_count),
     };
     return cmocka_run_group_tests_name("reservoir", tests, NULL, NULL);
 }
