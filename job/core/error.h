@@ -21,6 +21,7 @@ enum {
     ERR_UNAVAILABLE = 69, /* database unreachable */
     ERR_INTERNAL = 70,    /* a bug or an unexpected failure */
     ERR_TEMPFAIL = 75,    /* try again later (lock held, cancelled) */
+    ERR_NOPERM = 77,      /* authentication or authorization refused: do not retry */
     ERR_CONFIG = 78       /* bad configuration */
 };
 
