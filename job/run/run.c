@@ -11,6 +11,7 @@
 #include "core/csv.h"
 #include "core/images.h"
 #include "core/log.h"
+#include "db/conninfo.h"
 #include "db/migrate.h"
 #include "db/model_store.h"
 #include "db/pending.h"
@@ -107,7 +108,7 @@ static int run_start(Run *run, Error *err)
     report->as_of = options->as_of;
     report->counts.pairs_requested = options->max_pairs_set ? options->max_pairs
                                                             : (uint64_t)config->strategy.max_pairs;
-    if ((run->config_json = config_to_json(config)) == NULL)
+    if ((run->config_json = config_to_json(config, db_mask_conninfo)) == NULL)
         return error_nomem(err, 0);
     run->info = (RunInfo){
         .job = config->job,

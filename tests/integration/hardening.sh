@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Integration tests of what an attacker or an unlucky operator can do to a
+# run, against a real throwaway PostgreSQL (issue 14, and the login codes
+# of issue 16): secrets in every spelling libpq accepts, a server restart
+# while the connection sits idle at each statement, refused logins and
+# malformed connection strings, rows no table can hold, and the edges of
+# options and config values.
+#
+#   tests/integration/hardening.sh [test_name ...]     PAIRPICK=... for another build
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# An immediate restart; the socket stays in $PAIRPICK_PGDIR (see faults.sh).
+restart_server() {
+    as_owner "$PGBIN/pg_ctl" -D "$PAIRPICK_PGDIR/data" -l "$PAIRPICK_PGDIR/server.log" \
+        -m immediate -w -t 60 restart >/dev/null
+    for _ in $(seq 100); do
+        psql -X -At -c "SELECT 1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "    the server did not come back after the restart" >&2
+    return 1
+}
+
+score_config() { # job table [extra yaml at the top level]
+    write_config "$1" <<YAML
+job: $1
+${3:-}
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+  bins: 5
+  max_pairs: 120
+  seed: 11
+output:
+  table: $2
+YAML
+}
+
+# ---- login ----------------------------------------------------------------
+
+# A role that logs in with a password over the unix socket (scram), while
+# every other role keeps trust; created once.
+PASSWORD="s3cr'et"
+password_role() {
+    [ "$(sql "SELECT count(*) FROM pg_roles WHERE rolname = 'pp_login'")" = 1 ] && return 0
+    local hba="$PAIRPICK_PGDIR/data/pg_hba.conf"
+    { echo "local all pp_login scram-sha-256"; cat "$hba"; } >"$hba.new"
+    cat "$hba.new" >"$hba" && rm -f "$hba.new"
+    echo "CREATE ROLE pp_login LOGIN SUPERUSER PASSWORD :'pw'; SELECT pg_reload_conf();" |
+        psql -X -q -v ON_ERROR_STOP=1 -v pw="$PASSWORD" >/dev/null
+}
+
+# The server's log lines for refused logins of pp_login so far.
+refused_logins() {
+    grep -c 'password authentication failed for user "pp_login"' "$PAIRPICK_PGDIR/server.log" || true
+}
+
+login_config() { # job conninfo-lines (a YAML block scalar, indented here)
+    write_config "$1" <<YAML
+job: $1
+database:
+  connect_retries: 3
+  conninfo: |-
+$(echo "$2" | sed 's/^/    /')
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy: {by: score, bins: 3, max_pairs: 10, seed: 3}
+output:
+  table: t_login
+YAML
+}
+
+test_wrong_password_exits_77_after_one_attempt() {
+    password_role
+    local before
+    before=$(refused_logins)
+    cfg=$(login_config wrong-pw "host=$PGHOST user=pp_login dbname=postgres password=wrong")
+    pp run "$cfg" --run-id wrong1
+    expect_status 77
+    expect_grep "password authentication failed" "$WORK/err"
+    expect_grep "28P01" "$WORK/err"
+    expect_eq "$(( $(refused_logins) - before ))" 1 "login attempts the server refused"
+    # no password at all where one is needed: the same, without the server's log line
+    cfg=$(login_config no-pw "host=$PGHOST user=pp_login dbname=postgres")
+    PGPASSWORD= PGPASSFILE=/nonexistent pp run "$cfg"
+    expect_status 77
+    # a role that does not exist (28000)
+    cfg=$(login_config no-role "host=$PGHOST user=pp_nobody dbname=postgres")
+    pp migrate "$cfg"
+    expect_status 77
+    expect_grep "28000" "$WORK/err"
+}
+
+test_malformed_conninfo_exits_78() {
+    local conninfo
+    for conninfo in "postgresql://pp_login:s3cret@[::1/postgres" \
+        "postgresql://pp_login:s3cret@localhost/postgres?nonsense=1" \
+        "postgresql://pp_login:s3cret@localhost:notaport/postgres" \
+        "host=$PGHOST password='s3cret" \
+        "host=$PGHOST port=70000 password=s3cret"; do
+        cfg=$(login_config bad-uri "$conninfo")
+        pp run "$cfg" --run-id bad-uri
+        expect_status 78
+        expect_grep "database.conninfo" "$WORK/err"
+        ! grep -q s3cret "$WORK/err" "$WORK/out" || fail "the secret in the message for $conninfo"
+    done
+    expect_eq "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pairpick/bad-uri%'")" 0 "sessions"
+}
+
+# Every spelling of the password libpq accepts: the run logs in with it,
+# and it is in no column of the run record, no log line and no JSON.
+test_conninfo_secret_never_stored_or_printed() {
+    password_role
+    local socket_uri spelling i=0
+    socket_uri=$(printf '%s' "$PGHOST" | sed 's|/|%2F|g')
+    cfg=$(score_config secrets t_secrets)
+    pp migrate "$cfg"; expect_status 0
+    while IFS= read -r -d '|' spelling; do
+        i=$((i + 1))
+        cfg=$(login_config secrets "$spelling")
+        sed -i 's/t_login/t_secrets/' "$cfg"
+        pp run "$cfg" --run-id "secret-$i" --verbose --log-format json --max-pairs 1
+        expect_status 0
+        for file in "$WORK/out" "$WORK/err"; do
+            ! grep -qiE "s3cr|cr%27|%73%33|3cret" "$file" || fail "spelling $i: the password in $(basename "$file")"
+        done
+        row=$(sql "SELECT r::text FROM pairpick_runs AS r WHERE run_id = 'secret-$i'")
+        [ -n "$row" ] || fail "spelling $i: no run record"
+        ! echo "$row" | grep -qiE "s3cr|cr%27|%73%33|3cret" || fail "spelling $i: the password in the run record: $row"
+        echo "$row" | grep -q "password='\*\*\*'" || fail "spelling $i: no masked password in the record: $row"
+    done <<EOF
+host=$PGHOST user=pp_login dbname=postgres password = 's3cr\\'et'|host=$PGHOST user=pp_login password=s3cr\\'et dbname=postgres|host=$PGHOST
+user=pp_login
+password
+=
+'s3cr\\'et'
+dbname=postgres|postgresql://pp_login:s3cr%27et@$socket_uri/postgres|postgresql://pp_login@$socket_uri/postgres?password=s3cr%27et|postgresql:///postgres?host=$socket_uri&user=pp_login&pass%77ord=s3cr%27et|host=$PGHOST user=pp_login password='s3cr\\'et' sslpassword='s3cr\\'et' dbname=postgres|postgresql://pp_login:%73%33%63%72%27%65%74@$socket_uri/postgres|
+EOF
+    expect_eq "$i" 8 "spellings tried"
+}
+
+# ---- a lost idle connection -------------------------------------------------
+
+# The server restarts while the connection sits idle before each message
+# the run sends (strace holds the Nth send for 3 s): the run fails with 69
+# ("retry"), writes nothing, and its record ends failed, never running.
+test_lost_idle_connection_at_every_statement() {
+    command -v strace >/dev/null || skip "strace is not installed"
+    strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
+    cfg=$(score_config idle t_idle)
+    pp migrate "$cfg"; expect_status 0
+    strace -f -qq -o "$WORK/sends" -e trace=sendto "$PAIRPICK" run "$cfg" --run-id idle-count \
+        >/dev/null 2>&1 || fail "the traced run failed"
+    local sends
+    sends=$(grep -c 'sendto(' "$WORK/sends")
+    sql "DELETE FROM t_idle" >/dev/null
+    [ "$sends" -gt 20 ] || fail "only $sends sends in a run"
+    local n statuses=""
+    # 1 is the startup packet, the last the goodbye after the commit.
+    for n in $(seq 2 $((sends - 1))); do
+        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=3s:when="$n" \
+            "$PAIRPICK" run "$cfg" --run-id "idle-$n" >"$WORK/out" 2>"$WORK/err" &
+        local pid=$! held=0
+        for _ in $(seq 60); do
+            if [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pairpick/idle'
+                          AND state LIKE 'idle%' AND state_change < clock_timestamp() - interval '1 s'")" = 1 ]; then
+                held=1
+                break
+            fi
+            sleep 0.1
+        done
+        [ "$held" = 1 ] || fail "send $n: the connection was never idle for 1 s"
+        restart_server
+        set +e
+        wait "$pid"
+        STATUS=$?
+        set -e
+        statuses="$statuses $n:$STATUS"
+        [ "$STATUS" -eq 69 ] || fail "send $n ($(grep -o '"[a-z ]*" failed' "$WORK/err" | head -1)): exit $STATUS, expected 69"
+        expect_grep_i "connection|terminat|shut" "$WORK/err"
+        expect_eq "$(sql "SELECT count(*) FROM t_idle")" 0 "send $n: pairs written"
+        expect_eq "$(sql "SELECT coalesce(string_agg(status, ','), 'none') FROM pairpick_runs WHERE run_id = 'idle-$n'")" \
+            "$(sql "SELECT CASE WHEN count(*) = 0 THEN 'none' ELSE 'failed' END FROM pairpick_runs WHERE run_id = 'idle-$n'")" \
+            "send $n: run record"
+        expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE run_id = 'idle-$n' AND status = 'running'")" 0 \
+            "send $n: runs left running"
+    done
+    echo "    exit status per send held:$statuses"
+    pp run "$cfg" --run-id idle-after; expect_status 0
+}
+
+expect_grep_i() { # extended-regexp file, case-insensitive
+    grep -qiE -- "$1" "$2" || fail "expected /$1/i in $(basename "$2")"
+}
+
+start_server
+echo "loading demo images..."
+psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+set +e
+run_tests "$@"
+status=$?
+set -e
+exit "$status"
