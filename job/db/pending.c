@@ -293,22 +293,28 @@ done:
 typedef struct {
     const Images *images;
     uint32_t *exposure;
+    char *id;        /* the id being unescaped, grown to the longest seen */
+    size_t capacity;
 } ExposureReader;
 
-/* One row "id<TAB>count\n" of the exposure query. */
+/* One row "id<TAB>count\n" of the exposure query; ids of any length match. */
 static int read_exposure_row(void *context, const char *data, size_t length, Error *err)
 {
     ExposureReader *reader = context;
     const char *tab = memchr(data, '\t', length);
     if (tab == NULL)
         return error_set(err, ERR_INTERNAL, "unexpected row in the exposure of images");
-    char id[1024];
     size_t id_length = (size_t)(tab - data);
-    if (id_length >= sizeof id)
-        return ERR_OK; /* longer than any id pairpick stores with an escape or not */
-    memcpy(id, data, id_length);
-    id_length = copy_unescape(id, id_length);
-    int64_t row = images_find(reader->images, id, id_length);
+    if (id_length + 1 > reader->capacity) {
+        char *grown = realloc(reader->id, id_length + 1);
+        if (grown == NULL)
+            return error_nomem(err, id_length + 1);
+        reader->id = grown;
+        reader->capacity = id_length + 1;
+    }
+    memcpy(reader->id, data, id_length);
+    id_length = copy_unescape(reader->id, id_length);
+    int64_t row = images_find(reader->images, reader->id, id_length);
     if (row >= 0) {
         unsigned long long shown = strtoull(tab + 1, NULL, 10);
         reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
@@ -334,6 +340,7 @@ int write_load_exposure(Db *db, const char *output_table, const Images *images,
     int code = db_copy_out(db, "read exposure of images", sql, 0, NULL, read_exposure_row,
                            &reader, err);
     free(sql);
+    free(reader.id);
     return code;
 }
 

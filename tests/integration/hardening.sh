@@ -155,6 +155,36 @@ EOF
     expect_eq "$i" 8 "spellings tried"
 }
 
+# ---- options and config edges ----------------------------------------------
+
+# Four spellings of one output table are one table: its migrations run
+# once, one copy of each index, one key in the ledger; a ledger written
+# under a spelling (before it was keyed by identity) is taken over, not
+# applied again.
+test_migrations_keyed_by_table_identity() {
+    local spelling
+    for spelling in "spell_t" "public.spell_t" '"spell_t"' '"public"."spell_t"'; do
+        cfg=$(score_config spell "'$spelling'" | tee /dev/null)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --max-pairs 5; expect_status 0
+    done
+    expect_eq "$(sql "SELECT count(DISTINCT target) FROM pairpick_migrations WHERE target LIKE '%spell_t%'")" 1 "ledger keys"
+    local indexes
+    indexes=$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'spell_t'")
+    sql "CREATE TABLE spell_check (LIKE spell_t)" >/dev/null
+    expect_eq "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'spell_t'
+                       AND indexdef NOT LIKE '%UNIQUE%' AND indexname ~ '[0-9]$'")" 0 "numbered copies of an index"
+    # a ledger keyed by an old spelling
+    sql "UPDATE pairpick_migrations SET target = 'spell_t' WHERE target = 'public.spell_t'" >/dev/null
+    cfg=$(score_config spell "'\"public\".\"spell_t\"'")
+    pp run "$cfg" --max-pairs 5; expect_status 0
+    pp migrate "$cfg"; expect_status 0
+    expect_eq "$(json_field applied)" 0 "migrations applied again"
+    expect_eq "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'spell_t'")" "$indexes" "indexes"
+    expect_eq "$(sql "SELECT string_agg(DISTINCT target, ',') FROM pairpick_migrations WHERE target LIKE '%spell_t%'")" \
+        public.spell_t "ledger key after the take-over"
+}
+
 # ---- a lost idle connection -------------------------------------------------
 
 # The server restarts while the connection sits idle before each message
