@@ -83,6 +83,18 @@ void pending_stored_pair(const Images *images, const PairCategories *categories,
                          StoredPair *stored, char *category, size_t size);
 
 /*
+ * What else a run stores in its write transaction (a refitted cluster
+ * model): run after the pairs' INSERT, before the run is marked succeeded.
+ * Its failure rolls the write back; a write that rolls back for another
+ * reason rolls back what it stored too, and it runs again with the next
+ * attempt.
+ */
+typedef struct WriteHook {
+    int (*store)(void *context, Db *db, Error *err);
+    void *context;
+} WriteHook;
+
+/*
  * Inserts the pairs and marks the run succeeded, in one transaction.
  * counts->pairs_inserted receives the rows inserted. stage_seconds (a JSON
  * object text or NULL) goes on the run record.
@@ -96,11 +108,12 @@ void pending_stored_pair(const Images *images, const PairCategories *categories,
  * others left (pairs_inserted < pair_count), and so it does when the rows
  * the INSERT skipped are not stored by another run (a trigger or rule of
  * the table dropped them). *taken_count is 0 after a write that committed.
+ * hook (may be NULL) stores more in the same transaction.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const PairCategories *categories, const Pair *pairs, size_t pair_count,
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                PairSet **existing, size_t *taken_count, Error *err);
+                PairSet **existing, size_t *taken_count, const WriteHook *hook, Error *err);
 
 /*
  * For --dry-run: prints the pairs as tab-separated lines (image_a, image_b,

@@ -155,6 +155,73 @@ EOF
     expect_eq "$i" 8 "spellings tried"
 }
 
+# ---- rows no table can hold ---------------------------------------------------
+
+long_rows() {
+    sql "SET client_min_messages = warning;
+         DROP TABLE IF EXISTS long_rows;
+         CREATE TABLE long_rows (id text, score float8, topic text);
+         INSERT INTO long_rows SELECT 'ok-' || i, i % 7, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END
+           FROM generate_series(1, 40) AS i;
+         -- over the btree limit of the pair's unique key
+         INSERT INTO long_rows VALUES (repeat('x', 3000), 1, 'a');
+         -- an id of 1024 bytes (the longest accepted) and a 255-byte category
+         INSERT INTO long_rows VALUES (repeat('y', 1024), 2, 'b'), ('long-topic', 3, repeat('t', 255)),
+                                      ('long-topic-2', 4, repeat('t', 255));
+         -- 600 bytes with a two-byte character across byte 511
+         INSERT INTO long_rows VALUES ('multibyte', 5, repeat('m', 510) || repeat('é', 45));" >/dev/null
+}
+
+long_config() { # job table extra-strategy-yaml
+    write_config "$1" <<YAML
+job: $1
+source:
+  table: long_rows
+  id: id
+  score: score
+  category: topic
+strategy:
+  by: category
+  max_pairs: 100000
+$3
+output:
+  table: $2
+YAML
+}
+
+test_long_ids_and_categories_are_rejected_not_fatal() {
+    long_rows
+    cfg=$(long_config long-rows t_long_rows)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --rejects "$WORK/long.csv" --labels-file "$WORK/long-labels.csv"
+    expect_status 0
+    expect_eq "$(json_field rows_skipped)" 2 "rows skipped"
+    expect_grep "id_too_long 1" "$WORK/err"
+    expect_grep "category_too_long 1" "$WORK/err"
+    expect_grep ",id_too_long" "$WORK/long.csv"
+    expect_grep "^multibyte,category_too_long" "$WORK/long.csv"
+    expect_eq "$(sql "SELECT count(*) FROM t_long_rows WHERE 'multibyte' IN (image_a, image_b)
+                       OR length(image_a) > 1024 OR length(image_b) > 1024")" 0 "pairs of rejected rows"
+    # nothing truncated: the 255-byte category whole in the table and the labels file
+    expect_eq "$(sql "SELECT count(*) FROM t_long_rows WHERE category = repeat('t', 255)")" 1 "pair of the long topic"
+    expect_eq "$(grep -c "^long-topic,$(printf 't%.0s' $(seq 255))\$" "$WORK/long-labels.csv")" 1 "long topic in the labels file"
+    expect_eq "$(sql "SELECT count(*) FROM t_long_rows WHERE repeat('y', 1024) IN (image_a, image_b)")" 20 "pairs of the 1024-byte id"
+}
+
+# max_exposure counts an image by its id, whatever its length.
+test_max_exposure_matches_long_ids() {
+    long_rows
+    sql "DELETE FROM long_rows WHERE topic = 'a' OR length(id) > 1024 OR id LIKE 'long-topic%' OR id = 'multibyte'" >/dev/null
+    cfg=$(long_config long-exposure t_long_exposure '  max_pairs: 4
+  max_exposure: 1
+  seed: 5')
+    pp migrate "$cfg"; expect_status 0
+    for run in 1 2 3 4 5; do
+        pp run "$cfg" --run-id "exposure-$run"; expect_status 0
+    done
+    expect_eq "$(sql "SELECT count(*) FROM t_long_exposure WHERE repeat('y', 1024) IN (image_a, image_b)")" 1 "pairs of the long id under max_exposure 1"
+}
+
 # ---- options and config edges ----------------------------------------------
 
 # Four spellings of one output table are one table: its migrations run
@@ -183,6 +250,97 @@ test_migrations_keyed_by_table_identity() {
     expect_eq "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'spell_t'")" "$indexes" "indexes"
     expect_eq "$(sql "SELECT string_agg(DISTINCT target, ',') FROM pairpick_migrations WHERE target LIKE '%spell_t%'")" \
         public.spell_t "ledger key after the take-over"
+}
+
+test_numeric_options_within_what_the_columns_hold() {
+    cfg=$(score_config ranges t_ranges)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id big --max-pairs 9223372036854775808
+    expect_status 64
+    expect_grep "max-pairs" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE job = 'ranges'")" 0 "runs registered"
+    pp run "$cfg" --run-id biggest --max-pairs 9223372036854775807
+    expect_status 0
+    expect_eq "$(sql "SELECT status || ' ' || pairs_requested FROM pairpick_runs WHERE run_id = 'biggest'")" \
+        "succeeded 9223372036854775807" "run record"
+    local value
+    for value in 'max_pairs: 9223372036854775808' 'max_pairs: 0' 'seed: 18446744073709551616' \
+        'kmeans: {refit_after: 9000000000000000000ms}'; do
+        sed "s/^  seed: 11/  $value/" "$cfg" >"$WORK/range.yaml"
+        pp check "$WORK/range.yaml"
+        expect_status 78
+    done
+    sed "s/^strategy:/filters: {date: {last: 106751991167d}}\nstrategy:/; s/^  score: score/  score: score\n  date: created_at/" \
+        "$cfg" >"$WORK/range.yaml"
+    pp check "$WORK/range.yaml"
+    expect_status 78
+}
+
+test_as_of_relative_words_are_refused() {
+    cfg=$(score_config asof t_asof)
+    pp migrate "$cfg"; expect_status 0
+    local word
+    for word in now NOW today tomorrow yesterday 'today 10:00' ' now ' 'yesterday UTC'; do
+        pp run "$cfg" --as-of "$word"
+        expect_status 64
+        expect_grep "as-of" "$WORK/err"
+    done
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_runs WHERE job = 'asof'")" 0 "runs registered"
+    pp run "$cfg" --as-of 2026-11-28T00:00:00Z; expect_status 0
+}
+
+test_empty_selection_with_prefer_uncertain_is_nothing_to_do() {
+    cfg=$(score_config empty-uncertain t_empty_uncertain)
+    sed -i "s/^strategy:/filters: {score: {min: 1000}}\nstrategy:\n  prefer: uncertain/" "$cfg"
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id empty; expect_status 0
+    expect_eq "$(json_field pairs_inserted)" 0 "pairs"
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'empty'")" succeeded "run record"
+}
+
+# A run that refits its model stores the version with its pairs: when the
+# write fails, no version is left behind, and the retry stores one.
+test_refitted_model_stored_with_the_pairs_or_not_at_all() {
+    sql "CREATE TABLE IF NOT EXISTS refit_img AS SELECT job_uuid AS id, score, clip_embedding AS emb
+           FROM demo.images WHERE clip_embedding IS NOT NULL LIMIT 400" >/dev/null
+    cfg=$(write_config refit-write <<'YAML'
+job: refit-write
+source:
+  table: refit_img
+  id: id
+  score: score
+  embedding: emb
+strategy:
+  by: embedding
+  clusters: 4
+  clusters_from: refit-write-model
+  kmeans: {refit_after: 1ms, n_init: 1, max_iter: 5}
+  max_pairs: 30
+  seed: 3
+output:
+  table: t_refit_write
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp fit "$cfg"; expect_status 0
+    expect_eq "$(sql "SELECT max(version) FROM pairpick_cluster_models WHERE name = 'refit-write-model'")" 1 "versions after fit"
+    sql "CREATE FUNCTION refit_fail() RETURNS trigger LANGUAGE plpgsql AS
+         \$\$ BEGIN RAISE EXCEPTION 'disk full (test)' USING ERRCODE = 'disk_full'; END \$\$;
+         CREATE TRIGGER refit_fail BEFORE INSERT ON pairpick_runs FOR EACH STATEMENT EXECUTE FUNCTION refit_fail();
+         DROP TRIGGER refit_fail ON pairpick_runs;
+         CREATE TRIGGER refit_fail BEFORE INSERT ON t_refit_write FOR EACH STATEMENT EXECUTE FUNCTION refit_fail();" >/dev/null
+    sleep 0.01
+    pp run "$cfg" --run-id refit1
+    expect_status 75
+    expect_eq "$(sql "SELECT count(*) FROM t_refit_write")" 0 "pairs of the failed run"
+    expect_eq "$(sql "SELECT max(version) FROM pairpick_cluster_models WHERE name = 'refit-write-model'")" 1 \
+        "versions after the failed write"
+    sql "DROP TRIGGER refit_fail ON t_refit_write" >/dev/null
+    pp run "$cfg" --run-id refit1; expect_status 0
+    expect_eq "$(sql "SELECT max(version) FROM pairpick_cluster_models WHERE name = 'refit-write-model'")" 2 \
+        "versions after the retry"
+    expect_eq "$(sql "SELECT model_version || ' ' || model_refitted FROM pairpick_runs WHERE run_id = 'refit1'")" \
+        "2 true" "model on the run record"
 }
 
 # ---- a lost idle connection -------------------------------------------------
