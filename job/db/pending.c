@@ -139,6 +139,7 @@ static size_t copy_unescape(char *text, size_t length)
 typedef struct {
     const Images *images;
     PairSet *existing;
+    size_t memory_cap; /* 0: none */
     char *line;
     size_t capacity;
 } PairReader;
@@ -166,6 +167,13 @@ static int read_pair_row(void *context, const char *data, size_t length, Error *
     int64_t b = a >= 0 ? images_find(reader->images, tab + 1, b_length) : -1;
     if (a >= 0 && b >= 0 && a != b && pairset_add(reader->existing, (uint32_t)a, (uint32_t)b) < 0)
         return error_nomem(err, 0);
+    if (reader->memory_cap > 0 && pairset_memory(reader->existing) > reader->memory_cap)
+        return error_set(err, ERR_DATA,
+                         "resources.memory_limit leaves %zu bytes for the pairs already stored "
+                         "among the selected images, and more than %zu of them need %zu bytes"
+                         "\nHINT: raise resources.memory_limit, or select fewer images",
+                         reader->memory_cap, pairset_count(reader->existing),
+                         pairset_memory(reader->existing));
     return ERR_OK;
 }
 
@@ -190,7 +198,7 @@ static int query_count(Db *db, const char *name, const char *sql_format, const c
 }
 
 int write_load_existing(Db *db, const char *output_table, const Images *images,
-                        PairSet **existing, Error *err)
+                        size_t memory_cap, PairSet **existing, Error *err)
 {
     /* A queue much smaller than the selection is cheaper to read whole
      * than to join against an upload of every selected id. */
@@ -206,7 +214,8 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
         if (code != ERR_OK)
             return code;
         if (queued < images->count) {
-            PairReader reader = {.images = images, .existing = pairset_new(queued + 16)};
+            PairReader reader = {.images = images, .existing = pairset_new(queued + 16),
+                                 .memory_cap = memory_cap};
             if (reader.existing == NULL)
                 return error_nomem(err, queued);
             if (asprintf(&sql, "COPY (SELECT image_a, image_b FROM %s) TO STDOUT", output_table)
@@ -229,7 +238,6 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
 
 
     Buffer buffer = {0};
-    PGresult *result = NULL;
     char *sql = NULL;
     int code;
 
@@ -256,31 +264,23 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
     if ((code = copy_finish(db, "copy selection", &buffer, code, err)) != ERR_OK)
         goto done;
 
+    /* Streamed (COPY) into the set row by row: never the whole result in
+     * memory, only the 8-byte keys of the PairSet. */
     if (asprintf(&sql,
-                 "SELECT p.image_a, p.image_b FROM %s AS p "
+                 "COPY (SELECT p.image_a, p.image_b FROM %s AS p "
                  "JOIN pairpick_selected AS a ON a.id = p.image_a "
-                 "JOIN pairpick_selected AS b ON b.id = p.image_b",
+                 "JOIN pairpick_selected AS b ON b.id = p.image_b) TO STDOUT",
                  output_table)
         < 0) {
         sql = NULL;
         code = error_nomem(err, strlen(output_table));
         goto done;
     }
-    if ((code = db_query_pg(db, "read existing pairs", sql, 0, NULL, &result, err)) != ERR_OK)
-        goto done;
-    for (int i = 0; i < PQntuples(result); i++) {
-        int64_t a = images_find(images, PQgetvalue(result, i, 0), (size_t)PQgetlength(result, i, 0));
-        int64_t b = images_find(images, PQgetvalue(result, i, 1), (size_t)PQgetlength(result, i, 1));
-        if (a < 0 || b < 0 || a == b)
-            continue;
-        if (pairset_add(*existing, (uint32_t)a, (uint32_t)b) < 0) {
-            code = error_nomem(err, 0);
-            goto done;
-        }
-    }
+    PairReader reader = {.images = images, .existing = *existing, .memory_cap = memory_cap};
+    code = db_copy_out(db, "read existing pairs", sql, 0, NULL, read_pair_row, &reader, err);
+    free(reader.line);
 
 done:
-    PQclear(result);
     free(sql);
     free(buffer.data);
     if (code != ERR_OK) {
@@ -364,7 +364,7 @@ static int reload_existing(Db *db, const char *output_table, const Images *image
     int code = db_begin(db, "begin reload", NULL, err);
     if (code != ERR_OK)
         return code;
-    code = write_load_existing(db, output_table, images, &now, err);
+    code = write_load_existing(db, output_table, images, 0, &now, err);
     db_rollback(db, "end reload");
     if (code != ERR_OK)
         return code;

@@ -25,11 +25,14 @@
 
 /*
  * Reads the pairs of output_table (quoted) whose two images are both among
- * images, as row-index pairs. Runs on the caller's transaction (the read
- * snapshot). *existing receives a new PairSet.
+ * images, as row-index pairs, streamed into a PairSet (about 16-32 bytes a
+ * pair, never the rows themselves). Runs on the caller's transaction (the
+ * read snapshot). *existing receives a new PairSet. memory_cap (0: none)
+ * bounds the set's bytes: ERR_DATA, naming resources.memory_limit, when the
+ * stored pairs need more.
  */
 int write_load_existing(Db *db, const char *output_table, const Images *images,
-                        PairSet **existing, Error *err);
+                        size_t memory_cap, PairSet **existing, Error *err);
 
 /*
  * Exposure: for every selected image, the pairs of output_table it is in

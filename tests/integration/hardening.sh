@@ -222,6 +222,44 @@ test_max_exposure_matches_long_ids() {
     expect_eq "$(sql "SELECT count(*) FROM t_long_exposure WHERE repeat('y', 1024) IN (image_a, image_b)")" 1 "pairs of the long id under max_exposure 1"
 }
 
+# ---- the output table's history -------------------------------------------------
+
+# The pairs already stored among the selection are streamed into a set of
+# 8-byte keys (not held as query rows) and count against
+# resources.memory_limit: a limit too small for them is a clear exit 65,
+# not an unbounded process.
+test_stored_pairs_count_in_the_memory_limit() {
+    sql "DROP TABLE IF EXISTS history_src;
+         CREATE TABLE history_src AS SELECT 'img-' || i AS id, (i % 97)::float8 AS score FROM generate_series(1, 3000) AS i" >/dev/null
+    cfg=$(write_config history <<'YAML'
+job: history
+source: {table: history_src, id: id, score: score}
+strategy: {by: score, bins: 5, max_pairs: 100, seed: 2}
+output: {table: t_history}
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id history-0; expect_status 0
+    sql "INSERT INTO t_history (image_a, image_b, category, job, run_id)
+         SELECT least(a, b), greatest(a, b), 'old', 'history', 'history-0'
+           FROM (SELECT 'img-' || (1 + g % 3000) AS a, 'img-' || (1 + (g % 3000 + 1 + g / 3000) % 3000) AS b
+                   FROM generate_series(0, 299999) AS g) AS p
+         ON CONFLICT DO NOTHING" >/dev/null
+    stored=$(sql "SELECT count(*) FROM t_history")
+    sed 's/^output:/resources: {memory_limit: 2MB}\noutput:/' "$cfg" >"$WORK/history-limited.yaml"
+    pp run "$WORK/history-limited.yaml" --run-id history-limited
+    expect_status 65
+    expect_grep "resources.memory_limit" "$WORK/err"
+    expect_grep "already stored" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_history")" "$stored" "pairs after the refused run"
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'history-limited'")" failed "run record"
+    sed 's/^output:/resources: {memory_limit: 64MB}\noutput:/' "$cfg" >"$WORK/history-roomy.yaml"
+    /usr/bin/time -f %M -o "$WORK/history.rss" "$PAIRPICK" run "$WORK/history-roomy.yaml" --run-id history-1 \
+        >"$WORK/out" 2>"$WORK/err" || fail "the run with room for the history failed"
+    expect_eq "$(json_field pairs_inserted)" 100 "pairs"
+    echo "    peak RSS with $stored stored pairs: $(( $(cat "$WORK/history.rss") / 1024 )) MB"
+}
+
 # ---- options and config edges ----------------------------------------------
 
 # Four spellings of one output table are one table: its migrations run
@@ -346,7 +384,8 @@ YAML
 # ---- a lost idle connection -------------------------------------------------
 
 # The server restarts while the connection sits idle before each message
-# the run sends (strace holds the Nth send for 3 s): the run fails with 69
+# the run sends (strace holds the Nth send for 6 s; the backend waits on the
+# client, idle or inside a COPY FROM STDIN): the run fails with 69
 # ("retry"), writes nothing, and its record ends failed, never running.
 test_lost_idle_connection_at_every_statement() {
     command -v strace >/dev/null || skip "strace is not installed"
@@ -362,18 +401,18 @@ test_lost_idle_connection_at_every_statement() {
     local n statuses=""
     # 1 is the startup packet, the last the goodbye after the commit.
     for n in $(seq 2 $((sends - 1))); do
-        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=3s:when="$n" \
+        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=6s:when="$n" \
             "$PAIRPICK" run "$cfg" --run-id "idle-$n" >"$WORK/out" 2>"$WORK/err" &
         local pid=$! held=0
         for _ in $(seq 60); do
             if [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pairpick/idle'
-                          AND state LIKE 'idle%' AND state_change < clock_timestamp() - interval '1 s'")" = 1 ]; then
+                          AND wait_event = 'ClientRead' AND state_change < clock_timestamp() - interval '0.5 s'")" = 1 ]; then
                 held=1
                 break
             fi
             sleep 0.1
         done
-        [ "$held" = 1 ] || fail "send $n: the connection was never idle for 1 s"
+        [ "$held" = 1 ] || fail "send $n: the connection was never idle for 0.5 s"
         restart_server
         set +e
         wait "$pid"
