@@ -183,7 +183,7 @@ source:
 strategy:
   by: category
   max_pairs: 100000
-$3
+${3:-}
 output:
   table: $2
 YAML
