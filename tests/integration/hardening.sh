@@ -182,7 +182,7 @@ source:
   category: topic
 strategy:
   by: category
-  max_pairs: 100000
+  max_pairs: ${MAX_PAIRS:-100000}
 ${3:-}
 output:
   table: $2
@@ -212,8 +212,7 @@ test_long_ids_and_categories_are_rejected_not_fatal() {
 test_max_exposure_matches_long_ids() {
     long_rows
     sql "DELETE FROM long_rows WHERE topic = 'a' OR length(id) > 1024 OR id LIKE 'long-topic%' OR id = 'multibyte'" >/dev/null
-    cfg=$(long_config long-exposure t_long_exposure '  max_pairs: 4
-  max_exposure: 1
+    cfg=$(MAX_PAIRS=4 long_config long-exposure t_long_exposure '  max_exposure: 1
   seed: 5')
     pp migrate "$cfg"; expect_status 0
     for run in 1 2 3 4 5; do
