@@ -199,7 +199,7 @@ test_long_ids_and_categories_are_rejected_not_fatal() {
     expect_grep "id_too_long 1" "$WORK/err"
     expect_grep "category_too_long 1" "$WORK/err"
     expect_grep ",id_too_long" "$WORK/long.csv"
-    expect_grep "^multibyte,category_too_long" "$WORK/long.csv"
+    expect_grep "^\"multibyte\",category_too_long" "$WORK/long.csv"
     expect_eq "$(sql "SELECT count(*) FROM t_long_rows WHERE 'multibyte' IN (image_a, image_b)
                        OR length(image_a) > 1024 OR length(image_b) > 1024")" 0 "pairs of rejected rows"
     # nothing truncated: the 255-byte category whole in the table and the labels file
