@@ -327,12 +327,21 @@ test_as_of_relative_words_are_refused() {
 }
 
 test_empty_selection_with_prefer_uncertain_is_nothing_to_do() {
-    cfg=$(score_config empty-uncertain t_empty_uncertain)
-    sed -i "s/^strategy:/filters: {score: {min: 1000}}\nstrategy:\n  prefer: uncertain/" "$cfg"
-    pp migrate "$cfg"; expect_status 0
-    pp run "$cfg" --run-id empty; expect_status 0
-    expect_eq "$(json_field pairs_inserted)" 0 "pairs"
-    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'empty'")" succeeded "run record"
+    sql "CREATE TABLE empty_src (id text, score float8, topic text)" >/dev/null
+    local by
+    for by in score category; do
+        cfg=$(write_config "empty-$by" <<YAML
+job: empty-$by
+source: {table: empty_src, id: id, score: score, category: topic}
+strategy: {by: $by, prefer: uncertain, max_pairs: 10}
+output: {table: t_empty_uncertain}
+YAML
+)
+        pp migrate "$cfg"; expect_status 0
+        pp run "$cfg" --run-id "empty-$by"; expect_status 0
+        expect_eq "$(json_field pairs_inserted)" 0 "$by: pairs"
+        expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'empty-$by'")" succeeded "$by: run record"
+    done
 }
 
 # A run that refits its model stores the version with its pairs: when the
