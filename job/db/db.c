@@ -523,10 +523,15 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
         char *chunk = NULL;
         int length = PQgetCopyData(db->conn, &chunk, 0);
         if (length > 0) {
-            if (code == ERR_OK)
+            bool failed_now = false;
+            if (code == ERR_OK) {
                 code = on_data(context, chunk, (size_t)length, err);
+                failed_now = code != ERR_OK;
+            }
             PQfreemem(chunk);
-            if (code != ERR_OK) {
+            /* Once, at the failure: a cancel request per row still in
+             * flight would open as many connections to the server. */
+            if (failed_now) {
                 /* Stop the server sending the rest; then read to the end. */
                 PGcancel *cancel = PQgetCancel(db->conn);
                 char buffer[256];
