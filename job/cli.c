@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -72,7 +74,8 @@ static const OptionSpec option_specs[] = {
      .help = "random seed, always recorded"},
     {OPT_DRY_RUN, "dry-run", OPTION_FLAG, NULL,
      .help = "choose pairs and print them on stderr; write nothing"},
-    {OPT_MAX_PAIRS, "max-pairs", OPTION_INTEGER, "N", 1, UINT64_MAX,
+    /* pairs_requested is a bigint. */
+    {OPT_MAX_PAIRS, "max-pairs", OPTION_INTEGER, "N", 1, INT64_MAX,
      .default_text = "strategy.max_pairs", .help = "how many pairs to choose"},
     {OPT_AS_OF, "as-of", OPTION_TEXT, "TIME", .default_text = "the database's now()",
      .help = "the \"now\" of relative date filters (Airflow: {{ data_interval_end }})"},
@@ -347,6 +350,29 @@ bool cli_parse_integer(const char *text, uint64_t minimum, uint64_t maximum, uin
 }
 
 /*
+ * Whether an --as-of text holds one of PostgreSQL's relative date words
+ * (now, today, tomorrow, yesterday, in any case, alone or with a time):
+ * such a "now" moves, so a retry would read another window.
+ */
+static bool as_of_is_relative(const char *text)
+{
+    static const char *const relative[] = {"now", "today", "tomorrow", "yesterday"};
+    const char *c = text;
+    while (*c != '\0') {
+        while (*c != '\0' && !isalpha((unsigned char)*c))
+            c++;
+        const char *start = c;
+        while (isalpha((unsigned char)*c))
+            c++;
+        for (size_t i = 0; i < sizeof relative / sizeof relative[0]; i++)
+            if ((size_t)(c - start) == strlen(relative[i])
+                && strncasecmp(start, relative[i], strlen(relative[i])) == 0)
+                return true;
+    }
+    return false;
+}
+
+/*
  * Stores an option's value in args. Returns what a valid value looks like
  * when text is not one (for the message), else NULL.
  */
@@ -367,7 +393,12 @@ static const char *store_option(CliArgs *args, OptionId id, const char *text, ui
         args->run.max_pairs = number;
         args->run.max_pairs_set = true;
         break;
-    case OPT_AS_OF: args->run.as_of = text; break;
+    case OPT_AS_OF:
+        if (as_of_is_relative(text))
+            return "a fixed timestamp such as 2026-11-28T00:00:00Z, not a relative word "
+                   "(now, today, tomorrow, yesterday): a retry must read the same window";
+        args->run.as_of = text;
+        break;
     case OPT_WAIT_LOCK:
         if (!config_parse_duration(text, &args->run.wait_lock_ms))
             return "a duration such as 30s or 10min";

@@ -46,18 +46,19 @@ void config_free(JobConfig *config);
 bool config_parse_duration(const char *text, int64_t *milliseconds);
 
 /*
- * The resolved config (defaults filled in, ${VAR} expanded) as one JSON
- * object keyed by dotted path, with the password of database.conninfo
- * masked; for the run record. malloc'd; NULL when memory runs out.
+ * A function that returns a conninfo with its secrets masked (malloc'd,
+ * NULL when memory runs out): db_mask_conninfo, which reads it as libpq
+ * does. The config layer does not know libpq, so the caller passes it in.
  */
-char *config_to_json(const JobConfig *config);
+typedef char *(*ConninfoMaskFn)(const char *conninfo);
 
 /*
- * conninfo with its password masked ("***"), in both the key=value form
- * (password=...) and the URI form (user:password@host, ?password=...).
- * malloc'd; NULL when memory runs out.
+ * The resolved config (defaults filled in, ${VAR} expanded) as one JSON
+ * object keyed by dotted path, with database.conninfo passed through
+ * mask (NULL, or a NULL from mask: the whole value is "***"); for the run
+ * record. malloc'd; NULL when memory runs out.
  */
-char *config_mask_conninfo(const char *conninfo);
+char *config_to_json(const JobConfig *config, ConninfoMaskFn mask);
 
 /* The k-means options strategy.clusters and strategy.kmeans ask for. */
 KmeansOptions config_kmeans_options(const JobConfig *config);

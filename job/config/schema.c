@@ -59,6 +59,14 @@ static const Choice strategy_choices[] = {{"score", STRATEGY_SCORE},
  */
 #define PG_TIMEOUT_MAX_MS INT32_MAX
 
+/*
+ * A span the server subtracts from a timestamp (filters.date.last,
+ * strategy.kmeans.refit_after): 1000 years of 365.25 days. PostgreSQL's
+ * interval and timestamptz hold far more, but not INT64_MAX milliseconds
+ * ("interval out of range" on every run).
+ */
+#define PG_SPAN_MAX_MS INT64_C(31557600000000)
+
 /* The parent of a key comes before it; the order is the order of the docs. */
 const KeySpec schema_table[] = {
     {.path = "job",
@@ -108,7 +116,7 @@ const KeySpec schema_table[] = {
     SECTION("filters.date"),
     {.path = "filters.date.from", .type = KEY_DATE, .offset = FIELD(filters.date_from)},
     {.path = "filters.date.to", .type = KEY_DATE, .offset = FIELD(filters.date_to)},
-    INTEGER("filters.date.last", KEY_DURATION, filters.date_last_ms, NULL, 1, INT64_MAX),
+    INTEGER("filters.date.last", KEY_DURATION, filters.date_last_ms, NULL, 1, PG_SPAN_MAX_MS),
 
     SECTION("strategy"),
     {.path = "strategy.by",
@@ -132,7 +140,7 @@ const KeySpec schema_table[] = {
     INTEGER("strategy.kmeans.fit_sample", KEY_INT64, strategy.kmeans.fit_sample, NULL, 1,
             INT64_MAX),
     INTEGER("strategy.kmeans.refit_after", KEY_DURATION, strategy.kmeans.refit_after_ms, NULL, 1,
-            INT64_MAX),
+            PG_SPAN_MAX_MS),
     INTEGER("strategy.kmeans.pca", KEY_INT, strategy.kmeans.pca, NULL, 1, 65536),
     INTEGER("strategy.max_pairs", KEY_INT64, strategy.max_pairs, "1000", 1, INT64_MAX),
     /* Seeds stay below 2^53 so that JSON readers holding numbers as doubles

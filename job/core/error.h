@@ -22,6 +22,7 @@ enum {
     ERR_INTERNAL = 70,    /* a bug or an unexpected failure */
     ERR_IOERR = 74,       /* an output could not be written (disk full, closed pipe) */
     ERR_TEMPFAIL = 75,    /* try again later (lock held, cancelled) */
+    ERR_NOPERM = 77,      /* authentication or authorization refused: do not retry */
     ERR_CONFIG = 78       /* bad configuration */
 };
 

@@ -2,6 +2,7 @@
 #include "db/pg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "core/cancel.h"
 #include "core/log.h"
+#include "db/conninfo.h"
 
 struct Db {
     PGconn *conn;
@@ -83,6 +85,94 @@ static void notice_to_log(void *context, const PGresult *result)
              primary);
 }
 
+/*
+ * The SQLSTATE of a failed connection attempt, taken out of libpq's message
+ * (libpq keeps it nowhere else for a connection): with PQERRORS_VERBOSE a
+ * server error reads "FATAL:  28P01: password authentication failed ...".
+ * Copies the code into state ("" if none) and takes it, and the LOCATION
+ * lines verbose mode adds, out of the message. The last one wins (a
+ * multi-host string tries each host).
+ */
+static void take_connect_sqlstate(char *message, char state[6])
+{
+    state[0] = '\0';
+    for (char *c = strstr(message, ":  "); c != NULL; c = strstr(c + 1, ":  ")) {
+        char *code = c + 3;
+        size_t length = strspn(code, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        if (length == 5 && code[5] == ':' && code[6] == ' ') {
+            memcpy(state, code, 5);
+            state[5] = '\0';
+            memmove(code, code + 7, strlen(code + 7) + 1);
+        }
+    }
+    for (char *line = strstr(message, "LOCATION:  "); line != NULL;
+         line = strstr(line, "LOCATION:  ")) {
+        char *end = strchr(line, '\n');
+        if (end == NULL)
+            *line = '\0';
+        else
+            memmove(line, end + 1, strlen(end + 1) + 1);
+    }
+}
+
+/*
+ * One connection attempt, driven with PQconnectPoll so the error verbosity
+ * can be set before the server answers (the SQLSTATE of a refused login is
+ * only in the verbose message). timeout_ms bounds the whole attempt (0:
+ * none). NULL when memory runs out.
+ */
+static PGconn *connect_once(const char *const *keys, const char *const *values,
+                            int64_t timeout_ms)
+{
+    PGconn *conn = PQconnectStartParams(keys, values, 1);
+    if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+        return conn;
+    PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+    while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED) {
+        struct pollfd socket = {.fd = PQsocket(conn),
+                                .events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int wait_ms = -1;
+        if (timeout_ms > 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t spent = (int64_t)(now.tv_sec - start.tv_sec) * 1000
+                            + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (spent >= timeout_ms) {
+                PQfinish(conn);
+                return NULL; /* the caller reports the timeout */
+            }
+            wait_ms = (int)(timeout_ms - spent < 1000 ? timeout_ms - spent : 1000);
+        } else {
+            wait_ms = 1000;
+        }
+        int ready = poll(&socket, 1, wait_ms);
+        if (cancel_requested())
+            break;
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready > 0)
+            status = PQconnectPoll(conn);
+    }
+    return conn;
+}
+
+/*
+ * Why an attempt failed: ERR_NOPERM when the server refused the login (a
+ * wrong password or user, class 28; no CONNECT privilege, 42501; or no
+ * password to give), ERR_UNAVAILABLE otherwise (worth another attempt).
+ */
+static int connect_failure_code(PGconn *conn, const char *state)
+{
+    if (strncmp(state, "28", 2) == 0 || strcmp(state, "42501") == 0)
+        return ERR_NOPERM;
+    if (conn != NULL && PQconnectionNeedsPassword(conn))
+        return ERR_NOPERM;
+    return ERR_UNAVAILABLE;
+}
+
 int db_connect(const DbConnectOptions *options, Db **out, Error *err)
 {
     const char *keys[5];
@@ -90,8 +180,12 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
     char timeout_text[32];
     int count = 0;
     uint64_t jitter_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+    int code;
 
     *out = NULL;
+    /* A string libpq cannot read stays unreadable: no attempt at all. */
+    if ((code = db_check_conninfo(options->conninfo, err)) != ERR_OK)
+        return code;
     /* dbname is expanded as a conninfo string or URI, libpq's own rule. */
     keys[count] = "dbname";
     values[count++] = options->conninfo != NULL && options->conninfo[0] != '\0'
@@ -116,28 +210,40 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
     int attempts = options->retries + 1;
     int64_t backoff_ms = 200;
     for (int attempt = 1; attempt <= attempts; attempt++) {
-        PGconn *conn = PQconnectdbParams(keys, values, 1);
+        PGconn *conn = connect_once(keys, values, options->timeout_ms);
         if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
             Db *db = calloc(1, sizeof *db);
             if (db == NULL) {
                 PQfinish(conn);
                 return error_nomem(err, sizeof *db);
             }
+            PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
             db->conn = conn;
             PQsetNoticeReceiver(conn, notice_to_log, NULL);
             db_watch_cancel(db);
             *out = db;
             return ERR_OK;
         }
-        error_set(err, ERR_UNAVAILABLE, "cannot connect to the database (attempt %d of %d): %s",
-                  attempt, attempts, conn != NULL ? PQerrorMessage(conn) : "out of memory");
-        if (err != NULL)
-            trim_newlines(err->message);
+        char message[ERROR_MESSAGE_MAX / 2], state[6] = "";
+        snprintf(message, sizeof message, "%s",
+                 conn != NULL ? PQerrorMessage(conn) : "timeout expired");
+        take_connect_sqlstate(message, state);
+        trim_newlines(message);
+        code = connect_failure_code(conn, state);
         PQfinish(conn);
         if (cancel_requested()) {
             error_set(err, ERR_TEMPFAIL, "cancelled while connecting");
             return ERR_TEMPFAIL;
         }
+        if (code == ERR_NOPERM)
+            return error_set(err, ERR_NOPERM,
+                             "the database refused the login: %s%s%s%s"
+                             "\nHINT: check the user and password (database.conninfo, "
+                             "PGPASSWORD, ~/.pgpass) and pg_hba.conf; not retried",
+                             message, state[0] != '\0' ? " (SQLSTATE " : "", state,
+                             state[0] != '\0' ? ")" : "");
+        error_set(err, ERR_UNAVAILABLE, "cannot connect to the database (attempt %d of %d): %s",
+                  attempt, attempts, message);
         if (attempt < attempts) {
             /* Exponential backoff with full jitter, so retries of many jobs
              * started together by a scheduler do not arrive in step. */
@@ -170,13 +276,24 @@ bool db_last_error_is_conflict(const Db *db)
     return strcmp(db->last_sqlstate, "40P01") == 0 || strcmp(db->last_sqlstate, "40001") == 0;
 }
 
+/*
+ * Whether the connection is gone. After a server restart the first
+ * statement fails with "server closed the connection unexpectedly" while
+ * PQstatus still says OK: reading from the socket tells.
+ */
+static bool connection_lost(Db *db)
+{
+    return PQstatus(db->conn) == CONNECTION_BAD || PQconsumeInput(db->conn) == 0
+           || PQstatus(db->conn) == CONNECTION_BAD;
+}
+
 int db_error_code(Db *db, const PGresult *result)
 {
     if (PQstatus(db->conn) == CONNECTION_BAD)
         return ERR_UNAVAILABLE;
     const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
-    if (state == NULL)
-        return ERR_INTERNAL;
+    if (state == NULL) /* a failure libpq made itself */
+        return connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL;
     if (strcmp(state, "08P01") == 0)
         return ERR_INTERNAL; /* a protocol violation is our bug, not the network */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
@@ -406,12 +523,16 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
         char *chunk = NULL;
         int length = PQgetCopyData(db->conn, &chunk, 0);
         if (length > 0) {
-            bool failed_before = code != ERR_OK;
-            if (code == ERR_OK)
+            bool failed_now = false;
+            if (code == ERR_OK) {
                 code = on_data(context, chunk, (size_t)length, err);
+                failed_now = code != ERR_OK;
+            }
             PQfreemem(chunk);
-            if (code != ERR_OK && !failed_before) {
-                /* Stop the server sending the rest, once; then read to the end. */
+            /* Once, at the failure: a cancel request per row still in
+             * flight would open as many connections to the server. */
+            if (failed_now) {
+                /* Stop the server sending the rest; then read to the end. */
                 PGcancel *cancel = PQgetCancel(db->conn);
                 char buffer[256];
                 if (cancel != NULL) {
@@ -425,7 +546,7 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
             break; /* done: the final status follows */
         /* -2: the copy failed. */
         if (code == ERR_OK) {
-            error_set(err, PQstatus(db->conn) == CONNECTION_BAD ? ERR_UNAVAILABLE : ERR_INTERNAL,
+            error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
                       "copy \"%s\" failed: %s", name, PQerrorMessage(db->conn));
             trim_newlines(err->message);
             code = err->code;
@@ -461,7 +582,7 @@ int db_copy_in_put(Db *db, const char *name, const char *data, size_t length, Er
     while (length > 0) {
         int part = length > (1u << 30) ? (1 << 30) : (int)length;
         if (PQputCopyData(db->conn, data, part) != 1) {
-            error_set(err, PQstatus(db->conn) == CONNECTION_BAD ? ERR_UNAVAILABLE : ERR_INTERNAL,
+            error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
                       "copy \"%s\" failed sending data: %s", name, PQerrorMessage(db->conn));
             trim_newlines(err->message);
             return err != NULL ? err->code : ERR_INTERNAL;
@@ -476,7 +597,7 @@ int db_copy_in_end(Db *db, const char *name, const char *abort_reason, uint64_t 
 {
     int code = ERR_OK;
     if (PQputCopyEnd(db->conn, abort_reason) != 1) {
-        code = error_set(err, PQstatus(db->conn) == CONNECTION_BAD ? ERR_UNAVAILABLE : ERR_INTERNAL,
+        code = error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
                          "copy \"%s\" failed ending: %s", name, PQerrorMessage(db->conn));
         trim_newlines(err->message);
     }

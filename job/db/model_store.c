@@ -73,8 +73,9 @@ static char *array_of_doubles(const double *values, size_t count, Error *err)
     return text;
 }
 
-int model_store_save(Db *db, ClusterModel *model, const char *job, const char *config_text,
-                     Error *err)
+/* The INSERTs of model_store_save; in_transaction: the caller's is open. */
+static int store_model(Db *db, ClusterModel *model, const char *job, const char *config_text,
+                       bool in_transaction, Error *err)
 {
     size_t k = (size_t)model->cluster_count;
     char *centers = NULL, *pca_mean = NULL, *pca_basis = NULL, *shares = NULL,
@@ -99,9 +100,11 @@ int model_store_save(Db *db, ClusterModel *model, const char *job, const char *c
         code = err->code;
         goto done;
     }
-    if ((code = db_begin(db, "begin model", NULL, err)) != ERR_OK)
-        goto done;
-    open = true;
+    if (!in_transaction) {
+        if ((code = db_begin(db, "begin model", NULL, err)) != ERR_OK)
+            goto done;
+        open = true;
+    }
     const char *lock_params[1] = {model->name};
     /* Two fits of one name at once must not pick the same version. */
     if ((code = db_command(db, "lock model name",
@@ -152,14 +155,16 @@ int model_store_save(Db *db, ClusterModel *model, const char *job, const char *c
                            5, cluster_params, NULL, err))
         != ERR_OK)
         goto done;
-    code = db_commit(db, "commit model", err);
-    open = false;
+    if (open) {
+        code = db_commit(db, "commit model", err);
+        open = false;
+    }
 
 done:
-    if (open) {
+    if (open)
         db_rollback(db, "rollback model");
+    if (code != ERR_OK)
         model->version = 0;
-    }
     PQclear(result);
     free(centers);
     free(pca_mean);
@@ -167,6 +172,18 @@ done:
     free(shares);
     free(distances);
     return code;
+}
+
+int model_store_save(Db *db, ClusterModel *model, const char *job, const char *config_text,
+                     Error *err)
+{
+    return store_model(db, model, job, config_text, false, err);
+}
+
+int model_store_insert(Db *db, ClusterModel *model, const char *job, const char *config_text,
+                       Error *err)
+{
+    return store_model(db, model, job, config_text, true, err);
 }
 
 int model_store_load(Db *db, const char *name, int version, ClusterModel **out, Error *err)

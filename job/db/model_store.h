@@ -28,6 +28,15 @@ int model_store_save(Db *db, ClusterModel *model, const char *job, const char *c
                      Error *err);
 
 /*
+ * The same inside the caller's open transaction (a run stores its refitted
+ * model with its pairs): committed with it or rolled back with it. On
+ * failure model->version is 0; after a rollback of the caller's
+ * transaction the caller resets it.
+ */
+int model_store_insert(Db *db, ClusterModel *model, const char *job, const char *config_text,
+                       Error *err);
+
+/*
  * Loads version (0: the latest) of name. ERR_CONFIG when there is no such
  * model or version, with a hint to run `pairpick fit`.
  */

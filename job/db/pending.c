@@ -141,6 +141,7 @@ static size_t copy_unescape(char *text, size_t length)
 typedef struct {
     const Images *images;
     PairSet *existing;
+    size_t memory_cap; /* 0: none */
     char *line;
     size_t capacity;
 } PairReader;
@@ -168,6 +169,13 @@ static int read_pair_row(void *context, const char *data, size_t length, Error *
     int64_t b = a >= 0 ? images_find(reader->images, tab + 1, b_length) : -1;
     if (a >= 0 && b >= 0 && a != b && pairset_add(reader->existing, (uint32_t)a, (uint32_t)b) < 0)
         return error_nomem(err, 0);
+    if (reader->memory_cap > 0 && pairset_memory(reader->existing) > reader->memory_cap)
+        return error_set(err, ERR_DATA,
+                         "resources.memory_limit leaves %zu bytes for the pairs already stored "
+                         "among the selected images, and more than %zu of them need %zu bytes"
+                         "\nHINT: raise resources.memory_limit, or select fewer images",
+                         reader->memory_cap, pairset_count(reader->existing),
+                         pairset_memory(reader->existing));
     return ERR_OK;
 }
 
@@ -192,7 +200,7 @@ static int query_count(Db *db, const char *name, const char *sql_format, const c
 }
 
 int write_load_existing(Db *db, const char *output_table, const Images *images,
-                        PairSet **existing, Error *err)
+                        size_t memory_cap, PairSet **existing, Error *err)
 {
     /* A queue much smaller than the selection is cheaper to read whole
      * than to join against an upload of every selected id. */
@@ -208,7 +216,8 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
         if (code != ERR_OK)
             return code;
         if (queued < images->count) {
-            PairReader reader = {.images = images, .existing = pairset_new(queued + 16)};
+            PairReader reader = {.images = images, .existing = pairset_new(queued + 16),
+                                 .memory_cap = memory_cap};
             if (reader.existing == NULL)
                 return error_nomem(err, queued);
             if (asprintf(&sql, "COPY (SELECT image_a, image_b FROM %s) TO STDOUT", output_table)
@@ -231,7 +240,6 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
 
 
     Buffer buffer = {0};
-    PGresult *result = NULL;
     char *sql = NULL;
     int code;
 
@@ -258,31 +266,23 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
     if ((code = copy_finish(db, "copy selection", &buffer, code, err)) != ERR_OK)
         goto done;
 
+    /* Streamed (COPY) into the set row by row: never the whole result in
+     * memory, only the 8-byte keys of the PairSet. */
     if (asprintf(&sql,
-                 "SELECT p.image_a, p.image_b FROM %s AS p "
+                 "COPY (SELECT p.image_a, p.image_b FROM %s AS p "
                  "JOIN pairpick_selected AS a ON a.id = p.image_a "
-                 "JOIN pairpick_selected AS b ON b.id = p.image_b",
+                 "JOIN pairpick_selected AS b ON b.id = p.image_b) TO STDOUT",
                  output_table)
         < 0) {
         sql = NULL;
         code = error_nomem(err, strlen(output_table));
         goto done;
     }
-    if ((code = db_query_pg(db, "read existing pairs", sql, 0, NULL, &result, err)) != ERR_OK)
-        goto done;
-    for (int i = 0; i < PQntuples(result); i++) {
-        int64_t a = images_find(images, PQgetvalue(result, i, 0), (size_t)PQgetlength(result, i, 0));
-        int64_t b = images_find(images, PQgetvalue(result, i, 1), (size_t)PQgetlength(result, i, 1));
-        if (a < 0 || b < 0 || a == b)
-            continue;
-        if (pairset_add(*existing, (uint32_t)a, (uint32_t)b) < 0) {
-            code = error_nomem(err, 0);
-            goto done;
-        }
-    }
+    PairReader reader = {.images = images, .existing = *existing, .memory_cap = memory_cap};
+    code = db_copy_out(db, "read existing pairs", sql, 0, NULL, read_pair_row, &reader, err);
+    free(reader.line);
 
 done:
-    PQclear(result);
     free(sql);
     free(buffer.data);
     if (code != ERR_OK) {
@@ -295,22 +295,28 @@ done:
 typedef struct {
     const Images *images;
     uint32_t *exposure;
+    char *id;        /* the id being unescaped, grown to the longest seen */
+    size_t capacity;
 } ExposureReader;
 
-/* One row "id<TAB>count\n" of the exposure query. */
+/* One row "id<TAB>count\n" of the exposure query; ids of any length match. */
 static int read_exposure_row(void *context, const char *data, size_t length, Error *err)
 {
     ExposureReader *reader = context;
     const char *tab = memchr(data, '\t', length);
     if (tab == NULL)
         return error_set(err, ERR_INTERNAL, "unexpected row in the exposure of images");
-    char id[1024];
     size_t id_length = (size_t)(tab - data);
-    if (id_length >= sizeof id)
-        return ERR_OK; /* longer than any id pairpick stores with an escape or not */
-    memcpy(id, data, id_length);
-    id_length = copy_unescape(id, id_length);
-    int64_t row = images_find(reader->images, id, id_length);
+    if (id_length + 1 > reader->capacity) {
+        char *grown = realloc(reader->id, id_length + 1);
+        if (grown == NULL)
+            return error_nomem(err, id_length + 1);
+        reader->id = grown;
+        reader->capacity = id_length + 1;
+    }
+    memcpy(reader->id, data, id_length);
+    id_length = copy_unescape(reader->id, id_length);
+    int64_t row = images_find(reader->images, reader->id, id_length);
     if (row >= 0) {
         unsigned long long shown = strtoull(tab + 1, NULL, 10);
         reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
@@ -337,6 +343,7 @@ static int load_pairs_per_image(Db *db, const char *what, const char *output_tab
         return error_nomem(err, strlen(output_table));
     int code = db_copy_out(db, what, sql, 0, NULL, read_exposure_row, &reader, err);
     free(sql);
+    free(reader.id);
     return code;
 }
 
@@ -374,7 +381,7 @@ static int reload_existing(Db *db, const char *output_table, const Images *image
     int code = db_begin(db, "begin reload", NULL, err);
     if (code != ERR_OK)
         return code;
-    code = write_load_existing(db, output_table, images, &now, err);
+    code = write_load_existing(db, output_table, images, 0, &now, err);
     db_rollback(db, "end reload");
     if (code != ERR_OK)
         return code;
@@ -405,7 +412,7 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const PairCategories *categories, const Pair *pairs,
                       size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
                       const char *stage_seconds, bool check_taken, size_t *taken_count,
-                      Error *err)
+                      const WriteHook *hook, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
@@ -475,6 +482,8 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
             || *taken_count > 0)
             goto done; /* rolled back */
     }
+    if (hook != NULL && (code = hook->store(hook->context, db, err)) != ERR_OK)
+        goto done;
     if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
         goto done;
     code = db_commit(db, "commit write", err);
@@ -499,14 +508,15 @@ done:
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const PairCategories *categories, const Pair *pairs, size_t pair_count,
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                PairSet **existing, size_t *taken_count, Error *err)
+                PairSet **existing, size_t *taken_count, const WriteHook *hook, Error *err)
 {
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
         *taken_count = 0;
         code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                          provenance, counts, stage_seconds, existing != NULL, taken_count, err);
+                          provenance, counts, stage_seconds, existing != NULL, taken_count, hook,
+                          err);
         if (code == ERR_OK && *taken_count > 0)
             code = reload_existing(db, output_table, images, existing, err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))

@@ -25,11 +25,14 @@
 
 /*
  * Reads the pairs of output_table (quoted) whose two images are both among
- * images, as row-index pairs. Runs on the caller's transaction (the read
- * snapshot). *existing receives a new PairSet.
+ * images, as row-index pairs, streamed into a PairSet (about 16-32 bytes a
+ * pair, never the rows themselves). Runs on the caller's transaction (the
+ * read snapshot). *existing receives a new PairSet. memory_cap (0: none)
+ * bounds the set's bytes: ERR_DATA, naming resources.memory_limit, when the
+ * stored pairs need more.
  */
 int write_load_existing(Db *db, const char *output_table, const Images *images,
-                        PairSet **existing, Error *err);
+                        size_t memory_cap, PairSet **existing, Error *err);
 
 /*
  * Exposure: for every selected image, the pairs of output_table it is in
@@ -91,6 +94,18 @@ void pending_stored_pair(const Images *images, const PairCategories *categories,
                          StoredPair *stored, char *category, size_t size);
 
 /*
+ * What else a run stores in its write transaction (a refitted cluster
+ * model): run after the pairs' INSERT, before the run is marked succeeded.
+ * Its failure rolls the write back; a write that rolls back for another
+ * reason rolls back what it stored too, and it runs again with the next
+ * attempt.
+ */
+typedef struct WriteHook {
+    int (*store)(void *context, Db *db, Error *err);
+    void *context;
+} WriteHook;
+
+/*
  * Inserts the pairs and marks the run succeeded, in one transaction.
  * counts->pairs_inserted receives the rows inserted. stage_seconds (a JSON
  * object text or NULL) goes on the run record.
@@ -104,11 +119,12 @@ void pending_stored_pair(const Images *images, const PairCategories *categories,
  * others left (pairs_inserted < pair_count), and so it does when the rows
  * the INSERT skipped are not stored by another run (a trigger or rule of
  * the table dropped them). *taken_count is 0 after a write that committed.
+ * hook (may be NULL) stores more in the same transaction.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const PairCategories *categories, const Pair *pairs, size_t pair_count,
                 const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                PairSet **existing, size_t *taken_count, Error *err);
+                PairSet **existing, size_t *taken_count, const WriteHook *hook, Error *err);
 
 /* How write_print_pairs prints the pairs of a dry run. */
 typedef enum {

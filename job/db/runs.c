@@ -23,6 +23,12 @@ static void count_texts(const RunCounts *counts, CountTexts *out)
                           counts->pairs_available, counts->pairs_chosen,
                           counts->pairs_inserted};
     for (int i = 0; i < 9; i++) {
+        /* The columns are bigint (categories integer): a larger count is
+         * recorded at the column's maximum, never left unrecordable (the
+         * run would stay 'running'). */
+        uint64_t maximum = i == 4 ? (uint64_t)INT32_MAX : (uint64_t)INT64_MAX;
+        if (values[i] > maximum)
+            values[i] = maximum;
         snprintf(out->text[i], sizeof out->text[i], "%" PRIu64, values[i]);
         out->value[i] = out->text[i];
     }

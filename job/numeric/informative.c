@@ -435,7 +435,8 @@ static int check_select_input(const int32_t *category_of, size_t image_count,
     int code = pairs_check_input(category_of, image_count, category_count, err);
     if (code != ERR_OK)
         return code;
-    if (options->prefer != INFORM_RANDOM && options->score == NULL)
+    /* No images (an empty selection) need no scores: nothing to do. */
+    if (options->prefer != INFORM_RANDOM && options->score == NULL && image_count > 0)
         return error_set(err, ERR_DATA, "prefer %s needs scores",
                          options->prefer == INFORM_UNCERTAIN ? "uncertain" : "informative");
     for (size_t l = 0; l < options->link_count; l++) {

@@ -131,6 +131,11 @@ bool pairset_contains(const PairSet *set, uint32_t a, uint32_t b)
     return set->slots[find_slot(set->slots, set->slot_count, key)] == key;
 }
 
+size_t pairset_memory(const PairSet *set)
+{
+    return set != NULL ? sizeof *set + set->slot_count * sizeof *set->slots : 0;
+}
+
 size_t pairset_count(const PairSet *set)
 {
     return set == NULL ? 0 : set->count;

@@ -45,6 +45,9 @@ bool pairset_contains(const PairSet *set, uint32_t a, uint32_t b);
 /* Number of distinct pairs in the set; 0 for a NULL set. */
 size_t pairset_count(const PairSet *set);
 
+/* Bytes the set holds (its slots, 8 bytes each, at most half full); 0 for NULL. */
+size_t pairset_memory(const PairSet *set);
+
 /* Frees the set; NULL is allowed. */
 void pairset_free(PairSet *set);
 

@@ -79,6 +79,7 @@ const char *stream_reject_name(RejectReason reason)
     static const char *const names[REJECT_REASON_COUNT] = {
         "null_id", "null_score", "nonfinite_score", "null_category",
         "null_embedding", "bad_embedding", "dim_mismatch", "duplicate_id",
+        "id_too_long", "category_too_long",
     };
     return reason < REJECT_REASON_COUNT ? names[reason] : "unknown";
 }
@@ -486,6 +487,10 @@ static int take_columns(CopyParser *parser, const Tuple *tuple, Row *row, int *n
     row->id_length = (size_t)tuple->length[0];
     if (parser->id_uuid && row->id_length != UUID_BYTES)
         return malformed(parser, field_at(tuple, 0), "uuid field of a wrong size", err);
+    if (row->id_length > COPY_ID_MAX_BYTES) {
+        reject(parser, row->id, row->id_length, REJECT_ID_TOO_LONG);
+        return ERR_OK;
+    }
     if (parser->has_score) {
         if ((code = float8_field(parser, tuple, f, &row->score, err)) != ERR_OK)
             return code;
@@ -499,6 +504,10 @@ static int take_columns(CopyParser *parser, const Tuple *tuple, Row *row, int *n
     if (parser->has_category) {
         if (tuple->length[f] == -1) {
             reject(parser, row->id, row->id_length, REJECT_NULL_CATEGORY);
+            return ERR_OK;
+        }
+        if ((size_t)tuple->length[f] > COPY_CATEGORY_MAX_BYTES) {
+            reject(parser, row->id, row->id_length, REJECT_CATEGORY_TOO_LONG);
             return ERR_OK;
         }
         row->label = (const char *)tuple->field[f];

@@ -40,8 +40,19 @@ typedef enum {
     REJECT_BAD_EMBEDDING,   /* NULL element, NaN or Inf, not one-dimensional, empty */
     REJECT_DIM_MISMATCH,
     REJECT_DUPLICATE_ID,
+    REJECT_ID_TOO_LONG,       /* over COPY_ID_MAX_BYTES: no btree index could hold the pair */
+    REJECT_CATEGORY_TOO_LONG, /* over COPY_CATEGORY_MAX_BYTES: stored whole or not at all */
     REJECT_REASON_COUNT
 } RejectReason;
+
+/*
+ * The longest id and category value a row may have (bytes of their text).
+ * The output table's unique key holds both ids of a pair in one btree
+ * entry, at most about 2.7 kB; a pair across two categories stores
+ * "a|b". Longer ones are rejected, never truncated.
+ */
+#define COPY_ID_MAX_BYTES 1024
+#define COPY_CATEGORY_MAX_BYTES 255
 
 /* A short name for a reason: "null_score", "dim_mismatch" ... */
 const char *stream_reject_name(RejectReason reason);

@@ -12,6 +12,7 @@
 #include "core/images.h"
 #include "core/log.h"
 #include "core/sidefile.h"
+#include "db/conninfo.h"
 #include "db/migrate.h"
 #include "db/model_store.h"
 #include "db/pending.h"
@@ -111,7 +112,7 @@ static int run_start(Run *run, Error *err)
     report->as_of = options->as_of;
     report->counts.pairs_requested = options->max_pairs_set ? options->max_pairs
                                                             : (uint64_t)config->strategy.max_pairs;
-    if ((run->config_json = config_to_json(config)) == NULL)
+    if ((run->config_json = config_to_json(config, db_mask_conninfo)) == NULL)
         return error_nomem(err, 0);
     run->info = (RunInfo){
         .job = config->job,
@@ -247,8 +248,8 @@ static void rejects_abandon(Rejects *rejects)
 }
 
 /*
- * After the read of a run with a stored model: store a refitted version
- * (not on a dry run), record the version on the run, and hand the labels,
+ * After the read of a run with a stored model: record the version on the
+ * run (a refitted one is stored and recorded with the pairs), and hand the labels,
  * the model and its drift to the run (and so to categorize and the report).
  */
 static int model_finish(Run *run, Error *err)
@@ -256,14 +257,11 @@ static int model_finish(Run *run, Error *err)
     ModelUse *use = &run->model;
     RunState *state = run->state;
     int code;
-    if (use->refit && !run->options->dry_run
-        && (code = model_store_save(run->db, use->model, run->config->job, run->config->text,
-                                    err))
-               != ERR_OK)
-        return code;
-    if (run->registered
+    /* A refitted model is stored with the pairs (store_refitted_model), in
+     * their transaction; a model used as stored is recorded now. */
+    if (run->registered && !use->refit
         && (code = model_store_record_run(run->db, run->info.job, run->info.run_id, use->name,
-                                          use->model->version, use->refit, err))
+                                          use->model->version, false, err))
                != ERR_OK)
         return code;
     if ((state->drift = malloc(sizeof *state->drift)) == NULL)
@@ -468,6 +466,22 @@ static int stage_choose(Run *run, Error *err)
 }
 
 /*
+ * The write hook of a run that refitted its model: the new version and
+ * the run's record of it go in the pairs' transaction, so a failed write
+ * leaves no version behind.
+ */
+static int store_refitted_model(void *context, Db *db, Error *err)
+{
+    Run *run = context;
+    ClusterModel *model = run->state->model;
+    int code = model_store_insert(db, model, run->config->job, run->config->text, err);
+    if (code == ERR_OK)
+        code = model_store_record_run(db, run->info.job, run->info.run_id, model->name,
+                                      model->version, true, err);
+    return code;
+}
+
+/*
  * Stores the chosen pairs. Another job may store some of the same pairs
  * between this run's read and its write: the write then rolls back and the
  * run chooses again without them, up to WRITE_CHOICES times; the last
@@ -480,6 +494,8 @@ static int write_choices(Run *run, const PairCategories *pair_categories, Error 
     ChooseInput input = choose_input(run);
     char stages[256];
     int attempt, code;
+    const WriteHook refit_hook = {store_refitted_model, run};
+    const WriteHook *hook = run->report->model.refitted ? &refit_hook : NULL;
 
     for (attempt = 1;; attempt++) {
         size_t taken = 0;
@@ -488,9 +504,12 @@ static int write_choices(Run *run, const PairCategories *pair_categories, Error 
                                 &run->choice.provenance, counts,
                                 report_stage_json(report, stages, sizeof stages),
                                 attempt < WRITE_CHOICES ? &run->read.existing : NULL, &taken,
-                                err))
-            != ERR_OK)
+                                hook, err))
+            != ERR_OK) {
+            if (run->report->model.refitted)
+                run->state->model->version = 0; /* rolled back: not stored */
             return code;
+        }
         if (taken == 0)
             break;
         log_line("info", "write", NULL,

@@ -290,8 +290,14 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
     const JobConfig *config = request->config;
     const char *table = request->plan->output_table;
     int code;
-    if ((code = write_load_existing(db, table, images, &result->existing, err)) != ERR_OK)
+    /* The stored pairs count against resources.memory_limit with the images. */
+    int64_t limit = config->resources.memory_limit_bytes;
+    size_t held = images_memory(images);
+    size_t cap = limit <= 0 ? 0 : (uint64_t)limit > held ? (size_t)limit - held : 1;
+    if ((code = write_load_existing(db, table, images, cap, &result->existing, err)) != ERR_OK)
         return code;
+    log_line("debug", "read", NULL, "%zu pairs already stored among the images: %zu bytes",
+             pairset_count(result->existing), pairset_memory(result->existing));
     if (choose_uses_selector(config)) {
         result->exposure = malloc((images->count + 1) * sizeof *result->exposure);
         if (result->exposure == NULL)

@@ -549,6 +549,29 @@ if [ "$LARGE" -ne 0 ]; then
             "$PAIRPICK" run "$CONF/large-score-text-id.yaml" --run-id "large-score-text-$rep" \
             --verbose --log-format json
     done
+    # Issue 14.7: peak RSS of the score run with 0 and with 3 M pairs already
+    # stored among its rows (the stored pairs are kept as 8-byte keys).
+    sql "TRUNCATE bench.pp_large_score" >/dev/null
+    measure large_pairpick_score_stored_0 1 "$TMP/runs/large_pairpick_score_stored_0.1.json" \
+        "$PAIRPICK" run "$CONF/large-score.yaml" --run-id large-stored-0 --max-pairs 1000
+    sql "TRUNCATE bench.pp_large_score;
+         WITH ids AS (SELECT job_uuid::text AS id, row_number() OVER (ORDER BY job_uuid) - 1 AS n
+                        FROM ($LARGE_SELECT_SCORE) AS s),
+              total AS (SELECT count(*) AS rows FROM ids),
+              p AS (SELECT a.id AS x, b.id AS y FROM total, generate_series(0, 2999999) AS g
+                    JOIN ids AS a ON a.n = g % (SELECT rows FROM total)
+                    JOIN ids AS b ON b.n = (g % (SELECT rows FROM total) + 1 + g / (SELECT rows FROM total))
+                                           % (SELECT rows FROM total))
+         INSERT INTO bench.pp_large_score (image_a, image_b, category, job, run_id)
+         SELECT least(x, y), greatest(x, y), 'stored', 'bench-score', 'large-stored-0' FROM p
+         ON CONFLICT DO NOTHING" >/dev/null
+    stored_pairs=$(sql "SELECT count(*) FROM bench.pp_large_score")
+    measure large_pairpick_score_stored_3m 1 "$TMP/runs/large_pairpick_score_stored_3m.1.json" \
+        "$PAIRPICK" run "$CONF/large-score.yaml" --run-id large-stored-3m --max-pairs 1000
+    log "large: peak RSS of a score run over $large_rows_score rows: $(awk -F'\t' \
+        '$1 == "large_pairpick_score_stored_0" {a = $5} $1 == "large_pairpick_score_stored_3m" {b = $5}
+         END {printf "%.0f MB with 0 stored pairs, %.0f MB", a / 1024, b / 1024}' "$RECORDS")" \
+        "with $stored_pairs stored pairs"
     for rep in $(seq 1 "$REPEAT"); do
         log "large: Python reference, score, $rep of $REPEAT"
         sql "TRUNCATE bench.ref_pairs" >/dev/null

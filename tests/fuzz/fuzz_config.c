@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "core/error.h"
+#include "db/conninfo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (code == ERR_OK) {
         if (config == NULL || config->job == NULL || config->source.id == NULL)
             abort(); /* success without the required keys */
-        char *json = config_to_json(config);
+        char *json = config_to_json(config, db_mask_conninfo);
         free(json);
         config_free(config);
     } else {

@@ -58,7 +58,8 @@ test_migrate_twice() {
     pp migrate "$cfg"; expect_status 0
     expect_eq "$(json_field applied)" 0 "second migrate is a no-op"
     expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations")" "$(sql "SELECT count(*) FROM pairpick_migrations")" "ledger"
-    expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations WHERE target = 't_migrate'")" \
+    # keyed by the table's identity (schema.table), whatever the spelling
+    expect_eq "$(sql "SELECT count(*) FROM pairpick_migrations WHERE target = 'public.t_migrate'")" \
         "$(grep -l @OUTPUT_TABLE@ "$ROOT"/sql/[0-9]*.sql | wc -l)" "each per-table migration recorded once"
 }
 

@@ -206,8 +206,9 @@ test_var_expansion_and_masked_conninfo() {
     pp run "$cfg" --run-id masked; expect_status 0
     stored=$(sql "SELECT config->>'database.conninfo' FROM pairpick_runs WHERE run_id = 'masked'")
     case "$stored" in *hunter2*) fail "the password is stored: $stored" ;; esac
-    case "$stored" in *"password=***"*) ;; *) fail "not masked: $stored" ;; esac
-    case "$stored" in *"host=$PGHOST"*) ;; *) fail "not expanded: $stored" ;; esac
+    # rebuilt from libpq's parse as key='value' pairs (issue 14.3)
+    case "$stored" in *"password='***'"*) ;; *) fail "not masked: $stored" ;; esac
+    case "$stored" in *"host='$PGHOST'"*) ;; *) fail "not expanded: $stored" ;; esac
 }
 
 test_json_logs_parse_line_by_line() {

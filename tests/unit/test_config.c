@@ -643,6 +643,11 @@ static void test_integer_errors(void **state)
     expect_error(BASE "  max_pairs: 9223372036854775808\n", "8:14",
                  "strategy.max_pairs: expected an integer >= 1, got \"9223372036854775808\" "
                  "(out of range)");
+    /* Spans the server subtracts from a timestamp: at most 1000 years. */
+    expect_error(BASE "  kmeans: {refit_after: 365251d}\n", "8:25",
+                 "strategy.kmeans.refit_after");
+    expect_error(BASE "filters: {date: {last: 9223372036854775807ms}}\n", "8:24",
+                 "filters.date.last");
     expect_error(BASE "  kmeans: {n_init: 1001}\n", "8:20",
                  "strategy.kmeans.n_init: expected an integer <= 1000");
     expect_error(BASE "  kmeans:\n    max_iter: 0\n", "9:15",
