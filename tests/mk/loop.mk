@@ -14,6 +14,11 @@
 # needs more comparisons to reach Spearman 0.95 when everyone is equally
 # uncertain.
 #
+# At N = 500 and 2 seeds a policy's mean Spearman moves by about 0.01 with
+# the seeds alone (the daily regime ranks 100 new images), so test-loop
+# allows LOOP_TOLERANCE below all-random before it fails; a policy that
+# really teaches less than random pairs falls further behind than that.
+#
 # LOOP_ARGS passes more options to loop.py (--help lists them), e.g.
 #   make bench-loop LOOP_POLICIES=all-random,random,uncertain,informative
 #   make bench-loop LOOP_ARGS='--regimes daily --seeds 3'
@@ -21,6 +26,7 @@ LOOP_DEFAULT_POLICY ?= random
 LOOP_POLICIES ?= all-random,random,uncertain
 LOOP_SEEDS ?= 5
 LOOP_ARGS ?=
+LOOP_TOLERANCE ?= 0.01
 
 .PHONY: bench-loop test-loop
 bench-loop: deps-test
@@ -32,4 +38,4 @@ test-loop: $(BUILD)/pairpick
 	tests/bench/loop.sh --check --default $(LOOP_DEFAULT_POLICY) \
 		--policies all-random,$(LOOP_DEFAULT_POLICY) --seeds 2 \
 		--n daily=500,uncertain=500,growing=500 --rounds daily=5,uncertain=8,growing=5 \
-		--out $(BUILD)/bench-loop/test $(LOOP_ARGS)
+		--tolerance $(LOOP_TOLERANCE) --out $(BUILD)/bench-loop/test $(LOOP_ARGS)
