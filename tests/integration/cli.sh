@@ -104,9 +104,10 @@ test_bad_integer_has_one_form() {
         expect_usage_error "$command" \
             "pairpick $command: invalid value \"$value\" for option --$option: expected an integer from $range"
     done <<'CASES'
-run 0 max-pairs 1 to 18446744073709551615
-run abc max-pairs 1 to 18446744073709551615
-run 99999999999999999999999 max-pairs 1 to 18446744073709551615
+run 0 max-pairs 1 to 9223372036854775807
+run abc max-pairs 1 to 9223372036854775807
+run 99999999999999999999999 max-pairs 1 to 9223372036854775807
+run 9223372036854775808 max-pairs 1 to 9223372036854775807
 run -1 seed 0 to 9007199254740991
 run 9007199254740992 seed 0 to 9007199254740991
 run 256 skip-exit-code 0 to 255
@@ -126,6 +127,7 @@ test_integer_bounds_are_accepted() {
         expect_status 78
     done <<'CASES'
 run max-pairs 1
+run max-pairs 9223372036854775807
 run seed 9007199254740991
 run skip-exit-code 0
 run skip-exit-code 255
