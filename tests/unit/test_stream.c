@@ -706,7 +706,7 @@ static void check_pgvector_rows(EmbeddingFormat format)
     float rows[3][4] = {{1, -2, 0.5f, 0x1p-20f}, {0.25f, 3, -0.125f, 65504}, {0, -0.0f, 7, 1}};
     put_header(&b);
     for (int r = 0; r < 3; r++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "v%d", r);
         put_u16(&b, 2);
         put_text(&b, id);
@@ -755,7 +755,7 @@ static void test_pgvector_bad_values_rejected(void **state)
         put_header(&b);
         for (int r = 0; r < 5; r++) {
             put_u16(&b, 2);
-            char id[8];
+            char id[16];
             snprintf(id, sizeof id, "r%d", r);
             put_text(&b, id);
             if (r == 4) /* dimension 0 */
@@ -896,7 +896,7 @@ static void test_halfvec_bounded_row_sink(void **state)
     float wide[4] = {1, 1, 1, 1};
     put_header(&b);
     for (int r = 0; r < 10; r++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "h%d", r);
         put_u16(&b, 2);
         put_text(&b, id);
