@@ -677,6 +677,8 @@ static void gather_column(void *values, const uint32_t *order, size_t count, siz
                           void *scratch)
 {
     char *from = values, *to = scratch;
+    if (count == 0)
+        return; /* an empty selection: no arrays to move (they may be NULL) */
     for (size_t k = 0; k < count; k++)
         memcpy(to + k * size, from + (size_t)order[k] * size, size);
     memcpy(values, scratch, count * size);

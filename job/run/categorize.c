@@ -92,7 +92,8 @@ int categorize(const JobConfig *config, Images *images, const ClusterLabels *giv
     case STRATEGY_CATEGORY:
         if ((code = alloc_category_arrays(categories, n, images->label_count, err)) != ERR_OK)
             goto done;
-        memcpy(categories->category_of, images->label_of, n * sizeof(int32_t));
+        if (n > 0) /* no rows: label_of may be NULL */
+            memcpy(categories->category_of, images->label_of, n * sizeof(int32_t));
         identity_categories(categories);
         break;
     case STRATEGY_EMBEDDING:

@@ -327,6 +327,8 @@ static int canonical_order(const ReadRequest *request, Images *images, ReadResul
                            Error *err)
 {
     uint32_t *order = NULL;
+    if (images->count == 0)
+        return ERR_OK; /* an empty selection is in every order at once */
     int code = images_sort_by_id(images, &order, err);
     if (code == ERR_OK && result->mode == READ_BOUNDED && result->cluster_labels != NULL)
         code = images_order_apply(result->cluster_labels, order, images->count, err);
