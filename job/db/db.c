@@ -162,12 +162,16 @@ static PGconn *connect_once(const char *const *keys, const char *const *values,
 /*
  * Why an attempt failed: ERR_NOPERM when the server refused the login (a
  * wrong password or user, class 28; no CONNECT privilege, 42501; or no
- * password to give), ERR_UNAVAILABLE otherwise (worth another attempt).
+ * password to give), ERR_CONFIG when the database named does not exist
+ * (3D000: another attempt cannot find it), ERR_UNAVAILABLE otherwise
+ * (worth another attempt).
  */
 static int connect_failure_code(PGconn *conn, const char *state)
 {
     if (strncmp(state, "28", 2) == 0 || strcmp(state, "42501") == 0)
         return ERR_NOPERM;
+    if (strcmp(state, "3D000") == 0)
+        return ERR_CONFIG;
     if (conn != NULL && PQconnectionNeedsPassword(conn))
         return ERR_NOPERM;
     return ERR_UNAVAILABLE;
@@ -242,6 +246,12 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
                              "PGPASSWORD, ~/.pgpass) and pg_hba.conf; not retried",
                              message, state[0] != '\0' ? " (SQLSTATE " : "", state,
                              state[0] != '\0' ? ")" : "");
+        if (code == ERR_CONFIG)
+            return error_set(err, ERR_CONFIG,
+                             "cannot connect to the database: %s (SQLSTATE %s)"
+                             "\nHINT: check the database name in database.conninfo (or PGDATABASE); "
+                             "not retried",
+                             message, state);
         error_set(err, ERR_UNAVAILABLE, "cannot connect to the database (attempt %d of %d): %s",
                   attempt, attempts, message);
         if (attempt < attempts) {
@@ -277,6 +287,14 @@ bool db_last_error_is_conflict(const Db *db)
 }
 
 /*
+ * A connection lost once connected (a server restart, a terminated backend,
+ * also while it sat idle) is "try later" (75), like a timeout: the next
+ * scheduled attempt is likely to work. ERR_UNAVAILABLE (69) is for a server
+ * that could not be reached at all after the connect retries.
+ */
+#define LOST_MID_RUN ERR_TEMPFAIL
+
+/*
  * Whether the connection is gone. After a server restart the first
  * statement fails with "server closed the connection unexpectedly" while
  * PQstatus still says OK: reading from the socket tells.
@@ -290,14 +308,14 @@ static bool connection_lost(Db *db)
 int db_error_code(Db *db, const PGresult *result)
 {
     if (PQstatus(db->conn) == CONNECTION_BAD)
-        return ERR_UNAVAILABLE;
+        return LOST_MID_RUN;
     const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     if (state == NULL) /* a failure libpq made itself */
-        return connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL;
+        return connection_lost(db) ? LOST_MID_RUN : ERR_INTERNAL;
     if (strcmp(state, "08P01") == 0)
         return ERR_INTERNAL; /* a protocol violation is our bug, not the network */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
-        return ERR_UNAVAILABLE; /* connection exceptions, server shutting down */
+        return LOST_MID_RUN; /* connection exceptions, server shutting down */
     if (strcmp(state, "57014") == 0 || strncmp(state, "40", 2) == 0
         || strcmp(state, "55P03") == 0 || strncmp(state, "53", 2) == 0)
         return ERR_TEMPFAIL; /* cancelled, timeout, serialization, lock, resources */
@@ -546,7 +564,7 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
             break; /* done: the final status follows */
         /* -2: the copy failed. */
         if (code == ERR_OK) {
-            error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
+            error_set(err, connection_lost(db) ? LOST_MID_RUN : ERR_INTERNAL,
                       "copy \"%s\" failed: %s", name, PQerrorMessage(db->conn));
             trim_newlines(err->message);
             code = err->code;
@@ -560,7 +578,7 @@ int db_copy_out(Db *db, const char *name, const char *sql, int count, const char
         PQclear(result);
     }
     if (code == ERR_OK && PQstatus(db->conn) == CONNECTION_BAD)
-        code = error_set(err, ERR_UNAVAILABLE, "copy \"%s\" failed: connection lost", name);
+        code = error_set(err, LOST_MID_RUN, "copy \"%s\" failed: connection lost", name);
     return code;
 }
 
@@ -582,7 +600,7 @@ int db_copy_in_put(Db *db, const char *name, const char *data, size_t length, Er
     while (length > 0) {
         int part = length > (1u << 30) ? (1 << 30) : (int)length;
         if (PQputCopyData(db->conn, data, part) != 1) {
-            error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
+            error_set(err, connection_lost(db) ? LOST_MID_RUN : ERR_INTERNAL,
                       "copy \"%s\" failed sending data: %s", name, PQerrorMessage(db->conn));
             trim_newlines(err->message);
             return err != NULL ? err->code : ERR_INTERNAL;
@@ -597,7 +615,7 @@ int db_copy_in_end(Db *db, const char *name, const char *abort_reason, uint64_t 
 {
     int code = ERR_OK;
     if (PQputCopyEnd(db->conn, abort_reason) != 1) {
-        code = error_set(err, connection_lost(db) ? ERR_UNAVAILABLE : ERR_INTERNAL,
+        code = error_set(err, connection_lost(db) ? LOST_MID_RUN : ERR_INTERNAL,
                          "copy \"%s\" failed ending: %s", name, PQerrorMessage(db->conn));
         trim_newlines(err->message);
     }

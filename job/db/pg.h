@@ -19,7 +19,7 @@ int db_query_pg(Db *db, const char *name, const char *sql, int count, const char
 
 /*
  * Maps a failed result to an exit code: connection lost or server shutting
- * down -> ERR_UNAVAILABLE; undefined table/column, privileges -> ERR_CONFIG;
+ * down -> ERR_TEMPFAIL (try later); undefined table/column, privileges -> ERR_CONFIG;
  * data exceptions -> ERR_DATA; cancels, timeouts, serialization and lock
  * failures -> ERR_TEMPFAIL; others -> ERR_INTERNAL.
  */

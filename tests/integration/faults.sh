@@ -3,7 +3,7 @@
 # faults injected mid-run (the server restarted, the backend terminated,
 # statement_timeout, memory exhausted), hostile names, bad data, and 16
 # jobs at once on one output table. Each fault must end in a documented
-# non-zero exit code (README: 69 unreachable, 70 internal, 75 try again)
+# non-zero exit code (docs/pairpick.1: 69 unreachable at connect, 70 internal, 75 try again, a lost connection included)
 # with a clear message, leave no pairs behind, and the next run must
 # succeed.
 #
@@ -151,7 +151,7 @@ test_server_restart_while_rows_stream() {
     restart_server
     pp_wait
     set_pace 0
-    expect_status 69
+    expect_status 75
     expect_grep_i "connection|terminat|shut" "$WORK/err"
     expect_grep_i 'copy "select images"|select images|stream' "$WORK/err"
     expect_nothing_written t_restart_read rr1
@@ -167,7 +167,7 @@ test_server_restart_while_pairs_are_written() {
     restart_server
     pp_wait
     release_inserts t_restart_write
-    expect_status 69
+    expect_status 75
     expect_grep_i "connection|terminat|shut" "$WORK/err"
     expect_grep "insert pairs" "$WORK/err"
     expect_nothing_written t_restart_write rw1
@@ -185,7 +185,7 @@ test_backend_terminated_while_rows_stream() {
           WHERE application_name LIKE 'pairpick/fault-kill-read%'" >/dev/null
     pp_wait
     set_pace 0
-    expect_status 69
+    expect_status 75
     expect_grep "terminating connection due to administrator command" "$WORK/err"
     expect_nothing_written t_kill_read kr1
     expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'kr1'")" failed \
@@ -204,7 +204,7 @@ test_backend_terminated_while_pairs_are_written() {
           WHERE application_name LIKE 'pairpick/fault-kill-write%'" >/dev/null
     pp_wait
     release_inserts t_kill_write
-    expect_status 69
+    expect_status 75
     expect_grep "terminating connection due to administrator command" "$WORK/err"
     expect_nothing_written t_kill_write kw1
     expect_rerun_succeeds "$cfg" t_kill_write kw1

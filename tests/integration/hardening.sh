@@ -393,7 +393,7 @@ YAML
 
 # The server restarts while the connection sits idle before each message
 # the run sends (strace holds the Nth send for 6 s; the backend waits on the
-# client, idle or inside a COPY FROM STDIN): the run fails with 69
+# client, idle or inside a COPY FROM STDIN): the run fails with 75
 # ("retry"), writes nothing, and its record ends failed, never running.
 test_lost_idle_connection_at_every_statement() {
     command -v strace >/dev/null || skip "strace is not installed"
@@ -430,7 +430,7 @@ test_lost_idle_connection_at_every_statement() {
         STATUS=$?
         set -e
         statuses="$statuses $n:$STATUS"
-        [ "$STATUS" -eq 69 ] || fail "send $n ($(grep -o '"[a-z ]*" failed' "$WORK/err" | head -1)): exit $STATUS, expected 69"
+        [ "$STATUS" -eq 75 ] || fail "send $n ($(grep -o '"[a-z ]*" failed' "$WORK/err" | head -1)): exit $STATUS, expected 75"
         expect_grep_i "connection|terminat|shut" "$WORK/err"
         expect_eq "$(sql "SELECT count(*) FROM t_idle")" 0 "send $n: pairs written"
         expect_eq "$(sql "SELECT coalesce(string_agg(status, ','), 'none') FROM pairpick_runs WHERE run_id = 'idle-$n'")" \

@@ -351,6 +351,30 @@ YAML
     expect_grep "attempt 2 of 2" "$WORK/err"
 }
 
+# A database that does not exist is not a fault another attempt can fix: 78
+# at once, no retries, no run record anywhere.
+test_missing_database_is_a_config_error_not_retried() {
+    cfg=$(write_config nodb <<YAML
+job: nodb
+database:
+  conninfo: "host=$PGHOST port=$PGPORT dbname=pairpick_no_such_db"
+  connect_retries: 5
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+strategy:
+  by: score
+YAML
+)
+    local start=$SECONDS
+    pp run "$cfg"; expect_status 78
+    expect_grep 'database "pairpick_no_such_db" does not exist' "$WORK/err"
+    expect_grep "not retried" "$WORK/err"
+    ! grep -q "attempt 2" "$WORK/err" || fail "retried"
+    [ $((SECONDS - start)) -lt 5 ] || fail "took $((SECONDS - start)) s: retried?"
+}
+
 embedding_strategy='strategy:
   by: embedding
   clusters: 30
