@@ -87,9 +87,14 @@ integration: $(BUILD)/pairpick
 # Everything CI runs: the normal build's tests, then the same tests under
 # ASan/UBSan, each fuzz target replaying its committed corpus and then
 # fuzzing for FUZZ_SECONDS, and representative runs under valgrind.
-# About 12 minutes on 2 cores (see README).
+# The builds compile JOBS files at once (default: the CPUs this process may
+# use); integration suites run INTEGRATION_JOBS at a time (tests/integration/all.sh).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+export JOBS
+
 test: deps-test
-	$(MAKE) all unit configs
+	$(MAKE) -j$(JOBS) all $(UNIT_TESTS)
+	$(MAKE) unit configs
 	$(MAKE) check-layers check-docs
 	$(MAKE) test-loop
 	$(MAKE) test-package

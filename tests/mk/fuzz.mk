@@ -2,7 +2,7 @@
 # parser on arbitrary bytes; a crash, an over-read, undefined behaviour or a
 # leak fails. See tests/fuzz/*.c for the input layouts.
 #
-#   make fuzz [FUZZ_SECONDS=60]   each target for FUZZ_SECONDS from the seed corpus
+#   make fuzz [FUZZ_SECONDS=60]   every target for FUZZ_SECONDS from the seed corpus, side by side
 #   make fuzz-regress             each target once over every committed input, no fuzzing
 #
 # The library is built again with clang and the sanitizers into build/fuzz
@@ -34,20 +34,25 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libpairpick.a
 
 fuzz-build:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is missing (make deps-test installs clang)" >&2; exit 1; }
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='$(FUZZ_CFLAGS)' \
+	$(MAKE) -j$(or $(JOBS),1) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='$(FUZZ_CFLAGS)' \
 		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
+# The targets fuzz side by side (one core each), then each prints its
+# figures; the first that found something prints its log's tail.
 fuzz: fuzz-build
-	@status=0; for target in $(FUZZ_TARGETS); do \
+	@for target in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$target $(FUZZ_BUILD)/artifacts; \
 		echo "== fuzz_$$target for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$target $(FUZZ_FLAGS) -dict=tests/fuzz/$$target.dict \
+		( $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$target $(FUZZ_FLAGS) -dict=tests/fuzz/$$target.dict \
 			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$target- \
 			$(FUZZ_BUILD)/corpus/$$target tests/fuzz/corpus/$$target \
-			>$(FUZZ_BUILD)/fuzz_$$target.log 2>&1 || status=1; \
+			>$(FUZZ_BUILD)/fuzz_$$target.log 2>&1; echo $$? >$(FUZZ_BUILD)/fuzz_$$target.status ) & \
+	done; wait; \
+	status=0; for target in $(FUZZ_TARGETS); do \
+		echo "== fuzz_$$target: exit $$(cat $(FUZZ_BUILD)/fuzz_$$target.status)"; \
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+ *DONE' $(FUZZ_BUILD)/fuzz_$$target.log; \
 		echo "   corpus: $$(ls tests/fuzz/corpus/$$target | wc -l) committed, $$(ls $(FUZZ_BUILD)/corpus/$$target | wc -l) found"; \
-		if [ $$status -ne 0 ]; then tail -n 60 $(FUZZ_BUILD)/fuzz_$$target.log; break; fi; \
+		if [ "$$(cat $(FUZZ_BUILD)/fuzz_$$target.status)" != 0 ]; then status=1; tail -n 60 $(FUZZ_BUILD)/fuzz_$$target.log; fi; \
 	done; exit $$status
 
 fuzz-regress: fuzz-build

@@ -32,7 +32,7 @@ VALGRIND := valgrind --leak-check=full --error-exitcode=1 --errors-for-leak-kind
 .PHONY: sanitize-build test-sanitize test-valgrind
 
 sanitize-build:
-	$(MAKE) BUILD=$(SANITIZE_BUILD) CFLAGS='$(SANITIZE_CFLAGS)' $(SANITIZE_BUILD)/pairpick \
+	$(MAKE) -j$(or $(JOBS),1) BUILD=$(SANITIZE_BUILD) CFLAGS='$(SANITIZE_CFLAGS)' $(SANITIZE_BUILD)/pairpick \
 		$(UNIT_TESTS:$(BUILD)/%=$(SANITIZE_BUILD)/%)
 
 test-sanitize: sanitize-build

@@ -72,7 +72,7 @@ trap cleanup EXIT INT TERM
 [ "$(id -u)" -eq 0 ] || { echo "test-package: run as root (chroot, mount)" >&2; exit 1; }
 
 # ---- the Debian package
-build_deb() { DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" make --no-print-directory deb; }
+build_deb() { DEB_BUILD_OPTIONS="nocheck parallel=${JOBS:-$(nproc)} ${DEB_BUILD_OPTIONS:-}" make --no-print-directory deb; }
 check "make deb: $DEB" build_deb
 
 deb_contents() {
