@@ -108,3 +108,12 @@ int cancel_check(Error *err)
         return ERR_OK;
     return error_set(err, ERR_TEMPFAIL, "cancelled by signal %d", (int)received_signal);
 }
+
+void cancel_reset(void)
+{
+    cancel_block();
+    alarm(0);
+    received_signal = 0;
+    watchdog_fired = 0;
+    cancel_unblock();
+}

@@ -30,6 +30,14 @@
 #define CANCEL_ABORT_SECONDS 3
 #define CANCEL_EXIT_SECONDS 10
 
+/*
+ * Steps of a long loop between two cancel_check calls, for loops whose
+ * steps are too small to poll each (a step of a few nanoseconds: a poll
+ * every CANCEL_POLL_STEPS costs nothing measurable and comes within
+ * microseconds). Loops whose steps are tiles of rows poll once a tile.
+ */
+#define CANCEL_POLL_STEPS 4096
+
 /* Runs inside the signal handler: async-signal-safe calls only. */
 typedef void (*CancelHook)(void);
 
@@ -55,5 +63,12 @@ int cancel_signal(void);
  * may be NULL) when a signal arrived, else ERR_OK. Cheap: one load.
  */
 int cancel_check(Error *err);
+
+/*
+ * For the unit tests only: forgets the signal received and stops the
+ * watchdog, so a test process that raised SIGTERM to see a computation
+ * stop goes on (and is not shut down CANCEL_EXIT_SECONDS later).
+ */
+void cancel_reset(void);
 
 #endif

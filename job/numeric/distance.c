@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
+
 /*
  * Rows per distance tile are chosen so that a tile of rows plus its distances
  * stays within about this many bytes (in L2/L3): k-means reads the rows a
@@ -149,6 +151,8 @@ int distance_nearest(const DistanceCenters *centers, const float *data, size_t r
     for (size_t start = 0; start < rows; start += tile_rows) {
         size_t count = rows - start < tile_rows ? rows - start : tile_rows;
         const float *tile = data + start * dim;
+        if ((code = cancel_check(err)) != ERR_OK)
+            goto done;
         for (size_t i = 0; i < count; i++)
             norms[i] = distance_squared_norm(tile + i * dim, dim);
         sum += distance_nearest_tile(centers, tile, count, norms, dots, cluster_of + start,

@@ -72,7 +72,8 @@ double distance_nearest_tile(const DistanceCenters *centers, const float *rows, 
  * Nearest center of every row, a tile of rows at a time, with working
  * buffers of its own (O(tile x centers)). cluster_of (rows entries) receives
  * the labels, distance (rows entries, may be NULL) the squared distances,
- * *inertia their sum. ERR_INTERNAL when a buffer cannot be allocated.
+ * *inertia their sum. ERR_INTERNAL when a buffer cannot be allocated;
+ * ERR_TEMPFAIL when a signal cancels the run (polled once a tile).
  */
 int distance_nearest(const DistanceCenters *centers, const float *data, size_t rows,
                      int32_t *cluster_of, float *distance, double *inertia, Error *err);

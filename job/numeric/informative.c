@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
+
 /* Labels of the rng streams, so each part draws independently. */
 #define TIE_LABEL UINT64_C(0x746965)       /* "tie" */
 #define SHARE_LABEL UINT64_C(0x7368617265) /* "share" */
@@ -395,6 +397,8 @@ static int fill_within(Selector *s, Within *w, uint64_t budget, Rng *stream, Err
         for (size_t c = 0; c < w->categories; c++) {
             if (w->locked[c])
                 continue;
+            if ((code = cancel_check(err)) != ERR_OK)
+                return code;
             size_t first = w->cand_start[c], here = w->cand_start[c + 1] - first;
             untake(s, w->candidates + first, here, w->taken + first);
             if (w->quota[c] == 0)
@@ -584,9 +588,12 @@ static int within_collect(Selector *s, const Members *m, size_t categories, size
         w->cand_start[c] = w->count;
         size_t n = m->start[c + 1] - m->start[c];
         const uint32_t *image = m->image + m->start[c];
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (i % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK)
+                return ERR_TEMPFAIL;
             for (size_t j = i + 1; j <= i + window && j < n; j++)
                 consider(s, image[i], image[j], w->candidates, &w->count);
+        }
         qsort(w->candidates + w->cand_start[c], w->count - w->cand_start[c],
               sizeof *w->candidates, compare_candidate);
         w->capacity[c] = w->count - w->cand_start[c];
@@ -675,7 +682,8 @@ static int every_pair_walk(Selector *s, const uint32_t *image, size_t n, EveryPa
             e->kept = grown;
             e->room = room;
         }
-        e->examined++;
+        if (++e->examined % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK)
+            return ERR_TEMPFAIL;
         consider(s, image[x], image[y], e->kept, &e->count);
     }
     return ERR_OK;
@@ -825,6 +833,8 @@ static int cross_collect(Selector *s, const Members *m, size_t window, Cross *x,
         return error_nomem(err, room * sizeof *x->candidates);
     for (size_t l = 0; l < links; l++) {
         size_t from = (size_t)options->links[l].from, to = (size_t)options->links[l].to;
+        if (cancel_check(err) != ERR_OK)
+            return ERR_TEMPFAIL;
         x->start[l] = x->count;
         cross_link(s, m->image + m->start[from], m->start[from + 1] - m->start[from],
                    m->image + m->start[to], m->start[to + 1] - m->start[to], window, x);
@@ -1036,6 +1046,10 @@ static int take_global(Selector *s, const Members *m, size_t categories, Within 
     uint32_t bounds[3] = {first, first + 1, UINT32_MAX};
     for (int pass = 0; pass < 3 && got < budget; pass++)
         for (size_t k = 0; k < total && got < budget; k++) {
+            if (k % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK) {
+                free(ranked);
+                return ERR_TEMPFAIL;
+            }
             uint32_t a = ranked[k].candidate.a, b = ranked[k].candidate.b;
             if (*ranked[k].taken || s->degree[a] >= bounds[pass] || s->degree[b] >= bounds[pass]
                 || s->room[a] == 0 || s->room[b] == 0)

@@ -108,7 +108,9 @@ typedef struct InformResult {
  *
  * Reproducible: same inputs and rng state, same result. Advances rng by one.
  * Errors: ERR_DATA when image_count does not fit 32-bit indices, or prefer
- * uncertain without scores; ERR_INTERNAL for bad categories or memory.
+ * uncertain without scores; ERR_INTERNAL for bad categories or memory;
+ * ERR_TEMPFAIL when a signal cancels the run (core/cancel, polled every
+ * CANCEL_POLL_STEPS images or candidates).
  */
 int informative_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                        uint64_t max_pairs, const PairSet *exclude, const InformOptions *options,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/cancel.h"
 #include "numeric/distance.h"
 
 /* scikit-learn's MiniBatchKMeans defaults. */
@@ -203,14 +204,16 @@ static void add_tile_sums(Workspace *ws, const float *tile, size_t count)
 /*
  * One assignment pass over all rows against the centers, tile by tile.
  * Fills ws->counts and the farthest rows; with ws->sums also the per-cluster
- * sums of the rows; cluster_of may be NULL. Returns the inertia.
+ * sums of the rows; cluster_of may be NULL. *inertia receives the inertia.
+ * Polls for a cancel once a tile: ERR_TEMPFAIL leaves the pass half done.
  */
-static double assign_pass(Workspace *ws, const float *data, size_t rows, const float *norms,
-                          const float *centers, int32_t *cluster_of)
+static int assign_pass(Workspace *ws, const float *data, size_t rows, const float *norms,
+                       const float *centers, int32_t *cluster_of, double *inertia, Error *err)
 {
     size_t dim = ws->centers.dim;
-    double inertia = 0.0;
+    int code;
 
+    *inertia = 0.0;
     distance_centers_set(&ws->centers, centers);
     memset(ws->counts, 0, (size_t)ws->centers.count * sizeof *ws->counts);
     if (ws->sums != NULL)
@@ -220,7 +223,9 @@ static double assign_pass(Workspace *ws, const float *data, size_t rows, const f
     for (size_t start = 0; start < rows; start += ws->tile_rows) {
         size_t count = rows - start < ws->tile_rows ? rows - start : ws->tile_rows;
         const float *tile = data + start * dim;
-        inertia += distance_nearest_tile(&ws->centers, tile, count, norms + start, ws->dots,
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
+        *inertia += distance_nearest_tile(&ws->centers, tile, count, norms + start, ws->dots,
                                          ws->tile_label, ws->tile_distance);
         count_tile(ws, start, count);
         if (cluster_of != NULL)
@@ -229,7 +234,7 @@ static double assign_pass(Workspace *ws, const float *data, size_t rows, const f
             add_tile_sums(ws, tile, count);
     }
     qsort(ws->far, ws->far_count, sizeof *ws->far, far_compare);
-    return inertia;
+    return ERR_OK;
 }
 
 static int has_empty(const Workspace *ws, int k)
@@ -361,23 +366,27 @@ static void trace_record(Kmeans *kmeans, double inertia)
  * After the last pass: while clusters are empty and rows can be moved to
  * them, move them and assign again. Each round strictly lowers the inertia
  * (the moved row's distance drops to 0, no other row gets farther).
+ * *inertia holds the last pass's inertia, and receives the final one.
  */
-static double fill_empty_clusters(Kmeans *kmeans, const float *data, size_t rows,
-                                  const float *norms, Workspace *ws, double inertia,
-                                  int32_t *cluster_of)
+static int fill_empty_clusters(Kmeans *kmeans, const float *data, size_t rows,
+                               const float *norms, Workspace *ws, double *inertia,
+                               int32_t *cluster_of, Error *err)
 {
     int k = kmeans->options.cluster_count;
     double *sums = ws->sums;
+    int code = ERR_OK;
 
     ws->sums = NULL; /* relocate_empty moves centers, assign_pass skips the sums */
     for (int round = 0; round < EMPTY_FIX_ROUNDS && can_relocate(ws, k); round++) {
         if (relocate_empty(kmeans, data, ws) == 0)
             break;
-        inertia = assign_pass(ws, data, rows, norms, kmeans->centers, cluster_of);
-        trace_record(kmeans, inertia);
+        if ((code = assign_pass(ws, data, rows, norms, kmeans->centers, cluster_of, inertia,
+                                err)) != ERR_OK)
+            break;
+        trace_record(kmeans, *inertia);
     }
     ws->sums = sums;
-    return inertia;
+    return code;
 }
 
 /*
@@ -399,7 +408,9 @@ static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const fl
         return code;
     trace_start(kmeans);
     for (;;) {
-        inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
+        if ((code = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of, &inertia,
+                                err)) != ERR_OK)
+            goto done;
         trace_record(kmeans, inertia);
         /* Converged on a small relative change, but never with a fixable empty cluster. */
         if (updates > 0 && previous - inertia <= options->tolerance * previous
@@ -415,10 +426,14 @@ static int refine_lloyd(Kmeans *kmeans, const float *data, size_t rows, const fl
             break;
         previous = inertia;
     }
-    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia, cluster_of);
+    if ((code = fill_empty_clusters(kmeans, data, rows, norms, &ws, &inertia, cluster_of, err))
+        != ERR_OK)
+        goto done;
+    kmeans->inertia = inertia;
     kmeans->iterations = updates;
+done:
     workspace_release(&ws);
-    return ERR_OK;
+    return code;
 }
 
 /* Mean over the columns of each column's variance: scales the mini-batch tolerance. */
@@ -438,6 +453,11 @@ static int mean_column_variance(const float *data, size_t rows, size_t dim, cons
     memset(column, 0, dim * sizeof *column);
     for (size_t start = 0; start < rows; start += tile) {
         size_t count = rows - start < tile ? rows - start : tile;
+        if (cancel_check(err) != ERR_OK) {
+            free(partial);
+            free(column);
+            return ERR_TEMPFAIL;
+        }
         memset(partial, 0, dim * sizeof *partial);
         for (size_t i = 0; i < count; i++)
             cblas_saxpy((int)dim, 1.0f, data + (start + i) * dim, 1, partial, 1);
@@ -705,11 +725,12 @@ static int reassign_due(const Batch *batch, int k, size_t *since_reassign)
 /*
  * Mini-batch steps until max_iterations epochs, a move below tolerance
  * (scaled by the data's mean column variance), or MAX_NO_IMPROVEMENT steps
- * without a better smoothed batch inertia. Returns the steps taken.
+ * without a better smoothed batch inertia. *taken receives the steps taken.
+ * Polls for a cancel once a step (a batch).
  */
-static uint64_t minibatch_steps(Kmeans *kmeans, const float *data, size_t rows,
-                                const float *norms, double mean_variance, Batch *batch,
-                                Workspace *ws, Rng *rng)
+static int minibatch_steps(Kmeans *kmeans, const float *data, size_t rows, const float *norms,
+                           double mean_variance, Batch *batch, Workspace *ws, Rng *rng,
+                           uint64_t *taken, Error *err)
 {
     const KmeansOptions *options = &kmeans->options;
     size_t batch_size = batch->size;
@@ -720,6 +741,7 @@ static uint64_t minibatch_steps(Kmeans *kmeans, const float *data, size_t rows,
     int no_improvement = 0;
     size_t since_reassign = 0;
     uint64_t step;
+    int code;
 
     if (steps < 1)
         steps = 1;
@@ -727,6 +749,8 @@ static uint64_t minibatch_steps(Kmeans *kmeans, const float *data, size_t rows,
         alpha = 1.0;
     for (step = 0; step < steps; step++) {
         double moved = 0.0;
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
         for (size_t i = 0; i < batch_size; i++)
             batch->index[i] = (size_t)rng_below(rng, rows);
         gather_rows(data, kmeans->dim, norms, batch->index, batch_size, batch->rows,
@@ -742,16 +766,20 @@ static uint64_t minibatch_steps(Kmeans *kmeans, const float *data, size_t rows,
             continue;
         batch_inertia /= (double)batch_size;
         smoothed = step == 1 ? batch_inertia : smoothed * (1.0 - alpha) + batch_inertia * alpha;
-        if (tolerance > 0.0 && moved <= tolerance)
-            return step + 1;
+        if (tolerance > 0.0 && moved <= tolerance) {
+            step++;
+            break;
+        }
         if (step == 1 || smoothed < smoothed_best) {
             smoothed_best = smoothed;
             no_improvement = 0;
         } else if (++no_improvement >= MAX_NO_IMPROVEMENT) {
-            return step + 1;
+            step++;
+            break;
         }
     }
-    return step;
+    *taken = step;
+    return ERR_OK;
 }
 
 /*
@@ -780,15 +808,22 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
     memcpy(batch.means, kmeans->centers, (size_t)k * dim * sizeof *batch.means);
     trace_start(kmeans);
     distance_centers_set(&ws.centers, kmeans->centers);
-    uint64_t steps = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng);
-
-    double inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
-    kmeans->inertia = fill_empty_clusters(kmeans, data, rows, norms, &ws, inertia, cluster_of);
+    uint64_t steps = 0;
+    double inertia = 0.0;
+    if ((code = minibatch_steps(kmeans, data, rows, norms, mean_variance, &batch, &ws, rng,
+                                &steps, err)) != ERR_OK
+        || (code = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of, &inertia,
+                               err)) != ERR_OK
+        || (code = fill_empty_clusters(kmeans, data, rows, norms, &ws, &inertia, cluster_of,
+                                       err)) != ERR_OK)
+        goto done;
+    kmeans->inertia = inertia;
     uint64_t epochs = (steps * batch_size + rows - 1) / rows;
     kmeans->iterations = epochs > INT_MAX ? INT_MAX : (int)epochs;
+done:
     workspace_release(&ws);
     batch_release(&batch);
-    return ERR_OK;
+    return code;
 }
 
 /*
@@ -799,16 +834,21 @@ static int refine_minibatch(Kmeans *kmeans, const float *data, size_t rows, cons
  * With so few columns (2 + ln k) the product is memory-bound and OpenBLAS's
  * sgemm packs badly: one sgemv per candidate over a cached tile measured
  * about 3x faster than sgemm (0.05 s against 0.16 s a pass on 300,000 x 768).
+ * Polls for a cancel once a tile.
  */
-static void candidate_distances(const float *data, size_t rows, size_t dim, const float *norms,
-                                const float *candidates, const float *candidate_norms, int count,
-                                const float *closest, float *dots, size_t tile_rows, float *out,
-                                double *potential)
+static int candidate_distances(const float *data, size_t rows, size_t dim, const float *norms,
+                               const float *candidates, const float *candidate_norms, int count,
+                               const float *closest, float *dots, size_t tile_rows, float *out,
+                               double *potential, Error *err)
 {
+    int code;
+
     for (int j = 0; j < count; j++)
         potential[j] = 0.0;
     for (size_t start = 0; start < rows; start += tile_rows) {
         size_t n = rows - start < tile_rows ? rows - start : tile_rows;
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
         for (int j = 0; j < count; j++)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, -2.0f, data + start * dim,
                         (int)dim, candidates + (size_t)j * dim, 1, 0.0f, dots + (size_t)j * n, 1);
@@ -825,6 +865,7 @@ static void candidate_distances(const float *data, size_t rows, size_t dim, cons
             }
         }
     }
+    return ERR_OK;
 }
 
 static int compare_double(const void *left, const void *right)
@@ -906,8 +947,9 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
     size_t first = (size_t)rng_below(rng, rows);
     memcpy(kmeans->centers, data + first * dim, dim * sizeof(float));
     candidate_norms[0] = norms[first];
-    candidate_distances(data, rows, dim, norms, kmeans->centers, candidate_norms, 1, NULL, dots,
-                        tile_rows, closest, &total);
+    if ((code = candidate_distances(data, rows, dim, norms, kmeans->centers, candidate_norms, 1,
+                                    NULL, dots, tile_rows, closest, &total, err)) != ERR_OK)
+        goto done;
 
     for (int c = 1; c < k; c++) {
         draw_candidates(closest, rows, total, trials, rng, targets, candidate_row);
@@ -916,8 +958,10 @@ static int seed_plus_plus(Kmeans *kmeans, const float *data, size_t rows, const 
                    dim * sizeof(float));
             candidate_norms[j] = norms[candidate_row[j]];
         }
-        candidate_distances(data, rows, dim, norms, candidates, candidate_norms, trials, closest,
-                            dots, tile_rows, distances, potential);
+        if ((code = candidate_distances(data, rows, dim, norms, candidates, candidate_norms,
+                                        trials, closest, dots, tile_rows, distances, potential,
+                                        err)) != ERR_OK)
+            goto done;
         int best = 0;
         for (int j = 1; j < trials; j++)
             if (potential[j] < potential[best])
@@ -1245,11 +1289,15 @@ static int split_merge_init(SplitMerge *sm, int k, size_t dim, size_t rows, Erro
     return ERR_OK;
 }
 
-/* Groups the row indices by cluster (counting sort) and sums each cluster's rows. */
-static void group_rows(SplitMerge *sm, const float *data, size_t rows)
+/*
+ * Groups the row indices by cluster (counting sort) and sums each cluster's
+ * rows. Polls for a cancel every CANCEL_POLL_STEPS rows.
+ */
+static int group_rows(SplitMerge *sm, const float *data, size_t rows, Error *err)
 {
     int k = sm->k;
     size_t dim = sm->dim;
+    int code;
 
     memset(sm->start, 0, ((size_t)k + 1) * sizeof *sm->start);
     for (size_t i = 0; i < rows; i++)
@@ -1259,6 +1307,8 @@ static void group_rows(SplitMerge *sm, const float *data, size_t rows)
     memset(sm->sums, 0, (size_t)k * dim * sizeof *sm->sums);
     for (size_t i = 0; i < rows; i++) {
         int32_t c = sm->labels[i];
+        if (i % CANCEL_POLL_STEPS == 0 && (code = cancel_check(err)) != ERR_OK)
+            return code;
         sm->order[sm->start[c]++] = i;
         const float *row = data + i * dim;
         double *sum = sm->sums + (size_t)c * dim;
@@ -1268,6 +1318,7 @@ static void group_rows(SplitMerge *sm, const float *data, size_t rows)
     for (int c = k; c > 0; c--)
         sm->start[c] = sm->start[c - 1];
     sm->start[0] = 0;
+    return ERR_OK;
 }
 
 /* Squared distance of a row to a center. */
@@ -1359,22 +1410,26 @@ static double split_gain(const float *data, size_t dim, KmeansMetric metric, con
 }
 
 /*
- * The cluster whose split gains most (its estimated gain in *gain; -1 when
- * no cluster has 2 rows), with its two halves in sm->halves.
+ * The cluster whose split gains most into *best (its estimated gain in
+ * *gain; -1 when no cluster has 2 rows), with its two halves in
+ * sm->halves. Polls for a cancel once a cluster.
  */
 static int best_split(SplitMerge *sm, const Kmeans *kmeans, const float *data, Rng *rng,
-                      double *gain)
+                      int *best, double *gain, Error *err)
 {
     size_t dim = sm->dim;
     float *scratch = sm->halves + 2 * dim;
-    int best = -1;
+    int code;
 
+    *best = -1;
     *gain = 0.0;
     for (int c = 0; c < sm->k; c++) {
         size_t first = sm->start[c], count = sm->start[c + 1] - first;
         const size_t *rows_at = sm->order + first;
         if (count < 2)
             continue;
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
         size_t taken = count;
         if (count > SPLIT_SAMPLE) {
             /* Knuth's selection sampling: SPLIT_SAMPLE rows, in order. */
@@ -1387,27 +1442,29 @@ static int best_split(SplitMerge *sm, const Kmeans *kmeans, const float *data, R
         double here = split_gain(data, dim, kmeans->options.metric, rows_at, taken,
                                  kmeans->centers + (size_t)c * dim, scratch, sm->half_sums)
                       * (double)count / (double)taken;
-        if (best < 0 || here > *gain) {
-            best = c;
+        if (*best < 0 || here > *gain) {
+            *best = c;
             *gain = here;
             memcpy(sm->halves, scratch, 2 * dim * sizeof *scratch);
         }
     }
-    return best;
+    return ERR_OK;
 }
 
 /*
  * The pair (a, b), neither of them `skip`, whose merge raises the inertia
- * least, and that cost. sm->sums holds per-cluster sums; they are turned
- * into means for Euclidean. The products come from dgemm a block of
- * clusters at a time, so memory stays bounded for any k.
+ * least, and that cost (*cost). sm->sums holds per-cluster sums; they are
+ * turned into means for Euclidean. The products come from dgemm a block of
+ * clusters at a time, so memory stays bounded for any k; a cancel is
+ * polled once a block.
  */
-static double cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int *out_a,
-                             int *out_b)
+static int cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int *out_a, int *out_b,
+                          double *cost_out, Error *err)
 {
     int k = sm->k;
     size_t dim = sm->dim;
     double best = INFINITY;
+    int code;
 
     if (metric == KMEANS_EUCLIDEAN)
         for (int c = 0; c < k; c++) {
@@ -1427,6 +1484,8 @@ static double cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int 
     *out_a = *out_b = -1;
     for (int from = 0; from < k; from += (int)sm->block_rows) {
         int block = k - from < (int)sm->block_rows ? k - from : (int)sm->block_rows;
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block, k, (int)dim, 1.0,
                     sm->sums + (size_t)from * dim, (int)dim, sm->sums, (int)dim, 0.0, sm->block,
                     k);
@@ -1457,7 +1516,8 @@ static double cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int 
             }
         }
     }
-    return best;
+    *cost_out = best;
+    return ERR_OK;
 }
 
 /*
@@ -1479,13 +1539,15 @@ static int split_merge(Kmeans *kmeans, SplitMerge *sm, const float *data, size_t
         return ERR_OK;
     kmeans->trace = NULL; /* the trace describes the first refinement of a fit */
     for (int move = 0; move < SPLIT_MERGE_MOVES; move++) {
-        double gain;
-        group_rows(sm, data, rows);
-        int split = best_split(sm, kmeans, data, rng, &gain);
+        double gain, cost;
+        int split, a, b;
+        if ((code = group_rows(sm, data, rows, err)) != ERR_OK
+            || (code = best_split(sm, kmeans, data, rng, &split, &gain, err)) != ERR_OK)
+            break;
         if (split < 0)
             break;
-        int a, b;
-        double cost = cheapest_merge(sm, metric, split, &a, &b);
+        if ((code = cheapest_merge(sm, metric, split, &a, &b, &cost, err)) != ERR_OK)
+            break;
         if (a < 0 || !(gain > cost))
             break;
 
@@ -1682,12 +1744,14 @@ int kmeans_lloyd_step(Kmeans *kmeans, const float *data, size_t rows, const floa
         return error_set(err, ERR_INTERNAL, "k-means step was given no row norms");
     if ((code = workspace_init(&ws, k, kmeans->dim, rows, 1, err)) != ERR_OK)
         return code;
-    double pass_inertia = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of);
-    update_means(kmeans, &ws);
+    double pass_inertia = 0.0;
+    code = assign_pass(&ws, data, rows, norms, kmeans->centers, cluster_of, &pass_inertia, err);
+    if (code == ERR_OK)
+        update_means(kmeans, &ws);
     workspace_release(&ws);
-    if (inertia != NULL)
+    if (code == ERR_OK && inertia != NULL)
         *inertia = pass_inertia;
-    return ERR_OK;
+    return code;
 }
 
 int kmeans_assign(const Kmeans *kmeans, const float *data, size_t rows, int32_t *cluster_of,

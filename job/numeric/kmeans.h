@@ -11,6 +11,12 @@
  * dimensions (pca), store models (model), or know of SQL, YAML or printing.
  * It never copies the data matrix; the caller owns it and every output array.
  * kmeans_new allocates the Kmeans, which owns its centers; kmeans_free frees it.
+ *
+ * Seeding, refinement, fitting and assignment poll cancel_check (core/cancel)
+ * once a tile of rows, a mini-batch step or a cluster of a split-and-merge
+ * move, and return ERR_TEMPFAIL ("cancelled by signal N") when a signal asked
+ * the run to stop; the centers are then unspecified and only kmeans_free is
+ * meaningful.
  */
 #ifndef PAIRPICK_KMEANS_H
 #define PAIRPICK_KMEANS_H

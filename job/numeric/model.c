@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
+
+/* Rows projected by one sgemm when fitting, between two polls for a cancel. */
+#define PROJECT_ROWS 8192
+
 static ClusterModel *model_alloc(size_t dim, int cluster_count, size_t space_dim, Error *err)
 {
     ClusterModel *model = calloc(1, sizeof *model);
@@ -94,7 +99,13 @@ static int fit_space(ClusterModel *model, size_t components, float *data, size_t
     *projected = malloc(rows * model->space_dim * sizeof(float));
     if (*projected == NULL)
         return error_nomem(err, rows * model->space_dim * sizeof(float));
-    pca_project(&model->pca, data, rows, *projected);
+    for (size_t start = 0; start < rows; start += PROJECT_ROWS) {
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
+        pca_project(&model->pca, data + start * model->dim,
+                    rows - start < PROJECT_ROWS ? rows - start : PROJECT_ROWS,
+                    *projected + start * model->space_dim);
+    }
     if (model->metric == KMEANS_COSINE)
         kmeans_normalize_rows(*projected, rows, model->space_dim);
     *space = *projected;

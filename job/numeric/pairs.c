@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
+
 /* ---- PairSet ---------------------------------------------------------- */
 
 /*
@@ -172,13 +174,20 @@ typedef struct Walk {
     Pair *out;
     uint64_t quota;
     uint64_t taken;
+    uint64_t steps;        /* pairs looked at: a cancel is polled every CANCEL_POLL_STEPS */
+    int code;              /* ERR_TEMPFAIL once a cancel stopped the walk */
+    Error *err;
 } Walk;
 
 /* Takes the pair of the images at positions i and j of the order unless it
- * is excluded; true once the quota is full. */
+ * is excluded; true once the quota is full or a signal cancelled the walk
+ * (walk->code). */
 static bool take(Walk *walk, size_t i, size_t j)
 {
     uint32_t x = walk->order[i], y = walk->order[j];
+    if (++walk->steps % CANCEL_POLL_STEPS == 0
+        && (walk->code = cancel_check(walk->err)) != ERR_OK)
+        return true;
     if (walk->exclude != NULL && pairset_contains(walk->exclude, x, y))
         return false;
     walk->out[walk->taken].a = x < y ? x : y;
@@ -245,13 +254,14 @@ static bool covers_all(size_t n, size_t d)
 /*
  * quota pairs (<= the category's capacity) among the n images in members,
  * written to out. order and offsets are scratch for n and n/2 entries.
+ * ERR_TEMPFAIL when a signal cancels the run.
  */
 static int pick_category(const uint32_t *members, size_t n, uint64_t quota,
                          const PairSet *exclude, Rng *rng, uint32_t *order, uint32_t *offsets,
                          Pair *out, Error *err)
 {
     size_t offset_count = n / 2;
-    Walk walk = {.order = order, .exclude = exclude, .out = out, .quota = quota};
+    Walk walk = {.order = order, .exclude = exclude, .out = out, .quota = quota, .err = err};
 
     memcpy(order, members, n * sizeof *order);
     rng_shuffle(rng, order, n, sizeof *order);
@@ -270,7 +280,7 @@ static int pick_category(const uint32_t *members, size_t n, uint64_t quota,
      * all meets every non-excluded pair: the quota is always reached. */
     for (size_t k = 0; k < offset_count; k++)
         if (walk_offset(&walk, n, offsets[k]))
-            return ERR_OK;
+            return walk.code;
     return error_set(err, ERR_INTERNAL, "only %llu of %llu pairs found in a category of %zu images",
                      (unsigned long long)walk.taken, (unsigned long long)quota, n);
 }
@@ -456,6 +466,8 @@ int pairs_select(const int32_t *category_of, size_t image_count, int32_t categor
         size_t quota = result->pairs_per_category[c];
         if (quota == 0)
             continue;
+        if ((code = cancel_check(err)) != ERR_OK)
+            goto done;
         rng_fork(&base, (uint64_t)c, &stream);
         if ((code = pick_category(members + start[c], start[c + 1] - start[c], quota,
                                   excluded[c] > 0 ? exclude : NULL, &stream, order, offsets,

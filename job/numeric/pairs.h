@@ -89,7 +89,9 @@ typedef struct PairsResult {
  *
  * Errors: ERR_DATA when image_count does not fit 32-bit indices; ERR_INTERNAL
  * for a category index >= category_count, a negative category_count, or
- * memory running out. On error the result is released (all zero).
+ * memory running out; ERR_TEMPFAIL when a signal cancels the run (polled
+ * every CANCEL_POLL_STEPS pairs looked at, core/cancel). On error the result
+ * is released (all zero).
  */
 int pairs_select(const int32_t *category_of, size_t image_count, int32_t category_count,
                  uint64_t max_pairs, const PairSet *exclude, Rng *rng, PairsResult *result,

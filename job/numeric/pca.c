@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
+
 /* LAPACK's symmetric eigensolver (divide and conquer), exported by OpenBLAS. */
 extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
                     double *w, double *work, const int *lwork, int *iwork, const int *liwork,
@@ -38,31 +40,44 @@ static void project_mean(Pca *pca)
     }
 }
 
-/* Column means in double into mean, and in float into pca->mean. */
-static void fit_mean(Pca *pca, const float *data, size_t rows, double *mean)
+/*
+ * Column means in double into mean, and in float into pca->mean. Polls for
+ * a cancel once PCA_TILE rows.
+ */
+static int fit_mean(Pca *pca, const float *data, size_t rows, double *mean, Error *err)
 {
     size_t dim = pca->dim;
-    for (size_t i = 0; i < rows; i++)
+    int code;
+    for (size_t i = 0; i < rows; i++) {
+        if (i % PCA_TILE == 0 && (code = cancel_check(err)) != ERR_OK)
+            return code;
         for (size_t d = 0; d < dim; d++)
             mean[d] += data[i * dim + d];
+    }
     for (size_t d = 0; d < dim; d++) {
         mean[d] /= (double)rows;
         pca->mean[d] = (float)mean[d];
     }
+    return ERR_OK;
 }
 
 /*
  * The covariance (dim x dim, symmetric, both triangles) of the centred rows:
  * sum (x - mean)^T (x - mean) a tile at a time with ssyrk, then / rows.
- * tile holds PCA_TILE rows, tile_product dim x dim floats. Returns the
- * total variance (its trace).
+ * tile holds PCA_TILE rows, tile_product dim x dim floats. *total receives
+ * the total variance (its trace). Polls for a cancel once a tile.
  */
-static double fit_covariance(const float *data, size_t rows, size_t dim, const double *mean,
-                             float *tile, float *tile_product, double *covariance)
+static int fit_covariance(const float *data, size_t rows, size_t dim, const double *mean,
+                          float *tile, float *tile_product, double *covariance, double *total,
+                          Error *err)
 {
-    double total = 0;
+    int code;
+
+    *total = 0;
     for (size_t start = 0; start < rows; start += PCA_TILE) {
         size_t count = rows - start < PCA_TILE ? rows - start : PCA_TILE;
+        if ((code = cancel_check(err)) != ERR_OK)
+            return code;
         for (size_t i = 0; i < count; i++)
             for (size_t d = 0; d < dim; d++)
                 tile[i * dim + d] = (float)(data[(start + i) * dim + d] - mean[d]);
@@ -77,9 +92,9 @@ static double fit_covariance(const float *data, size_t rows, size_t dim, const d
             covariance[a * dim + b] /= (double)rows;
             covariance[b * dim + a] = covariance[a * dim + b]; /* symmetric: any layout */
         }
-        total += covariance[a * dim + a];
+        *total += covariance[a * dim + a];
     }
-    return total;
+    return ERR_OK;
 }
 
 /*
@@ -168,9 +183,11 @@ int pca_fit(const float *data, size_t rows, size_t dim, size_t components, Pca *
         code = error_nomem(err, dim * dim * sizeof *covariance);
         goto done;
     }
-    fit_mean(pca, data, rows, mean);
-    double total = fit_covariance(data, rows, dim, mean, tile, tile_product, covariance);
-    if ((code = eigen_decompose(covariance, dim, eigenvalues, err)) != ERR_OK)
+    double total = 0;
+    if ((code = fit_mean(pca, data, rows, mean, err)) != ERR_OK
+        || (code = fit_covariance(data, rows, dim, mean, tile, tile_product, covariance, &total,
+                               err)) != ERR_OK
+        || (code = eigen_decompose(covariance, dim, eigenvalues, err)) != ERR_OK)
         goto done;
     keep_components(pca, covariance, eigenvalues, total);
     project_mean(pca);

@@ -28,7 +28,8 @@ typedef struct Pca {
 
 /*
  * Fits the projection on rows x dim data. ERR_DATA when there are fewer than
- * 2 rows; ERR_CONFIG when components is 0 or more than dim.
+ * 2 rows; ERR_CONFIG when components is 0 or more than dim; ERR_TEMPFAIL
+ * when a signal cancels the run (core/cancel, polled once a tile of rows).
  */
 int pca_fit(const float *data, size_t rows, size_t dim, size_t components, Pca *pca, Error *err);
 

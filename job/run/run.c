@@ -606,7 +606,10 @@ static int stage_measure(Run *run, Error *err)
  */
 static int record_failure(Run *run, int code, Error *err)
 {
-    if (code != ERR_USAGE && cancel_requested()) {
+    /* A computation that saw the signal already says so (cancel_check). */
+    bool says_cancelled = code == ERR_TEMPFAIL
+                          && strncmp(err->message, "cancelled by signal", 19) == 0;
+    if (code != ERR_USAGE && cancel_requested() && !says_cancelled) {
         char reason[ERROR_MESSAGE_MAX];
         snprintf(reason, sizeof reason, "%s", err->message);
         code = error_set(err, ERR_TEMPFAIL, "cancelled by signal %d: %s", cancel_signal(), reason);

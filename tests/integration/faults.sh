@@ -227,6 +227,66 @@ test_statement_timeout_exits_75() {
     expect_rerun_succeeds "$cfg" t_timeout to1
 }
 
+# A signal in the middle of a long k-means (200 clusters, 50 Lloyd restarts on
+# 18,000 x 768 embeddings: minutes to the end) stops the run within moments:
+# the fit polls the cancel flag, the run rolls back, is recorded failed and
+# exits 75 with nothing written. The target is 0.5 s; the bound is 2 s on a
+# loaded machine (the watchdog alone would end the process after 10 s, with
+# the run left running).
+cancel_during_kmeans() { # signal run-id
+    local signal=$1 run_id=$2 cfg guard started elapsed_ms
+    cfg=$(write_config fault-cancel-kmeans <<'YAML'
+job: fault-cancel-kmeans
+source:
+  query: "SELECT i.job_uuid::text || '/' || n AS id, i.score, i.clip_embedding FROM demo.images AS i, generate_series(1, 12) AS n"
+  id: id
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 200
+  kmeans: {algorithm: lloyd, n_init: 50, max_iter: 300, tolerance: 0}
+  max_pairs: 120
+  seed: 5
+output:
+  table: t_cancel_kmeans
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp_start run "$cfg" --run-id "$run_id" --verbose
+    ( sleep 120; kill -KILL "$PP_PID" 2>/dev/null ) &
+    guard=$!
+    # the read stage's last line: categorize (k-means) starts right after it
+    for _ in $(seq 600); do
+        grep -qE 'read [0-9]+ rows' "$WORK/err" && break
+        kill -0 "$PP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -qE 'read [0-9]+ rows' "$WORK/err" || { kill "$guard"; fail "the read never ended"; }
+    sleep 1 # well into the fit
+    note_fault "$signal in k-means"
+    started=$(date +%s%N)
+    kill "-$signal" "$PP_PID"
+    pp_wait
+    elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+    kill "$guard" 2>/dev/null || true
+    echo "    SIG$signal during k-means: exit $STATUS ${elapsed_ms} ms after the signal"
+    expect_status 75
+    [ "$elapsed_ms" -lt 2000 ] || fail "stopped ${elapsed_ms} ms after SIG$signal (bound 2000 ms)"
+    expect_eq "$(json_field status)" failed "status in the JSON"
+    expect_eq "$(sql "SELECT status || ': ' || error FROM pairpick_runs WHERE run_id = '$run_id'")" \
+        "failed: cancelled by signal $(kill -l "$signal")" "run record"
+    expect_eq "$(sql "SELECT count(*) FROM t_cancel_kmeans")" 0 "pairs stored"
+}
+
+test_sigterm_during_kmeans_stops_the_run_at_once() {
+    cancel_during_kmeans TERM ck-term
+}
+
+test_sighup_during_kmeans_stops_the_run_at_once() {
+    cancel_during_kmeans HUP ck-hup
+}
+
 # The process's address space (KiB) while it streams a score-only job:
 # startup, libraries (OpenBLAS's thread buffers) and libpq, but no data yet.
 baseline_address_space() {

@@ -18,9 +18,11 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
 #include "numeric/informative.h"
 #include "numeric/pairs.h"
 #include "core/rng.h"
@@ -787,6 +789,41 @@ static void test_max_comparisons_counts_annotated_and_pending(void **state)
     }
 }
 
+/* Once SIGTERM arrived, every kind of selection stops with the cancel error and no result. */
+static void test_cancelled_selection_returns_tempfail(void **state)
+{
+    (void)state;
+    InformPrefer prefers[] = {INFORM_RANDOM, INFORM_UNCERTAIN, INFORM_INFORMATIVE};
+    Input in;
+    Rng rng;
+    rng_init(&rng, 53);
+    input_random(&rng, &in, 20000, 4);
+    in.options.links = in.links;
+    in.options.link_count = in.link_count;
+    in.options.explore_fraction = 0.2;
+    cancel_install();
+    for (int p = 0; p < 3; p++) {
+        InformResult result;
+        Error err;
+        in.options.prefer = prefers[p];
+        raise(SIGTERM);
+        int code = informative_select(in.category_of, in.image_count, in.category_count, 50000,
+                                      NULL, &in.options, &rng, &result, &err);
+        cancel_reset();
+        assert_int_equal(code, ERR_TEMPFAIL);
+        assert_string_equal(err.message, "cancelled by signal 15");
+        assert_null(result.pairs);
+        assert_int_equal(result.pair_count, 0);
+        /* The signal forgotten, the same selection runs to the end. */
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            50000, NULL, &in.options, &rng, &result, &err),
+                         ERR_OK);
+        assert_true(result.pair_count > 0);
+        informative_result_release(&result);
+    }
+    input_free(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_informative_value_is_the_expected_variance_reduction),
         cmocka_unit_test(test_informative_guarantees_hold),
         cmocka_unit_test(test_max_comparisons_counts_annotated_and_pending),
+        cmocka_unit_test(test_cancelled_selection_returns_tempfail),
     };
     return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
 }

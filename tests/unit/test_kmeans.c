@@ -12,9 +12,14 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/cancel.h"
 #include "core/rng.h"
 #include "numeric/distance.h"
 #include "numeric/kmeans.h"
@@ -931,6 +936,122 @@ static void test_normalize_rows(void **state)
     }
 }
 
+/* ---- cancel ---------------------------------------------------------------- */
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* A thread that sends SIGTERM to the process after delay_ms, noting when. */
+typedef struct Canceller {
+    pthread_t thread;
+    long delay_ms;
+    double sent;
+} Canceller;
+
+static void *cancel_later(void *argument)
+{
+    Canceller *canceller = argument;
+    struct timespec delay = {canceller->delay_ms / 1000, (canceller->delay_ms % 1000) * 1000000L};
+    nanosleep(&delay, NULL);
+    canceller->sent = seconds_now();
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+/* Every call that loops over the rows returns the cancel error once a signal arrived. */
+static void test_cancelled_calls_return_tempfail(void **state)
+{
+    Blobs blobs;
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    (void)state;
+    make_blobs(&blobs, 3000, 8, 6, 5.0, 0.5, 0, 31);
+    cancel_install();
+    raise(SIGTERM);
+    for (int a = 0; a < 2; a++) {
+        KmeansOptions options = {algorithms[a], KMEANS_EUCLIDEAN, 6, 100, 2, 256, 1e-4};
+        Kmeans *kmeans = NULL, *stored = NULL;
+        int32_t *labels = malloc(blobs.rows * sizeof *labels);
+        float *norms = malloc(blobs.rows * sizeof *norms);
+        Rng rng;
+        Error err;
+        assert_non_null(labels);
+        assert_non_null(norms);
+        assert_int_equal(distance_row_norms(blobs.data, blobs.rows, blobs.dim, norms, &err),
+                         ERR_OK);
+        rng_init(&rng, 5);
+        assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+        assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, labels, &err),
+                         ERR_TEMPFAIL);
+        assert_string_equal(err.message, "cancelled by signal 15");
+        assert_int_equal(kmeans_seed_plus_plus(kmeans, blobs.data, blobs.rows, &rng, &err),
+                         ERR_TEMPFAIL);
+        /* Centers from elsewhere (a stored model): refine, step and assign stop too. */
+        assert_int_equal(kmeans_new_from_centers(&options, blobs.dim, blobs.data, &stored, &err),
+                         ERR_OK);
+        assert_int_equal(kmeans_refine(stored, blobs.data, blobs.rows, &rng, &err), ERR_TEMPFAIL);
+        assert_int_equal(kmeans_lloyd_step(stored, blobs.data, blobs.rows, norms, labels, NULL,
+                                           &err),
+                         ERR_TEMPFAIL);
+        assert_int_equal(kmeans_assign(stored, blobs.data, blobs.rows, labels, NULL, NULL, &err),
+                         ERR_TEMPFAIL);
+        kmeans_free(kmeans);
+        kmeans_free(stored);
+        free(labels);
+        free(norms);
+    }
+    /* Once the signal is forgotten the same fit runs to the end. */
+    cancel_reset();
+    KmeansOptions options = {KMEANS_LLOYD, KMEANS_EUCLIDEAN, 6, 100, 2, 256, 1e-4};
+    Kmeans *kmeans = NULL;
+    Rng rng;
+    Error err;
+    rng_init(&rng, 5);
+    assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+    assert_int_equal(kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, NULL, &err), ERR_OK);
+    kmeans_free(kmeans);
+    free_blobs(&blobs);
+}
+
+/*
+ * A signal in the middle of a long fit (1000 restarts: tens of seconds to
+ * the end) stops it within moments, for both algorithms: the seeding, Lloyd
+ * passes, split-and-merge moves and mini-batch steps poll the flag. The
+ * target is 0.5 s; the bound is looser for a loaded machine.
+ */
+static void test_a_signal_stops_a_long_fit(void **state)
+{
+    Blobs blobs;
+    KmeansAlgorithm algorithms[] = {KMEANS_LLOYD, KMEANS_MINIBATCH};
+    (void)state;
+    make_blobs(&blobs, 20000, 32, 100, 3.0, 1.0, 0, 37);
+    cancel_install();
+    for (int a = 0; a < 2; a++) {
+        KmeansOptions options = {algorithms[a], KMEANS_EUCLIDEAN, 100, 300, 1000, 2000, 0.0};
+        Kmeans *kmeans = NULL;
+        Canceller canceller = {.delay_ms = 200};
+        Rng rng;
+        Error err;
+        rng_init(&rng, 41);
+        assert_int_equal(kmeans_new(&options, blobs.dim, &kmeans, &err), ERR_OK);
+        assert_int_equal(pthread_create(&canceller.thread, NULL, cancel_later, &canceller), 0);
+        int code = kmeans_fit(kmeans, blobs.data, blobs.rows, &rng, NULL, &err);
+        double ended = seconds_now();
+        pthread_join(canceller.thread, NULL);
+        cancel_reset();
+        print_message("    %s: stopped %.3f s after SIGTERM\n",
+                      algorithms[a] == KMEANS_LLOYD ? "lloyd" : "minibatch",
+                      ended - canceller.sent);
+        assert_int_equal(code, ERR_TEMPFAIL);
+        assert_true(ended - canceller.sent < 1.5);
+        kmeans_free(kmeans);
+    }
+    free_blobs(&blobs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -957,6 +1078,8 @@ int main(void)
         cmocka_unit_test(test_assign_distances_match_direct_computation),
         cmocka_unit_test(test_ties_go_to_the_lowest_index),
         cmocka_unit_test(test_normalize_rows),
+        cmocka_unit_test(test_cancelled_calls_return_tempfail),
+        cmocka_unit_test(test_a_signal_stops_a_long_fit),
     };
     return cmocka_run_group_tests_name("kmeans", tests, NULL, NULL);
 }

@@ -13,11 +13,13 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "numeric/pairs.h"
+#include "core/cancel.h"
 #include "core/rng.h"
 
 #define CASES 200
@@ -661,6 +663,37 @@ static void test_pairset_is_an_unordered_set(void **state)
     pairset_free(NULL);
 }
 
+/* Once SIGTERM arrived, pair selection stops with the cancel error and no result. */
+static void test_cancelled_selection_returns_tempfail(void **state)
+{
+    (void)state;
+    enum { IMAGES = 20000, CATEGORIES = 3 };
+    Input input;
+    PairsResult result;
+    Rng rng;
+    Error err;
+    input_init(&input, IMAGES, CATEGORIES);
+    rng_init(&rng, 47);
+    for (size_t i = 0; i < IMAGES; i++)
+        input.category_of[i] = (int32_t)rng_below(&rng, CATEGORIES);
+    cancel_install();
+    raise(SIGTERM);
+    int code = pairs_select(input.category_of, IMAGES, CATEGORIES, 1000000, NULL, &rng, &result,
+                            &err);
+    cancel_reset();
+    assert_int_equal(code, ERR_TEMPFAIL);
+    assert_string_equal(err.message, "cancelled by signal 15");
+    assert_null(result.pairs);
+    assert_int_equal(result.pair_count, 0);
+    /* The signal forgotten, the same selection runs to the end. */
+    assert_int_equal(pairs_select(input.category_of, IMAGES, CATEGORIES, 1000000, NULL, &rng,
+                                  &result, &err),
+                     ERR_OK);
+    assert_int_equal(result.pair_count, 1000000);
+    pairs_result_release(&result);
+    input_free(&input);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_bad_category_is_an_internal_error),
         cmocka_unit_test(test_large_input_is_fast),
         cmocka_unit_test(test_pairset_is_an_unordered_set),
+        cmocka_unit_test(test_cancelled_selection_returns_tempfail),
     };
     return cmocka_run_group_tests_name("pairs", tests, NULL, NULL);
 }
