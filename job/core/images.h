@@ -28,6 +28,7 @@ typedef struct Images {
     size_t *id_offset;
     bool id_uuid;            /* uuid ids: 16 raw bytes each, no arena, no offsets */
     bool ids_deferred;       /* images_defer_ids: no index (nor duplicates) until indexed */
+    bool ids_sorted;         /* uuid ids in byte order (images_index_ids, images_sort_by_id) */
     unsigned char *id_uuid_bytes; /* capacity x 16 */
     uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
     size_t id_index_capacity;
@@ -127,11 +128,13 @@ int images_merge(Images *into, const Images *part, Error *err);
 void images_defer_ids(Images *images);
 
 /*
- * Builds the id index of a deferred read in one pass (hashes computed ahead
- * and their slots prefetched), keeping the first row of each id: later
- * duplicates are reported to on_duplicate (their 16 bytes, may be NULL) and
- * dropped, the rows after them moved up in order. A no-op when not
- * deferred. ERR_INTERNAL when memory runs out (the rows are unchanged).
+ * Indexes the ids of a deferred read: sorts the rows by id (a radix sort),
+ * keeps the first row of each id (the one that arrived first) and reports
+ * later duplicates to on_duplicate in the order they arrived (their 16
+ * bytes; on_duplicate may be NULL), then builds the id index (slots
+ * prefetched). The rows come out in images_sort_by_id's order, which then
+ * has only the labels left to renumber. A no-op when not deferred.
+ * ERR_INTERNAL when memory runs out (the rows are unchanged).
  */
 int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
                                                           size_t id_length),

@@ -27,6 +27,7 @@ struct CopyParser {
     int column_count;
     bool has_score, has_variance, has_category, has_embedding;
     bool id_uuid;                 /* ids arrive as 16-byte binary uuids */
+    bool count_filtered;          /* the last field marks rows the filters drop */
     bool header_done, trailer_seen;
     bool bytea_checked;           /* the first bytea embedding was checked for vector_send */
     char *pending;                /* bytes of an incomplete tuple */
@@ -132,7 +133,8 @@ int copy_parser_new(const Plan *plan, const StreamOptions *options, Images *imag
         return error_nomem(err, sizeof *parser);
     parser->images = images;
     parser->options = *options;
-    parser->column_count = plan->column_count;
+    parser->count_filtered = options->count_filtered;
+    parser->column_count = plan->column_count + (options->count_filtered ? 1 : 0);
     parser->has_score = plan->has_score;
     parser->has_variance = plan->has_variance;
     parser->has_category = plan->has_category;
@@ -599,6 +601,10 @@ static int parse_tuple(CopyParser *parser, const unsigned char *data, size_t len
         return code;
     if (tuple.count == -1) {
         parser->trailer_seen = true;
+        return ERR_OK;
+    }
+    if (parser->count_filtered && tuple.length[tuple.count - 1] != -1) {
+        parser->stats.filtered_out++;
         return ERR_OK;
     }
     parser->stats.rows_read++;

@@ -107,6 +107,12 @@ typedef struct StreamOptions {
     int (*on_partitions)(void *context, const uint64_t *rows, int workers, void **row_contexts,
                          Error *err);
     void *partitions_context;
+    /*
+     * The stream is the plan's copy_counting_sql (stream_read picks it): a
+     * row whose last column is not NULL was dropped by the filters; it is
+     * counted in filtered_out and nothing else (not read, not rejected).
+     */
+    bool count_filtered;
     /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;
@@ -114,6 +120,7 @@ typedef struct StreamOptions {
 
 typedef struct StreamStats {
     uint64_t rows_read;
+    uint64_t filtered_out;   /* count_filtered: rows the filters dropped */
     uint64_t rejected[REJECT_REASON_COUNT];
     uint64_t bytes_read;
 } StreamStats;
@@ -122,7 +129,8 @@ typedef struct CopyParser CopyParser;
 
 /*
  * A parser for the columns the plan selects (plan->column_count and the
- * has_* flags, id_uuid), filling images. A pinned embedding_dim is set on
+ * has_* flags, id_uuid, and the filter column of copy_counting_sql when
+ * options->count_filtered), filling images. A pinned embedding_dim is set on
  * images, or sizes the scratch row when images keeps no embeddings (which
  * needs on_row). The options are copied; plan is not kept.
  */

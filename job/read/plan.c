@@ -302,6 +302,21 @@ static int plan_statements(const JobConfig *config, const Columns *columns, cons
         plan->embedding_sql = plan->copy_sql = plan->count_sql = NULL;
         return error_nomem(err, strlen(plan->select_sql));
     }
+    if (!plan->has_where)
+        return ERR_OK;
+    /* The filters as one condition, evaluated once a row: a row it does
+     * not keep (false or NULL, as WHERE drops it) gets true. */
+    size_t list_length = strlen(select->text) - strlen(" FROM  AS source")
+                         - strlen(plan->source_sql);
+    if (asprintf(&plan->copy_counting_sql,
+                 "COPY (%.*s, CASE WHEN %s THEN NULL ELSE true END FROM %s AS source) "
+                 "TO STDOUT (FORMAT binary)",
+                 (int)list_length, select->text, copy_where_sql + strlen(" WHERE "),
+                 plan->source_sql)
+        < 0) {
+        plan->copy_counting_sql = NULL;
+        return error_nomem(err, strlen(plan->copy_sql));
+    }
     return ERR_OK;
 }
 
@@ -347,6 +362,7 @@ void plan_release(Plan *plan)
     free(plan->select_sql);
     free(plan->copy_sql);
     free(plan->count_sql);
+    free(plan->copy_counting_sql);
     free(plan->copy_select_sql);
     free(plan->from_where_sql);
     free(plan->id_sql);
@@ -385,7 +401,10 @@ int plan_use_uuid_ids(Plan *plan, Error *err)
         return ERR_OK;
     if ((code = drop_id_cast(plan->select_sql, 0, plan->id_sql, err)) != ERR_OK
         || (code = drop_id_cast(plan->copy_select_sql, 0, plan->id_sql, err)) != ERR_OK
-        || (code = drop_id_cast(plan->copy_sql, strlen(copy), plan->id_sql, err)) != ERR_OK)
+        || (code = drop_id_cast(plan->copy_sql, strlen(copy), plan->id_sql, err)) != ERR_OK
+        || (plan->copy_counting_sql != NULL
+            && (code = drop_id_cast(plan->copy_counting_sql, strlen(copy), plan->id_sql, err))
+                   != ERR_OK))
         return code;
     plan->id_uuid = true;
     return ERR_OK;

@@ -38,6 +38,13 @@ typedef struct Plan {
     char *select_sql;    /* SELECT ... FROM ... WHERE ... */
     char *copy_sql;      /* COPY (the SELECT, parameters read from settings) TO STDOUT (FORMAT binary) */
     char *count_sql;     /* SELECT count(*) of the source before filters */
+    /*
+     * With filters (else NULL): the COPY of every row of the source, its
+     * SELECT list followed by one more column, true where the filters drop
+     * the row and NULL where they keep it, so the stream counts the rows
+     * filtered out in the scan that reads the others (no count_sql).
+     */
+    char *copy_counting_sql;
     char *source_sql;    /* the FROM item: quoted table or (query) */
     char *output_table;  /* quoted, schema-qualified as configured */
     char *copy_select_sql; /* the SELECT with parameters read from settings */

@@ -207,13 +207,18 @@ int stream_read(Db *db, const Plan *plan, const StreamOptions *options, Images *
     }
     if ((code = stream_set_copy_parameters(db, plan, err)) != ERR_OK)
         return code;
+    const char *copy_sql = plan->copy_sql;
+    if (effective.count_filtered && plan->copy_counting_sql != NULL)
+        copy_sql = plan->copy_counting_sql;
+    else
+        effective.count_filtered = false; /* no filters: nothing to count */
     code = copy_parser_new(plan, &effective, images, &parser, err);
     if (code != ERR_OK)
         return code;
     /* A plain read hashes its ids once after the stream, not row by row in it. */
     if (effective.on_row == NULL && !effective.lookup_only)
         images_defer_ids(images);
-    code = db_copy_out(db, "select images", plan->copy_sql, 0, NULL, feed_chunk, parser, err);
+    code = db_copy_out(db, "select images", copy_sql, 0, NULL, feed_chunk, parser, err);
     log_progress_done();
     if (code == ERR_OK)
         code = copy_parser_finish(parser, err);

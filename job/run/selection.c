@@ -269,11 +269,24 @@ static int read_assign(Db *db, const ReadRequest *request, uint64_t total, int s
                              (void *)request->config, images, &result->stats, rng, err);
 }
 
-/* READ_IN_MEMORY: every row, over one connection or several. */
+/*
+ * READ_IN_MEMORY: every row, over one connection or several. Without
+ * embeddings (counted_in_stream) the stream itself counts the rows the
+ * filters drop, and source_rows is what it saw; else total (counted before)
+ * sizes the columns.
+ */
 static int read_in_memory(Db *db, const ReadRequest *request, uint64_t total, int streams,
-                          Images *images, ReadResult *result, Error *err)
+                          bool counted_in_stream, Images *images, ReadResult *result,
+                          Error *err)
 {
     int code;
+    if (counted_in_stream) {
+        StreamOptions options = *request->stream_options;
+        options.count_filtered = true;
+        code = stream_read(db, request->plan, &options, images, &result->stats, err);
+        result->source_rows = result->stats.rows_read + result->stats.filtered_out;
+        return code;
+    }
     if (streams > 1)
         return stream_read_parallel(db, request->plan, request->stream_options, streams,
                                     run_connect_worker, (void *)request->config, images,
@@ -346,9 +359,14 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
     size_t dim = 0, sample_rows = 0;
     int code;
 
-    if ((code = db_query_uint64(db, "count source", plan->count_sql, 0, NULL,
-                                &result->source_rows, err))
-        != ERR_OK)
+    /* A read without embeddings streams over one connection and counts the
+     * rows its filters drop as it goes: no second scan of the source. An
+     * embedding read needs the count first (memory mode, streams). */
+    bool counted_in_stream = !plan->has_embedding;
+    if (!counted_in_stream
+        && (code = db_query_uint64(db, "count source", plan->count_sql, 0, NULL,
+                                   &result->source_rows, err))
+               != ERR_OK)
         return code;
     uint64_t total = result->source_rows;
     int streams = read_streams(request->config, plan, total);
@@ -377,7 +395,8 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
         code = read_bounded(db, request, dim, sample_rows, streams, images, rng, result, err);
         break;
     case READ_IN_MEMORY:
-        code = read_in_memory(db, request, total, streams, images, result, err);
+        code = read_in_memory(db, request, total, streams, counted_in_stream, images, result,
+                              err);
         break;
     }
     if (code != ERR_OK || (code = canonical_order(request, images, result, err)) != ERR_OK)

@@ -361,6 +361,62 @@ YAML
     expect_eq "$(json_field memory_mode)" bounded "memory mode at the smallest limit"
 }
 
+# filtered_out, counted in the stream of a run without embeddings, is the
+# source count minus the rows its filters keep, whatever NULLs, NaNs and
+# duplicates the rows hold; the rows kept are read, rejected by reason, as
+# over a plain SELECT. Score, variance and date filters at once; NULL
+# variances and dates make the filter NULL (dropped, as WHERE drops them).
+test_filtered_out_counted_in_the_stream() {
+    sql "CREATE TABLE filter_rows AS SELECT job_uuid, score, score_variance, created_at FROM demo.images;
+         ALTER TABLE filter_rows ALTER created_at DROP NOT NULL;
+         UPDATE filter_rows SET score_variance = NULL WHERE job_uuid IN (SELECT job_uuid FROM filter_rows ORDER BY job_uuid LIMIT 40);
+         UPDATE filter_rows SET created_at = NULL WHERE job_uuid IN (SELECT job_uuid FROM filter_rows ORDER BY job_uuid DESC LIMIT 30);
+         UPDATE filter_rows SET score = 'NaN' WHERE job_uuid IN (SELECT job_uuid FROM filter_rows ORDER BY job_uuid OFFSET 100 LIMIT 7);
+         UPDATE filter_rows SET score = NULL WHERE job_uuid IN (SELECT job_uuid FROM filter_rows ORDER BY job_uuid OFFSET 200 LIMIT 11);
+         INSERT INTO filter_rows SELECT NULL, score, score_variance, created_at FROM filter_rows ORDER BY job_uuid OFFSET 300 LIMIT 13;
+         INSERT INTO filter_rows SELECT * FROM filter_rows WHERE job_uuid IS NOT NULL ORDER BY job_uuid OFFSET 400 LIMIT 17;" >/dev/null
+    local from to
+    from=$(sql "SELECT (min(created_at) + (max(created_at) - min(created_at)) / 10)::date FROM filter_rows")
+    to=$(sql "SELECT (max(created_at) - (max(created_at) - min(created_at)) / 10)::date FROM filter_rows")
+    cfg=$(write_config filter-rows <<YAML
+job: filter-rows
+source:
+  table: filter_rows
+  id: job_uuid
+  score: score
+  variance: score_variance
+  date: created_at
+filters:
+  score: {min: 1.5, max: 3.5}
+  variance: {max: 0.09}
+  date: {from: $from, to: $to}
+strategy:
+  by: score
+  bins: 4
+  max_pairs: 100
+  seed: 3
+output:
+  table: t_filter_rows
+YAML
+)
+    local kept="(score IS NULL OR score >= 1.5) AND (score IS NULL OR score <= 3.5) AND score_variance <= 0.09
+                AND created_at >= '$from'::timestamptz AND created_at < ('$to'::date + 1)"
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --dry-run --rejects "$WORK/filter-rejects.csv"; expect_status 0
+    expect_eq "$(json_field filtered_out)" "$(sql "SELECT count(*) FROM filter_rows WHERE NOT coalesce($kept, false)")" "filtered out"
+    expect_eq "$(json_field rows_read)" "$(sql "SELECT count(*) FROM filter_rows WHERE $kept")" "rows read"
+    expect_eq "$(json_field rows_skipped)" "$(sql "SELECT count(*) FILTER (WHERE job_uuid IS NULL OR score IS NULL OR score = 'NaN')
+        + (SELECT count(*) - count(DISTINCT job_uuid) FROM filter_rows WHERE job_uuid IS NOT NULL AND score <> 'NaN' AND $kept)
+        FROM filter_rows WHERE $kept")" "rows skipped"
+    expect_eq "$(grep -c ',duplicate_id$' "$WORK/filter-rejects.csv")" \
+        "$(sql "SELECT count(*) - count(DISTINCT job_uuid) FROM filter_rows WHERE job_uuid IS NOT NULL AND score IS NOT NULL AND score <> 'NaN' AND $kept")" "duplicates"
+    # no filters: nothing filtered out, every row read
+    sed -i '/^filters:/,/^  date:/d' "$cfg"
+    pp run "$cfg" --dry-run; expect_status 0
+    expect_eq "$(json_field filtered_out)" 0 "filtered out without filters"
+    expect_eq "$(json_field rows_read)" "$(sql "SELECT count(*) FROM filter_rows")" "rows read without filters"
+}
+
 start_server
 echo "loading demo images..."
 psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
