@@ -335,6 +335,10 @@ def report(a):
     pp_score, py_score = wall('pairpick_score'), wall('python_score')
     par, single, copy_score = wall('copy_parallel'), wall('copy_single'), wall('copy_score')
     pp_rss = rss_mb('pairpick_embedding') and rss_mb('pairpick_embedding') * mb
+    def stage(name, key):
+        """The median seconds of one stage of a pairpick run, or None."""
+        return (m.get(name) or {}).get('stage_seconds_median', {}).get(key)
+
     pp_stages = m['pairpick_embedding']['stage_seconds_median'] if 'pairpick_embedding' in m else {}
     fetch_key = next((k for k in pp_stages if any(w in k for w in ('fetch', 'stream', 'read'))), None)
     pp_fetch = pp_stages.get(fetch_key) if fetch_key else None
@@ -358,6 +362,8 @@ def report(a):
                                                           wall('large_copy_score')),
             'large_score_speedup_vs_reference': ratio(wall('large_python_score'),
                                                       wall('large_pairpick_score')),
+            'large_score_read_over_copy_id_score': ratio(stage('large_pairpick_score', 'read'),
+                                                         wall('large_copy_score')),
             'large_bounded_peak_rss_over_limit': ratio(large['bounded_peak_rss_bytes'],
                                                        large['memory_limit_bytes']),
             'large_bounded_total_over_unbounded': ratio(wall('large_pairpick_bounded'),
@@ -413,6 +419,12 @@ def report(a):
             target('%s score run >= 5x faster than the Python reference' % n_label,
                    ratios['large_score_speedup_vs_reference'], 5, True,
                    ['large_pairpick_score', 'large_python_score']),
+            target('%s score read stage <= 1.25x psql COPY of (id, score) (issue 17)' % n_label,
+                   ratios['large_score_read_over_copy_id_score'], 1.25, False,
+                   ['large_pairpick_score', 'large_copy_score'], 'no stage timings'),
+            target('%s score run within 2x of psql COPY of (id, score) (issue 17)' % n_label,
+                   ratios['large_score_total_over_copy_id_score'], 2, False,
+                   ['large_pairpick_score', 'large_copy_score']),
         ]
 
     # ---- print ----
@@ -457,6 +469,7 @@ def report(a):
         labels += [
             ('large_score_total_over_copy_id_score', 'large: pairpick score total / COPY (id, score)'),
             ('large_score_speedup_vs_reference', 'large: pairpick score speed-up over Python'),
+            ('large_score_read_over_copy_id_score', 'large: pairpick score read stage / COPY (id, score)'),
             ('large_bounded_peak_rss_over_limit', 'large: bounded peak RSS / memory_limit'),
             ('large_bounded_total_over_unbounded', 'large: bounded wall time / in-memory wall time'),
         ]
