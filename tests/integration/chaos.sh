@@ -12,7 +12,7 @@
 # with exactly min(max_pairs, pairs available) pairs under the run id.
 # Closes with the counts per fault kind and the totals.
 #
-#   tests/integration/chaos.sh                      CHAOS_TRIALS trials (default 8)
+#   tests/integration/chaos.sh                      CHAOS_TRIALS trials (default 6)
 #   CHAOS_TRIALS=200 nice -n 5 tests/integration/chaos.sh
 #   CHAOS_SEED=1234 CHAOS_TRIALS=200 tests/integration/chaos.sh     replays a run
 #   CHAOS_KINDS="kill9 restart_idle" tests/integration/chaos.sh     only these kinds
@@ -24,7 +24,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-CHAOS_TRIALS=${CHAOS_TRIALS:-8}
+CHAOS_TRIALS=${CHAOS_TRIALS:-6}
 CHAOS_SEED=${CHAOS_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 ALL_KINDS="kill9 restart_immediate restart_fast restart_idle terminate statement_timeout disk_full sighup sigterm sigpipe"
 CHAOS_KINDS=${CHAOS_KINDS:-$ALL_KINDS}
@@ -431,7 +431,14 @@ test_random_faults() {
                 note="$note LEFT-RUNNING(exit $fault_status)"
             fi
         fi
-        local fault_line="$kind/$workload${RETRIES:+ (connect_retries $RETRIES)} at $delay${DISK_OPTION:+ KiB free under $DISK_OPTION}${PIPE_WHICH:+ ms, $PIPE_WHICH closed}$([ -z "$DISK_OPTION$PIPE_WHICH" ] && echo ' ms'): exit $fault_status$([ "$LANDED" = 1 ] && echo ' (hit)'), $pairs pairs, record $record"
+        local moment="at $delay ms"
+        case $kind in
+            restart_idle) moment="$delay ms after 0.2 s idle" ;;
+            statement_timeout) moment="of $delay ms" ;;
+            disk_full) moment="with $delay KiB free under $DISK_OPTION" ;;
+            sigpipe) moment="$PIPE_WHICH closed at $delay ms" ;;
+        esac
+        local fault_line="$kind/$workload${RETRIES:+ (connect_retries $RETRIES)} $moment: exit $fault_status$([ "$LANDED" = 1 ] && echo ' (hit)'), $pairs pairs, record $record"
 
         # the same run id without the fault, until it succeeds
         retry_codes="" retry_status=none
