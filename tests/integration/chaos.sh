@@ -135,7 +135,7 @@ pp_wait() {
         return 0
     fi
     set +e
-    wait "$PP_PID"
+    wait "$PP_PID" 2>/dev/null # without the shell's "Killed" line
     STATUS=$?
     set -e
 }
