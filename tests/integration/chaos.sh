@@ -250,9 +250,10 @@ inject() { # kind workload config run-id delay-ms
             else
                 [ ! -e "$side" ] || SIDE_BAD="exit $STATUS but $option published ($(wc -c <"$side") bytes)"
             fi
-            if ls "$WORK/full" | grep -q 'tmp'; then
-                SIDE_BAD="${SIDE_BAD:-} temporary file left: $(ls "$WORK/full" | grep tmp | tr '\n' ' ')"
-            fi
+            local left
+            for left in "$WORK"/full/*tmp*; do
+                if [ -e "$left" ]; then SIDE_BAD="${SIDE_BAD:-} temporary file left: ${left##*/}"; fi
+            done
             ;;
         sigpipe)
             # a reader that reads nothing and goes away after the delay
@@ -350,7 +351,7 @@ test_random_faults() {
     EARLY=0 UNEXPECTED=0
     local partial=0 left_running=0 left_after_fault=0 exit70=0 side_bad=0 hangs=0
     local at_budget=0 retried=0 stale_after_kill=0 left_said=0 failures=""
-    local i id delay max_ms pairs dups record expected attempts retry_status retry_codes
+    local i id delay max_ms pairs dups record expected retry_status retry_codes
     for i in $(seq 1 "$CHAOS_TRIALS"); do
         rand ${#kinds[@]}; kind=${kinds[$R]}
         rand 2; workload=$([ "$R" = 0 ] && echo score || echo emb)
@@ -438,11 +439,13 @@ test_random_faults() {
             disk_full) moment="with $delay KiB free under $DISK_OPTION" ;;
             sigpipe) moment="$PIPE_WHICH closed at $delay ms" ;;
         esac
-        local fault_line="$kind/$workload${RETRIES:+ (connect_retries $RETRIES)} $moment: exit $fault_status$([ "$LANDED" = 1 ] && echo ' (hit)'), $pairs pairs, record $record"
+        local hit=""
+        if [ "$LANDED" = 1 ]; then hit=" (hit)"; fi
+        local fault_line="$kind/$workload${RETRIES:+ (connect_retries $RETRIES)} $moment: exit $fault_status$hit, $pairs pairs, record $record"
 
         # the same run id without the fault, until it succeeds
         retry_codes="" retry_status=none
-        for attempts in 1 2 3 4 5 6 7 8; do
+        for _ in 1 2 3 4 5 6 7 8; do
             pp run "${cfgs[$workload]}" --run-id "$id"
             retry_status=$STATUS
             retry_codes="$retry_codes $STATUS"
