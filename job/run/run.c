@@ -602,7 +602,10 @@ static int stage_measure(Run *run, Error *err)
 /*
  * A failed run: the signal is the reason when there was one, and the run
  * record says failed with the error (over a fresh connection when the
- * first is gone, e.g. after a server restart).
+ * first is gone, e.g. after a server restart). When no connection can
+ * mark it (the server is not back within database.connect_retries), a
+ * warning says the record is left running: the next run of the job
+ * takes the lock and marks it failed (runs_mark_abandoned).
  */
 static int record_failure(Run *run, int code, Error *err)
 {
@@ -622,10 +625,16 @@ static int record_failure(Run *run, int code, Error *err)
         counts->pairs_inserted = 0;
         if (runs_fail(run->db, &run->info, counts, err->message, &ignored) != ERR_OK) {
             Db *again = NULL;
+            bool marked = false;
             if (run_connect(run->config, &again, &ignored) == ERR_OK) {
-                runs_fail(again, &run->info, counts, err->message, &ignored);
+                marked = runs_fail(again, &run->info, counts, err->message, &ignored) == ERR_OK;
                 db_close(again);
             }
+            if (!marked)
+                log_line("warning", "run", NULL,
+                         "run %s is left marked running, the next run of the job marks it "
+                         "failed: %s",
+                         run->state->run_id, ignored.message);
         }
     }
     return code;
