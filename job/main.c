@@ -46,7 +46,12 @@ static void blas_defer_threads(char **argv)
         return;
     if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0 || setenv(REEXEC_MARK, "1", 1) != 0)
         return;
+    /* The signal mask survives exec: a SIGTERM or SIGHUP that arrives while
+     * the new image loads waits, pending, until cancel_install's handlers
+     * take it, instead of killing the process with no record of why. */
+    cancel_block();
     execv("/proc/self/exe", argv);
+    cancel_unblock();
     /* No /proc: go on with the pool OpenBLAS started. */
     unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv(REEXEC_MARK);

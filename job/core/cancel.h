@@ -41,7 +41,8 @@
 /* Runs inside the signal handler: async-signal-safe calls only. */
 typedef void (*CancelHook)(void);
 
-/* Installs the SIGINT/SIGTERM/SIGHUP handlers and the watchdog; ignores SIGPIPE. */
+/* Installs the SIGINT/SIGTERM/SIGHUP handlers and the watchdog, ignores
+ * SIGPIPE, then unblocks the three (they may arrive blocked across exec). */
 void cancel_install(void);
 
 /* The hook the handler calls after recording the signal (NULL: none). */
