@@ -820,6 +820,7 @@ static void test_pairset_holds_at_most_16_bytes_a_pair(void **state)
 #endif
 #endif
 
+#ifndef UNDER_ASAN
 /* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
 static size_t address_space(void)
 {
@@ -832,6 +833,7 @@ static size_t address_space(void)
     fclose(statm);
     return (size_t)pages * 4096;
 }
+#endif
 
 /*
  * pairset_add under an address-space limit (RLIMIT_AS) a little above what
