@@ -8,18 +8,51 @@
 /* ---- PairSet ---------------------------------------------------------- */
 
 /*
- * A pair is stored as one 64-bit key, (smaller << 32) | larger, so the order
- * given does not matter. UINT64_MAX marks an empty slot; the one pair with
- * that key, the self-pair {UINT32_MAX, UINT32_MAX}, is kept in a flag.
- * Linear probing, load at most one half, capacity a power of two.
+ * A pair is one 64-bit key, (smaller << 32) | larger, so the order given
+ * does not matter. Most keys sit in one ascending array, the merged keys,
+ * held in blocks of BLOCK_KEYS keys so that it grows without copying what it
+ * holds; an index by the smaller image's high bits narrows a look-up to a
+ * handful of keys. Keys added since the last merge sit in the recent table,
+ * open addressing with linear probing, at most half full. When it is full
+ * its keys are sorted in place and merged into the array from the end, and
+ * the table starts again empty, with an eighth to a quarter as many slots
+ * as there are merged keys.
+ *
+ * So the set holds 8 bytes a pair in the array (plus a partly filled last
+ * block), at most 2 in the table and at most 1 in the index (BUCKET_KEYS
+ * keys or more a bucket). During a merge the table's keys are also in the
+ * blocks they move to, and the old index is copied when realloc copies:
+ * a dozen bytes a pair at the peak. No step holds two copies of the array.
+ *
+ * UINT64_MAX marks an empty slot of the table; the one pair with that key,
+ * the self-pair {UINT32_MAX, UINT32_MAX}, is kept in a flag.
  */
 #define EMPTY_KEY UINT64_MAX
-#define MIN_SLOTS 16
+#define BLOCK_SHIFT 15
+#define BLOCK_KEYS ((size_t)1 << BLOCK_SHIFT)
+#define FIRST_BLOCK_KEYS 1024
+#define MIN_RECENT_SLOTS 16
+/* A recent table smaller than this doubles when full instead of merging:
+ * a small set is a plain hash table, and merges come at most once every
+ * MERGE_SLOTS / 2 adds. */
+#define MERGE_SLOTS 8192
+#define BUCKET_KEYS 8
 
 struct PairSet {
-    uint64_t *slots;
-    size_t slot_count; /* a power of two */
-    size_t count;      /* pairs in slots, plus the flag */
+    uint64_t **blocks;      /* merged key p: blocks[p >> BLOCK_SHIFT][p % BLOCK_KEYS] */
+    size_t block_count;     /* blocks allocated */
+    size_t block_room;      /* entries of blocks */
+    size_t first_keys;      /* keys blocks[0] holds: BLOCK_KEYS once there is a second */
+    size_t merged;          /* merged keys, ascending */
+    size_t *bucket_start;   /* merged keys whose smaller image >> shift is j lie in
+                               [bucket_start[j], bucket_start[j + 1]) */
+    size_t bucket_count;
+    size_t bucket_room;     /* entries of bucket_start */
+    unsigned shift;
+    uint64_t *recent;       /* the keys added since the last merge */
+    size_t recent_slots;    /* a power of two, or 0 when a merge could not get a table */
+    size_t recent_count;
+    size_t count;           /* merged and recent keys, plus the flag */
     bool has_empty_key;
 };
 
@@ -57,43 +90,279 @@ static size_t find_slot(const uint64_t *slots, size_t slot_count, uint64_t key)
     return slot;
 }
 
+static uint64_t *merged_at(const PairSet *set, size_t position)
+{
+    return &set->blocks[position >> BLOCK_SHIFT][position & (BLOCK_KEYS - 1)];
+}
+
+static bool merged_contains(const PairSet *set, uint64_t key)
+{
+    size_t bucket = (size_t)((key >> 32) >> set->shift);
+    if (set->merged == 0 || bucket >= set->bucket_count)
+        return false;
+    size_t low = set->bucket_start[bucket], high = set->bucket_start[bucket + 1];
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        uint64_t found = *merged_at(set, middle);
+        if (found == key)
+            return true;
+        if (found < key)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return false;
+}
+
 PairSet *pairset_new(size_t expected)
 {
-    size_t slot_count = MIN_SLOTS;
+    size_t slot_count = MIN_RECENT_SLOTS;
     PairSet *set;
 
-    if (expected > SIZE_MAX / (4 * sizeof(uint64_t)))
-        return NULL;
-    while (slot_count < 2 * expected)
+    while (slot_count < MERGE_SLOTS && slot_count / 2 < expected)
         slot_count *= 2;
     set = calloc(1, sizeof *set);
     if (set == NULL)
         return NULL;
-    set->slots = new_slots(slot_count);
-    if (set->slots == NULL) {
+    set->recent = new_slots(slot_count);
+    if (set->recent == NULL) {
         free(set);
         return NULL;
     }
-    set->slot_count = slot_count;
+    set->recent_slots = slot_count;
     return set;
 }
 
-static int grow(PairSet *set)
+/* Room for total merged keys (blocks added or the first one grown); on
+ * failure the blocks added here are freed again. */
+static int reserve_merged(PairSet *set, size_t total)
 {
-    size_t slot_count = set->slot_count * 2;
-    uint64_t *slots;
-
-    if (slot_count > SIZE_MAX / sizeof *slots)
+    size_t capacity = set->block_count <= 1 ? set->block_count * set->first_keys
+                                            : set->block_count * BLOCK_KEYS;
+    if (total <= capacity)
+        return 0;
+    if (total > SIZE_MAX / sizeof(uint64_t) - BLOCK_KEYS)
         return -1;
-    slots = new_slots(slot_count);
+    size_t needed = (total + BLOCK_KEYS - 1) >> BLOCK_SHIFT;
+    if (needed > set->block_room) {
+        size_t room = set->block_room < 4 ? 4 : set->block_room;
+        while (room < needed)
+            room *= 2;
+        uint64_t **blocks = realloc(set->blocks, room * sizeof *blocks);
+        if (blocks == NULL)
+            return -1;
+        set->blocks = blocks;
+        set->block_room = room;
+    }
+    /* The first block grows by doubling up to BLOCK_KEYS, so a small set
+     * holds a small array. */
+    if (set->block_count <= 1 && set->first_keys < BLOCK_KEYS) {
+        size_t keys = set->first_keys < FIRST_BLOCK_KEYS ? FIRST_BLOCK_KEYS : set->first_keys;
+        while (keys < total && keys < BLOCK_KEYS)
+            keys *= 2;
+        uint64_t *first = realloc(set->block_count == 1 ? set->blocks[0] : NULL,
+                                  keys * sizeof *first);
+        if (first == NULL)
+            return -1;
+        set->blocks[0] = first;
+        set->block_count = 1;
+        set->first_keys = keys;
+    }
+    size_t had = set->block_count;
+    while (set->block_count < needed) {
+        uint64_t *block = malloc(BLOCK_KEYS * sizeof *block);
+        if (block == NULL) {
+            while (set->block_count > had)
+                free(set->blocks[--set->block_count]);
+            return -1;
+        }
+        set->blocks[set->block_count++] = block;
+    }
+    return 0;
+}
+
+/* An index entry for every bucket of up to max_a, and one past them. */
+static int reserve_index(PairSet *set, size_t entries)
+{
+    if (entries <= set->bucket_room)
+        return 0;
+    if (entries > SIZE_MAX / sizeof(size_t))
+        return -1;
+    size_t *start = realloc(set->bucket_start, entries * sizeof *start);
+    if (start == NULL)
+        return -1;
+    set->bucket_start = start;
+    set->bucket_room = entries;
+    return 0;
+}
+
+/* The fewest low bits of the smaller image to drop so that keys merged keys
+ * over images up to max_a give at least BUCKET_KEYS keys a bucket. */
+static unsigned index_shift(uint32_t max_a, size_t keys)
+{
+    size_t buckets = keys / BUCKET_KEYS > 0 ? keys / BUCKET_KEYS : 1;
+    unsigned shift = 0;
+    while (shift < 32 && ((uint64_t)max_a >> shift) + 1 > buckets)
+        shift++;
+    return shift;
+}
+
+static void swap_keys(uint64_t *x, uint64_t *y)
+{
+    uint64_t kept = *x;
+    *x = *y;
+    *y = kept;
+}
+
+static void sift_down(uint64_t *keys, size_t root, size_t count)
+{
+    for (size_t child = 2 * root + 1; child < count; root = child, child = 2 * root + 1) {
+        if (child + 1 < count && keys[child + 1] > keys[child])
+            child++;
+        if (keys[root] >= keys[child])
+            return;
+        swap_keys(&keys[root], &keys[child]);
+    }
+}
+
+/*
+ * Introsort, in place: qsort may allocate a buffer as large as the keys,
+ * which would add to the peak a merge is there to keep low. Quicksort on a
+ * median of three, the smaller side first; heapsort below a depth of
+ * 2 log2(count) bounds the worst case; insertion sort for short runs.
+ */
+static void sort_keys(uint64_t *keys, size_t count, unsigned depth)
+{
+    while (count > 16) {
+        if (depth-- == 0) {
+            for (size_t root = count / 2; root-- > 0;)
+                sift_down(keys, root, count);
+            for (size_t end = count - 1; end > 0; end--) {
+                swap_keys(&keys[0], &keys[end]);
+                sift_down(keys, 0, end);
+            }
+            return;
+        }
+        size_t middle = count / 2;
+        if (keys[middle] < keys[0])
+            swap_keys(&keys[middle], &keys[0]);
+        if (keys[count - 1] < keys[0])
+            swap_keys(&keys[count - 1], &keys[0]);
+        if (keys[count - 1] < keys[middle])
+            swap_keys(&keys[count - 1], &keys[middle]);
+        uint64_t pivot = keys[middle];
+        /* Hoare's partition: keys[0..j] <= pivot <= keys[j+1..count). */
+        size_t i = 0, j = count - 1;
+        for (;;) {
+            while (keys[i] < pivot)
+                i++;
+            while (keys[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            swap_keys(&keys[i++], &keys[j--]);
+        }
+        size_t left = j + 1;
+        if (left < count - left) {
+            sort_keys(keys, left, depth);
+            keys += left;
+            count -= left;
+        } else {
+            sort_keys(keys + left, count - left, depth);
+            count = left;
+        }
+    }
+    for (size_t i = 1; i < count; i++) {
+        uint64_t key = keys[i];
+        size_t j = i;
+        for (; j > 0 && keys[j - 1] > key; j--)
+            keys[j] = keys[j - 1];
+        keys[j] = key;
+    }
+}
+
+/*
+ * Moves the recent keys into the merged array and gives the set an empty
+ * recent table sized for the merged keys. Every allocation the merge needs
+ * comes first, so that a failure leaves the set as it was; the table is
+ * replaced last (the old one freed first, to keep the peak low), and when
+ * no new table can be had the set keeps its pairs with no table
+ * (recent_slots 0) and the next add merges again.
+ */
+static int merge_recent(PairSet *set)
+{
+    size_t recent = set->recent_count, total = set->merged + recent;
+    uint64_t largest = set->merged > 0 ? *merged_at(set, set->merged - 1) : 0;
+    for (size_t slot = 0; slot < set->recent_slots; slot++)
+        if (set->recent[slot] != EMPTY_KEY && set->recent[slot] > largest)
+            largest = set->recent[slot];
+    uint32_t max_a = (uint32_t)(largest >> 32);
+    unsigned shift = index_shift(max_a, total);
+    size_t bucket_count = ((size_t)max_a >> shift) + 1;
+    if (reserve_merged(set, total) < 0 || reserve_index(set, bucket_count + 1) < 0)
+        return -1;
+
+    /* Nothing below allocates: the table's keys sorted at its front, then
+     * merged from the end, where the array has room for them. */
+    uint64_t *keys = set->recent;
+    size_t kept = 0;
+    for (size_t slot = 0; slot < set->recent_slots; slot++)
+        if (keys[slot] != EMPTY_KEY)
+            keys[kept++] = keys[slot];
+    unsigned depth = 0;
+    for (size_t left = kept; left > 1; left /= 2)
+        depth += 2;
+    sort_keys(keys, kept, depth);
+    size_t write = total, read = set->merged;
+    while (kept > 0) {
+        if (read > 0 && *merged_at(set, read - 1) > keys[kept - 1])
+            *merged_at(set, --write) = *merged_at(set, --read);
+        else
+            *merged_at(set, --write) = keys[--kept];
+    }
+    set->merged = total;
+    set->recent_count = 0;
+
+    set->shift = shift;
+    set->bucket_count = bucket_count;
+    size_t bucket = 0;
+    for (size_t position = 0; position < total; position++) {
+        size_t of = (size_t)((*merged_at(set, position) >> 32) >> shift);
+        while (bucket <= of)
+            set->bucket_start[bucket++] = position;
+    }
+    while (bucket <= bucket_count)
+        set->bucket_start[bucket++] = total;
+
+    /* A power of two, an eighth to a quarter of the merged keys (at least
+     * MERGE_SLOTS): a merge moves the array once for every eighth added. */
+    size_t slots = MERGE_SLOTS;
+    while (slots <= total / 8)
+        slots *= 2;
+    if (slots == set->recent_slots) {
+        memset(set->recent, 0xff, slots * sizeof *set->recent);
+        return 0;
+    }
+    free(set->recent);
+    set->recent = slots <= SIZE_MAX / sizeof *set->recent ? new_slots(slots) : NULL;
+    set->recent_slots = set->recent != NULL ? slots : 0;
+    return set->recent != NULL ? 0 : -1;
+}
+
+/* A recent table twice as large with the same keys; the set is unchanged
+ * when memory runs out. */
+static int grow_recent(PairSet *set)
+{
+    size_t slot_count = set->recent_slots * 2;
+    uint64_t *slots = new_slots(slot_count);
     if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < set->slot_count; i++)
-        if (set->slots[i] != EMPTY_KEY)
-            slots[find_slot(slots, slot_count, set->slots[i])] = set->slots[i];
-    free(set->slots);
-    set->slots = slots;
-    set->slot_count = slot_count;
+    for (size_t i = 0; i < set->recent_slots; i++)
+        if (set->recent[i] != EMPTY_KEY)
+            slots[find_slot(slots, slot_count, set->recent[i])] = set->recent[i];
+    free(set->recent);
+    set->recent = slots;
+    set->recent_slots = slot_count;
     return 0;
 }
 
@@ -108,16 +377,19 @@ int pairset_add(PairSet *set, uint32_t a, uint32_t b)
         set->count++;
         return 1;
     }
-    size_t slot = find_slot(set->slots, set->slot_count, key);
-    if (set->slots[slot] == key)
+    if (set->recent_count > 0
+        && set->recent[find_slot(set->recent, set->recent_slots, key)] == key)
         return 0;
-    size_t stored = set->count - (set->has_empty_key ? 1 : 0);
-    if (2 * (stored + 1) > set->slot_count) {
-        if (grow(set) < 0)
+    if (merged_contains(set, key))
+        return 0;
+    if (2 * (set->recent_count + 1) > set->recent_slots) {
+        int made = set->recent_slots > 0 && set->recent_slots < MERGE_SLOTS ? grow_recent(set)
+                                                                            : merge_recent(set);
+        if (made < 0)
             return -1;
-        slot = find_slot(set->slots, set->slot_count, key);
     }
-    set->slots[slot] = key;
+    set->recent[find_slot(set->recent, set->recent_slots, key)] = key;
+    set->recent_count++;
     set->count++;
     return 1;
 }
@@ -130,12 +402,21 @@ bool pairset_contains(const PairSet *set, uint32_t a, uint32_t b)
         return false;
     if (key == EMPTY_KEY)
         return set->has_empty_key;
-    return set->slots[find_slot(set->slots, set->slot_count, key)] == key;
+    if (set->recent_count > 0
+        && set->recent[find_slot(set->recent, set->recent_slots, key)] == key)
+        return true;
+    return merged_contains(set, key);
 }
 
 size_t pairset_memory(const PairSet *set)
 {
-    return set != NULL ? sizeof *set + set->slot_count * sizeof *set->slots : 0;
+    if (set == NULL)
+        return 0;
+    size_t merged_capacity = set->block_count <= 1 ? set->block_count * set->first_keys
+                                                   : set->block_count * BLOCK_KEYS;
+    return sizeof *set + set->block_room * sizeof *set->blocks
+           + merged_capacity * sizeof **set->blocks + set->bucket_room * sizeof *set->bucket_start
+           + set->recent_slots * sizeof *set->recent;
 }
 
 size_t pairset_count(const PairSet *set)
@@ -147,7 +428,11 @@ void pairset_free(PairSet *set)
 {
     if (set == NULL)
         return;
-    free(set->slots);
+    for (size_t block = 0; block < set->block_count; block++)
+        free(set->blocks[block]);
+    free(set->blocks);
+    free(set->bucket_start);
+    free(set->recent);
     free(set);
 }
 
@@ -388,20 +673,28 @@ static int group_by_category(const int32_t *category_of, size_t image_count, siz
     return ERR_OK;
 }
 
+/* Counts key's pair against its category when both images are in the same one. */
+static void count_excluded_key(uint64_t key, const int32_t *category_of, size_t image_count,
+                               uint64_t *excluded)
+{
+    size_t a = (size_t)(key >> 32), b = (size_t)(key & UINT32_MAX);
+    if (a == b || a >= image_count || b >= image_count)
+        return;
+    if (category_of[a] >= 0 && category_of[a] == category_of[b])
+        excluded[category_of[a]]++;
+}
+
 /* Excluded pairs inside each category (they lower its capacity) into excluded. */
 static void count_excluded(const PairSet *exclude, const int32_t *category_of,
                            size_t image_count, uint64_t *excluded)
 {
     if (exclude == NULL)
         return;
-    for (size_t slot = 0; slot < exclude->slot_count; slot++) {
-        uint64_t key = exclude->slots[slot];
-        size_t a = (size_t)(key >> 32), b = (size_t)(key & UINT32_MAX);
-        if (key == EMPTY_KEY || a == b || a >= image_count || b >= image_count)
-            continue;
-        if (category_of[a] >= 0 && category_of[a] == category_of[b])
-            excluded[category_of[a]]++;
-    }
+    for (size_t position = 0; position < exclude->merged; position++)
+        count_excluded_key(*merged_at(exclude, position), category_of, image_count, excluded);
+    for (size_t slot = 0; slot < exclude->recent_slots; slot++)
+        if (exclude->recent[slot] != EMPTY_KEY)
+            count_excluded_key(exclude->recent[slot], category_of, image_count, excluded);
 }
 
 int pairs_select(const int32_t *category_of, size_t image_count, int32_t category_count,

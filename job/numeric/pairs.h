@@ -1,8 +1,8 @@
 /*
  * pairs: chooses which pairs of images to propose, inside categories, with
  * the budget shared evenly across categories and, inside a category, every
- * image in about the same number of pairs. Also the PairSet, a hash set of
- * unordered image-index pairs (the pairs already proposed).
+ * image in about the same number of pairs. Also the PairSet, a compact set
+ * of unordered image-index pairs (the pairs already proposed).
  *
  * It knows nothing of image ids, SQL, YAML or printing: images are indices
  * 0..image_count-1 into the caller's arrays. Randomness comes from the Rng
@@ -27,11 +27,20 @@ typedef struct Pair {
     uint32_t a, b;
 } Pair;
 
-/* Open-addressing hash set of unordered pairs of image indices. */
+/*
+ * A set of unordered pairs of image indices, built by adds and then read
+ * by many look-ups: a sorted array of 8-byte keys plus a small hash table of
+ * the latest adds, merged into the array whenever it fills. It holds about
+ * 10 bytes a pair (at most 16 from 100,000 pairs on), and never two copies
+ * of its keys, so its peak is close to what pairset_memory reports. A
+ * look-up costs a hash probe and a search among about a dozen keys.
+ * Not safe for concurrent adds; concurrent look-ups are.
+ */
 typedef struct PairSet PairSet;
 
-/* An empty set sized for about `expected` pairs (it grows past that).
- * NULL when memory runs out. */
+/* An empty set; `expected` (the pairs foreseen) sizes its first hash table,
+ * up to a few thousand pairs, and it grows past that. NULL when memory runs
+ * out. */
 PairSet *pairset_new(size_t expected);
 
 /* Adds the pair {a, b}; {a, b} and {b, a} are the same pair.
@@ -45,7 +54,10 @@ bool pairset_contains(const PairSet *set, uint32_t a, uint32_t b);
 /* Number of distinct pairs in the set; 0 for a NULL set. */
 size_t pairset_count(const PairSet *set);
 
-/* Bytes the set holds (its slots, 8 bytes each, at most half full); 0 for NULL. */
+/* Bytes the set holds: its sorted keys (8 bytes each, in blocks), the index
+ * over them and the hash table; 0 for NULL. While an add merges, the set
+ * may hold up to 1 byte a pair more than this reports once it returned (a
+ * copy of the index, when realloc copies). */
 size_t pairset_memory(const PairSet *set);
 
 /* Frees the set; NULL is allowed. */

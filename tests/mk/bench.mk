@@ -23,3 +23,9 @@ bench-clusters: all $(BUILD)/bench/clusters
 $(BUILD)/bench/clusters: tests/bench/clusters.c $(BUILD)/libpairpick.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpairpick.a $(LDLIBS)
+
+# The PairSet of stored pairs alone: peak RSS, bytes a pair, look-up and
+# chooser times (tests/bench/pairset.c; issue 14, point 7).
+$(BUILD)/bench/pairset: tests/bench/pairset.c $(BUILD)/libpairpick.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpairpick.a $(LDLIBS)

@@ -5,6 +5,8 @@
  * categories; degrees balanced inside a category; every image covered once
  * the quota allows; reproducible per seed; linear in the category sizes.
  * Includes the seed prototype's pairing defects (4, 5) as regressions.
+ * The PairSet: a set of unordered pairs against a bitmap across many merges,
+ * at most 16 bytes a pair, unchanged when memory runs out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +16,10 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "numeric/pairs.h"
@@ -694,6 +698,257 @@ static void test_cancelled_selection_returns_tempfail(void **state)
     input_free(&input);
 }
 
+/* Excluded pairs far more than the recent table holds: most of them merged. */
+static void test_many_exclusions_lower_capacity_exactly(void **state)
+{
+    (void)state;
+    enum { IMAGES = 600 };
+    Input input;
+    PairsResult result;
+    Rng rng;
+    rng_init(&rng, 48);
+    input_init(&input, IMAGES, 2);
+    for (size_t i = 0; i < IMAGES; i++)
+        input.category_of[i] = i < 450 ? 0 : 1;
+    input.exclude = pairset_new(1024);
+    assert_non_null(input.exclude);
+    uint32_t(*excluded)[2] = malloc((size_t)IMAGES * IMAGES / 2 * sizeof *excluded);
+    size_t excluded_count = 0;
+    assert_non_null(excluded);
+    for (uint32_t a = 0; a < IMAGES; a++)
+        for (uint32_t b = a + 1; b < IMAGES; b++)
+            if (rng_below(&rng, 3) == 0) {
+                assert_int_equal(rng_below(&rng, 2) ? pairset_add(input.exclude, a, b)
+                                                    : pairset_add(input.exclude, b, a),
+                                 1);
+                excluded[excluded_count][0] = a;
+                excluded[excluded_count][1] = b;
+                excluded_count++;
+            }
+    input_measure(&input, (const uint32_t(*)[2])excluded, excluded_count);
+    assert_true(excluded_count > 50000);
+    assert_int_equal(pairset_count(input.exclude), excluded_count);
+    /* Everything, then part of it: never an excluded pair, capacities exact. */
+    select_checked(&input, UINT64_MAX, 3, &result);
+    assert_int_equal(result.pair_count, input.available);
+    /* Returned and excluded pairs inside the categories: every such pair, once. */
+    PairSet *every = pairset_new(0);
+    assert_non_null(every);
+    for (size_t p = 0; p < result.pair_count; p++)
+        assert_int_equal(pairset_add(every, result.pairs[p].b, result.pairs[p].a), 1);
+    for (size_t e = 0; e < excluded_count; e++)
+        if (input.category_of[excluded[e][0]] == input.category_of[excluded[e][1]])
+            assert_int_equal(pairset_add(every, excluded[e][0], excluded[e][1]), 1);
+    assert_int_equal(pairset_count(every), all_pairs(450) + all_pairs(150));
+    pairset_free(every);
+    pairs_result_release(&result);
+    select_checked(&input, input.available / 3, 4, &result);
+    pairs_result_release(&result);
+    free(excluded);
+    input_free(&input);
+}
+
+/* Image index i of a test universe: small and dense, or spread over the
+ * 32 bits with both extremes (0 and UINT32_MAX) among them. */
+static uint32_t universe_image(size_t i, bool spread)
+{
+    if (!spread)
+        return (uint32_t)i;
+    if (i < 2)
+        return i == 0 ? UINT32_MAX : 0;
+    return (uint32_t)(i * 2654435761u); /* an odd multiplier: distinct images */
+}
+
+/*
+ * Adds with many repeats, in both orders, across many merges of the recent
+ * table into the sorted keys, against a bitmap of the universe's pairs:
+ * every add says whether the pair was new, count follows, and contains
+ * agrees with the bitmap before, between and after the merges.
+ */
+static void test_pairset_agrees_with_a_bitmap_across_merges(void **state)
+{
+    (void)state;
+    enum { UNIVERSE = 1500, ADDS = 600000 };
+    Rng rng;
+    rng_init(&rng, 49);
+    for (int spread = 0; spread < 2; spread++) {
+        uint8_t *bits = calloc((size_t)UNIVERSE * UNIVERSE / 8 + 1, 1);
+        PairSet *set = pairset_new(spread ? 0 : 100000);
+        size_t distinct = 0;
+        assert_true(bits != NULL && set != NULL);
+        for (size_t add = 0; add < ADDS; add++) {
+            size_t x = (size_t)rng_below(&rng, UNIVERSE), y = (size_t)rng_below(&rng, UNIVERSE);
+            size_t bit = x < y ? x * UNIVERSE + y : y * UNIVERSE + x;
+            bool present = (bits[bit / 8] >> (bit % 8)) & 1;
+            uint32_t a = universe_image(x, spread), b = universe_image(y, spread);
+            int added = rng_below(&rng, 2) ? pairset_add(set, a, b) : pairset_add(set, b, a);
+            assert_int_equal(added, present ? 0 : 1);
+            bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+            distinct += present ? 0 : 1;
+            if (add % 4099 == 0) {
+                assert_int_equal(pairset_count(set), distinct);
+                for (int probe = 0; probe < 300; probe++) {
+                    size_t p = (size_t)rng_below(&rng, UNIVERSE);
+                    size_t q = (size_t)rng_below(&rng, UNIVERSE);
+                    size_t probe_bit = p < q ? p * UNIVERSE + q : q * UNIVERSE + p;
+                    bool expected = (bits[probe_bit / 8] >> (probe_bit % 8)) & 1;
+                    uint32_t u = universe_image(p, spread), v = universe_image(q, spread);
+                    assert_int_equal(pairset_contains(set, u, v), expected);
+                    assert_int_equal(pairset_contains(set, v, u), expected);
+                }
+            }
+        }
+        assert_int_equal(pairset_count(set), distinct);
+        assert_true(distinct > 300000); /* far past the first merges */
+        for (size_t x = 0; x < UNIVERSE; x++)
+            for (size_t y = x; y < UNIVERSE; y++) {
+                size_t bit = x * UNIVERSE + y;
+                bool expected = (bits[bit / 8] >> (bit % 8)) & 1;
+                uint32_t a = universe_image(x, spread), b = universe_image(y, spread);
+                assert_int_equal(pairset_contains(set, a, b), expected);
+                assert_int_equal(pairset_contains(set, b, a), expected);
+            }
+        pairset_free(set);
+        free(bits);
+    }
+}
+
+/*
+ * The stored pairs of a run are held at 16 bytes a pair or less: at a
+ * million pairs, and at every size from 100,000 on (what the set holds
+ * right after it grew included), as pairset_memory reports them.
+ */
+static void test_pairset_holds_at_most_16_bytes_a_pair(void **state)
+{
+    (void)state;
+    enum { PAIRS = 1000000, FROM = 100000, IMAGES = 1000000 };
+    PairSet *set = pairset_new(1024);
+    Rng rng;
+    double worst = 0;
+    assert_non_null(set);
+    rng_init(&rng, 50);
+    while (pairset_count(set) < PAIRS) {
+        uint32_t a = (uint32_t)rng_below(&rng, IMAGES), b = (uint32_t)rng_below(&rng, IMAGES);
+        assert_true(pairset_add(set, a, b) >= 0);
+        size_t count = pairset_count(set);
+        if (count >= FROM) {
+            double per_pair = (double)pairset_memory(set) / (double)count;
+            if (per_pair > worst)
+                worst = per_pair;
+        }
+    }
+    double final = (double)pairset_memory(set) / (double)pairset_count(set);
+    print_message("pairset: %.2f bytes a pair at %d pairs, at most %.2f from %d on\n", final,
+                  PAIRS, worst, FROM);
+    assert_true(final <= 16.0);
+    assert_true(worst <= 16.0);
+    pairset_free(set);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+/* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
+static size_t address_space(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (statm == NULL)
+        return 0;
+    if (fscanf(statm, "%lu", &pages) != 1)
+        pages = 0;
+    fclose(statm);
+    return (size_t)pages * 4096;
+}
+#endif
+
+/*
+ * pairset_add under an address-space limit (RLIMIT_AS) a little above what
+ * the process holds, so that some allocation of the set fails: in the
+ * growth of a small table, in a merge, or in the table a merge replaces.
+ * The add that fails returns -1 and leaves the set as it was (the same
+ * count, every pair added before still there, the failed one not); once the
+ * limit is lifted, the same add succeeds.
+ */
+static void test_pairset_out_of_memory_leaves_the_set_unchanged(void **state)
+{
+    (void)state;
+#ifdef UNDER_ASAN
+    skip(); /* AddressSanitizer reserves address space and aborts on failure */
+#else
+    enum { ADDED_MAX = 3000000 };
+    static const size_t start_pairs[] = {10, 3000, 50000, 400000};
+    static const size_t margins[] = {0, 100000, 700000};
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_AS, &saved), 0);
+    if (address_space() == 0)
+        skip();
+    uint32_t(*added)[2] = malloc(ADDED_MAX * sizeof *added);
+    assert_non_null(added);
+    int failures = 0;
+    for (size_t s = 0; s < sizeof start_pairs / sizeof *start_pairs; s++)
+        for (size_t m = 0; m < sizeof margins / sizeof *margins; m++) {
+            Rng rng;
+            rng_init(&rng, 51 + s * 10 + m);
+            PairSet *set = pairset_new(16);
+            assert_non_null(set);
+            size_t count = 0;
+            while (count < start_pairs[s]) {
+                uint32_t a = (uint32_t)rng_below(&rng, 1u << 20);
+                uint32_t b = (uint32_t)rng_below(&rng, 1u << 20);
+                if (pairset_add(set, a, b) == 1) {
+                    added[count][0] = a;
+                    added[count][1] = b;
+                    count++;
+                }
+            }
+            /* Nothing but pairset_add runs while the limit holds. */
+            struct rlimit limited = saved;
+            size_t held = address_space();
+            limited.rlim_cur = held + margins[m];
+            if (saved.rlim_cur != RLIM_INFINITY && limited.rlim_cur > saved.rlim_cur)
+                limited.rlim_cur = saved.rlim_cur;
+            assert_int_equal(setrlimit(RLIMIT_AS, &limited), 0);
+            int outcome = 0;
+            uint32_t a = 0, b = 0;
+            while (count < ADDED_MAX) {
+                a = (uint32_t)rng_below(&rng, 1u << 20);
+                b = (uint32_t)rng_below(&rng, 1u << 20);
+                outcome = pairset_add(set, a, b);
+                if (outcome < 0)
+                    break;
+                if (outcome == 1) {
+                    added[count][0] = a;
+                    added[count][1] = b;
+                    count++;
+                }
+            }
+            assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+            assert_int_equal(outcome, -1);
+            failures++;
+            assert_int_equal(pairset_count(set), count);
+            assert_false(pairset_contains(set, a, b));
+            for (size_t i = 0; i < count; i++)
+                assert_true(pairset_contains(set, added[i][1], added[i][0]));
+            assert_int_equal(pairset_add(set, b, a), 1);
+            assert_int_equal(pairset_count(set), count + 1);
+            assert_true(pairset_contains(set, a, b));
+            for (size_t i = 0; i < count; i++)
+                assert_int_equal(pairset_add(set, added[i][0], added[i][1]), 0);
+            pairset_free(set);
+        }
+    free(added);
+    print_message("pairset: %d adds failed for memory, each leaving the set unchanged\n",
+                  failures);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +967,10 @@ int main(void)
         cmocka_unit_test(test_large_input_is_fast),
         cmocka_unit_test(test_pairset_is_an_unordered_set),
         cmocka_unit_test(test_cancelled_selection_returns_tempfail),
+        cmocka_unit_test(test_many_exclusions_lower_capacity_exactly),
+        cmocka_unit_test(test_pairset_agrees_with_a_bitmap_across_merges),
+        cmocka_unit_test(test_pairset_holds_at_most_16_bytes_a_pair),
+        cmocka_unit_test(test_pairset_out_of_memory_leaves_the_set_unchanged),
     };
     return cmocka_run_group_tests_name("pairs", tests, NULL, NULL);
 }
