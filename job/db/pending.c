@@ -411,8 +411,7 @@ static int count_taken(Db *db, const char *output_table, const RunInfo *info,
 static int write_once(Db *db, const char *output_table, const RunInfo *info,
                       const Images *images, const PairCategories *categories, const Pair *pairs,
                       size_t pair_count, const PairProvenance *provenance, RunCounts *counts,
-                      const char *stage_seconds, bool check_taken, size_t *taken_count,
-                      const WriteHook *hook, Error *err)
+                      bool check_taken, size_t *taken_count, const WriteHook *hook, Error *err)
 {
     Buffer buffer = {0};
     char *sql = NULL;
@@ -482,8 +481,11 @@ static int write_once(Db *db, const char *output_table, const RunInfo *info,
             || *taken_count > 0)
             goto done; /* rolled back */
     }
-    if (hook != NULL && (code = hook->store(hook->context, db, err)) != ERR_OK)
+    if (hook != NULL && hook->store != NULL
+        && (code = hook->store(hook->context, db, err)) != ERR_OK)
         goto done;
+    const char *stage_seconds =
+        hook != NULL && hook->stage_seconds != NULL ? hook->stage_seconds(hook->context) : NULL;
     if ((code = runs_succeed(db, info, counts, stage_seconds, err)) != ERR_OK)
         goto done;
     code = db_commit(db, "commit write", err);
@@ -507,16 +509,15 @@ done:
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const PairCategories *categories, const Pair *pairs, size_t pair_count,
-                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                PairSet **existing, size_t *taken_count, const WriteHook *hook, Error *err)
+                const PairProvenance *provenance, RunCounts *counts, PairSet **existing,
+                size_t *taken_count, const WriteHook *hook, Error *err)
 {
     enum { ATTEMPTS = 3 };
     int code = ERR_OK;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
         *taken_count = 0;
         code = write_once(db, output_table, info, images, categories, pairs, pair_count,
-                          provenance, counts, stage_seconds, existing != NULL, taken_count, hook,
-                          err);
+                          provenance, counts, existing != NULL, taken_count, hook, err);
         if (code == ERR_OK && *taken_count > 0)
             code = reload_existing(db, output_table, images, existing, err);
         if (code == ERR_OK || attempt == ATTEMPTS || !db_last_error_is_conflict(db))

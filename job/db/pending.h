@@ -101,14 +101,17 @@ void pending_stored_pair(const Images *images, const PairCategories *categories,
  * attempt.
  */
 typedef struct WriteHook {
-    int (*store)(void *context, Db *db, Error *err);
+    int (*store)(void *context, Db *db, Error *err); /* NULL: nothing more to store */
+    /* The run record's stage_seconds (a JSON object text, or NULL), asked
+     * for just before the run is marked succeeded, so the write stage's
+     * time on the record includes the insert. NULL: none. */
+    const char *(*stage_seconds)(void *context);
     void *context;
 } WriteHook;
 
 /*
  * Inserts the pairs and marks the run succeeded, in one transaction.
- * counts->pairs_inserted receives the rows inserted. stage_seconds (a JSON
- * object text or NULL) goes on the run record.
+ * counts->pairs_inserted receives the rows inserted.
  *
  * Another job may store some of the same pairs between this run's read and
  * its write. With existing non-NULL (the run's PairSet of pairs already
@@ -119,12 +122,13 @@ typedef struct WriteHook {
  * others left (pairs_inserted < pair_count), and so it does when the rows
  * the INSERT skipped are not stored by another run (a trigger or rule of
  * the table dropped them). *taken_count is 0 after a write that committed.
- * hook (may be NULL) stores more in the same transaction.
+ * hook (may be NULL) stores more in the same transaction and gives the
+ * run record's stage_seconds.
  */
 int write_pairs(Db *db, const char *output_table, const RunInfo *info, const Images *images,
                 const PairCategories *categories, const Pair *pairs, size_t pair_count,
-                const PairProvenance *provenance, RunCounts *counts, const char *stage_seconds,
-                PairSet **existing, size_t *taken_count, const WriteHook *hook, Error *err);
+                const PairProvenance *provenance, RunCounts *counts, PairSet **existing,
+                size_t *taken_count, const WriteHook *hook, Error *err);
 
 /* How write_print_pairs prints the pairs of a dry run. */
 typedef enum {

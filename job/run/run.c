@@ -64,6 +64,7 @@ typedef struct Run {
     char policy[256];
     Choice choice;
     char **category_names;
+    char stage_text[256]; /* the run record's stage_seconds (record_stage_seconds) */
 } Run;
 
 static bool using_model(const Run *run)
@@ -482,6 +483,18 @@ static int store_refitted_model(void *context, Db *db, Error *err)
 }
 
 /*
+ * The write hook's stage_seconds for the run record, asked for inside the
+ * write transaction just before the run is marked succeeded: the write
+ * stage so far (the insert included) is on it.
+ */
+static const char *record_stage_seconds(void *context)
+{
+    Run *run = context;
+    run->report->stage_seconds[STAGE_WRITE] = run_clock() - run->mark;
+    return report_stage_json(run->report, run->stage_text, sizeof run->stage_text);
+}
+
+/*
  * Stores the chosen pairs. Another job may store some of the same pairs
  * between this run's read and its write: the write then rolls back and the
  * run chooses again without them, up to WRITE_CHOICES times; the last
@@ -492,17 +505,16 @@ static int write_choices(Run *run, const PairCategories *pair_categories, Error 
     Report *report = run->report;
     RunCounts *counts = &report->counts;
     ChooseInput input = choose_input(run);
-    char stages[256];
     int attempt, code;
-    const WriteHook refit_hook = {store_refitted_model, run};
-    const WriteHook *hook = run->report->model.refitted ? &refit_hook : NULL;
+    const WriteHook write_hook = {run->report->model.refitted ? store_refitted_model : NULL,
+                                  record_stage_seconds, run};
+    const WriteHook *hook = &write_hook;
 
     for (attempt = 1;; attempt++) {
         size_t taken = 0;
         if ((code = write_pairs(run->db, run->plan.output_table, &run->info, run->state->images,
                                 pair_categories, run->choice.pairs, run->choice.pair_count,
                                 &run->choice.provenance, counts,
-                                report_stage_json(report, stages, sizeof stages),
                                 attempt < WRITE_CHOICES ? &run->read.existing : NULL, &taken,
                                 hook, err))
             != ERR_OK) {

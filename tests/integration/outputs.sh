@@ -237,6 +237,27 @@ test_json_exit_code_equals_the_exit_status() {
     pp run "$cfg" --max-pairs 10 --as-of not-a-time; expect_eq "$(json_field exit_code)" "$STATUS" "exit_code on failure"
 }
 
+# The run record's stage_seconds carries the write stage's time (the insert
+# and the run's mark of success are inside it), not 0 as when it was
+# written before the write began; the JSON's figure is at least as large.
+test_run_record_stage_seconds_include_the_write() {
+    cfg=$(job_config stages-w t_stages_w)
+    pp migrate "$cfg"; expect_status 0
+    # a trigger that takes 0.3 s makes the write stage measurable anywhere
+    sql "CREATE FUNCTION slow_stages_w() RETURNS trigger LANGUAGE plpgsql AS
+           \$\$BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END\$\$;
+         CREATE TRIGGER slow_stages_w AFTER INSERT ON t_stages_w
+           FOR EACH STATEMENT EXECUTE FUNCTION slow_stages_w()" >/dev/null
+    pp run "$cfg" --run-id sw1; expect_status 0
+    local stored json
+    stored=$(sql "SELECT (stage_seconds ->> 'write')::float8 >= 0.3 FROM pairpick_runs WHERE run_id = 'sw1'")
+    expect_eq "$stored" t "stored write stage >= 0.3 s ($(sql "SELECT stage_seconds FROM pairpick_runs WHERE run_id = 'sw1'"))"
+    json=$(echo "SELECT ((:'line'::json) -> 'stage_seconds' ->> 'write')::float8 >=
+                        (SELECT (stage_seconds ->> 'write')::float8 FROM pairpick_runs WHERE run_id = 'sw1');" |
+        psql -X -At -v ON_ERROR_STOP=1 -v line="$(tail -n 1 "$WORK/out")")
+    expect_eq "$json" t "the JSON's write stage is at least the stored one"
+}
+
 test_dry_run_json_logs_parse_line_by_line() {
     cfg=$(job_config dry-a t_dry)
     pp migrate "$cfg"; expect_status 0
