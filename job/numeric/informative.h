@@ -24,9 +24,8 @@
  * cannot be filled under it. The matching is sequential: each pair taken
  * shrinks its two images' variances by the expected ADF shrink, as if it
  * were answered, and the candidates left are valued with those variances
- * (lazily, through a heap), so a round covers the uncertain images before
- * it compares any of them twice. O(N * window) candidates, O(N * window *
- * log) time.
+ * (lazily, through a heap), so later pairs go to uncertain images not yet
+ * in one. O(N * window) candidates, O(N * window * log) time.
  *
  * Like pairs, it knows nothing of ids, SQL, YAML or printing: images are
  * indices into the caller's arrays, randomness comes from the Rng passed in.
