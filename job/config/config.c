@@ -4,8 +4,9 @@
  * The steps, each its own module: tree.h reads the YAML into nodes with
  * their positions; keys.h fills in the defaults, then walks the tree against
  * the table of keys, with fields.h converting each value (values.h reads
- * the text); rules.h checks what relates several keys. json.c writes the
- * result back out for the run record.
+ * the text); rules.h fills in the defaults that depend on another key and
+ * checks what relates several keys. json.c writes the result back out for
+ * the run record.
  */
 #include "config/config.h"
 #include "config/keys.h"
@@ -80,7 +81,10 @@ static int parse_text(const char *name, const char *text, size_t length, JobConf
 
     if ((code = keys_apply_defaults(&walk)) != ERR_OK || (code = tree_read(&doc, &root)) != ERR_OK
         || (code = check_root(&doc, root)) != ERR_OK || (code = keys_walk(&walk, root)) != ERR_OK
-        || (code = keys_check_required(&walk)) != ERR_OK || (code = rules_check(&walk)) != ERR_OK)
+        || (code = keys_check_required(&walk)) != ERR_OK)
+        goto done;
+    rules_apply_defaults(&walk);
+    if ((code = rules_check(&walk)) != ERR_OK)
         goto done;
 
     *out = config;

@@ -102,7 +102,7 @@ typedef struct JobConfig {
         int64_t max_pairs;      /* default 1000, >= 1 */
         bool seed_set;
         uint64_t seed;
-        InformPrefer prefer;    /* default random */
+        InformPrefer prefer;    /* default informative with by: score, else random */
         double score_sigma;     /* default 0.1: sigma of an image without a variance */
         double beta;            /* default 0.1: per-comparison noise */
         int window;             /* default 8: score neighbours per image */

@@ -125,7 +125,10 @@ static int check_filter_columns(const KeyWalk *walk)
 static int check_strategy_options(const KeyWalk *walk)
 {
     const JobConfig *config = walk->config;
-    if (config->strategy.prefer != INFORM_RANDOM && config->source.score == NULL)
+    /* A defaulted prefer needs no check: informative is the default only with
+     * by: score, whose own missing column check_strategy_columns names. */
+    if (config->strategy.prefer != INFORM_RANDOM && config->source.score == NULL
+        && keys_present(walk, "strategy.prefer"))
         return fail_at_value(walk, "strategy.prefer",
                              "add score: COLUMN under source, or prefer: random", "%s",
                              config->strategy.prefer == INFORM_UNCERTAIN
@@ -223,6 +226,12 @@ static int check_model(const KeyWalk *walk)
             walk, "strategy.kmeans.refit_after", "drop @VERSION to follow the latest version",
             "cannot refit a pinned version (strategy.clusters_from is \"%s\")", from);
     return ERR_OK;
+}
+
+void rules_apply_defaults(KeyWalk *walk)
+{
+    if (!keys_present(walk, "strategy.prefer") && walk->config->strategy.by == STRATEGY_SCORE)
+        walk->config->strategy.prefer = INFORM_INFORMATIVE;
 }
 
 int rules_check(const KeyWalk *walk)

@@ -21,7 +21,11 @@
  * pair's squared rank error (informative_pair_value), then one greedy
  * matching over all of them, best first, each image in at most
  * ceil(2 * budget / n) + 1 pairs, the bound relaxed only when the budget
- * cannot be filled under it. O(N * window) candidates.
+ * cannot be filled under it. The matching is sequential: each pair taken
+ * shrinks its two images' variances by the expected ADF shrink, as if it
+ * were answered, and the candidates left are valued with those variances
+ * (lazily, through a heap), so later pairs go to uncertain images not yet
+ * in one. O(N * window) candidates, O(N * window * log) time.
  *
  * Like pairs, it knows nothing of ids, SQL, YAML or printing: images are
  * indices into the caller's arrays, randomness comes from the Rng passed in.
@@ -129,11 +133,13 @@ double informative_pair_information(const InformOptions *options, uint32_t a, ui
  * of the pair's squared rank error after one comparison,
  *   (w_a var_a^2 + w_b var_b^2) / s^2 * phi(z)^2 / (Phi(z) Phi(-z)),
  * s^2 = var_a + var_b + 2 beta^2, z = (mu_a - mu_b) / s, where w is the
- * squared density of scores at the image (weight, per image; NULL: 1).
+ * image's weight (per image; NULL: 1); informative_select passes the square
+ * root of the density of scores at the image (see docs/algorithms.md).
  * Under a Gaussian (ADF) update of a probit outcome var_a shrinks by
  * var_a^2 / s^2 * v(v + z) with v = phi/Phi; its expectation over both
  * outcomes is var_a^2 / s^2 * phi^2 / (Phi (1 - Phi)); a rank moves by the
- * density times the score, hence w. 0 without scores.
+ * density times the score, hence w. 0 without scores, and 0 when the terms
+ * overflow (variances near DBL_MAX).
  */
 double informative_pair_value(const InformOptions *options, const double *weight, uint32_t a,
                               uint32_t b);

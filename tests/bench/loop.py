@@ -315,7 +315,7 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, default=5, help='seeds 1..SEEDS')
     p.add_argument('--lapses', default='0,0.1', help='lapse probabilities, comma-separated')
     p.add_argument('--policies', default='all-random,random,uncertain')
-    p.add_argument('--default', default='random',
+    p.add_argument('--default', default='informative',
                    help="the policy (by name) --check holds against all-random: pairpick's default")
     p.add_argument('--reference', default='random',
                    help="the policy whose final value is the catalogue regimes' target")

@@ -52,7 +52,7 @@ less() {
 }
 
 test_uncertain_beats_random_in_stored_pairs_and_report() {
-    random=$(job_config inf-random t_inf_random)
+    random=$(job_config inf-random t_inf_random "prefer: random")
     uncertain=$(job_config inf-uncertain t_inf_uncertain "prefer: uncertain")
     pp migrate "$random"; expect_status 0
     pp migrate "$uncertain"; expect_status 0

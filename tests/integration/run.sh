@@ -24,10 +24,13 @@ output:
 YAML
 }
 
+# prefer: random, not the default informative: these tests are about random
+# pairs in quantile bins (pairs per bin, every pair of a bin available).
 score_strategy='strategy:
   by: score
   bins: 10
   binning: quantile
+  prefer: random
   max_pairs: 300
   seed: 7'
 
@@ -109,6 +112,7 @@ test_second_run_never_reproposes() {
     narrow=$(demo_config score-b2 t_again 'strategy:
   by: score
   bins: 1
+  prefer: random
   max_pairs: 100000
   seed: 2' 'filters:
   score: {min: 1.0, max: 1.15}')

@@ -70,7 +70,9 @@ test_different_jobs_run_in_parallel() {
 # Two jobs over the same 20 images (190 pairs) choose 80 pairs each before
 # either writes: a trigger holds each one's first INSERT until both are in
 # it. The loser of the unique key finds the pairs the winner stored, chooses
-# again, and still stores 80 new pairs.
+# again, and still stores 80 new pairs. prefer: random, so that every one of
+# the 190 pairs is a candidate (informative's score window holds fewer than
+# the 160 both jobs need).
 test_jobs_choosing_the_same_pairs_at_once_both_get_their_budget() {
     for job in over-a over-b; do
         write_config "$job" >/dev/null <<YAML
@@ -82,6 +84,7 @@ source:
 strategy:
   by: score
   bins: 1
+  prefer: random
   max_pairs: 80
 output:
   table: t_over

@@ -6,13 +6,13 @@
 # equally uncertain N = 500, 2,000, 10,000; growing catalogue N = 2,000),
 # LOOP_SEEDS seeds, with and without 10% lapses, the policies of
 # LOOP_POLICIES; the table on stdout, results.json and curves.csv in
-# $(BUILD)/bench-loop. About 10 minutes on 2 cores (docs/benchmarks.md).
+# $(BUILD)/bench-loop. About 15 minutes on 2 cores (docs/benchmarks.md).
 #
 # `make test-loop`: N = 500 in every regime, 2 seeds, a few rounds; fails
-# when LOOP_DEFAULT_POLICY, pairpick's default score policy, does worse than
-# random pairs over all images (all-random) at any round of any regime, or
-# needs more comparisons to reach Spearman 0.95 when everyone is equally
-# uncertain.
+# when LOOP_DEFAULT_POLICY, pairpick's default score policy (informative,
+# job/config/rules.c), does worse than random pairs over all images
+# (all-random) at any round of any regime, or needs more comparisons to
+# reach Spearman 0.95 when everyone is equally uncertain.
 #
 # At N = 500 and 2 seeds a policy's mean Spearman moves by about 0.01 with
 # the seeds alone (the daily regime ranks 100 new images), so test-loop
@@ -20,10 +20,10 @@
 # really teaches less than random pairs falls further behind than that.
 #
 # LOOP_ARGS passes more options to loop.py (--help lists them), e.g.
-#   make bench-loop LOOP_POLICIES=all-random,random,uncertain,informative
+#   make bench-loop LOOP_POLICIES=all-random,random,informative
 #   make bench-loop LOOP_ARGS='--regimes daily --seeds 3'
-LOOP_DEFAULT_POLICY ?= random
-LOOP_POLICIES ?= all-random,random,uncertain
+LOOP_DEFAULT_POLICY ?= informative
+LOOP_POLICIES ?= all-random,random,uncertain,informative
 LOOP_SEEDS ?= 5
 LOOP_ARGS ?=
 LOOP_TOLERANCE ?= 0.01

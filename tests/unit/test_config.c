@@ -236,7 +236,23 @@ static void test_informative_keys(void **state)
 {
     (void)state;
     JobConfig *c = parse_ok(BASE);
+    /* prefer's default: informative with by: score, random with the others */
+    assert_int_equal(c->strategy.prefer, INFORM_INFORMATIVE);
+    config_free(c);
+    c = parse_ok(BASE "  prefer: random\n");
     assert_int_equal(c->strategy.prefer, INFORM_RANDOM);
+    config_free(c);
+    static const char *const others[] = {
+        "job: t\nsource: {table: a, id: i, category: c, score: s}\nstrategy:\n  by: category\n",
+        "job: t\nsource: {table: a, id: i, embedding: e, score: s}\nstrategy:\n  by: embedding\n",
+        "job: t\nsource: {table: a, id: i, embedding: e, score: s}\nstrategy:\n"
+        "  by: [embedding, score]\n"};
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+        c = parse_ok(others[k]);
+        assert_int_equal(c->strategy.prefer, INFORM_RANDOM);
+        config_free(c);
+    }
+    c = parse_ok(BASE);
     assert_true(c->strategy.score_sigma == 0.1);
     assert_true(c->strategy.beta == 0.1);
     assert_int_equal(c->strategy.window, 8);

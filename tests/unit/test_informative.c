@@ -687,6 +687,37 @@ static void test_informative_value_is_the_expected_variance_reduction(void **sta
     assert_true(informative_pair_value(&o, weight, 0, 2) > informative_pair_value(&o, NULL, 0, 2));
 }
 
+/* prefer informative chooses sequentially: a pair taken shrinks its images'
+ * variances as if answered, so the next pair goes to the other uncertain
+ * image, not to a second comparison of the first. Image 0 (score 0) and
+ * image 4 (score 3) are uncertain, the rest are anchors; as first picks,
+ * 0's pairs with the anchors at 0 and -0.05 are both worth more than 4's
+ * with the anchor at 3.1, and the degree bound (2) allows both. */
+static void test_informative_spreads_over_the_uncertain_images(void **state)
+{
+    (void)state;
+    double score[6] = {0, 0, -0.05, 0.1, 3, 3.1};
+    double variance[6] = {1, 0.01, 0.01, 0.01, 1, 0.01};
+    int32_t category_of[6] = {0, 0, 0, 0, 0, 0};
+    InformOptions o = {.prefer = INFORM_INFORMATIVE, .score = score, .variance = variance,
+                       .score_sigma = 0.1, .beta = 0.1, .window = 8};
+    assert_true(informative_pair_value(&o, NULL, 0, 2) > informative_pair_value(&o, NULL, 4, 5));
+    Rng rng;
+    rng_init(&rng, 3);
+    Error err;
+    InformResult r;
+    assert_int_equal(informative_select(category_of, 6, 1, 2, NULL, &o, &rng, &r, &err), ERR_OK);
+    assert_int_equal(r.pair_count, 2);
+    bool first = false, second = false;
+    for (size_t k = 0; k < r.pair_count; k++) {
+        first |= r.pairs[k].a == 0 && r.pairs[k].b == 1;
+        second |= r.pairs[k].a == 4 && r.pairs[k].b == 5;
+    }
+    assert_true(first);
+    assert_true(second);
+    informative_result_release(&r);
+}
+
 /* prefer informative: min(max_pairs, candidates) pairs, never twice, none
  * excluded, each inside a category or across a link, reproducible, and
  * candidates linear in N. */
@@ -841,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_random_keys_only_remove_candidates),
         cmocka_unit_test(test_uncertain_without_scores_is_a_data_error),
         cmocka_unit_test(test_informative_value_is_the_expected_variance_reduction),
+        cmocka_unit_test(test_informative_spreads_over_the_uncertain_images),
         cmocka_unit_test(test_informative_guarantees_hold),
         cmocka_unit_test(test_max_comparisons_counts_annotated_and_pending),
         cmocka_unit_test(test_cancelled_selection_returns_tempfail),
