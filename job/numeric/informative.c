@@ -241,20 +241,24 @@ static uint32_t room_under(uint32_t cap, uint32_t used)
     return cap == 0 ? UINT32_MAX : used >= cap ? 0 : cap - used;
 }
 
-/* Counts the candidate and, unless a filter drops it, appends it. */
-static void consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t *count)
+/*
+ * Counts the candidate and, unless a filter drops it, appends it. False
+ * when the pair is already stored (exclude), so a caller walking
+ * neighbours can take the next one instead.
+ */
+static bool consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t *count)
 {
     InformResult *r = s->result;
     r->candidates_examined++;
     if (x == y || pairset_contains(s->exclude, x, y))
-        return;
+        return false;
     if (s->room[x] == 0 || s->room[y] == 0) {
         r->exposure_skipped++;
-        return;
+        return true;
     }
     if (near_duplicate(s, x, y)) {
         r->near_duplicates_skipped++;
-        return;
+        return true;
     }
     Candidate *c = &out[(*count)++];
     c->a = x < y ? x : y;
@@ -267,6 +271,7 @@ static void consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t
     else
         c->priority = -(double)shown;
     c->tie = rng_next(&s->tie_rng);
+    return true;
 }
 
 /* The order along which neighbours are taken: score (uncertain), then a
@@ -586,7 +591,8 @@ static void members_release(Members *m)
 
 /*
  * Within candidates: each image and the next `window` in its category's
- * order, filtered, then sorted best first per category. Sets each
+ * order that are not already stored with it, filtered, then sorted best
+ * first per category. Sets each
  * category's capacity and adds them to result->available.
  */
 static int within_collect(Selector *s, const Members *m, size_t categories, size_t window,
@@ -616,8 +622,14 @@ static int within_collect(Selector *s, const Members *m, size_t categories, size
         for (size_t i = 0; i < n; i++) {
             if (i % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK)
                 return ERR_TEMPFAIL;
-            for (size_t j = i + 1; j <= i + window && j < n; j++)
-                consider(s, image[i], image[j], w->candidates, &w->count);
+            /* The next `window` neighbours not already paired with it: a
+             * stored pair is passed over for the one after, so a job whose
+             * scores do not move between runs goes on finding pairs. Each
+             * stored pair is passed over once, so the walk stays linear in
+             * images x window plus the stored pairs. */
+            size_t slots = 0;
+            for (size_t j = i + 1; slots < window && j < n; j++)
+                slots += consider(s, image[i], image[j], w->candidates, &w->count);
         }
         qsort(w->candidates + w->cand_start[c], w->count - w->cand_start[c],
               sizeof *w->candidates, compare_candidate);

@@ -279,6 +279,41 @@ YAML
 # Issue 18: max_exposure counts pending pairs only, so annotating a run's
 # pairs makes room again (it used to count annotated ones forever: runs 1-3
 # inserted 1000, 1000, 944 and every later run 0).
+# Scores that never move between runs (no refit): every run of the default
+# policy still stores its whole budget while the bins hold pairs not yet
+# stored. A neighbour already paired is passed over for the next one; when
+# it was dropped instead, each image's `window` neighbours ran out after a
+# few runs and pairs_available fell far below what the bins hold.
+test_static_scores_do_not_run_the_candidates_dry() {
+    local cfg run inserted available
+    cfg=$(write_config inf-static <<YAML
+job: inf-static
+source:
+  query: "SELECT job_uuid::text AS id, score, score_variance FROM demo.images ORDER BY job_uuid LIMIT 200"
+  id: id
+  score: score
+  variance: score_variance
+strategy:
+  by: score
+  bins: 5
+  max_pairs: 400
+  seed: 3
+output:
+  table: t_inf_static
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    for run in 1 2 3 4 5 6 7 8; do
+        pp run "$cfg" --run-id "static-$run"; expect_status 0
+        inserted=$(json_field pairs_inserted)
+        available=$(json_field pairs_available)
+        echo "    run $run: $inserted pairs inserted, $available available"
+        expect_eq "$inserted" 400 "run $run inserted"
+    done
+    expect_eq "$(sql "SELECT count(DISTINCT (least(image_a, image_b), greatest(image_a, image_b))) FROM t_inf_static")" 3200 "distinct pairs stored"
+    expect_eq "$(json_field prefer)" informative "the default policy with by: score"
+}
+
 test_max_exposure_counts_pending_pairs_only() {
     caps_source
     cfg=$(caps_config cap-exposure t_cap_exposure "max_exposure: 3")
