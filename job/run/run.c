@@ -26,8 +26,15 @@
 #include "run/labels.h"
 #include "run/selection.h"
 
-/* Choices of pairs a run makes before it writes what it has. */
-#define WRITE_CHOICES 8
+/*
+ * Choices of pairs a run makes before it writes what it has. A choice is
+ * made again only when another job committed some of its pairs since this
+ * run last read the table, and each other job commits once, so this many
+ * covers up to WRITE_CHOICES - 1 jobs writing over the same images at once
+ * (16 jobs with the informative default, whose choices meet more than
+ * random ones, needed up to 8 here).
+ */
+#define WRITE_CHOICES 32
 
 /*
  * The --rejects CSV of skipped rows (id,reason), a side file: finished
