@@ -157,6 +157,12 @@ double kmeans_seed_inertia(const Kmeans *kmeans);
  * split BLAS sums differently and so change the last bits of distances and,
  * through near ties, labels. Process-wide: call it before fitting, not while
  * another thread is inside a k-means call.
+ *
+ * A mini-batch kmeans_fit or kmeans_refine runs its mini-batch steps (and
+ * kmeans_fit its restarts on the init subsample) on one BLAS thread, setting
+ * the process-wide count to 1 for that part and back afterwards: those
+ * products are too small for the threads to pay for their busy-waiting.
+ * So no other thread may make BLAS calls during a mini-batch fit either.
  */
 void kmeans_set_threads(int threads);
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <cblas.h>
+
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -488,6 +490,36 @@ static void test_fixed_thread_count_is_reproducible(void **state)
         kmeans_free(second);
     }
     kmeans_set_threads(0);
+    free_blobs(&blobs);
+}
+
+/*
+ * A mini-batch fit runs its steps and restarts on one BLAS thread: the
+ * process's count is the configured one again afterwards (also after a
+ * kmeans_refine), and the centers do not depend on it.
+ */
+static void test_minibatch_gives_the_blas_threads_back(void **state)
+{
+    Blobs blobs;
+    Error err;
+    Rng rng;
+    (void)state;
+    make_blobs(&blobs, 3000, 64, 8, 1.0, 1.0, 0, 31);
+    KmeansOptions options = options_for(KMEANS_MINIBATCH, KMEANS_EUCLIDEAN, 8);
+    kmeans_set_threads(1);
+    Kmeans *single = fit(&options, blobs.data, blobs.rows, blobs.dim, 57);
+    kmeans_set_threads(2);
+    Kmeans *two = fit(&options, blobs.data, blobs.rows, blobs.dim, 57);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    assert_memory_equal(kmeans_centers(single), kmeans_centers(two),
+                        (size_t)options.cluster_count * blobs.dim * sizeof(float));
+    error_clear(&err);
+    rng_init(&rng, 58);
+    assert_int_equal(kmeans_refine(two, blobs.data, blobs.rows, &rng, &err), ERR_OK);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    kmeans_set_threads(0);
+    kmeans_free(single);
+    kmeans_free(two);
     free_blobs(&blobs);
 }
 
@@ -1066,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_seed_inertia_is_the_seeded_centers_inertia),
         cmocka_unit_test(test_minibatch_restarts_refine_once),
         cmocka_unit_test(test_fixed_thread_count_is_reproducible),
+        cmocka_unit_test(test_minibatch_gives_the_blas_threads_back),
         cmocka_unit_test(test_k_close_to_rows_leaves_no_cluster_empty),
         cmocka_unit_test(test_duplicates_one_cluster_per_point),
         cmocka_unit_test(test_duplicates_more_clusters_than_points),
