@@ -649,7 +649,7 @@ test_trigger_that_skips_rows_gives_a_short_successful_run() {
     expect_eq "$(json_field pairs_inserted)" "$stored" "pairs_inserted"
     expect_eq "$(sql "SELECT status || ' ' || pairs_chosen || ' ' || pairs_inserted FROM pairpick_runs
                       WHERE run_id = 'skip1'")" "succeeded 120 $stored" "run record"
-    expect_grep "the output table took $stored of the 120 pairs chosen (choice 1 of 8)" "$WORK/err"
+    expect_grep "the output table took $stored of the 120 pairs chosen (choice 1 of 32)" "$WORK/err"
 }
 
 # ---- load ---------------------------------------------------------------
