@@ -27,7 +27,7 @@ passed=0 failed=0 skipped=0 status=0
 # valgrind.sh runs from `make test-valgrind`. The longest suites start first
 # so the last ones to end are short.
 # INTEGRATION_SUITES picks some (e.g. "cli.sh run.sh").
-suites=${INTEGRATION_SUITES:-faults.sh run.sh schedule.sh $(ls *.sh | grep -vxE 'all\.sh|lib\.sh|valgrind\.sh|faults\.sh|run\.sh|schedule\.sh' | tr '\n' ' ')}
+suites=${INTEGRATION_SUITES:-hardening.sh run.sh schedule.sh faults.sh $(ls *.sh | grep -vxE 'all\.sh|lib\.sh|valgrind\.sh|hardening\.sh|faults\.sh|run\.sh|schedule\.sh' | tr '\n' ' ')}
 
 run_suite() { # suite: output in $out/suite.log, "rc seconds" in $out/suite.end
     local start=$SECONDS rc
