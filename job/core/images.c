@@ -627,7 +627,8 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
         goto done;
     }
     /* Reported in the order the rows arrived, as the stream would have. */
-    qsort(duplicates.rows, duplicates.count, sizeof *duplicates.rows, compare_row);
+    if (duplicates.count > 1) /* rows is NULL while nothing was added */
+        qsort(duplicates.rows, duplicates.count, sizeof *duplicates.rows, compare_row);
     for (size_t d = 0; d < duplicates.count && on_duplicate != NULL; d++)
         on_duplicate(context, (const char *)uuid_of(images, duplicates.rows[d]), UUID_BYTES);
 
