@@ -97,8 +97,14 @@ test: deps-test
 	$(MAKE) unit configs
 	$(MAKE) check-layers check-docs
 	$(MAKE) test-loop
-	$(MAKE) test-package
-	$(MAKE) integration
+	@# The package test (mostly a package build and a chroot) runs beside
+	@# the integration suites; its output follows theirs.
+	@$(MAKE) --no-print-directory test-package >$(BUILD)/test-package.log 2>&1 & package=$$!; \
+	$(MAKE) integration; status=$$?; \
+	wait $$package; package_status=$$?; \
+	echo "== test-package (run beside the integration suites): exit $$package_status"; \
+	cat $(BUILD)/test-package.log; \
+	[ $$status -eq 0 ] && [ $$package_status -eq 0 ]
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
 	$(MAKE) fuzz
