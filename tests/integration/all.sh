@@ -2,13 +2,13 @@
 # Runs every integration suite (each starts and removes its own PostgreSQL)
 # and prints one total line: "integration: N passed, N failed, N skipped".
 #
-# INTEGRATION_JOBS suites run at once (default 2): much of a suite's time is
-# spent waiting (server start-up, timeouts, sleeps), so two at a time fill two
-# cores. Each suite's output is printed whole when it ends, with its wall
+# INTEGRATION_JOBS suites run at once (default 3): much of a suite's time is
+# spent waiting (server start-up, timeouts, sleeps), so three at a time keep
+# two cores busy. Each suite's output is printed whole when it ends, with its wall
 # time; INTEGRATION_JOBS=1 runs them one after another.
 set -uo pipefail
 cd "$(dirname "$0")"
-jobs=${INTEGRATION_JOBS:-2}
+jobs=${INTEGRATION_JOBS:-3}
 case $jobs in '' | *[!0-9]* | 0) echo "all.sh: INTEGRATION_JOBS must be a positive integer" >&2; exit 64 ;; esac
 out=$(mktemp -d "${TMPDIR:-/tmp}/pairpick-suites.XXXXXX")
 trap 'rm -rf "$out"' EXIT
