@@ -97,14 +97,17 @@ test: deps-test
 	$(MAKE) unit configs
 	$(MAKE) check-layers check-docs
 	$(MAKE) test-loop
-	@# The package test (mostly a package build and a chroot) runs beside
-	@# the integration suites; its output follows theirs.
-	@$(MAKE) --no-print-directory test-package >$(BUILD)/test-package.log 2>&1 & package=$$!; \
+	@# The plain integration suites mostly wait (the longest holds a
+	@# connection idle 28 times); beside them run the package test, then
+	@# the sanitized and fuzzing builds. Their output follows the suites'.
+	@( $(MAKE) --no-print-directory test-package; package=$$?; \
+	   $(MAKE) --no-print-directory sanitize-build fuzz-build || exit 1; exit $$package ) \
+		>$(BUILD)/beside.log 2>&1 & beside=$$!; \
 	$(MAKE) integration; status=$$?; \
-	wait $$package; package_status=$$?; \
-	echo "== test-package (run beside the integration suites): exit $$package_status"; \
-	cat $(BUILD)/test-package.log; \
-	[ $$status -eq 0 ] && [ $$package_status -eq 0 ]
+	wait $$beside; beside_status=$$?; \
+	echo "== beside the integration suites: test-package, sanitize-build, fuzz-build: exit $$beside_status"; \
+	cat $(BUILD)/beside.log; \
+	[ $$status -eq 0 ] && [ $$beside_status -eq 0 ]
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
 	$(MAKE) fuzz
