@@ -261,7 +261,9 @@ test_metrics_file_is_prometheus_and_atomic() {
     writer=$!
     reads=0
     while kill -0 "$writer" 2>/dev/null; do
-        cp "$WORK/pairpick.prom" "$WORK/snapshot.prom"
+        # one open() per read: cp stats the name and then opens it, and
+        # refuses a file renamed over in between (which is the point here)
+        cat "$WORK/pairpick.prom" > "$WORK/snapshot.prom"
         prometheus_ok "$WORK/snapshot.prom" 2>/dev/null || fail "a half-written metrics file was seen"
         reads=$((reads + 1))
     done
