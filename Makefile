@@ -97,9 +97,9 @@ test: deps-test
 	$(MAKE) unit configs
 	$(MAKE) check-layers check-docs
 	$(MAKE) test-loop
-	@# The plain integration suites mostly wait (the longest holds a
-	@# connection idle 28 times); beside them run the package test, then
-	@# the sanitized and fuzzing builds. Their output follows the suites'.
+	@# The plain integration suites leave a core idle while they wait on
+	@# servers and restarts; beside them run the package test, then the
+	@# sanitized and fuzzing builds. Their output follows the suites'.
 	@( $(MAKE) --no-print-directory test-package; package=$$?; \
 	   $(MAKE) --no-print-directory sanitize-build fuzz-build || exit 1; exit $$package ) \
 		>$(BUILD)/beside.log 2>&1 & beside=$$!; \

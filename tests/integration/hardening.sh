@@ -392,9 +392,10 @@ YAML
 # ---- a lost idle connection -------------------------------------------------
 
 # The server restarts while the connection sits idle before each message
-# the run sends (strace holds the Nth send for 6 s; the backend waits on the
-# client, idle or inside a COPY FROM STDIN): the run fails with 75
-# ("retry"), writes nothing, and its record ends failed, never running.
+# the run sends (strace holds the Nth send; the backend waits on the client,
+# idle or inside a COPY FROM STDIN; once the server is back, killing strace
+# lets the send go): the run fails with 75 ("retry"), writes nothing, and
+# its record ends failed, never running.
 test_lost_idle_connection_at_every_statement() {
     command -v strace >/dev/null || skip "strace is not installed"
     strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
@@ -412,8 +413,13 @@ test_lost_idle_connection_at_every_statement() {
     local n statuses=""
     # 1 is the startup packet, the last the goodbye after the commit.
     for n in $(seq 2 $((sends - 1))); do
-        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=6s:when="$n" \
-            "$PAIRPICK" run "$cfg" --run-id "idle-$n" >"$WORK/out" 2>"$WORK/err" &
+        # A killed tracer detaches its tracee at once, so the run is
+        # started by a shell that records its exit status (strace's own
+        # is the kill's).
+        rm -f "$WORK/status"
+        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=120s:when="$n" \
+            sh -c '"$0" run "$1" --run-id "$2" >"$3/out" 2>"$3/err"; echo $? >"$3/status"' \
+            "$PAIRPICK" "$cfg" "idle-$n" "$WORK" &
         local pid=$! held=0
         for _ in $(seq 60); do
             if [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pairpick/idle'
@@ -425,10 +431,14 @@ test_lost_idle_connection_at_every_statement() {
         done
         [ "$held" = 1 ] || fail "send $n: the connection was never idle for 0.5 s"
         restart_server
-        set +e
-        wait "$pid"
-        STATUS=$?
-        set -e
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        for _ in $(seq 300); do
+            [ -s "$WORK/status" ] && break
+            sleep 0.1
+        done
+        [ -s "$WORK/status" ] || fail "send $n: the run did not end within 30 s of the restart"
+        STATUS=$(cat "$WORK/status")
         statuses="$statuses $n:$STATUS"
         [ "$STATUS" -eq 75 ] || fail "send $n ($(grep -o '"[a-z ]*" failed' "$WORK/err" | head -1)): exit $STATUS, expected 75"
         expect_grep_i "connection|terminat|shut" "$WORK/err"
