@@ -113,6 +113,13 @@ typedef struct StreamOptions {
      * counted in filtered_out and nothing else (not read, not rejected).
      */
     bool count_filtered;
+    /*
+     * The rows the filters keep in each of part_count partitions, counted
+     * in the read's snapshot (stream_count_partitions), or NULL: a parallel
+     * read over part_count workers takes them instead of counting again.
+     */
+    const uint64_t *part_rows;
+    int part_count;
     /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;

@@ -156,25 +156,49 @@ static int fanout_alloc(Fanout *fanout, Error *err)
     return ERR_OK;
 }
 
-/* Counts each partition's rows, so every worker's slice has its final place. */
-static int count_partitions(Db *db, Fanout *fanout, Error *err)
+int stream_count_partitions(Db *db, const Plan *plan, int parts, uint64_t *kept,
+                            uint64_t *source_rows, Error *err)
 {
-    const Plan *plan = fanout->plan;
     DbResult *result = NULL;
-    char *sql = plan_partition_count(plan, fanout->workers);
+    char *sql = plan_partition_count(plan, parts);
     if (sql == NULL)
         return error_nomem(err, 0);
+    memset(kept, 0, (size_t)parts * sizeof *kept);
+    *source_rows = 0;
     int code = db_query(db, "count partitions", sql, plan->param_count,
                         (const char *const *)plan->params, &result, err);
     for (int i = 0; code == ERR_OK && i < db_result_rows(result); i++) {
         int part = atoi(db_result_value(result, i, 0));
-        if (part >= 0 && part < fanout->workers) {
-            fanout->part_rows[part] = strtoull(db_result_value(result, i, 1), NULL, 10);
-            fanout->total += fanout->part_rows[part];
+        if (part < 0 || part >= parts) {
+            code = error_set(err, ERR_INTERNAL, "the partition count returned partition %d of %d",
+                             part, parts);
+            break;
         }
+        kept[part] = strtoull(db_result_value(result, i, 1), NULL, 10);
+        *source_rows += strtoull(db_result_value(result, i, 2), NULL, 10);
     }
     db_result_free(result);
     free(sql);
+    return code;
+}
+
+/*
+ * Each partition's rows, so every worker's slice has its final place: the
+ * caller's counts from this snapshot when it has them, else one scan.
+ */
+static int count_partitions(Db *db, Fanout *fanout, Error *err)
+{
+    const StreamOptions *options = &fanout->options;
+    uint64_t source_rows;
+    int code = ERR_OK;
+    if (options->part_rows != NULL && options->part_count == fanout->workers)
+        memcpy(fanout->part_rows, options->part_rows,
+               (size_t)fanout->workers * sizeof *fanout->part_rows);
+    else
+        code = stream_count_partitions(db, fanout->plan, fanout->workers, fanout->part_rows,
+                                       &source_rows, err);
+    for (int w = 0; code == ERR_OK && w < fanout->workers; w++)
+        fanout->total += fanout->part_rows[w];
     return code;
 }
 

@@ -26,7 +26,8 @@ typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);
 /*
  * Like stream_read, split over `workers` connections: the main connection
  * (in a REPEATABLE READ transaction, which the caller opened) exports its
- * snapshot, the rows of each partition (a hash of the id) are counted, the
+ * snapshot, the rows of each partition (a hash of the id) are counted
+ * (unless options->part_rows holds the counts for `workers` partitions), the
  * embedding matrix is allocated once at its final size, and each worker
  * streams its partition in the same snapshot into its own slice of the
  * matrix. The rows read are exactly what stream_read would read. Images
@@ -37,6 +38,17 @@ typedef int (*StreamConnectFn)(void *context, Db **out, Error *err);
 int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
                          StreamConnectFn connect, void *connect_context, Images *images,
                          StreamStats *stats, Error *err);
+
+/*
+ * One scan of the source, inside the caller's transaction: kept[p] receives
+ * the rows the filters keep in partition p of `parts` (the partitions of
+ * stream_read_parallel over `parts` workers; parts 1: all of them), and
+ * *source_rows the rows of the source before filters. A parallel read over
+ * `parts` workers in the same snapshot that is given kept
+ * (StreamOptions.part_rows) does not count again.
+ */
+int stream_count_partitions(Db *db, const Plan *plan, int parts, uint64_t *kept,
+                            uint64_t *source_rows, Error *err);
 
 /*
  * stream_read_parallel over `streams` workers when streams > 1, else

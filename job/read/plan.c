@@ -304,6 +304,8 @@ static int plan_statements(const JobConfig *config, const Columns *columns, cons
     }
     if (!plan->has_where)
         return ERR_OK;
+    if ((plan->filter_sql = strdup(where_sql + strlen(" WHERE "))) == NULL)
+        return error_nomem(err, strlen(where_sql));
     /* The filters as one condition, evaluated once a row: a row it does
      * not keep (false or NULL, as WHERE drops it) gets true. */
     size_t list_length = strlen(select->text) - strlen(" FROM  AS source")
@@ -362,6 +364,7 @@ void plan_release(Plan *plan)
     free(plan->select_sql);
     free(plan->copy_sql);
     free(plan->count_sql);
+    free(plan->filter_sql);
     free(plan->copy_counting_sql);
     free(plan->copy_select_sql);
     free(plan->from_where_sql);
@@ -460,7 +463,14 @@ char *plan_partition_count(const Plan *plan, int parts)
     char *of = partition_of(plan, parts), *sql = NULL;
     if (of == NULL)
         return NULL;
-    if (asprintf(&sql, "SELECT %s, count(*)%s GROUP BY 1", of, plan->from_where_sql) < 0)
+    /* FILTER counts what WHERE keeps (a NULL condition drops the row). */
+    int length = plan->filter_sql != NULL
+                     ? asprintf(&sql, "SELECT %s, count(*) FILTER (WHERE %s), count(*) "
+                                      "FROM %s AS source GROUP BY 1",
+                                parts > 1 ? of : "0", plan->filter_sql, plan->source_sql)
+                     : asprintf(&sql, "SELECT %s, count(*), count(*) FROM %s AS source GROUP BY 1",
+                                parts > 1 ? of : "0", plan->source_sql);
+    if (length < 0)
         sql = NULL;
     free(of);
     return sql;

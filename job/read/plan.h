@@ -49,6 +49,7 @@ typedef struct Plan {
     char *output_table;  /* quoted, schema-qualified as configured */
     char *copy_select_sql; /* the SELECT with parameters read from settings */
     char *from_where_sql;  /* " FROM ... AS source WHERE ..." with $n */
+    char *filter_sql;      /* the filters as one condition with $n, or NULL (no filters) */
     char *id_sql;          /* source."id" */
     char *embedding_sql;   /* (the embedding expression), or NULL */
     bool has_where;
@@ -83,9 +84,12 @@ char *plan_id_query(const Plan *plan);
 
 /*
  * Parallel streaming: the COPY of one partition of the rows (by a hash of
- * the id, so a duplicated id always lands in one partition), and a query
- * counting the rows of each partition (taking the plan's $n parameters).
- * malloc'd; NULL when memory runs out.
+ * the id, so a duplicated id always lands in one partition), and one scan
+ * of the source that returns, for each partition (0 .. parts - 1; parts 1:
+ * every row in partition 0), the rows the filters keep and the rows there
+ * are: (partition, kept, all), taking the plan's $n parameters. A
+ * partition without rows has no result row. malloc'd; NULL when memory
+ * runs out.
  */
 char *plan_partition_copy(const Plan *plan, int parts, int part);
 char *plan_partition_count(const Plan *plan, int parts);

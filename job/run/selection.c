@@ -24,6 +24,8 @@
 #define PARALLEL_MIN_ROWS 20000
 /* The default stops here: a pod on a 64-core node should not open 65 backends. */
 #define DEFAULT_WORKERS_MAX 4
+/* Partitions counted up front: resources.workers' largest value. */
+#define READ_MAX_PARTS 256
 
 /* Bytes per row besides the embedding: id arena and index, offsets, scores. */
 #define ROW_OVERHEAD 96
@@ -272,10 +274,10 @@ static int read_assign(Db *db, const ReadRequest *request, uint64_t total, int s
 /*
  * READ_IN_MEMORY: every row, over one connection or several. Without
  * embeddings (counted_in_stream) the stream itself counts the rows the
- * filters drop, and source_rows is what it saw; else total (counted before)
- * sizes the columns.
+ * filters drop, and source_rows is what it saw; else kept (the rows the
+ * filters keep, counted before in the same snapshot) sizes the columns.
  */
-static int read_in_memory(Db *db, const ReadRequest *request, uint64_t total, int streams,
+static int read_in_memory(Db *db, const ReadRequest *request, uint64_t kept, int streams,
                           bool counted_in_stream, Images *images, ReadResult *result,
                           Error *err)
 {
@@ -291,7 +293,7 @@ static int read_in_memory(Db *db, const ReadRequest *request, uint64_t total, in
         return stream_read_parallel(db, request->plan, request->stream_options, streams,
                                     run_connect_worker, (void *)request->config, images,
                                     &result->stats, err);
-    if ((code = images_reserve(images, total, err)) != ERR_OK)
+    if ((code = images_reserve(images, kept, err)) != ERR_OK)
         return code;
     return stream_read(db, request->plan, request->stream_options, images, &result->stats, err);
 }
@@ -361,15 +363,32 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
 
     /* A read without embeddings streams over one connection and counts the
      * rows its filters drop as it goes: no second scan of the source. An
-     * embedding read needs the count first (memory mode, streams). */
+     * embedding read needs the counts first (memory mode, streams, each
+     * stream's slice of the matrix): one scan counts the source and what
+     * each partition keeps, for as many partitions as a parallel read
+     * would use, and every pass of the read takes those counts. */
     bool counted_in_stream = !plan->has_embedding;
-    if (!counted_in_stream
-        && (code = db_query_uint64(db, "count source", plan->count_sql, 0, NULL,
-                                   &result->source_rows, err))
-               != ERR_OK)
-        return code;
-    uint64_t total = result->source_rows;
+    ReadRequest counted = *request;
+    StreamOptions options = *request->stream_options;
+    uint64_t kept[READ_MAX_PARTS];
+    int parts = read_streams(request->config, plan, PARALLEL_MIN_ROWS);
+    if (!counted_in_stream) {
+        if (parts > READ_MAX_PARTS)
+            parts = 1; /* counted again by the parallel read itself */
+        if ((code = stream_count_partitions(db, plan, parts, kept, &result->source_rows, err))
+            != ERR_OK)
+            return code;
+    }
+    uint64_t total = result->source_rows, kept_total = 0;
+    for (int p = 0; !counted_in_stream && p < parts; p++)
+        kept_total += kept[p];
     int streams = read_streams(request->config, plan, total);
+    if (!counted_in_stream && streams == parts) {
+        options.part_rows = kept;
+        options.part_count = parts;
+        counted.stream_options = &options;
+        request = &counted;
+    }
     char figures[160];
     snprintf(figures, sizeof figures,
              "{\"streams\":%d,\"workers\":%d,\"default_workers\":%d,\"usable_cpus\":%d}",
@@ -395,8 +414,8 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
         code = read_bounded(db, request, dim, sample_rows, streams, images, rng, result, err);
         break;
     case READ_IN_MEMORY:
-        code = read_in_memory(db, request, total, streams, counted_in_stream, images, result,
-                              err);
+        code = read_in_memory(db, request, kept_total, streams, counted_in_stream, images,
+                              result, err);
         break;
     }
     if (code != ERR_OK || (code = canonical_order(request, images, result, err)) != ERR_OK)

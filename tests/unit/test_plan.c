@@ -170,11 +170,11 @@ static void test_uuid_ids_selected_without_cast(void **state)
     assert_non_null(strstr(plan.copy_sql, ") TO STDOUT (FORMAT binary)"));
     /* Partitions of uuid ids hash the 16 bytes, in the count and the COPY alike. */
     assert_non_null(strstr(partition_before, "(coalesce(hashtext(source.\"job::text\"::text), 0) & 2147483647) % 2 = 1"));
-    assert_non_null(strstr(count_before, "SELECT (coalesce(hashtext(source.\"job::text\"::text), 0) & 2147483647) % 2, count(*) FROM "));
+    assert_non_null(strstr(count_before, "SELECT (coalesce(hashtext(source.\"job::text\"::text), 0) & 2147483647) % 2, count(*) FILTER (WHERE "));
     char *partition = plan_partition_copy(&plan, 2, 1);
     char *count = plan_partition_count(&plan, 2);
     assert_non_null(strstr(partition, "(coalesce(uuid_hash(source.\"job::text\"), 0) & 2147483647) % 2 = 1"));
-    assert_non_null(strstr(count, "SELECT (coalesce(uuid_hash(source.\"job::text\"), 0) & 2147483647) % 2, count(*) FROM "));
+    assert_non_null(strstr(count, "SELECT (coalesce(uuid_hash(source.\"job::text\"), 0) & 2147483647) % 2, count(*) FILTER (WHERE "));
     assert_null(strstr(partition, "hashtext"));
     assert_null(strstr(count, "hashtext"));
     char *id_query = plan_id_query(&plan);
@@ -192,6 +192,38 @@ static void test_uuid_ids_selected_without_cast(void **state)
     plan_release(&plan);
 }
 
+/*
+ * The partition count is one scan of the source: per partition, the rows
+ * the filters keep (FILTER, with the plan's $n) and all rows; one partition
+ * is every row, and without filters both counts are count(*).
+ */
+static void test_partition_count_keeps_and_counts_in_one_scan(void **state)
+{
+    (void)state;
+    JobConfig config = base_config();
+    config.filters.score_min = (OptionalDouble){true, 0.5};
+    Plan plan;
+    Error err;
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
+    char *two = plan_partition_count(&plan, 2);
+    char *one = plan_partition_count(&plan, 1);
+    assert_non_null(strstr(two, "% 2, count(*) FILTER (WHERE (source.\"score\" IS NULL OR source.\"score\" >= $1::float8)), "));
+    assert_non_null(strstr(two, "), count(*) FROM \"public\".\"images\" AS source GROUP BY 1"));
+    assert_null(strstr(strstr(two, " FROM "), "WHERE"));
+    assert_true(strncmp(one, "SELECT 0, count(*) FILTER (WHERE ", 33) == 0);
+    free(two);
+    free(one);
+    plan_release(&plan);
+
+    config.filters.score_min = (OptionalDouble){false, 0.0};
+    assert_int_equal(plan_build(&config, ident_quote_offline, NULL, NULL, &plan, &err), ERR_OK);
+    assert_null(plan.filter_sql);
+    one = plan_partition_count(&plan, 1);
+    assert_string_equal(one, "SELECT 0, count(*), count(*) FROM \"public\".\"images\" AS source GROUP BY 1");
+    free(one);
+    plan_release(&plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_relative_dates_and_as_of),
         cmocka_unit_test(test_query_source_and_columns),
         cmocka_unit_test(test_uuid_ids_selected_without_cast),
+        cmocka_unit_test(test_partition_count_keeps_and_counts_in_one_scan),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }
