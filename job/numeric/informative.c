@@ -94,12 +94,13 @@ static double pair_value(const InformOptions *options, uint32_t a, uint32_t b, d
     if (!(s2 > 0))
         return 0;
     double z = (options->score[a] - options->score[b]) / sqrt(s2);
-    double win = 0.5 * erfc(-z / sqrt(2.0)), lose = 0.5 * erfc(z / sqrt(2.0));
-    if (!(win > 0 && lose > 0))
+    /* Phi(-|z|), the smaller side, in full precision; the other is 1 minus it. */
+    double tail = 0.5 * erfc(fabs(z) / sqrt(2.0));
+    if (!(tail > 0))
         return 0;
     /* phi(z)^2 / (Phi(z) Phi(-z)): 2/pi at z = 0, falling like 2|z| phi(z) */
     double density = exp(-0.5 * z * z) / sqrt(2 * M_PI);
-    double learned = density * density / (win * lose);
+    double learned = density * density / (tail * (1 - tail));
     double da = va / s2 * va * learned, db = vb / s2 * vb * learned;
     double value = wa * da + wb * db;
     /* Variances near DBL_MAX overflow: such a pair is valued 0 and shrinks nothing. */
@@ -1135,6 +1136,8 @@ static void offers_keep(Informed *I, const Offer *offer)
 static uint32_t informed_room(const Informed *I, uint32_t image)
 {
     const InformOptions *o = I->options;
+    if (o->max_exposure == 0 && o->max_comparisons == 0)
+        return UINT32_MAX;
     uint64_t exposure = o->exposure != NULL ? o->exposure[image] : 0;
     uint64_t comparisons = o->comparisons != NULL ? o->comparisons[image] : 0;
     uint64_t shown = exposure + I->degree[image];
@@ -1275,8 +1278,8 @@ static void images_down(const Informed *I, uint32_t *v, size_t count, size_t at)
     v[at] = moving;
 }
 
-/* Heapsort in place: no copy of the keys (qsort would hold one, and its buffer). */
-static void images_sort(const Informed *I, uint32_t *v, size_t count)
+/* Heapsort in place, by image_before. */
+static void images_heapsort(const Informed *I, uint32_t *v, size_t count)
 {
     for (size_t at = count / 2; at-- > 0;)
         images_down(I, v, count, at);
@@ -1285,6 +1288,58 @@ static void images_sort(const Informed *I, uint32_t *v, size_t count)
         v[end - 1] = v[0];
         v[0] = last;
         images_down(I, v, end - 1, 0);
+    }
+}
+
+/* The bits of a finite score, as an unsigned key in the scores' order (-0 before +0). */
+static uint64_t score_key(double score)
+{
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    return bits >> 63 ? ~bits : bits | UINT64_C(1) << 63;
+}
+
+/*
+ * The images v (finite scores) in image_before's order, with scratch
+ * (count entries) as the second buffer: a radix sort of the score keys,
+ * 11 bits a pass, then each run of equal scores by heapsort. No copy of
+ * the keys is held (a qsort of keys would hold one, and its own buffer).
+ */
+static void images_sort(const Informed *I, uint32_t *v, uint32_t *scratch, size_t count)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    const double *score = I->options->score;
+    size_t counts[BUCKETS];
+    uint32_t *from = v, *to = scratch;
+
+    if (count < 2)
+        return;
+    for (int shift = 0; shift < 64; shift += BITS) {
+        memset(counts, 0, sizeof counts);
+        for (size_t k = 0; k < count; k++)
+            counts[(score_key(score[from[k]]) >> shift) & (BUCKETS - 1)]++;
+        if (counts[(score_key(score[from[0]]) >> shift) & (BUCKETS - 1)] == count)
+            continue; /* every key has this digit: the order stands */
+        for (size_t b = 0, at = 0; b < BUCKETS; b++) {
+            size_t here = counts[b];
+            counts[b] = at;
+            at += here;
+        }
+        for (size_t k = 0; k < count; k++)
+            to[counts[(score_key(score[from[k]]) >> shift) & (BUCKETS - 1)]++] = from[k];
+        uint32_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != v)
+        memcpy(v, from, count * sizeof *v);
+    for (size_t k = 0; k < count;) {
+        size_t end = k + 1;
+        while (end < count && score[v[end]] == score[v[k]])
+            end++;
+        if (end - k > 1)
+            images_heapsort(I, v + k, end - k);
+        k = end;
     }
 }
 
@@ -1397,7 +1452,7 @@ static int informed_init(Informed *I, uint64_t max_pairs, Error *err)
         if (I->category_of[i] >= 0 && isfinite(o->score[i]))
             I->member[count++] = (uint32_t)i;
     }
-    images_sort(I, I->member, count);
+    images_sort(I, I->member, I->degree, count);
     informed_weights(I, I->member, count);
     /* Spread by category into degree's array (as start's counts say), which becomes member. */
     for (size_t c = 0; c < categories; c++)

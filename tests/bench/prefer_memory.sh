@@ -64,7 +64,7 @@ for rows in $SIZES; do
     sql "CREATE TABLE prefer_src_$rows AS
            SELECT 'img-' || i AS id, random() AS score FROM generate_series(1, $rows) AS i"
     for prefer in $POLICIES; do
-        "$1" migrate "$(config "$rows" "$prefer")" >/dev/null
+        "$1" migrate "$(config "$rows" "$prefer")" >/dev/null 2>&1
     done
     for repeat in $(seq 1 "$REPEAT"); do
         index=0
