@@ -1164,6 +1164,22 @@ static double informed_value(const Informed *I, uint32_t a, uint32_t b, double *
 }
 
 /*
+ * At least informed_value of the pair, with no erfc or exp: phi(z)^2 /
+ * (Phi(z) Phi(-z)) is at most 2/pi (its value at z = 0), and a margin
+ * covers rounding. A walk whose heap is full drops a candidate whose
+ * ceiling is below the worst it keeps without valuing it.
+ */
+static double informed_ceiling(const Informed *I, uint32_t a, uint32_t b)
+{
+    const InformOptions *o = I->options;
+    double va = I->variance[a], vb = I->variance[b];
+    double s2 = va + vb + 2 * o->beta * o->beta;
+    uint32_t shown = (o->exposure != NULL ? o->exposure[a] + o->exposure[b] : 0);
+    return (I->weight[a] * va * va + I->weight[b] * vb * vb) / s2 * (2 / M_PI) * (1 + 1e-9)
+           / (1.0 + shown);
+}
+
+/*
  * One candidate of the walk (category: its category, -1 across a link).
  * Counts it on the first walk, and offers it to the heap unless an image is
  * at the degree bound or the pair is taken. False when the pair is already
@@ -1194,6 +1210,11 @@ static bool informed_offer(Informed *I, uint32_t x, uint32_t y, int64_t category
     if (I->degree[a] >= I->bound || I->degree[b] >= I->bound
         || (I->degree[a] > 0 && I->degree[b] > 0 && pairset_contains(I->chosen_set, a, b)))
         return true;
+    if (I->offer_count == I->offer_limit && I->offer_count > 0
+        && informed_ceiling(I, a, b) < I->offers[0].value) {
+        I->left_out = true;
+        return true;
+    }
     Offer offer = {a, b, informed_value(I, a, b, NULL, NULL)};
     offers_keep(I, &offer);
     return true;
