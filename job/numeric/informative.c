@@ -1445,11 +1445,16 @@ static int informed_init(Informed *I, uint64_t max_pairs, Error *err)
             size_t needed = fixed + (size_t)least * sizeof(Offer);
             return error_set(err, ERR_DATA,
                              "resources.memory_limit leaves %zu bytes for choosing pairs among "
-                             "%zu images, and prefer informative needs %zu"
-                             "\nHINT: raise resources.memory_limit by %.0f MB, or set "
+                             "%zu images besides the images and the pairs already stored, and "
+                             "prefer informative needs %zu (%d bytes an image, %d a pair of the "
+                             "budget, %zu for the best candidates)"
+                             "\nHINT: raise resources.memory_limit by at least %.0f MB, or set "
                              "strategy.prefer: random",
-                             o->memory_cap, n, needed,
-                             ceil((double)(needed - o->memory_cap) / 1e6));
+                             o->memory_cap > 1 ? o->memory_cap : 0, n, needed,
+                             INFORMED_IMAGE_BYTES + (similarity ? INFORMED_SIMILARITY_BYTES : 0),
+                             INFORMED_PAIR_BYTES, (size_t)least * sizeof(Offer),
+                             ceil((double)(needed - (o->memory_cap > 1 ? o->memory_cap : 0))
+                                  / 1e6));
         }
         if (fit < I->offer_most)
             I->offer_most = fit;
