@@ -1072,29 +1072,29 @@ static uint64_t mix64(uint64_t x)
 }
 
 /* Whether image x comes before image y: by score, then a seeded hash, then index. */
-static bool image_before(const Informed *I, uint32_t x, uint32_t y)
+static bool image_before(const Informed *sel, uint32_t x, uint32_t y)
 {
-    double sx = I->options->score[x], sy = I->options->score[y];
+    double sx = sel->options->score[x], sy = sel->options->score[y];
     if (sx != sy)
         return sx < sy;
-    uint64_t tx = mix64(~I->tie_key ^ x), ty = mix64(~I->tie_key ^ y);
+    uint64_t tx = mix64(~sel->tie_key ^ x), ty = mix64(~sel->tie_key ^ y);
     return tx != ty ? tx < ty : x < y;
 }
 
 /* Whether offer x ranks above y: by value, then a seeded hash of the pair. */
-static bool offer_above(const Informed *I, const Offer *x, const Offer *y)
+static bool offer_above(const Informed *sel, const Offer *x, const Offer *y)
 {
     if (x->value != y->value)
         return x->value > y->value;
-    uint64_t tx = mix64(I->tie_key ^ ((uint64_t)x->a << 32 | x->b));
-    uint64_t ty = mix64(I->tie_key ^ ((uint64_t)y->a << 32 | y->b));
+    uint64_t tx = mix64(sel->tie_key ^ ((uint64_t)x->a << 32 | x->b));
+    uint64_t ty = mix64(sel->tie_key ^ ((uint64_t)y->a << 32 | y->b));
     if (tx != ty)
         return tx < ty;
     return x->a != y->a ? x->a < y->a : x->b < y->b;
 }
 
 /* Sifts heap[at] down: the best at the root (best_first) or the worst. */
-static void offers_down(const Informed *I, Offer *heap, size_t count, size_t at, bool best_first)
+static void offers_down(const Informed *sel, Offer *heap, size_t count, size_t at, bool best_first)
 {
     Offer moving = heap[at];
     for (;;) {
@@ -1102,9 +1102,9 @@ static void offers_down(const Informed *I, Offer *heap, size_t count, size_t at,
         if (child >= count)
             break;
         if (child + 1 < count
-            && offer_above(I, &heap[child + 1], &heap[child]) == best_first)
+            && offer_above(sel, &heap[child + 1], &heap[child]) == best_first)
             child++;
-        if (offer_above(I, &heap[child], &moving) != best_first)
+        if (offer_above(sel, &heap[child], &moving) != best_first)
             break;
         heap[at] = heap[child];
         at = child;
@@ -1113,34 +1113,34 @@ static void offers_down(const Informed *I, Offer *heap, size_t count, size_t at,
 }
 
 /* Keeps the offer if the heap (worst at the root) has room or holds a worse one. */
-static void offers_keep(Informed *I, const Offer *offer)
+static void offers_keep(Informed *sel, const Offer *offer)
 {
-    Offer *heap = I->offers;
-    if (I->offer_count < I->offer_limit) {
-        size_t at = I->offer_count++;
-        while (at > 0 && offer_above(I, &heap[(at - 1) / 2], offer)) {
+    Offer *heap = sel->offers;
+    if (sel->offer_count < sel->offer_limit) {
+        size_t at = sel->offer_count++;
+        while (at > 0 && offer_above(sel, &heap[(at - 1) / 2], offer)) {
             heap[at] = heap[(at - 1) / 2];
             at = (at - 1) / 2;
         }
         heap[at] = *offer;
         return;
     }
-    I->left_out = true;
-    if (I->offer_count > 0 && offer_above(I, offer, &heap[0])) {
+    sel->left_out = true;
+    if (sel->offer_count > 0 && offer_above(sel, offer, &heap[0])) {
         heap[0] = *offer;
-        offers_down(I, heap, I->offer_count, 0, false);
+        offers_down(sel, heap, sel->offer_count, 0, false);
     }
 }
 
 /* Pairs image may still join under max_exposure and max_comparisons. */
-static uint32_t informed_room(const Informed *I, uint32_t image)
+static uint32_t informed_room(const Informed *sel, uint32_t image)
 {
-    const InformOptions *o = I->options;
+    const InformOptions *o = sel->options;
     if (o->max_exposure == 0 && o->max_comparisons == 0)
         return UINT32_MAX;
     uint64_t exposure = o->exposure != NULL ? o->exposure[image] : 0;
     uint64_t comparisons = o->comparisons != NULL ? o->comparisons[image] : 0;
-    uint64_t shown = exposure + I->degree[image];
+    uint64_t shown = exposure + sel->degree[image];
     /* pending pairs become comparisons: they count against the lifetime cap too */
     uint64_t lifetime = comparisons + shown;
     uint32_t exposure_room = room_under(o->max_exposure,
@@ -1153,12 +1153,12 @@ static uint32_t informed_room(const Informed *I, uint32_t image)
 
 /* The pair's value with the working variances, discounted by its images'
  * pending pairs; *shrink_a and *shrink_b as pair_value gives them. */
-static double informed_value(const Informed *I, uint32_t a, uint32_t b, double *shrink_a,
+static double informed_value(const Informed *sel, uint32_t a, uint32_t b, double *shrink_a,
                              double *shrink_b)
 {
-    const InformOptions *o = I->options;
+    const InformOptions *o = sel->options;
     uint32_t shown = (o->exposure != NULL ? o->exposure[a] + o->exposure[b] : 0);
-    return pair_value(o, a, b, I->variance[a], I->variance[b], I->weight[a], I->weight[b],
+    return pair_value(o, a, b, sel->variance[a], sel->variance[b], sel->weight[a], sel->weight[b],
                       shrink_a, shrink_b)
            / (1.0 + shown);
 }
@@ -1169,13 +1169,13 @@ static double informed_value(const Informed *I, uint32_t a, uint32_t b, double *
  * covers rounding. A walk whose heap is full drops a candidate whose
  * ceiling is below the worst it keeps without valuing it.
  */
-static double informed_ceiling(const Informed *I, uint32_t a, uint32_t b)
+static double informed_ceiling(const Informed *sel, uint32_t a, uint32_t b)
 {
-    const InformOptions *o = I->options;
-    double va = I->variance[a], vb = I->variance[b];
+    const InformOptions *o = sel->options;
+    double va = sel->variance[a], vb = sel->variance[b];
     double s2 = va + vb + 2 * o->beta * o->beta;
     uint32_t shown = (o->exposure != NULL ? o->exposure[a] + o->exposure[b] : 0);
-    return (I->weight[a] * va * va + I->weight[b] * vb * vb) / s2 * (2 / M_PI) * (1 + 1e-9)
+    return (sel->weight[a] * va * va + sel->weight[b] * vb * vb) / s2 * (2 / M_PI) * (1 + 1e-9)
            / (1.0 + shown);
 }
 
@@ -1185,38 +1185,38 @@ static double informed_ceiling(const Informed *I, uint32_t a, uint32_t b)
  * at the degree bound or the pair is taken. False when the pair is already
  * stored (exclude), so a walk along neighbours can take the next one.
  */
-static bool informed_offer(Informed *I, uint32_t x, uint32_t y, int64_t category)
+static bool informed_offer(Informed *sel, uint32_t x, uint32_t y, int64_t category)
 {
-    InformResult *r = I->result;
-    if (I->counting)
+    InformResult *r = sel->result;
+    if (sel->counting)
         r->candidates_examined++;
-    if (x == y || pairset_contains(I->exclude, x, y))
+    if (x == y || pairset_contains(sel->exclude, x, y))
         return false;
-    if (informed_room(I, x) == 0 || informed_room(I, y) == 0) {
-        r->exposure_skipped += I->counting;
+    if (informed_room(sel, x) == 0 || informed_room(sel, y) == 0) {
+        r->exposure_skipped += sel->counting;
         return true;
     }
-    if (near_duplicate(I->options, I->inverse_norm, x, y)) {
-        r->near_duplicates_skipped += I->counting;
+    if (near_duplicate(sel->options, sel->inverse_norm, x, y)) {
+        r->near_duplicates_skipped += sel->counting;
         return true;
     }
-    if (I->counting) {
+    if (sel->counting) {
         if (category >= 0)
             r->capacity_per_category[category]++;
         else
             r->cross_available++;
     }
     uint32_t a = x < y ? x : y, b = x < y ? y : x;
-    if (I->degree[a] >= I->bound || I->degree[b] >= I->bound
-        || (I->degree[a] > 0 && I->degree[b] > 0 && pairset_contains(I->chosen_set, a, b)))
+    if (sel->degree[a] >= sel->bound || sel->degree[b] >= sel->bound
+        || (sel->degree[a] > 0 && sel->degree[b] > 0 && pairset_contains(sel->chosen_set, a, b)))
         return true;
-    if (I->offer_count == I->offer_limit && I->offer_count > 0
-        && informed_ceiling(I, a, b) < I->offers[0].value) {
-        I->left_out = true;
+    if (sel->offer_count == sel->offer_limit && sel->offer_count > 0
+        && informed_ceiling(sel, a, b) < sel->offers[0].value) {
+        sel->left_out = true;
         return true;
     }
-    Offer offer = {a, b, informed_value(I, a, b, NULL, NULL)};
-    offers_keep(I, &offer);
+    Offer offer = {a, b, informed_value(sel, a, b, NULL, NULL)};
+    offers_keep(sel, &offer);
     return true;
 }
 
@@ -1225,22 +1225,22 @@ static bool informed_offer(Informed *I, uint32_t x, uint32_t y, int64_t category
  * order) with the `window` images of `to` (b, n_b) nearest to it in order,
  * by two pointers over both lists (window_start).
  */
-static void informed_link(Informed *I, const uint32_t *a, size_t n_a, const uint32_t *b,
+static void informed_link(Informed *sel, const uint32_t *a, size_t n_a, const uint32_t *b,
                           size_t n_b)
 {
-    size_t width = I->window < n_b ? I->window : n_b, place = 0, below_b = 0, above_b = n_a;
+    size_t width = sel->window < n_b ? sel->window : n_b, place = 0, below_b = 0, above_b = n_a;
     if (width == 0)
         return;
-    while (below_b < n_a && image_before(I, a[below_b], b[0]))
+    while (below_b < n_a && image_before(sel, a[below_b], b[0]))
         below_b++;
-    while (above_b > 0 && image_before(I, b[n_b - 1], a[above_b - 1]))
+    while (above_b > 0 && image_before(sel, b[n_b - 1], a[above_b - 1]))
         above_b--;
     for (size_t i = 0; i < n_a; i++) {
-        while (place < n_b && image_before(I, b[place], a[i]))
+        while (place < n_b && image_before(sel, b[place], a[i]))
             place++;
         size_t first = window_start(place, i, below_b, above_b, n_b, width);
         for (size_t j = first; j < first + width; j++)
-            informed_offer(I, a[i], b[j], -1);
+            informed_offer(sel, a[i], b[j], -1);
     }
 }
 
@@ -1250,48 +1250,48 @@ static void informed_link(Informed *I, const uint32_t *a, size_t n_a, const uint
  * one after), then each link's. Leaves the best offer_limit in the heap,
  * best first, and the floor when it left some out.
  */
-static int informed_walk(Informed *I, Error *err)
+static int informed_walk(Informed *sel, Error *err)
 {
-    const InformOptions *o = I->options;
+    const InformOptions *o = sel->options;
     size_t steps = 0;
 
-    I->offer_count = 0;
-    I->left_out = false;
-    for (size_t c = 0; c < I->categories; c++) {
-        const uint32_t *image = I->member + I->start[c];
-        size_t n = I->start[c + 1] - I->start[c];
+    sel->offer_count = 0;
+    sel->left_out = false;
+    for (size_t c = 0; c < sel->categories; c++) {
+        const uint32_t *image = sel->member + sel->start[c];
+        size_t n = sel->start[c + 1] - sel->start[c];
         for (size_t i = 0; i < n; i++) {
             if (++steps % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK)
                 return ERR_TEMPFAIL;
             size_t slots = 0;
-            for (size_t j = i + 1; slots < I->window && j < n; j++)
-                slots += informed_offer(I, image[i], image[j], (int64_t)c);
+            for (size_t j = i + 1; slots < sel->window && j < n; j++)
+                slots += informed_offer(sel, image[i], image[j], (int64_t)c);
         }
     }
     for (size_t l = 0; l < o->link_count; l++) {
         size_t from = (size_t)o->links[l].from, to = (size_t)o->links[l].to;
         if (cancel_check(err) != ERR_OK)
             return ERR_TEMPFAIL;
-        informed_link(I, I->member + I->start[from], I->start[from + 1] - I->start[from],
-                      I->member + I->start[to], I->start[to + 1] - I->start[to]);
+        informed_link(sel, sel->member + sel->start[from], sel->start[from + 1] - sel->start[from],
+                      sel->member + sel->start[to], sel->start[to + 1] - sel->start[to]);
     }
-    I->floor = I->left_out && I->offer_count > 0 ? I->offers[0].value : -INFINITY;
-    for (size_t at = I->offer_count / 2; at-- > 0;)
-        offers_down(I, I->offers, I->offer_count, at, true);
+    sel->floor = sel->left_out && sel->offer_count > 0 ? sel->offers[0].value : -INFINITY;
+    for (size_t at = sel->offer_count / 2; at-- > 0;)
+        offers_down(sel, sel->offers, sel->offer_count, at, true);
     return ERR_OK;
 }
 
 /* Sifts v[at] down a heap of count images, the last in order at the root. */
-static void images_down(const Informed *I, uint32_t *v, size_t count, size_t at)
+static void images_down(const Informed *sel, uint32_t *v, size_t count, size_t at)
 {
     uint32_t moving = v[at];
     for (;;) {
         size_t child = 2 * at + 1;
         if (child >= count)
             break;
-        if (child + 1 < count && image_before(I, v[child], v[child + 1]))
+        if (child + 1 < count && image_before(sel, v[child], v[child + 1]))
             child++;
-        if (!image_before(I, moving, v[child]))
+        if (!image_before(sel, moving, v[child]))
             break;
         v[at] = v[child];
         at = child;
@@ -1300,15 +1300,15 @@ static void images_down(const Informed *I, uint32_t *v, size_t count, size_t at)
 }
 
 /* Heapsort in place, by image_before. */
-static void images_heapsort(const Informed *I, uint32_t *v, size_t count)
+static void images_heapsort(const Informed *sel, uint32_t *v, size_t count)
 {
     for (size_t at = count / 2; at-- > 0;)
-        images_down(I, v, count, at);
+        images_down(sel, v, count, at);
     for (size_t end = count; end > 1; end--) {
         uint32_t last = v[end - 1];
         v[end - 1] = v[0];
         v[0] = last;
-        images_down(I, v, end - 1, 0);
+        images_down(sel, v, end - 1, 0);
     }
 }
 
@@ -1326,10 +1326,10 @@ static uint64_t score_key(double score)
  * 11 bits a pass, then each run of equal scores by heapsort. No copy of
  * the keys is held (a qsort of keys would hold one, and its own buffer).
  */
-static void images_sort(const Informed *I, uint32_t *v, uint32_t *scratch, size_t count)
+static void images_sort(const Informed *sel, uint32_t *v, uint32_t *scratch, size_t count)
 {
     enum { BITS = 11, BUCKETS = 1 << BITS };
-    const double *score = I->options->score;
+    const double *score = sel->options->score;
     size_t counts[BUCKETS];
     uint32_t *from = v, *to = scratch;
 
@@ -1359,7 +1359,7 @@ static void images_sort(const Informed *I, uint32_t *v, uint32_t *scratch, size_
         while (end < count && score[v[end]] == score[v[k]])
             end++;
         if (end - k > 1)
-            images_heapsort(I, v + k, end - k);
+            images_heapsort(sel, v + k, end - k);
         k = end;
     }
 }
@@ -1377,10 +1377,10 @@ static void images_sort(const Informed *I, uint32_t *v, uint32_t *scratch, size_
  * density^0.5 reached the targets with the fewest comparisons of the powers
  * 0, 0.25, 0.5, 0.75 and 1.
  */
-static void informed_weights(Informed *I, const uint32_t *order, size_t n)
+static void informed_weights(Informed *sel, const uint32_t *order, size_t n)
 {
-    const double *score = I->options->score;
-    size_t half = n / 50 > I->window ? n / 50 : I->window;
+    const double *score = sel->options->score;
+    size_t half = n / 50 > sel->window ? n / 50 : sel->window;
     double smallest = INFINITY;
 
     /* Twice over the members: the smallest positive gap, then the weights. */
@@ -1393,7 +1393,7 @@ static void informed_weights(Informed *I, const uint32_t *order, size_t n)
                     smallest = gap;
                 continue;
             }
-            I->weight[order[i]] = gap > 0 && isfinite(smallest) ? (float)sqrt(smallest / gap) : 1;
+            sel->weight[order[i]] = gap > 0 && isfinite(smallest) ? (float)sqrt(smallest / gap) : 1;
         }
 }
 
@@ -1413,31 +1413,31 @@ static size_t informed_fixed_bytes(size_t image_count, size_t categories, uint64
  * order also gives the weights, then a stable spread by category), the
  * working variances, and the heap's limits under options->memory_cap.
  */
-static int informed_init(Informed *I, uint64_t max_pairs, Error *err)
+static int informed_init(Informed *sel, uint64_t max_pairs, Error *err)
 {
-    const InformOptions *o = I->options;
-    size_t n = I->image_count, categories = I->categories;
+    const InformOptions *o = sel->options;
+    size_t n = sel->image_count, categories = sel->categories;
     bool similarity = o->has_max_similarity && o->embedding != NULL && o->dim > 0;
 
     for (size_t i = 0; i < n; i++)
-        I->members += I->category_of[i] >= 0 && isfinite(o->score[i]);
+        sel->members += sel->category_of[i] >= 0 && isfinite(o->score[i]);
     /* The candidates a walk can meet: window per member, window per image across each link. */
-    uint64_t candidates = (uint64_t)I->members * I->window;
-    I->start = calloc(categories + 2, sizeof *I->start);
-    if (I->start == NULL)
-        return error_nomem(err, (categories + 2) * sizeof *I->start);
+    uint64_t candidates = (uint64_t)sel->members * sel->window;
+    sel->start = calloc(categories + 2, sizeof *sel->start);
+    if (sel->start == NULL)
+        return error_nomem(err, (categories + 2) * sizeof *sel->start);
     for (size_t i = 0; i < n; i++)
-        if (I->category_of[i] >= 0 && isfinite(o->score[i]))
-            I->start[I->category_of[i] + 2]++;
+        if (sel->category_of[i] >= 0 && isfinite(o->score[i]))
+            sel->start[sel->category_of[i] + 2]++;
     for (size_t l = 0; l < o->link_count; l++) {
-        uint64_t n_to = I->start[o->links[l].to + 2];
-        candidates += I->start[o->links[l].from + 2] * (I->window < n_to ? I->window : n_to);
+        uint64_t n_to = sel->start[o->links[l].to + 2];
+        candidates += sel->start[o->links[l].from + 2] * (sel->window < n_to ? sel->window : n_to);
     }
     uint64_t budget = max_pairs < candidates ? max_pairs : candidates;
     size_t fixed = informed_fixed_bytes(n, categories, budget, similarity);
     uint64_t wanted = budget * OFFERS_PER_PAIR > OFFERS_LEAST ? budget * OFFERS_PER_PAIR
                                                                  : OFFERS_LEAST;
-    I->offer_most = candidates;
+    sel->offer_most = candidates;
     if (o->memory_cap > 0) {
         uint64_t fit = o->memory_cap > fixed ? (o->memory_cap - fixed) / sizeof(Offer) : 0;
         uint64_t least = candidates < OFFERS_FLOOR ? candidates : OFFERS_FLOOR;
@@ -1456,61 +1456,63 @@ static int informed_init(Informed *I, uint64_t max_pairs, Error *err)
                              ceil((double)(needed - (o->memory_cap > 1 ? o->memory_cap : 0))
                                   / 1e6));
         }
-        if (fit < I->offer_most)
-            I->offer_most = fit;
+        if (fit < sel->offer_most)
+            sel->offer_most = fit;
     }
-    I->offer_limit = wanted < I->offer_most ? wanted : I->offer_most;
+    sel->offer_limit = wanted < sel->offer_most ? wanted : sel->offer_most;
 
-    I->member = malloc((n + 1) * sizeof *I->member);
-    I->degree = malloc((n + 1) * sizeof *I->degree);
-    I->variance = malloc((n + 1) * sizeof *I->variance);
-    I->weight = malloc((n + 1) * sizeof *I->weight);
-    I->offers = malloc((I->offer_limit + 1) * sizeof *I->offers);
-    if (I->member == NULL || I->degree == NULL || I->variance == NULL || I->weight == NULL
-        || I->offers == NULL)
+    sel->member = malloc((n + 1) * sizeof *sel->member);
+    sel->degree = malloc((n + 1) * sizeof *sel->degree);
+    sel->variance = malloc((n + 1) * sizeof *sel->variance);
+    sel->weight = malloc((n + 1) * sizeof *sel->weight);
+    sel->offers = malloc((sel->offer_limit + 1) * sizeof *sel->offers);
+    if (sel->member == NULL || sel->degree == NULL || sel->variance == NULL || sel->weight == NULL
+        || sel->offers == NULL)
         return error_nomem(err, fixed);
-    if (similarity && (I->inverse_norm = inverse_norms_of(o, n)) == NULL)
-        return error_nomem(err, n * sizeof *I->inverse_norm);
+    if (similarity && (sel->inverse_norm = inverse_norms_of(o, n)) == NULL)
+        return error_nomem(err, n * sizeof *sel->inverse_norm);
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
-        I->variance[i] = variance_of(o, (uint32_t)i);
-        I->weight[i] = 1;
-        if (I->category_of[i] >= 0 && isfinite(o->score[i]))
-            I->member[count++] = (uint32_t)i;
+        sel->variance[i] = variance_of(o, (uint32_t)i);
+        sel->weight[i] = 1;
+        if (sel->category_of[i] >= 0 && isfinite(o->score[i]))
+            sel->member[count++] = (uint32_t)i;
     }
-    images_sort(I, I->member, I->degree, count);
-    informed_weights(I, I->member, count);
+    images_sort(sel, sel->member, sel->degree, count);
+    informed_weights(sel, sel->member, count);
     /* Spread by category into degree's array (as start's counts say), which becomes member. */
     for (size_t c = 0; c < categories; c++)
-        I->start[c + 2] += I->start[c + 1];
+        sel->start[c + 2] += sel->start[c + 1];
     for (size_t k = 0; k < count; k++)
-        I->degree[I->start[I->category_of[I->member[k]] + 1]++] = I->member[k];
-    uint32_t *spread = I->degree;
-    I->degree = I->member;
-    I->member = spread;
-    memset(I->degree, 0, (n + 1) * sizeof *I->degree);
+        sel->degree[sel->start[sel->category_of[sel->member[k]] + 1]++] = sel->member[k];
+    uint32_t *spread = sel->degree;
+    sel->degree = sel->member;
+    sel->member = spread;
+    memset(sel->degree, 0, (n + 1) * sizeof *sel->degree);
     return ERR_OK;
 }
 
-/* Walks again for the pairs left: with the chosen pairs in a set, and twice the heap when it may grow. */
-static int informed_walk_again(Informed *I, Error *err)
+/* Walks again for the pairs left: the chosen pairs in a set, and a heap
+ * twice as large when the cap allows. */
+static int informed_walk_again(Informed *sel, Error *err)
 {
-    if (I->chosen_set == NULL) {
-        if ((I->chosen_set = pairset_new(I->chosen_count + 16)) == NULL)
-            return error_nomem(err, I->chosen_count);
-        for (size_t k = 0; k < I->chosen_count; k++)
-            if (pairset_add(I->chosen_set, I->chosen[k].a, I->chosen[k].b) < 0)
-                return error_nomem(err, I->chosen_count);
+    if (sel->chosen_set == NULL) {
+        if ((sel->chosen_set = pairset_new(sel->chosen_count + 16)) == NULL)
+            return error_nomem(err, sel->chosen_count);
+        for (size_t k = 0; k < sel->chosen_count; k++)
+            if (pairset_add(sel->chosen_set, sel->chosen[k].a, sel->chosen[k].b) < 0)
+                return error_nomem(err, sel->chosen_count);
     }
-    if (I->left_out && I->offer_limit < I->offer_most) {
-        size_t grown = I->offer_limit > I->offer_most / 2 ? I->offer_most : 2 * I->offer_limit;
-        Offer *offers = realloc(I->offers, (grown + 1) * sizeof *offers);
+    if (sel->left_out && sel->offer_limit < sel->offer_most) {
+        size_t grown = sel->offer_limit > sel->offer_most / 2 ? sel->offer_most
+                                                               : 2 * sel->offer_limit;
+        Offer *offers = realloc(sel->offers, (grown + 1) * sizeof *offers);
         if (offers == NULL)
             return error_nomem(err, grown * sizeof *offers);
-        I->offers = offers;
-        I->offer_limit = grown;
+        sel->offers = offers;
+        sel->offer_limit = grown;
     }
-    return informed_walk(I, err);
+    return informed_walk(sel, err);
 }
 
 /*
@@ -1527,70 +1529,70 @@ static int informed_walk_again(Informed *I, Error *err)
  * the best (values only fall as variances shrink, up to the small rise of
  * a partner's term) and worth at least the floor of its walk.
  */
-static int informed_match(Informed *I, uint64_t max_pairs, Error *err)
+static int informed_match(Informed *sel, uint64_t max_pairs, Error *err)
 {
-    InformResult *r = I->result;
+    InformResult *r = sel->result;
     int code;
 
-    I->counting = true;
-    I->bound = UINT32_MAX;
-    if ((code = informed_walk(I, err)) != ERR_OK)
+    sel->counting = true;
+    sel->bound = UINT32_MAX;
+    if ((code = informed_walk(sel, err)) != ERR_OK)
         return code;
-    I->counting = false;
-    for (size_t c = 0; c < I->categories; c++)
+    sel->counting = false;
+    for (size_t c = 0; c < sel->categories; c++)
         r->available += r->capacity_per_category[c];
     r->available += r->cross_available;
     uint64_t budget = max_pairs < r->available ? max_pairs : r->available;
-    I->chosen = malloc(((size_t)budget + 1) * sizeof *I->chosen);
-    if (I->chosen == NULL)
-        return error_nomem(err, (size_t)budget * sizeof *I->chosen);
-    uint32_t first = degree_bound(budget, I->members);
+    sel->chosen = malloc(((size_t)budget + 1) * sizeof *sel->chosen);
+    if (sel->chosen == NULL)
+        return error_nomem(err, (size_t)budget * sizeof *sel->chosen);
+    uint32_t first = degree_bound(budget, sel->members);
     uint32_t bounds[3] = {first, first + 1, UINT32_MAX};
-    for (int pass = 0; pass < 3 && I->chosen_count < budget; pass++) {
-        I->bound = bounds[pass];
-        if (pass > 0 && (code = informed_walk_again(I, err)) != ERR_OK)
+    for (int pass = 0; pass < 3 && sel->chosen_count < budget; pass++) {
+        sel->bound = bounds[pass];
+        if (pass > 0 && (code = informed_walk_again(sel, err)) != ERR_OK)
             return code;
-        for (size_t step = 1; I->chosen_count < budget; step++) {
+        for (size_t step = 1; sel->chosen_count < budget; step++) {
             if (step % CANCEL_POLL_STEPS == 0 && (code = cancel_check(err)) != ERR_OK)
                 return code;
-            if (I->offer_count == 0) {
-                if (!I->left_out)
+            if (sel->offer_count == 0) {
+                if (!sel->left_out)
                     break;
-                if ((code = informed_walk_again(I, err)) != ERR_OK)
+                if ((code = informed_walk_again(sel, err)) != ERR_OK)
                     return code;
                 continue;
             }
-            Offer *best = I->offers;
+            Offer *best = sel->offers;
             uint32_t a = best->a, b = best->b;
-            if (I->degree[a] >= I->bound || I->degree[b] >= I->bound
-                || informed_room(I, a) == 0 || informed_room(I, b) == 0) {
-                I->offers[0] = I->offers[--I->offer_count];
-                offers_down(I, I->offers, I->offer_count, 0, true);
+            if (sel->degree[a] >= sel->bound || sel->degree[b] >= sel->bound
+                || informed_room(sel, a) == 0 || informed_room(sel, b) == 0) {
+                sel->offers[0] = sel->offers[--sel->offer_count];
+                offers_down(sel, sel->offers, sel->offer_count, 0, true);
                 continue;
             }
             double shrink_a, shrink_b;
-            double value = informed_value(I, a, b, &shrink_a, &shrink_b);
+            double value = informed_value(sel, a, b, &shrink_a, &shrink_b);
             if (value != best->value) {
                 best->value = value;
-                if (I->offer_count > 1
-                    && (offer_above(I, &I->offers[1], best)
-                        || (I->offer_count > 2 && offer_above(I, &I->offers[2], best)))) {
-                    offers_down(I, I->offers, I->offer_count, 0, true);
+                if (sel->offer_count > 1
+                    && (offer_above(sel, &sel->offers[1], best)
+                        || (sel->offer_count > 2 && offer_above(sel, &sel->offers[2], best)))) {
+                    offers_down(sel, sel->offers, sel->offer_count, 0, true);
                     continue;
                 }
             }
-            if (I->left_out && value < I->floor) {
-                if ((code = informed_walk_again(I, err)) != ERR_OK)
+            if (sel->left_out && value < sel->floor) {
+                if ((code = informed_walk_again(sel, err)) != ERR_OK)
                     return code;
                 continue;
             }
-            I->degree[a]++, I->degree[b]++;
-            I->variance[a] -= shrink_a, I->variance[b] -= shrink_b;
-            I->chosen[I->chosen_count++] = (Pair){a, b};
-            if (I->chosen_set != NULL && pairset_add(I->chosen_set, a, b) < 0)
-                return error_nomem(err, I->chosen_count);
-            I->offers[0] = I->offers[--I->offer_count];
-            offers_down(I, I->offers, I->offer_count, 0, true);
+            sel->degree[a]++, sel->degree[b]++;
+            sel->variance[a] -= shrink_a, sel->variance[b] -= shrink_b;
+            sel->chosen[sel->chosen_count++] = (Pair){a, b};
+            if (sel->chosen_set != NULL && pairset_add(sel->chosen_set, a, b) < 0)
+                return error_nomem(err, sel->chosen_count);
+            sel->offers[0] = sel->offers[--sel->offer_count];
+            offers_down(sel, sel->offers, sel->offer_count, 0, true);
         }
     }
     return ERR_OK;
@@ -1598,36 +1600,36 @@ static int informed_match(Informed *I, uint64_t max_pairs, Error *err)
 
 /* The result: within pairs by category, each in the order taken, then cross
  * pairs in the order taken, each with a fair coin. */
-static int informed_result(Informed *I, const Rng *base, Error *err)
+static int informed_result(Informed *sel, const Rng *base, Error *err)
 {
-    InformResult *r = I->result;
+    InformResult *r = sel->result;
     size_t within = 0, cross_at;
     Rng coin;
 
-    for (size_t k = 0; k < I->chosen_count; k++) {
-        int32_t c = I->category_of[I->chosen[k].a];
-        if (c == I->category_of[I->chosen[k].b]) {
+    for (size_t k = 0; k < sel->chosen_count; k++) {
+        int32_t c = sel->category_of[sel->chosen[k].a];
+        if (c == sel->category_of[sel->chosen[k].b]) {
             r->pairs_per_category[c]++;
             within++;
         }
     }
-    r->pairs = malloc((I->chosen_count + 1) * sizeof *r->pairs);
-    r->show_first = malloc(I->chosen_count + 1);
+    r->pairs = malloc((sel->chosen_count + 1) * sizeof *r->pairs);
+    r->show_first = malloc(sel->chosen_count + 1);
     if (r->pairs == NULL || r->show_first == NULL)
-        return error_nomem(err, I->chosen_count * sizeof *r->pairs);
+        return error_nomem(err, sel->chosen_count * sizeof *r->pairs);
     /* start[c + 1] .. : where category c's pairs go (start is not needed past the walks) */
-    I->start[0] = 0;
-    for (size_t c = 0; c < I->categories; c++)
-        I->start[c + 1] = I->start[c] + r->pairs_per_category[c];
+    sel->start[0] = 0;
+    for (size_t c = 0; c < sel->categories; c++)
+        sel->start[c + 1] = sel->start[c] + r->pairs_per_category[c];
     cross_at = within;
-    for (size_t k = 0; k < I->chosen_count; k++) {
-        int32_t c = I->category_of[I->chosen[k].a];
-        if (c == I->category_of[I->chosen[k].b])
-            r->pairs[I->start[c]++] = I->chosen[k];
+    for (size_t k = 0; k < sel->chosen_count; k++) {
+        int32_t c = sel->category_of[sel->chosen[k].a];
+        if (c == sel->category_of[sel->chosen[k].b])
+            r->pairs[sel->start[c]++] = sel->chosen[k];
         else
-            r->pairs[cross_at++] = I->chosen[k];
+            r->pairs[cross_at++] = sel->chosen[k];
     }
-    r->pair_count = I->chosen_count;
+    r->pair_count = sel->chosen_count;
     r->within_count = within;
     rng_fork(base, COIN_LABEL, &coin);
     for (size_t k = 0; k < r->pair_count; k++)
@@ -1635,17 +1637,17 @@ static int informed_result(Informed *I, const Rng *base, Error *err)
     return ERR_OK;
 }
 
-static void informed_release(Informed *I)
+static void informed_release(Informed *sel)
 {
-    free(I->start);
-    free(I->member);
-    free(I->degree);
-    free(I->variance);
-    free(I->weight);
-    free(I->inverse_norm);
-    free(I->offers);
-    free(I->chosen);
-    pairset_free(I->chosen_set);
+    free(sel->start);
+    free(sel->member);
+    free(sel->degree);
+    free(sel->variance);
+    free(sel->weight);
+    free(sel->inverse_norm);
+    free(sel->offers);
+    free(sel->chosen);
+    pairset_free(sel->chosen_set);
 }
 
 /* prefer informative: informed_init, informed_match, informed_result. */
@@ -1654,21 +1656,21 @@ static int informative_choose(const int32_t *category_of, size_t image_count,
                               const InformOptions *options, const Rng *base,
                               InformResult *result, Error *err)
 {
-    Informed I = {.options = options, .exclude = exclude, .category_of = category_of,
+    Informed sel = {.options = options, .exclude = exclude, .category_of = category_of,
                   .image_count = image_count, .categories = (size_t)category_count,
                   .window = options->window > 0 ? options->window : 1, .result = result};
     Rng tie;
     int code;
 
     rng_fork(base, TIE_LABEL, &tie);
-    I.tie_key = rng_next(&tie);
-    if ((code = informed_init(&I, max_pairs, err)) == ERR_OK) {
-        for (size_t k = 0; k < I.members; k++)
-            result->capped_images += informed_room(&I, I.member[k]) == 0;
-        if ((code = informed_match(&I, max_pairs, err)) == ERR_OK)
-            code = informed_result(&I, base, err);
+    sel.tie_key = rng_next(&tie);
+    if ((code = informed_init(&sel, max_pairs, err)) == ERR_OK) {
+        for (size_t k = 0; k < sel.members; k++)
+            result->capped_images += informed_room(&sel, sel.member[k]) == 0;
+        if ((code = informed_match(&sel, max_pairs, err)) == ERR_OK)
+            code = informed_result(&sel, base, err);
     }
-    informed_release(&I);
+    informed_release(&sel);
     return code;
 }
 
