@@ -81,8 +81,8 @@ double informative_pair_information(const InformOptions *options, uint32_t a, ui
  * NULL) receive the unweighted expected shrinks var^2 / s^2 * phi^2 /
  * (Phi Phi-).
  */
-static double pair_value(const InformOptions *options, const double *weight, uint32_t a,
-                         uint32_t b, double va, double vb, double *shrink_a, double *shrink_b)
+static double pair_value(const InformOptions *options, uint32_t a, uint32_t b, double va,
+                         double vb, double wa, double wb, double *shrink_a, double *shrink_b)
 {
     if (shrink_a != NULL)
         *shrink_a = 0;
@@ -94,13 +94,13 @@ static double pair_value(const InformOptions *options, const double *weight, uin
     if (!(s2 > 0))
         return 0;
     double z = (options->score[a] - options->score[b]) / sqrt(s2);
-    double win = 0.5 * erfc(-z / sqrt(2.0)), lose = 0.5 * erfc(z / sqrt(2.0));
-    if (!(win > 0 && lose > 0))
+    /* Phi(-|z|), the smaller side, in full precision; the other is 1 minus it. */
+    double tail = 0.5 * erfc(fabs(z) / sqrt(2.0));
+    if (!(tail > 0))
         return 0;
     /* phi(z)^2 / (Phi(z) Phi(-z)): 2/pi at z = 0, falling like 2|z| phi(z) */
     double density = exp(-0.5 * z * z) / sqrt(2 * M_PI);
-    double learned = density * density / (win * lose);
-    double wa = weight != NULL ? weight[a] : 1, wb = weight != NULL ? weight[b] : 1;
+    double learned = density * density / (tail * (1 - tail));
     double da = va / s2 * va * learned, db = vb / s2 * vb * learned;
     double value = wa * da + wb * db;
     /* Variances near DBL_MAX overflow: such a pair is valued 0 and shrinks nothing. */
@@ -116,8 +116,8 @@ static double pair_value(const InformOptions *options, const double *weight, uin
 double informative_pair_value(const InformOptions *options, const double *weight, uint32_t a,
                               uint32_t b)
 {
-    return pair_value(options, weight, a, b, variance_of(options, a), variance_of(options, b),
-                      NULL, NULL);
+    return pair_value(options, a, b, variance_of(options, a), variance_of(options, b),
+                      weight != NULL ? weight[a] : 1, weight != NULL ? weight[b] : 1, NULL, NULL);
 }
 
 void informative_measure(const InformOptions *options, const Pair *pairs, size_t pair_count,
@@ -208,21 +208,21 @@ typedef struct Selector {
     double *inverse_norm;  /* per image, for max_similarity; NULL otherwise */
     uint32_t *room;        /* per image: pairs it may still join (max_exposure) */
     uint32_t *degree;      /* per image: pairs chosen in this run, in the current phase */
-    double *weight;        /* per image, prefer informative: density of scores */
     Rng tie_rng;
     InformResult *result;
 } Selector;
 
-static bool near_duplicate(const Selector *s, uint32_t a, uint32_t b)
+/* Whether a and b are over max_similarity; inverse_norm from inverse_norms_of. */
+static bool near_duplicate(const InformOptions *o, const double *inverse_norm, uint32_t a,
+                           uint32_t b)
 {
-    const InformOptions *o = s->options;
     if (!o->has_max_similarity || o->embedding == NULL || o->dim == 0)
         return false;
     const float *x = o->embedding + (size_t)a * o->dim, *y = o->embedding + (size_t)b * o->dim;
     double dot = 0;
     for (size_t d = 0; d < o->dim; d++)
         dot += (double)x[d] * y[d];
-    return dot * s->inverse_norm[a] * s->inverse_norm[b] > o->max_similarity;
+    return dot * inverse_norm[a] * inverse_norm[b] > o->max_similarity;
 }
 
 static uint32_t exposure_of(const Selector *s, uint32_t image)
@@ -256,7 +256,7 @@ static bool consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t
         r->exposure_skipped++;
         return true;
     }
-    if (near_duplicate(s, x, y)) {
+    if (near_duplicate(s->options, s->inverse_norm, x, y)) {
         r->near_duplicates_skipped++;
         return true;
     }
@@ -266,8 +266,6 @@ static bool consider(Selector *s, uint32_t x, uint32_t y, Candidate *out, size_t
     uint32_t shown = exposure_of(s, x) + exposure_of(s, y);
     if (s->options->prefer == INFORM_UNCERTAIN)
         c->priority = informative_pair_information(s->options, x, y, NULL, NULL) / (1.0 + shown);
-    else if (s->options->prefer == INFORM_INFORMATIVE)
-        c->priority = informative_pair_value(s->options, s->weight, x, y) / (1.0 + shown);
     else
         c->priority = -(double)shown;
     c->tie = rng_next(&s->tie_rng);
@@ -494,21 +492,21 @@ static int result_init(InformResult *result, int32_t category_count, Error *err)
     return ERR_OK;
 }
 
-/* 1 / |embedding| of each image, for max_similarity. */
-static int inverse_norms(Selector *s, Error *err)
+/* 1 / |embedding| of each image, for max_similarity (image_count + 1
+ * entries, the caller frees); NULL when memory runs out. */
+static double *inverse_norms_of(const InformOptions *options, size_t image_count)
 {
-    const InformOptions *options = s->options;
-    s->inverse_norm = malloc((s->image_count + 1) * sizeof *s->inverse_norm);
-    if (s->inverse_norm == NULL)
-        return error_nomem(err, s->image_count * sizeof *s->inverse_norm);
-    for (size_t i = 0; i < s->image_count; i++) {
+    double *inverse_norm = malloc((image_count + 1) * sizeof *inverse_norm);
+    if (inverse_norm == NULL)
+        return NULL;
+    for (size_t i = 0; i < image_count; i++) {
         double norm = 0;
         const float *row = options->embedding + i * options->dim;
         for (size_t d = 0; d < options->dim; d++)
             norm += (double)row[d] * row[d];
-        s->inverse_norm[i] = norm > 0 ? 1 / sqrt(norm) : 0;
+        inverse_norm[i] = norm > 0 ? 1 / sqrt(norm) : 0;
     }
-    return ERR_OK;
+    return inverse_norm;
 }
 
 /*
@@ -537,8 +535,9 @@ static int selector_init(Selector *s, const Rng *base, Error *err)
                                                                   : (uint32_t)lifetime);
         s->room[i] = exposure_room < lifetime_room ? exposure_room : lifetime_room;
     }
-    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0)
-        return inverse_norms(s, err);
+    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0
+        && (s->inverse_norm = inverse_norms_of(options, image_count)) == NULL)
+        return error_nomem(err, image_count * sizeof *s->inverse_norm);
     return ERR_OK;
 }
 
@@ -548,7 +547,6 @@ static void selector_release(Selector *s)
     free(s->inverse_norm);
     free(s->room);
     free(s->degree);
-    free(s->weight);
 }
 
 /* Whether image i takes part: without a finite score it cannot be compared by uncertainty. */
@@ -1009,77 +1007,512 @@ static int result_write(InformResult *result, const Within *w, const Cross *x, c
 /* ---- prefer informative ------------------------------------------------ */
 
 /*
- * Per member image: the square root of the density of the members' scores
- * at its place in the score order, sqrt(1 / g) with g the mean gap between
- * scores over the k = max(window, n / 50) places either side (clipped at the
- * ends); a gap of zero counts as the smallest positive one. Only ratios
- * matter. The square root, not the density itself (a rank moves by the
- * density times the score) nor its square: an uncertain image's rank error
- * spreads over a range of scores as wide as its deviation, where the density
- * is flatter than at its estimate; measured in the closed loop
- * (docs/algorithms.md), density^0.5 reached the targets with the fewest
- * comparisons of the powers 0, 0.25, 0.5, 0.75 and 1.
+ * prefer informative never holds its N x window candidates at once. It
+ * holds, per image, its place in the score order, its degree, its working
+ * variance and its weight (20 bytes; 28 with max_similarity), and a heap of
+ * at most `offer_limit` candidates: the best of one walk over all of them
+ * (16 bytes each). The greedy matching takes from the heap while its best
+ * is worth at least the worst candidate the walk kept (the `floor`): every
+ * candidate the walk left out was worth no more than that, and values only
+ * fall as variances shrink. When the best falls below the floor, the walk
+ * is made again with the variances as they are, keeping twice as many
+ * (up to what the memory cap allows). Each walk takes at least one pair,
+ * and once the heap holds every candidate no walk is needed, so the walks
+ * number a few: O(N x window x log(offer_limit)) each.
  */
-static int rank_weights(Selector *s, const Members *m, size_t categories, size_t window,
-                        Error *err)
-{
-    size_t n = m->start[categories];
-    size_t half = n / 50 > window ? n / 50 : window;
-    double smallest = INFINITY;
 
-    s->weight = calloc(s->image_count + 1, sizeof *s->weight);
-    OrderKey *order = malloc((n + 1) * sizeof *order);
-    if (s->weight == NULL || order == NULL) {
-        free(order);
-        return error_nomem(err, (n + 1) * sizeof *order);
+/* One candidate: 16 bytes, no padding. Equal values are ordered by a hash
+ * of the pair, so the order does not depend on when a walk met it. */
+typedef struct Offer {
+    uint32_t a, b;
+    double value;
+} Offer;
+
+/* The heap holds at least this many candidates, and this many per pair of
+ * the budget, unless the memory cap allows fewer. */
+#define OFFERS_LEAST 65536
+#define OFFERS_PER_PAIR 4
+/* Fewer than this under the memory cap: the cap is an error. */
+#define OFFERS_FLOOR 1024
+/* Bytes per image and per pair of the budget (see informed_fixed_bytes). */
+#define INFORMED_IMAGE_BYTES 20
+#define INFORMED_SIMILARITY_BYTES 8
+#define INFORMED_PAIR_BYTES 41
+
+typedef struct Informed {
+    const InformOptions *options;
+    const PairSet *exclude;
+    const int32_t *category_of;
+    size_t image_count, categories, members, window;
+    uint64_t tie_key;
+    size_t *start;        /* category c: member[start[c] .. start[c + 1]] (categories + 2) */
+    uint32_t *member;     /* images by category, each in score order */
+    uint32_t *degree;     /* per image: pairs taken in this run */
+    double *variance;     /* per image: its variance less the expected shrinks of its pairs */
+    float *weight;        /* per image: sqrt of the density of scores, the largest 1 */
+    double *inverse_norm; /* per image, for max_similarity; NULL otherwise */
+    uint32_t bound;       /* degree bound of the current pass */
+    Offer *offers;        /* the walk's best: worst first while walking, then best first */
+    size_t offer_count, offer_limit, offer_most;
+    bool left_out;        /* the last walk met more candidates than offer_limit */
+    double floor;         /* then: the worst value it kept */
+    Pair *chosen;         /* pairs taken, in the order taken */
+    size_t chosen_count;
+    PairSet *chosen_set;  /* the same, from the second walk on */
+    bool counting;        /* the first walk: counts candidates into the result */
+    InformResult *result;
+} Informed;
+
+static uint64_t mix64(uint64_t x)
+{
+    x += UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+/* Whether image x comes before image y: by score, then a seeded hash, then index. */
+static bool image_before(const Informed *sel, uint32_t x, uint32_t y)
+{
+    double sx = sel->options->score[x], sy = sel->options->score[y];
+    if (sx != sy)
+        return sx < sy;
+    uint64_t tx = mix64(~sel->tie_key ^ x), ty = mix64(~sel->tie_key ^ y);
+    return tx != ty ? tx < ty : x < y;
+}
+
+/* Whether offer x ranks above y: by value, then a seeded hash of the pair. */
+static bool offer_above(const Informed *sel, const Offer *x, const Offer *y)
+{
+    if (x->value != y->value)
+        return x->value > y->value;
+    uint64_t tx = mix64(sel->tie_key ^ ((uint64_t)x->a << 32 | x->b));
+    uint64_t ty = mix64(sel->tie_key ^ ((uint64_t)y->a << 32 | y->b));
+    if (tx != ty)
+        return tx < ty;
+    return x->a != y->a ? x->a < y->a : x->b < y->b;
+}
+
+/* Sifts heap[at] down: the best at the root (best_first) or the worst. */
+static void offers_down(const Informed *sel, Offer *heap, size_t count, size_t at, bool best_first)
+{
+    Offer moving = heap[at];
+    for (;;) {
+        size_t child = 2 * at + 1;
+        if (child >= count)
+            break;
+        if (child + 1 < count
+            && offer_above(sel, &heap[child + 1], &heap[child]) == best_first)
+            child++;
+        if (offer_above(sel, &heap[child], &moving) != best_first)
+            break;
+        heap[at] = heap[child];
+        at = child;
     }
-    for (size_t k = 0; k < n; k++)
-        order[k] = key_of(s, m->image[k]);
-    qsort(order, n, sizeof *order, compare_key);
-    for (size_t i = 0; i < n; i++) {
-        size_t lo = i > half ? i - half : 0, hi = i + half < n ? i + half : n - 1;
-        double gap = hi > lo ? (order[hi].score - order[lo].score) / (double)(hi - lo) : 0;
-        s->weight[order[i].image] = gap;
-        if (gap > 0 && gap < smallest)
-            smallest = gap;
+    heap[at] = moving;
+}
+
+/* Keeps the offer if the heap (worst at the root) has room or holds a worse one. */
+static void offers_keep(Informed *sel, const Offer *offer)
+{
+    Offer *heap = sel->offers;
+    if (sel->offer_count < sel->offer_limit) {
+        size_t at = sel->offer_count++;
+        while (at > 0 && offer_above(sel, &heap[(at - 1) / 2], offer)) {
+            heap[at] = heap[(at - 1) / 2];
+            at = (at - 1) / 2;
+        }
+        heap[at] = *offer;
+        return;
     }
-    for (size_t i = 0; i < n; i++) {
-        double gap = s->weight[order[i].image];
-        if (!(gap > 0))
-            gap = isfinite(smallest) ? smallest : 1;
-        s->weight[order[i].image] = sqrt(1 / gap);
+    sel->left_out = true;
+    if (sel->offer_count > 0 && offer_above(sel, offer, &heap[0])) {
+        heap[0] = *offer;
+        offers_down(sel, heap, sel->offer_count, 0, false);
     }
-    free(order);
+}
+
+/* Pairs image may still join under max_exposure and max_comparisons. */
+static uint32_t informed_room(const Informed *sel, uint32_t image)
+{
+    const InformOptions *o = sel->options;
+    if (o->max_exposure == 0 && o->max_comparisons == 0)
+        return UINT32_MAX;
+    uint64_t exposure = o->exposure != NULL ? o->exposure[image] : 0;
+    uint64_t comparisons = o->comparisons != NULL ? o->comparisons[image] : 0;
+    uint64_t shown = exposure + sel->degree[image];
+    /* pending pairs become comparisons: they count against the lifetime cap too */
+    uint64_t lifetime = comparisons + shown;
+    uint32_t exposure_room = room_under(o->max_exposure,
+                                        shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown);
+    uint32_t lifetime_room = room_under(o->max_comparisons, lifetime > UINT32_MAX
+                                                                ? UINT32_MAX
+                                                                : (uint32_t)lifetime);
+    return exposure_room < lifetime_room ? exposure_room : lifetime_room;
+}
+
+/* The pair's value with the working variances, discounted by its images'
+ * pending pairs; *shrink_a and *shrink_b as pair_value gives them. */
+static double informed_value(const Informed *sel, uint32_t a, uint32_t b, double *shrink_a,
+                             double *shrink_b)
+{
+    const InformOptions *o = sel->options;
+    uint32_t shown = (o->exposure != NULL ? o->exposure[a] + o->exposure[b] : 0);
+    return pair_value(o, a, b, sel->variance[a], sel->variance[b], sel->weight[a], sel->weight[b],
+                      shrink_a, shrink_b)
+           / (1.0 + shown);
+}
+
+/*
+ * At least informed_value of the pair, with no erfc or exp: phi(z)^2 /
+ * (Phi(z) Phi(-z)) is at most 2/pi (its value at z = 0), and a margin
+ * covers rounding. A walk whose heap is full drops a candidate whose
+ * ceiling is below the worst it keeps without valuing it.
+ */
+static double informed_ceiling(const Informed *sel, uint32_t a, uint32_t b)
+{
+    const InformOptions *o = sel->options;
+    double va = sel->variance[a], vb = sel->variance[b];
+    double s2 = va + vb + 2 * o->beta * o->beta;
+    uint32_t shown = (o->exposure != NULL ? o->exposure[a] + o->exposure[b] : 0);
+    return (sel->weight[a] * va * va + sel->weight[b] * vb * vb) / s2 * (2 / M_PI) * (1 + 1e-9)
+           / (1.0 + shown);
+}
+
+/*
+ * One candidate of the walk (category: its category, -1 across a link).
+ * Counts it on the first walk, and offers it to the heap unless an image is
+ * at the degree bound or the pair is taken. False when the pair is already
+ * stored (exclude), so a walk along neighbours can take the next one.
+ */
+static bool informed_offer(Informed *sel, uint32_t x, uint32_t y, int64_t category)
+{
+    InformResult *r = sel->result;
+    if (sel->counting)
+        r->candidates_examined++;
+    if (x == y || pairset_contains(sel->exclude, x, y))
+        return false;
+    if (informed_room(sel, x) == 0 || informed_room(sel, y) == 0) {
+        r->exposure_skipped += sel->counting;
+        return true;
+    }
+    if (near_duplicate(sel->options, sel->inverse_norm, x, y)) {
+        r->near_duplicates_skipped += sel->counting;
+        return true;
+    }
+    if (sel->counting) {
+        if (category >= 0)
+            r->capacity_per_category[category]++;
+        else
+            r->cross_available++;
+    }
+    uint32_t a = x < y ? x : y, b = x < y ? y : x;
+    if (sel->degree[a] >= sel->bound || sel->degree[b] >= sel->bound
+        || (sel->degree[a] > 0 && sel->degree[b] > 0 && pairset_contains(sel->chosen_set, a, b)))
+        return true;
+    if (sel->offer_count == sel->offer_limit && sel->offer_count > 0
+        && informed_ceiling(sel, a, b) < sel->offers[0].value) {
+        sel->left_out = true;
+        return true;
+    }
+    Offer offer = {a, b, informed_value(sel, a, b, NULL, NULL)};
+    offers_keep(sel, &offer);
+    return true;
+}
+
+/*
+ * The candidates of one link: each image of `from` (a, n_a images, in
+ * order) with the `window` images of `to` (b, n_b) nearest to it in order,
+ * by two pointers over both lists (window_start).
+ */
+static void informed_link(Informed *sel, const uint32_t *a, size_t n_a, const uint32_t *b,
+                          size_t n_b)
+{
+    size_t width = sel->window < n_b ? sel->window : n_b, place = 0, below_b = 0, above_b = n_a;
+    if (width == 0)
+        return;
+    while (below_b < n_a && image_before(sel, a[below_b], b[0]))
+        below_b++;
+    while (above_b > 0 && image_before(sel, b[n_b - 1], a[above_b - 1]))
+        above_b--;
+    for (size_t i = 0; i < n_a; i++) {
+        while (place < n_b && image_before(sel, b[place], a[i]))
+            place++;
+        size_t first = window_start(place, i, below_b, above_b, n_b, width);
+        for (size_t j = first; j < first + width; j++)
+            informed_offer(sel, a[i], b[j], -1);
+    }
+}
+
+/*
+ * One walk over every candidate: each member with the next `window` of its
+ * category not already stored with it (a stored pair is passed over for the
+ * one after), then each link's. Leaves the best offer_limit in the heap,
+ * best first, and the floor when it left some out.
+ */
+static int informed_walk(Informed *sel, Error *err)
+{
+    const InformOptions *o = sel->options;
+    size_t steps = 0;
+
+    sel->offer_count = 0;
+    sel->left_out = false;
+    for (size_t c = 0; c < sel->categories; c++) {
+        const uint32_t *image = sel->member + sel->start[c];
+        size_t n = sel->start[c + 1] - sel->start[c];
+        for (size_t i = 0; i < n; i++) {
+            if (++steps % CANCEL_POLL_STEPS == 0 && cancel_check(err) != ERR_OK)
+                return ERR_TEMPFAIL;
+            size_t slots = 0;
+            for (size_t j = i + 1; slots < sel->window && j < n; j++)
+                slots += informed_offer(sel, image[i], image[j], (int64_t)c);
+        }
+    }
+    for (size_t l = 0; l < o->link_count; l++) {
+        size_t from = (size_t)o->links[l].from, to = (size_t)o->links[l].to;
+        if (cancel_check(err) != ERR_OK)
+            return ERR_TEMPFAIL;
+        informed_link(sel, sel->member + sel->start[from], sel->start[from + 1] - sel->start[from],
+                      sel->member + sel->start[to], sel->start[to + 1] - sel->start[to]);
+    }
+    sel->floor = sel->left_out && sel->offer_count > 0 ? sel->offers[0].value : -INFINITY;
+    for (size_t at = sel->offer_count / 2; at-- > 0;)
+        offers_down(sel, sel->offers, sel->offer_count, at, true);
     return ERR_OK;
 }
 
-/* A candidate of either list, with the flag that marks it taken. */
-typedef struct Ranked {
-    Candidate candidate;
-    uint8_t *taken;
-} Ranked;
-
-static int compare_ranked(const void *x, const void *y)
+/* Sifts v[at] down a heap of count images, the last in order at the root. */
+static void images_down(const Informed *sel, uint32_t *v, size_t count, size_t at)
 {
-    return compare_candidate(&((const Ranked *)x)->candidate, &((const Ranked *)y)->candidate);
+    uint32_t moving = v[at];
+    for (;;) {
+        size_t child = 2 * at + 1;
+        if (child >= count)
+            break;
+        if (child + 1 < count && image_before(sel, v[child], v[child + 1]))
+            child++;
+        if (!image_before(sel, moving, v[child]))
+            break;
+        v[at] = v[child];
+        at = child;
+    }
+    v[at] = moving;
 }
 
-/* Sifts heap[at] down a max-heap of count candidates, best first by compare_ranked. */
-static void heap_down(Ranked *heap, size_t count, size_t at)
+/* Heapsort in place, by image_before. */
+static void images_heapsort(const Informed *sel, uint32_t *v, size_t count)
 {
-    Ranked moving = heap[at];
-    for (;;) {
-        size_t best = 2 * at + 1;
-        if (best >= count)
-            break;
-        if (best + 1 < count && compare_ranked(heap + best + 1, heap + best) < 0)
-            best++;
-        if (compare_ranked(heap + best, &moving) >= 0)
-            break;
-        heap[at] = heap[best];
-        at = best;
+    for (size_t at = count / 2; at-- > 0;)
+        images_down(sel, v, count, at);
+    for (size_t end = count; end > 1; end--) {
+        uint32_t last = v[end - 1];
+        v[end - 1] = v[0];
+        v[0] = last;
+        images_down(sel, v, end - 1, 0);
     }
-    heap[at] = moving;
+}
+
+/* The bits of a finite score, as an unsigned key in the scores' order (-0 before +0). */
+static uint64_t score_key(double score)
+{
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    return bits >> 63 ? ~bits : bits | UINT64_C(1) << 63;
+}
+
+/*
+ * The images v (finite scores) in image_before's order, with scratch
+ * (count entries) as the second buffer: a radix sort of the score keys,
+ * 11 bits a pass, then each run of equal scores by heapsort. No copy of
+ * the keys is held (a qsort of keys would hold one, and its own buffer).
+ */
+static void images_sort(const Informed *sel, uint32_t *v, uint32_t *scratch, size_t count)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    const double *score = sel->options->score;
+    size_t counts[BUCKETS];
+    uint32_t *from = v, *to = scratch;
+
+    if (count < 2)
+        return;
+    for (int shift = 0; shift < 64; shift += BITS) {
+        memset(counts, 0, sizeof counts);
+        for (size_t k = 0; k < count; k++)
+            counts[(score_key(score[from[k]]) >> shift) & (BUCKETS - 1)]++;
+        if (counts[(score_key(score[from[0]]) >> shift) & (BUCKETS - 1)] == count)
+            continue; /* every key has this digit: the order stands */
+        for (size_t b = 0, at = 0; b < BUCKETS; b++) {
+            size_t here = counts[b];
+            counts[b] = at;
+            at += here;
+        }
+        for (size_t k = 0; k < count; k++)
+            to[counts[(score_key(score[from[k]]) >> shift) & (BUCKETS - 1)]++] = from[k];
+        uint32_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != v)
+        memcpy(v, from, count * sizeof *v);
+    for (size_t k = 0; k < count;) {
+        size_t end = k + 1;
+        while (end < count && score[v[end]] == score[v[k]])
+            end++;
+        if (end - k > 1)
+            images_heapsort(sel, v + k, end - k);
+        k = end;
+    }
+}
+
+/*
+ * Per member image (members in score order): the square root of the
+ * density of the members' scores at its place, sqrt(1 / g) with g the mean
+ * gap between scores over the k = max(window, n / 50) places either side
+ * (clipped at the ends); a gap of zero counts as the smallest positive one.
+ * Only ratios matter: stored as sqrt(smallest / g), at most 1. The square
+ * root, not the density itself (a rank moves by the density times the
+ * score) nor its square: an uncertain image's rank error spreads over a
+ * range of scores as wide as its deviation, where the density is flatter
+ * than at its estimate; measured in the closed loop (docs/algorithms.md),
+ * density^0.5 reached the targets with the fewest comparisons of the powers
+ * 0, 0.25, 0.5, 0.75 and 1.
+ */
+static void informed_weights(Informed *sel, const uint32_t *order, size_t n)
+{
+    const double *score = sel->options->score;
+    size_t half = n / 50 > sel->window ? n / 50 : sel->window;
+    double smallest = INFINITY;
+
+    /* Twice over the members: the smallest positive gap, then the weights. */
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < n; i++) {
+            size_t lo = i > half ? i - half : 0, hi = i + half < n ? i + half : n - 1;
+            double gap = hi > lo ? (score[order[hi]] - score[order[lo]]) / (double)(hi - lo) : 0;
+            if (round == 0) {
+                if (gap > 0 && gap < smallest)
+                    smallest = gap;
+                continue;
+            }
+            sel->weight[order[i]] = gap > 0 && isfinite(smallest) ? (float)sqrt(smallest / gap) : 1;
+        }
+}
+
+/* Bytes prefer informative holds besides its heap: per image, per pair of
+ * the budget (chosen, chosen_set, the result) and per category. */
+static size_t informed_fixed_bytes(size_t image_count, size_t categories, uint64_t budget,
+                                   bool similarity)
+{
+    double bytes = (double)image_count
+                       * (INFORMED_IMAGE_BYTES + (similarity ? INFORMED_SIMILARITY_BYTES : 0))
+                   + (double)budget * INFORMED_PAIR_BYTES + (double)(categories + 2) * 24;
+    return bytes < (double)SIZE_MAX ? (size_t)bytes : SIZE_MAX;
+}
+
+/*
+ * Members by category, each in score order (one sort of all members, whose
+ * order also gives the weights, then a stable spread by category), the
+ * working variances, and the heap's limits under options->memory_cap.
+ */
+static int informed_init(Informed *sel, uint64_t max_pairs, Error *err)
+{
+    const InformOptions *o = sel->options;
+    size_t n = sel->image_count, categories = sel->categories;
+    bool similarity = o->has_max_similarity && o->embedding != NULL && o->dim > 0;
+
+    for (size_t i = 0; i < n; i++)
+        sel->members += sel->category_of[i] >= 0 && isfinite(o->score[i]);
+    /* The candidates a walk can meet: window per member, window per image across each link. */
+    uint64_t candidates = (uint64_t)sel->members * sel->window;
+    sel->start = calloc(categories + 2, sizeof *sel->start);
+    if (sel->start == NULL)
+        return error_nomem(err, (categories + 2) * sizeof *sel->start);
+    for (size_t i = 0; i < n; i++)
+        if (sel->category_of[i] >= 0 && isfinite(o->score[i]))
+            sel->start[sel->category_of[i] + 2]++;
+    for (size_t l = 0; l < o->link_count; l++) {
+        uint64_t n_to = sel->start[o->links[l].to + 2];
+        candidates += sel->start[o->links[l].from + 2] * (sel->window < n_to ? sel->window : n_to);
+    }
+    uint64_t budget = max_pairs < candidates ? max_pairs : candidates;
+    size_t fixed = informed_fixed_bytes(n, categories, budget, similarity);
+    uint64_t wanted = budget * OFFERS_PER_PAIR > OFFERS_LEAST ? budget * OFFERS_PER_PAIR
+                                                                 : OFFERS_LEAST;
+    sel->offer_most = candidates;
+    if (o->memory_cap > 0) {
+        uint64_t fit = o->memory_cap > fixed ? (o->memory_cap - fixed) / sizeof(Offer) : 0;
+        uint64_t least = candidates < OFFERS_FLOOR ? candidates : OFFERS_FLOOR;
+        if (fit < least) {
+            size_t needed = fixed + (size_t)least * sizeof(Offer);
+            return error_set(err, ERR_DATA,
+                             "resources.memory_limit leaves %zu bytes for choosing pairs among "
+                             "%zu images besides the images and the pairs already stored, and "
+                             "prefer informative needs %zu (%d bytes an image, %d a pair of the "
+                             "budget, %zu for the best candidates)"
+                             "\nHINT: raise resources.memory_limit by at least %.0f MB, or set "
+                             "strategy.prefer: random",
+                             o->memory_cap > 1 ? o->memory_cap : 0, n, needed,
+                             INFORMED_IMAGE_BYTES + (similarity ? INFORMED_SIMILARITY_BYTES : 0),
+                             INFORMED_PAIR_BYTES, (size_t)least * sizeof(Offer),
+                             ceil((double)(needed - (o->memory_cap > 1 ? o->memory_cap : 0))
+                                  / 1e6));
+        }
+        if (fit < sel->offer_most)
+            sel->offer_most = fit;
+    }
+    sel->offer_limit = wanted < sel->offer_most ? wanted : sel->offer_most;
+
+    sel->member = malloc((n + 1) * sizeof *sel->member);
+    sel->degree = malloc((n + 1) * sizeof *sel->degree);
+    sel->variance = malloc((n + 1) * sizeof *sel->variance);
+    sel->weight = malloc((n + 1) * sizeof *sel->weight);
+    sel->offers = malloc((sel->offer_limit + 1) * sizeof *sel->offers);
+    if (sel->member == NULL || sel->degree == NULL || sel->variance == NULL || sel->weight == NULL
+        || sel->offers == NULL)
+        return error_nomem(err, fixed);
+    if (similarity && (sel->inverse_norm = inverse_norms_of(o, n)) == NULL)
+        return error_nomem(err, n * sizeof *sel->inverse_norm);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        sel->variance[i] = variance_of(o, (uint32_t)i);
+        sel->weight[i] = 1;
+        if (sel->category_of[i] >= 0 && isfinite(o->score[i]))
+            sel->member[count++] = (uint32_t)i;
+    }
+    images_sort(sel, sel->member, sel->degree, count);
+    informed_weights(sel, sel->member, count);
+    /* Spread by category into degree's array (as start's counts say), which becomes member. */
+    for (size_t c = 0; c < categories; c++)
+        sel->start[c + 2] += sel->start[c + 1];
+    for (size_t k = 0; k < count; k++)
+        sel->degree[sel->start[sel->category_of[sel->member[k]] + 1]++] = sel->member[k];
+    uint32_t *spread = sel->degree;
+    sel->degree = sel->member;
+    sel->member = spread;
+    memset(sel->degree, 0, (n + 1) * sizeof *sel->degree);
+    return ERR_OK;
+}
+
+/* Walks again for the pairs left: the chosen pairs in a set, and a heap
+ * twice as large when the cap allows. */
+static int informed_walk_again(Informed *sel, Error *err)
+{
+    if (sel->chosen_set == NULL) {
+        if ((sel->chosen_set = pairset_new(sel->chosen_count + 16)) == NULL)
+            return error_nomem(err, sel->chosen_count);
+        for (size_t k = 0; k < sel->chosen_count; k++)
+            if (pairset_add(sel->chosen_set, sel->chosen[k].a, sel->chosen[k].b) < 0)
+                return error_nomem(err, sel->chosen_count);
+    }
+    if (sel->left_out && sel->offer_limit < sel->offer_most) {
+        size_t grown = sel->offer_limit > sel->offer_most / 2 ? sel->offer_most
+                                                               : 2 * sel->offer_limit;
+        Offer *offers = realloc(sel->offers, (grown + 1) * sizeof *offers);
+        if (offers == NULL)
+            return error_nomem(err, grown * sizeof *offers);
+        sel->offers = offers;
+        sel->offer_limit = grown;
+    }
+    return informed_walk(sel, err);
 }
 
 /*
@@ -1087,85 +1520,157 @@ static void heap_down(Ranked *heap, size_t count, size_t at)
  * first: min(max_pairs, candidates) pairs, each image under the degree
  * bound ceil(2 * budget / n) + 1 over the n member images; when the budget
  * is not filled, again with the bound one higher, then without a bound.
- * max_exposure and max_comparisons hold throughout (room).
+ * max_exposure and max_comparisons hold throughout.
  *
  * Sequential: a pair taken shrinks its two images' variances by their
  * expected ADF shrink, as if it were answered, and candidates are valued
  * with the shrunk variances, so the next picks go to images not yet
- * covered. Lazily (a max-heap of values from the variances when they were
- * last valued): the best is valued again and taken only if it is still the
- * best; values only fall as variances shrink, up to the small rise of a
- * partner's term, so each candidate is valued again at most once per pair
- * taken on its two images. O(C log C) for C candidates.
+ * covered. Lazily: the best is valued again and taken only if it is still
+ * the best (values only fall as variances shrink, up to the small rise of
+ * a partner's term) and worth at least the floor of its walk.
  */
-static int take_global(Selector *s, const Members *m, size_t categories, Within *w, Cross *x,
-                       uint64_t max_pairs, Error *err)
+static int informed_match(Informed *sel, uint64_t max_pairs, Error *err)
 {
-    const InformOptions *options = s->options;
-    size_t total = w->count + x->count;
-    uint64_t budget = max_pairs < total ? max_pairs : total, got = 0;
-    Ranked *ranked = malloc((total + 1) * sizeof *ranked);
-    Ranked *heap = malloc((total + 1) * sizeof *heap);
-    double *variance = malloc((s->image_count + 1) * sizeof *variance);
-    int code = ERR_OK;
+    InformResult *r = sel->result;
+    int code;
 
-    if (ranked == NULL || heap == NULL || variance == NULL) {
-        code = error_nomem(err, (total + 1) * sizeof *ranked);
-        goto done;
-    }
-    for (size_t i = 0; i < s->image_count; i++)
-        variance[i] = variance_of(options, (uint32_t)i);
-    for (size_t k = 0; k < w->count; k++)
-        ranked[k] = (Ranked){w->candidates[k], w->taken + k};
-    for (size_t k = 0; k < x->count; k++)
-        ranked[w->count + k] = (Ranked){x->candidates[k], x->taken + k};
-    memset(s->degree, 0, s->image_count * sizeof *s->degree);
-    uint32_t first = degree_bound(budget, m->start[categories]);
+    sel->counting = true;
+    sel->bound = UINT32_MAX;
+    if ((code = informed_walk(sel, err)) != ERR_OK)
+        return code;
+    sel->counting = false;
+    for (size_t c = 0; c < sel->categories; c++)
+        r->available += r->capacity_per_category[c];
+    r->available += r->cross_available;
+    uint64_t budget = max_pairs < r->available ? max_pairs : r->available;
+    sel->chosen = malloc(((size_t)budget + 1) * sizeof *sel->chosen);
+    if (sel->chosen == NULL)
+        return error_nomem(err, (size_t)budget * sizeof *sel->chosen);
+    uint32_t first = degree_bound(budget, sel->members);
     uint32_t bounds[3] = {first, first + 1, UINT32_MAX};
-    for (int pass = 0; pass < 3 && got < budget; pass++) {
-        size_t count = 0;
-        for (size_t k = 0; k < total; k++)
-            if (!*ranked[k].taken)
-                heap[count++] = ranked[k];
-        for (size_t i = count / 2; i-- > 0;)
-            heap_down(heap, count, i);
-        for (size_t step = 1; count > 0 && got < budget; step++) {
+    for (int pass = 0; pass < 3 && sel->chosen_count < budget; pass++) {
+        sel->bound = bounds[pass];
+        if (pass > 0 && (code = informed_walk_again(sel, err)) != ERR_OK)
+            return code;
+        for (size_t step = 1; sel->chosen_count < budget; step++) {
             if (step % CANCEL_POLL_STEPS == 0 && (code = cancel_check(err)) != ERR_OK)
-                goto done;
-            Ranked *best = heap;
-            uint32_t a = best->candidate.a, b = best->candidate.b;
-            if (s->degree[a] >= bounds[pass] || s->degree[b] >= bounds[pass] || s->room[a] == 0
-                || s->room[b] == 0) {
-                heap[0] = heap[--count];
-                heap_down(heap, count, 0);
+                return code;
+            if (sel->offer_count == 0) {
+                if (!sel->left_out)
+                    break;
+                if ((code = informed_walk_again(sel, err)) != ERR_OK)
+                    return code;
+                continue;
+            }
+            Offer *best = sel->offers;
+            uint32_t a = best->a, b = best->b;
+            if (sel->degree[a] >= sel->bound || sel->degree[b] >= sel->bound
+                || informed_room(sel, a) == 0 || informed_room(sel, b) == 0) {
+                sel->offers[0] = sel->offers[--sel->offer_count];
+                offers_down(sel, sel->offers, sel->offer_count, 0, true);
                 continue;
             }
             double shrink_a, shrink_b;
-            uint32_t shown = exposure_of(s, a) + exposure_of(s, b);
-            double value = pair_value(options, s->weight, a, b, variance[a], variance[b],
-                                      &shrink_a, &shrink_b)
-                           / (1.0 + shown);
-            if (value != best->candidate.priority) {
-                best->candidate.priority = value;
-                if (count > 1 && (compare_ranked(heap + 1, best) < 0
-                                  || (count > 2 && compare_ranked(heap + 2, best) < 0))) {
-                    heap_down(heap, count, 0);
+            double value = informed_value(sel, a, b, &shrink_a, &shrink_b);
+            if (value != best->value) {
+                best->value = value;
+                if (sel->offer_count > 1
+                    && (offer_above(sel, &sel->offers[1], best)
+                        || (sel->offer_count > 2 && offer_above(sel, &sel->offers[2], best)))) {
+                    offers_down(sel, sel->offers, sel->offer_count, 0, true);
                     continue;
                 }
             }
-            s->degree[a]++, s->degree[b]++;
-            s->room[a]--, s->room[b]--;
-            variance[a] -= shrink_a, variance[b] -= shrink_b;
-            *best->taken = 1;
-            got++;
-            heap[0] = heap[--count];
-            heap_down(heap, count, 0);
+            if (sel->left_out && value < sel->floor) {
+                if ((code = informed_walk_again(sel, err)) != ERR_OK)
+                    return code;
+                continue;
+            }
+            sel->degree[a]++, sel->degree[b]++;
+            sel->variance[a] -= shrink_a, sel->variance[b] -= shrink_b;
+            sel->chosen[sel->chosen_count++] = (Pair){a, b};
+            if (sel->chosen_set != NULL && pairset_add(sel->chosen_set, a, b) < 0)
+                return error_nomem(err, sel->chosen_count);
+            sel->offers[0] = sel->offers[--sel->offer_count];
+            offers_down(sel, sel->offers, sel->offer_count, 0, true);
         }
     }
-done:
-    free(ranked);
-    free(heap);
-    free(variance);
+    return ERR_OK;
+}
+
+/* The result: within pairs by category, each in the order taken, then cross
+ * pairs in the order taken, each with a fair coin. */
+static int informed_result(Informed *sel, const Rng *base, Error *err)
+{
+    InformResult *r = sel->result;
+    size_t within = 0, cross_at;
+    Rng coin;
+
+    for (size_t k = 0; k < sel->chosen_count; k++) {
+        int32_t c = sel->category_of[sel->chosen[k].a];
+        if (c == sel->category_of[sel->chosen[k].b]) {
+            r->pairs_per_category[c]++;
+            within++;
+        }
+    }
+    r->pairs = malloc((sel->chosen_count + 1) * sizeof *r->pairs);
+    r->show_first = malloc(sel->chosen_count + 1);
+    if (r->pairs == NULL || r->show_first == NULL)
+        return error_nomem(err, sel->chosen_count * sizeof *r->pairs);
+    /* start[c + 1] .. : where category c's pairs go (start is not needed past the walks) */
+    sel->start[0] = 0;
+    for (size_t c = 0; c < sel->categories; c++)
+        sel->start[c + 1] = sel->start[c] + r->pairs_per_category[c];
+    cross_at = within;
+    for (size_t k = 0; k < sel->chosen_count; k++) {
+        int32_t c = sel->category_of[sel->chosen[k].a];
+        if (c == sel->category_of[sel->chosen[k].b])
+            r->pairs[sel->start[c]++] = sel->chosen[k];
+        else
+            r->pairs[cross_at++] = sel->chosen[k];
+    }
+    r->pair_count = sel->chosen_count;
+    r->within_count = within;
+    rng_fork(base, COIN_LABEL, &coin);
+    for (size_t k = 0; k < r->pair_count; k++)
+        r->show_first[k] = (rng_next(&coin) >> 63) ? 'b' : 'a';
+    return ERR_OK;
+}
+
+static void informed_release(Informed *sel)
+{
+    free(sel->start);
+    free(sel->member);
+    free(sel->degree);
+    free(sel->variance);
+    free(sel->weight);
+    free(sel->inverse_norm);
+    free(sel->offers);
+    free(sel->chosen);
+    pairset_free(sel->chosen_set);
+}
+
+/* prefer informative: informed_init, informed_match, informed_result. */
+static int informative_choose(const int32_t *category_of, size_t image_count,
+                              int32_t category_count, uint64_t max_pairs, const PairSet *exclude,
+                              const InformOptions *options, const Rng *base,
+                              InformResult *result, Error *err)
+{
+    Informed sel = {.options = options, .exclude = exclude, .category_of = category_of,
+                  .image_count = image_count, .categories = (size_t)category_count,
+                  .window = options->window > 0 ? options->window : 1, .result = result};
+    Rng tie;
+    int code;
+
+    rng_fork(base, TIE_LABEL, &tie);
+    sel.tie_key = rng_next(&tie);
+    if ((code = informed_init(&sel, max_pairs, err)) == ERR_OK) {
+        for (size_t k = 0; k < sel.members; k++)
+            result->capped_images += informed_room(&sel, sel.member[k]) == 0;
+        if ((code = informed_match(&sel, max_pairs, err)) == ERR_OK)
+            code = informed_result(&sel, base, err);
+    }
+    informed_release(&sel);
     return code;
 }
 
@@ -1189,32 +1694,33 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
     Cross cross = {0};
     Rng base = *rng;
     size_t window = options->window > 0 ? options->window : 1;
-    bool informed = options->prefer == INFORM_INFORMATIVE;
     int code;
 
     memset(result, 0, sizeof *result);
     if ((code = check_select_input(category_of, image_count, category_count, options, err))
             != ERR_OK
-        || (code = result_init(result, category_count, err)) != ERR_OK
-        || (code = selector_init(&s, &base, err)) != ERR_OK
+        || (code = result_init(result, category_count, err)) != ERR_OK)
+        goto done;
+    if (options->prefer == INFORM_INFORMATIVE) {
+        if ((code = informative_choose(category_of, image_count, category_count, max_pairs,
+                                       exclude, options, &base, result, err))
+            == ERR_OK)
+            rng_next(rng);
+        goto done;
+    }
+    if ((code = selector_init(&s, &base, err)) != ERR_OK
         || (code = members_group(&s, category_of, (size_t)category_count, &members, err))
                != ERR_OK)
         goto done;
     /* Before any pair of this run takes room. */
     result->capped_images = capped_members(&s, &members, (size_t)category_count);
-    if ((informed
-            && (code = rank_weights(&s, &members, (size_t)category_count, window, err)) != ERR_OK)
-        || (code = options->prefer == INFORM_RANDOM
-                       ? within_collect_every_pair(&s, &members, (size_t)category_count,
-                                                   window, max_pairs, &within, err)
-                       : within_collect(&s, &members, (size_t)category_count, window, &within,
-                                        err))
-               != ERR_OK
+    if ((code = options->prefer == INFORM_RANDOM
+                    ? within_collect_every_pair(&s, &members, (size_t)category_count, window,
+                                                max_pairs, &within, err)
+                    : within_collect(&s, &members, (size_t)category_count, window, &within, err))
+            != ERR_OK
         || (code = cross_collect(&s, &members, window, &cross, err)) != ERR_OK
-        || (code = informed ? take_global(&s, &members, (size_t)category_count, &within, &cross,
-                                          max_pairs, err)
-                            : choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err))
-               != ERR_OK
+        || (code = choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err)) != ERR_OK
         || (code = result_write(result, &within, &cross, &base, err)) != ERR_OK)
         goto done;
     rng_next(rng);

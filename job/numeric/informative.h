@@ -25,7 +25,11 @@
  * shrinks its two images' variances by the expected ADF shrink, as if it
  * were answered, and the candidates left are valued with those variances
  * (lazily, through a heap), so later pairs go to uncertain images not yet
- * in one. O(N * window) candidates, O(N * window * log) time.
+ * in one. O(N * window) candidates walked, never held: memory is 20 bytes
+ * an image (28 with max_similarity), 41 a pair of the budget, and 16 a
+ * candidate of a heap of the best max(65536, 4 x budget), walked again
+ * (with a heap twice as large) when its best falls below the worst it kept;
+ * O(N * window * log) time a walk, and a few walks.
  *
  * Like pairs, it knows nothing of ids, SQL, YAML or printing: images are
  * indices into the caller's arrays, randomness comes from the Rng passed in.
@@ -72,6 +76,7 @@ typedef struct InformOptions {
     size_t dim;
     bool has_max_similarity;
     double max_similarity;    /* cosine above which a pair is a near-duplicate */
+    size_t memory_cap;        /* bytes prefer informative may hold (0: no cap); see below */
 } InformOptions;
 
 typedef struct InformResult {
@@ -108,11 +113,14 @@ typedef struct InformResult {
  * random (random); ties at random, seeded. prefer informative chooses as the
  * header says, not by category quotas: its links join categories whose
  * images may be paired (score bins: always give the adjacent-bin links) and
- * explore_fraction does not apply.
+ * explore_fraction does not apply. options->memory_cap bounds what prefer
+ * informative holds: a smaller heap (more walks) when the cap is below
+ * what it would take, ERR_DATA naming resources.memory_limit when the cap
+ * cannot hold its per-image and per-pair arrays and a heap of 1,024.
  *
  * Reproducible: same inputs and rng state, same result. Advances rng by one.
- * Errors: ERR_DATA when image_count does not fit 32-bit indices, or prefer
- * uncertain without scores; ERR_INTERNAL for bad categories or memory;
+ * Errors: ERR_DATA when image_count does not fit 32-bit indices, prefer
+ * uncertain or informative without scores, or memory_cap too small; ERR_INTERNAL for bad categories or memory;
  * ERR_TEMPFAIL when a signal cancels the run (core/cancel, polled every
  * CANCEL_POLL_STEPS images or candidates).
  */

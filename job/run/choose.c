@@ -19,8 +19,13 @@ const char *choose_prefer_name(InformPrefer prefer)
 }
 
 InformOptions choose_inform_options(const JobConfig *config, const Images *images,
-                                    const uint32_t *exposure, const uint32_t *comparisons)
+                                    const PairSet *existing, const uint32_t *exposure,
+                                    const uint32_t *comparisons)
 {
+    int64_t limit = config->resources.memory_limit_bytes;
+    size_t held = images_memory(images) + pairset_memory(existing)
+                  + images->count * (sizeof(int32_t) + (exposure != NULL ? sizeof *exposure : 0)
+                                     + (comparisons != NULL ? sizeof *comparisons : 0));
     InformOptions inform = {
         .prefer = config->strategy.prefer,
         .score = images->score,
@@ -37,6 +42,8 @@ InformOptions choose_inform_options(const JobConfig *config, const Images *image
         .dim = images->dim,
         .has_max_similarity = config->strategy.max_similarity.set,
         .max_similarity = config->strategy.max_similarity.value,
+        /* What is left; 1 byte when nothing is (0 would mean no cap). */
+        .memory_cap = limit <= 0 ? 0 : (uint64_t)limit > held ? (size_t)limit - held : 1,
     };
     return inform;
 }

@@ -59,10 +59,14 @@ bool choose_uses_selector(const JobConfig *config);
 /*
  * The selector's options from the config and the run's arrays (images'
  * scores, variances and embeddings; exposure, the pending pairs per image,
- * and comparisons, the annotated ones, may be NULL).
+ * and comparisons, the annotated ones, may be NULL). Its memory_cap is
+ * resources.memory_limit less what the run holds when it chooses: the
+ * images, the pairs already stored (existing, may be NULL), a category per
+ * image and the exposure and comparison counts; 0 without a limit.
  */
 InformOptions choose_inform_options(const JobConfig *config, const Images *images,
-                                    const uint32_t *exposure, const uint32_t *comparisons);
+                                    const PairSet *existing, const uint32_t *exposure,
+                                    const uint32_t *comparisons);
 
 /* strategy.prefer as written in YAML. */
 const char *choose_prefer_name(InformPrefer prefer);

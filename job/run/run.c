@@ -442,8 +442,8 @@ static int stage_choose(Run *run, Error *err)
     int code;
 
     run->budget = queue_budget(run);
-    run->inform = choose_inform_options(config, run->state->images, run->read.exposure,
-                                        run->read.comparisons);
+    run->inform = choose_inform_options(config, run->state->images, run->read.existing,
+                                        run->read.exposure, run->read.comparisons);
     choose_policy(config, report->strategy, run->policy, sizeof run->policy);
     report->selection.prefer = choose_prefer_name(config->strategy.prefer);
     if (config->strategy.max_similarity.set && run->state->images->embedding == NULL)

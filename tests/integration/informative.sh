@@ -2,8 +2,9 @@
 # Integration tests of informative pairs and a healthy queue: prefer
 # uncertain against random on a source with a variance column (stored pairs
 # and report), bridges between adjacent bins, output.max_pending, exposure
-# carried over from earlier runs, near-duplicates, and the provenance
-# columns of sql/004_pair_policy.sql. A real, throwaway PostgreSQL.
+# carried over from earlier runs, near-duplicates, the provenance columns
+# of sql/004_pair_policy.sql, and prefer informative under
+# resources.memory_limit. A real, throwaway PostgreSQL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -358,6 +359,39 @@ test_max_comparisons_stops_an_image_after_its_cap() {
     [ "$(json_field pairs_inserted)" -lt 1000 ] || fail "the last run was not short of its budget"
     [ "$(json_field capped_images)" -gt 0 ] || fail "report: capped_images"
     expect_grep 'images are at strategy.max_exposure (pending pairs) or strategy.max_comparisons' "$WORK/err"
+}
+
+# prefer informative's working memory counts against resources.memory_limit
+# with the images and the stored pairs: a limit that cannot hold it is a
+# clear exit 65 where prefer random still runs, and a roomier one stores
+# the whole budget (100,000 images: about 2 MB for the selector).
+test_memory_limit_bounds_prefer_informative() {
+    local prefer limit cfg
+    sql "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS demo.many AS
+           SELECT 'img-' || g AS id, (g * 7919 % 100003) / 100003.0 AS score
+             FROM generate_series(1, 100000) AS g" >/dev/null
+    for prefer in informative random; do
+        for limit in 8MB 24MB; do
+            cfg=$(write_config "mem-$prefer-$limit" <<YAML
+job: mem-$prefer-$limit
+source: {table: demo.many, id: id, score: score}
+strategy: {by: score, bins: 10, max_pairs: 1000, seed: 5, prefer: $prefer}
+resources: {memory_limit: $limit}
+output: {table: t_mem_${prefer}_${limit%MB}}
+YAML
+)
+            pp migrate "$cfg"; expect_status 0
+            pp run "$cfg" --run-id "m1"
+            if [ $prefer = informative ] && [ $limit = 8MB ]; then
+                expect_status 65
+                expect_grep 'resources.memory_limit leaves [0-9]* bytes for choosing pairs among 100000 images' "$WORK/err"
+                expect_grep 'HINT: raise resources.memory_limit' "$WORK/err"
+            else
+                expect_status 0
+                expect_eq "$(json_field pairs_inserted)" 1000 "prefer $prefer under $limit"
+            fi
+        done
+    done
 }
 
 start_server

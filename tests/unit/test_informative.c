@@ -8,7 +8,9 @@
  * between linked categories; max_exposure is never exceeded; near-
  * duplicates are never chosen; candidates grow linearly with N; show_first
  * is a fair coin (binomial test); budget one side of the split (bridges or
- * within) cannot use goes to the other.
+ * within) cannot use goes to the other; prefer informative's memory is
+ * linear in the images (an address-space limit) and its memory_cap is an
+ * error or a smaller heap, never more memory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +21,10 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/cancel.h"
 #include "numeric/informative.h"
@@ -820,6 +824,133 @@ static void test_max_comparisons_counts_annotated_and_pending(void **state)
     }
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+/* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
+static size_t address_space(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (statm == NULL)
+        return 0;
+    if (fscanf(statm, "%lu", &pages) != 1)
+        pages = 0;
+    fclose(statm);
+    return (size_t)pages * 4096;
+}
+#endif
+
+/*
+ * prefer informative holds memory linear in the images with a small
+ * constant, not its N x window candidates: 200,000 images in 10 score bins
+ * (about 3 million candidates within and across the bins) choose their
+ * 2,000 pairs under an address-space limit (RLIMIT_AS) of 48 bytes an
+ * image plus 8 MB above what the process holds.
+ */
+static void test_informative_memory_is_bounded(void **state)
+{
+    (void)state;
+#ifdef UNDER_ASAN
+    skip(); /* AddressSanitizer reserves address space and aborts on failure */
+#else
+    enum { IMAGES = 200000, PAIRS = 2000 };
+    Input in;
+    Rng rng;
+    rng_init(&rng, 61);
+    input_random(&rng, &in, IMAGES, 10);
+    in.options.prefer = INFORM_INFORMATIVE;
+    in.options.links = in.links;
+    in.options.link_count = in.link_count;
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_AS, &saved), 0);
+    size_t held = address_space();
+    if (held == 0)
+        skip();
+    struct rlimit limited = saved;
+    limited.rlim_cur = held + (size_t)IMAGES * 48 + (8u << 20);
+    if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < limited.rlim_cur)
+        limited.rlim_cur = saved.rlim_cur;
+    InformResult r;
+    Error err;
+    assert_int_equal(setrlimit(RLIMIT_AS, &limited), 0);
+    int code = informative_select(in.category_of, in.image_count, in.category_count, PAIRS,
+                                  NULL, &in.options, &rng, &r, &err);
+    assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+    if (code != ERR_OK)
+        print_message("informative_select: %s\n", err.message);
+    assert_int_equal(code, ERR_OK);
+    assert_int_equal(r.pair_count, PAIRS);
+    assert_true(r.candidates_examined > (uint64_t)IMAGES * 8);
+    informative_result_release(&r);
+    input_free(&in);
+#endif
+}
+
+/*
+ * options.memory_cap: a cap that cannot hold the per-image arrays is
+ * ERR_DATA naming resources.memory_limit; a cap that holds them and a heap
+ * of a few thousand candidates (far fewer than the candidates) gives the
+ * same number of pairs, under every guarantee, as no cap.
+ */
+static void test_informative_memory_cap_fails_or_walks_again(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 62);
+    for (int t = 0; t < 8; t++) {
+        Input in;
+        input_random(&rng, &in, 5000 + (size_t)rng_below(&rng, 5000), 1 + (int32_t)rng_below(&rng, 10));
+        in.options.prefer = INFORM_INFORMATIVE;
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        uint64_t max_pairs = 1 + rng_below(&rng, in.image_count);
+        InformResult free_run, capped;
+        Error err;
+        Rng a, b;
+        rng_init(&a, (uint64_t)t);
+        b = a;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &a, &free_run, &err),
+                         ERR_OK);
+
+        in.options.memory_cap = in.image_count * 10;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &b, &capped, &err),
+                         ERR_DATA);
+        assert_non_null(strstr(err.message, "resources.memory_limit"));
+        assert_null(capped.pairs);
+
+        /* 20 bytes an image, 41 a pair, the categories, and 2,048 candidates */
+        in.options.memory_cap = in.image_count * 20 + max_pairs * 41
+                                + ((size_t)in.category_count + 2) * 24 + 2048 * 16;
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &b, &capped, &err),
+                         ERR_OK);
+        assert_int_equal(capped.pair_count, free_run.pair_count);
+        assert_int_equal(capped.available, free_run.available);
+        PairSet *seen = pairset_new(capped.pair_count + 1);
+        assert_non_null(seen);
+        for (size_t k = 0; k < capped.pair_count; k++) {
+            Pair p = capped.pairs[k];
+            assert_true(p.a < p.b && p.b < in.image_count);
+            assert_int_equal(pairset_add(seen, p.a, p.b), 1);
+            int32_t x = bin(&in, p.a), y = bin(&in, p.b);
+            assert_true(k < capped.within_count ? x == y : (x - y == 1 || y - x == 1));
+        }
+        pairset_free(seen);
+        informative_result_release(&free_run);
+        informative_result_release(&capped);
+        input_free(&in);
+    }
+}
+
 /* Once SIGTERM arrived, every kind of selection stops with the cancel error and no result. */
 static void test_cancelled_selection_returns_tempfail(void **state)
 {
@@ -876,6 +1007,8 @@ int main(void)
         cmocka_unit_test(test_informative_guarantees_hold),
         cmocka_unit_test(test_max_comparisons_counts_annotated_and_pending),
         cmocka_unit_test(test_cancelled_selection_returns_tempfail),
+        cmocka_unit_test(test_informative_memory_is_bounded),
+        cmocka_unit_test(test_informative_memory_cap_fails_or_walks_again),
     };
     return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
 }
