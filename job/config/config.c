@@ -81,7 +81,10 @@ static int parse_text(const char *name, const char *text, size_t length, JobConf
 
     if ((code = keys_apply_defaults(&walk)) != ERR_OK || (code = tree_read(&doc, &root)) != ERR_OK
         || (code = check_root(&doc, root)) != ERR_OK || (code = keys_walk(&walk, root)) != ERR_OK
-        || (code = keys_check_required(&walk)) != ERR_OK || (code = rules_check(&walk)) != ERR_OK)
+        || (code = keys_check_required(&walk)) != ERR_OK)
+        goto done;
+    rules_apply_defaults(&walk);
+    if ((code = rules_check(&walk)) != ERR_OK)
         goto done;
 
     *out = config;

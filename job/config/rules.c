@@ -228,6 +228,11 @@ static int check_model(const KeyWalk *walk)
     return ERR_OK;
 }
 
+void rules_apply_defaults(KeyWalk *walk)
+{
+    if (!keys_present(walk, "strategy.prefer") && walk->config->strategy.by == STRATEGY_SCORE)
+        walk->config->strategy.prefer = INFORM_INFORMATIVE;
+}
 
 int rules_check(const KeyWalk *walk)
 {

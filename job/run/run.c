@@ -31,8 +31,8 @@
  * made again only when another job committed some of its pairs since this
  * run last read the table, and each other job commits once, so this many
  * covers up to WRITE_CHOICES - 1 jobs writing over the same images at once
- * (16 jobs with prefer: informative, whose choices meet more than random
- * ones, needed up to 10 here).
+ * (16 jobs with the informative default, whose choices meet more than
+ * random ones, needed up to 8 here).
  */
 #define WRITE_CHOICES 32
 

@@ -658,8 +658,8 @@ test_sixteen_jobs_at_once_share_one_table() {
     local pids=() job
     for job in $(seq 1 16); do
         # overlapping score windows over the same images, one shared table;
-        # prefer: informative, whose jobs all want the same best pairs of the
-        # overlap, so runs choose again up to once per other job
+        # the default policy (informative): every job wants the same best
+        # pairs of the overlap, so runs choose again up to once per other job
         write_config "load-$job" >/dev/null <<YAML
 job: load-$job
 source:
@@ -671,7 +671,6 @@ filters:
 strategy:
   by: score
   bins: 4
-  prefer: informative
   max_pairs: 400
   seed: $job
 output:

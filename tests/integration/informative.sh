@@ -280,8 +280,8 @@ YAML
 # Issue 18: max_exposure counts pending pairs only, so annotating a run's
 # pairs makes room again (it used to count annotated ones forever: runs 1-3
 # inserted 1000, 1000, 944 and every later run 0).
-# Scores that never move between runs (no refit): every run of prefer:
-# informative still stores its whole budget while the bins hold pairs not yet
+# Scores that never move between runs (no refit): every run of the default
+# policy still stores its whole budget while the bins hold pairs not yet
 # stored. A neighbour already paired is passed over for the next one; when
 # it was dropped instead, each image's `window` neighbours ran out after a
 # few runs and pairs_available fell far below what the bins hold.
@@ -297,7 +297,6 @@ source:
 strategy:
   by: score
   bins: 5
-  prefer: informative
   max_pairs: 400
   seed: 3
 output:
@@ -313,7 +312,7 @@ YAML
         expect_eq "$inserted" 400 "run $run inserted"
     done
     expect_eq "$(sql "SELECT count(DISTINCT (least(image_a, image_b), greatest(image_a, image_b))) FROM t_inf_static")" 3200 "distinct pairs stored"
-    expect_eq "$(json_field prefer)" informative "policy"
+    expect_eq "$(json_field prefer)" informative "the default policy with by: score"
 }
 
 test_max_exposure_counts_pending_pairs_only() {

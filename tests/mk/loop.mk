@@ -22,7 +22,7 @@
 # LOOP_ARGS passes more options to loop.py (--help lists them), e.g.
 #   make bench-loop LOOP_POLICIES=all-random,random,informative
 #   make bench-loop LOOP_ARGS='--regimes daily --seeds 3'
-LOOP_DEFAULT_POLICY ?= random
+LOOP_DEFAULT_POLICY ?= informative
 LOOP_POLICIES ?= all-random,random,uncertain,informative
 LOOP_SEEDS ?= 5
 LOOP_ARGS ?=

@@ -236,8 +236,8 @@ static void test_informative_keys(void **state)
 {
     (void)state;
     JobConfig *c = parse_ok(BASE);
-    /* prefer's default: random with every strategy */
-    assert_int_equal(c->strategy.prefer, INFORM_RANDOM);
+    /* prefer's default: informative with by: score, random with the others */
+    assert_int_equal(c->strategy.prefer, INFORM_INFORMATIVE);
     config_free(c);
     c = parse_ok(BASE "  prefer: random\n");
     assert_int_equal(c->strategy.prefer, INFORM_RANDOM);
