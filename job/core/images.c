@@ -958,8 +958,7 @@ static int64_t uuid_bucket_lookup(const Images *images, const unsigned char *key
     UuidKey first = uuid_key_of(images, 0), wanted = {high, low, 0};
     if (first.high == high && first.low == low)
         return 0;
-    if (images->id_prefix_bits == 128 || uuid_key_less(&wanted, &first)
-        || uuid_common_bits(&first, &wanted) < images->id_prefix_bits)
+    if (uuid_key_less(&wanted, &first) || uuid_common_bits(&first, &wanted) < images->id_prefix_bits)
         return -1; /* outside the prefix every stored id shares */
     uint32_t bucket = uuid_bucket_of(images, high, low);
     size_t from = images->id_bucket_start[bucket], to = images->id_bucket_start[bucket + 1];
