@@ -54,6 +54,9 @@ typedef struct Images {
     float *embedding;        /* count x dim, row-major; NULL unless has_embedding */
     size_t dim;              /* 0 until the first embedding fixes it */
 
+    /* > 0: the column is an mmap of this size (IMAGES_MAPPED_BYTES), else on the heap */
+    size_t id_uuid_mapped_bytes, score_mapped_bytes, variance_mapped_bytes, label_mapped_bytes;
+
     bool has_score, has_variance, has_label, has_embedding;
     bool embedding_external;   /* embedding belongs to someone else (a slice) */
     size_t embedding_mapped_bytes; /* > 0: embedding is an mmap of this size */
@@ -99,8 +102,8 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err);
 int images_commit_row(Images *images, const char *id, size_t id_length, double score,
                       double variance, const char *label, size_t label_length, Error *err);
 
-/* Matrices from this size up are mapped with huge pages (see images.c). */
-#define IMAGES_MAPPED_BYTES ((size_t)16 << 20)
+/* Matrices and columns from this size up are mapped with huge pages (see images.c). */
+#define IMAGES_MAPPED_BYTES ((size_t)2 << 20)
 
 /*
  * Makes images write its embeddings into rows (capacity rows of dim floats)
