@@ -43,49 +43,103 @@ static uint64_t hash_uuid(const unsigned char *key)
 }
 
 /*
- * The embedding matrix. From IMAGES_MAPPED_BYTES up it is its own anonymous
- * mapping, advised to use transparent huge pages: its first write is then one
- * fault per 2 MB rather than one per 4 kB. On this project's VM the first
- * write of 880 MB of fresh memory took 3.2-4.2 s with 4 kB pages and 1.2-2.6
- * s with huge pages (a rewrite: 0.07 s), and the client's CPU competes with
- * the server's for the same cores while rows stream in. Growing a mapping is
- * mremap (no copy). Smaller matrices stay on the heap, where sanitizers see
- * them.
+ * The embedding matrix and the id, score, variance and label columns. From
+ * IMAGES_MAPPED_BYTES (one huge page) up each is its own anonymous mapping
+ * on a 2 MB boundary, advised to use transparent huge pages: its first
+ * write is then one fault per 2 MB rather than one per 4 kB. On this
+ * project's VM the first write of 880 MB of fresh memory took 3.2-4.2 s
+ * with 4 kB pages and 1.2-2.6 s with huge pages (a rewrite: 0.07 s), and
+ * the client's CPU competes with the server's for the same cores while
+ * rows stream in. 897,144 uuid ids and scores committed and indexed: 6,200
+ * to 6,700 page faults instead of 11,200 to 11,700, and half the time.
+ * Growing a mapping is mremap (no copy). Smaller arrays stay on the heap,
+ * where sanitizers see them.
  */
 static int grow_array(void **array, size_t count, size_t size, Error *err);
 
-static bool embedding_mapped(const Images *images)
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/*
+ * A fresh mapping of bytes (a multiple of HUGE_PAGE_BYTES) that starts on a
+ * huge page boundary, so that huge pages can back all of it; one that
+ * starts anywhere has a partial 2 MB at each end and moves off the
+ * boundary when mremap moves it.
+ */
+static void *map_aligned(size_t bytes)
 {
-    return images->embedding_mapped_bytes > 0;
+    size_t span = bytes + HUGE_PAGE_BYTES;
+    char *start = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (start == MAP_FAILED)
+        return MAP_FAILED;
+    char *aligned = start + (HUGE_PAGE_BYTES - (uintptr_t)start % HUGE_PAGE_BYTES) % HUGE_PAGE_BYTES;
+    if (aligned > start)
+        munmap(start, (size_t)(aligned - start));
+    if (start + span > aligned + bytes)
+        munmap(aligned + bytes, (size_t)(start + span - (aligned + bytes)));
+    return aligned;
+}
+
+/*
+ * Resizes *memory to count elements of size bytes; *mapped is the size of
+ * its mapping, 0 while on the heap. kept: the bytes in use, copied when the
+ * array moves from the heap to a mapping. A mapping grows in place when the
+ * addresses after it are free, else moves (page tables, not bytes) to a new
+ * aligned range.
+ */
+static int region_resize(void **memory, size_t *mapped, size_t count, size_t size, size_t kept,
+                         Error *err)
+{
+    if (count != 0 && size > SIZE_MAX / count)
+        return error_nomem(err, SIZE_MAX);
+    size_t bytes = count * size;
+    if (*mapped == 0 && bytes < IMAGES_MAPPED_BYTES)
+        return grow_array(memory, count, size, err);
+    if (bytes > SIZE_MAX - HUGE_PAGE_BYTES)
+        return error_nomem(err, bytes);
+    bytes = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    if (bytes < HUGE_PAGE_BYTES)
+        bytes = HUGE_PAGE_BYTES;
+    void *region;
+    if (*mapped > 0) {
+        region = mremap(*memory, *mapped, bytes, 0);
+        if (region == MAP_FAILED) {
+            void *target = map_aligned(bytes);
+            if (target == MAP_FAILED)
+                return error_nomem(err, bytes);
+            region = mremap(*memory, *mapped, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+            if (region == MAP_FAILED) {
+                munmap(target, bytes);
+                return error_nomem(err, bytes);
+            }
+        }
+    } else if ((region = map_aligned(bytes)) == MAP_FAILED) {
+        return error_nomem(err, bytes);
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(region, bytes, MADV_HUGEPAGE); /* advice: without it, 4 kB pages */
+#endif
+    if (*mapped == 0 && *memory != NULL) {
+        /* From the heap to a mapping: the one copy, of what was there. */
+        memcpy(region, *memory, kept);
+        free(*memory);
+    }
+    *memory = region;
+    *mapped = bytes;
+    return ERR_OK;
+}
+
+static void region_free(void *memory, size_t mapped)
+{
+    if (mapped > 0)
+        munmap(memory, mapped);
+    else
+        free(memory);
 }
 
 static int embedding_resize(Images *images, size_t floats, Error *err)
 {
-    if (floats > SIZE_MAX / sizeof(float))
-        return error_nomem(err, SIZE_MAX);
-    size_t bytes = floats * sizeof(float);
-    if (!embedding_mapped(images) && bytes < IMAGES_MAPPED_BYTES)
-        return grow_array((void **)&images->embedding, floats, sizeof(float), err);
-    if (bytes == 0)
-        bytes = 1;
-    void *mapped;
-    if (embedding_mapped(images))
-        mapped = mremap(images->embedding, images->embedding_mapped_bytes, bytes, MREMAP_MAYMOVE);
-    else
-        mapped = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED)
-        return error_nomem(err, bytes);
-#ifdef MADV_HUGEPAGE
-    (void)madvise(mapped, bytes, MADV_HUGEPAGE); /* advice: without it, 4 kB pages */
-#endif
-    if (!embedding_mapped(images) && images->embedding != NULL) {
-        /* From the heap to a mapping: the one copy, of what was there. */
-        memcpy(mapped, images->embedding, images->count * images->dim * sizeof(float));
-        free(images->embedding);
-    }
-    images->embedding = mapped;
-    images->embedding_mapped_bytes = bytes;
-    return ERR_OK;
+    return region_resize((void **)&images->embedding, &images->embedding_mapped_bytes, floats,
+                         sizeof(float), images->count * images->dim * sizeof(float), err);
 }
 
 /*
@@ -99,7 +153,10 @@ static void *scratch_alloc(size_t bytes, size_t *mapped)
     *mapped = 0;
     if (bytes < IMAGES_MAPPED_BYTES)
         return malloc(bytes);
-    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (bytes > SIZE_MAX - HUGE_PAGE_BYTES)
+        return NULL;
+    bytes = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    void *memory = map_aligned(bytes);
     if (memory == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
@@ -119,12 +176,8 @@ static void scratch_free(void *memory, size_t mapped)
 
 static void embedding_free(Images *images)
 {
-    if (images->embedding_external)
-        return;
-    if (embedding_mapped(images))
-        munmap(images->embedding, images->embedding_mapped_bytes);
-    else
-        free(images->embedding);
+    if (!images->embedding_external)
+        region_free(images->embedding, images->embedding_mapped_bytes);
 }
 
 void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
@@ -140,12 +193,13 @@ void images_init(Images *images, bool has_score, bool has_variance, bool has_lab
 void images_release(Images *images)
 {
     free(images->id_bytes);
-    free(images->id_uuid_bytes);
+    region_free(images->id_uuid_bytes, images->id_uuid_mapped_bytes);
     free(images->id_offset);
     free(images->id_index);
-    free(images->score);
-    free(images->variance);
-    free(images->label_of);
+    free(images->id_bucket_start);
+    region_free(images->score, images->score_mapped_bytes);
+    region_free(images->variance, images->variance_mapped_bytes);
+    region_free(images->label_of, images->label_mapped_bytes);
     free(images->label_bytes);
     free(images->label_offset);
     free(images->label_index);
@@ -167,26 +221,36 @@ static int grow_array(void **array, size_t count, size_t size, Error *err)
 static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
                   const char *bytes, const size_t *offset, Error *err);
 static int uuid_rehash(Images *images, size_t planned, Error *err);
+static int64_t uuid_bucket_lookup(const Images *images, const unsigned char *key);
+static int uuid_buckets_drop(Images *images, Error *err);
 
 int images_reserve(Images *images, size_t rows, Error *err)
 {
     if (rows <= images->capacity)
         return ERR_OK;
     int code;
+    size_t count = images->count;
     if (images->id_uuid)
-        code = grow_array((void **)&images->id_uuid_bytes, rows, UUID_BYTES, err);
+        code = region_resize((void **)&images->id_uuid_bytes, &images->id_uuid_mapped_bytes, rows,
+                             UUID_BYTES, count * UUID_BYTES, err);
     else
         code = grow_array((void **)&images->id_offset, rows, sizeof(size_t), err);
     if (code != ERR_OK)
         return code;
     if (images->has_score
-        && (code = grow_array((void **)&images->score, rows, sizeof(double), err)) != ERR_OK)
+        && (code = region_resize((void **)&images->score, &images->score_mapped_bytes, rows,
+                                 sizeof(double), count * sizeof(double), err))
+               != ERR_OK)
         return code;
     if (images->has_variance
-        && (code = grow_array((void **)&images->variance, rows, sizeof(double), err)) != ERR_OK)
+        && (code = region_resize((void **)&images->variance, &images->variance_mapped_bytes, rows,
+                                 sizeof(double), count * sizeof(double), err))
+               != ERR_OK)
         return code;
     if (images->has_label
-        && (code = grow_array((void **)&images->label_of, rows, sizeof(int32_t), err)) != ERR_OK)
+        && (code = region_resize((void **)&images->label_of, &images->label_mapped_bytes, rows,
+                                 sizeof(int32_t), count * sizeof(int32_t), err))
+               != ERR_OK)
         return code;
     if (images->has_embedding && !images->embedding_external && images->dim > 0) {
         if (rows > SIZE_MAX / images->dim)
@@ -197,7 +261,11 @@ int images_reserve(Images *images, size_t rows, Error *err)
     }
     images->capacity = rows;
     /* The id index too, once, rather than rebuilt at every doubling while
-     * rows stream in (a cache miss per id each time). */
+     * rows stream in (a cache miss per id each time). Not while ids are
+     * deferred (images_index_ids indexes them) nor while the bucket table
+     * finds them (the next committed row builds the hash). */
+    if (images->ids_deferred || images->id_bucket_start != NULL)
+        return ERR_OK;
     if (rows * 2 + 2 > images->id_index_capacity && rows < UINT32_MAX)
         return images->id_uuid ? uuid_rehash(images, rows, err)
                                : rehash(&images->id_index, &images->id_index_capacity,
@@ -362,7 +430,8 @@ int images_use_uuid_ids(Images *images, Error *err)
     images->id_offset = NULL;
     images->id_uuid = true;
     if (images->capacity > 0)
-        return grow_array((void **)&images->id_uuid_bytes, images->capacity, UUID_BYTES, err);
+        return region_resize((void **)&images->id_uuid_bytes, &images->id_uuid_mapped_bytes,
+                             images->capacity, UUID_BYTES, 0, err);
     return ERR_OK;
 }
 
@@ -490,8 +559,13 @@ static int store_id(Images *images, const char *id, size_t id_length, size_t *sl
         if (!uuid_key(id, id_length, key))
             return error_set(err, ERR_INTERNAL, "an id of %zu bytes is not a uuid", id_length),
                    -1;
-        if (!images->ids_deferred && uuid_lookup(images, key, slot) >= 0)
+        if (images->ids_deferred) {
+            /* looked up once the stream is in: images_index_ids */
+        } else if (uuid_buckets_drop(images, err) != ERR_OK) {
+            return -1;
+        } else if (uuid_lookup(images, key, slot) >= 0) {
             return 0;
+        }
         memcpy(images->id_uuid_bytes + row * UUID_BYTES, key, UUID_BYTES);
         return 1;
     }
@@ -556,107 +630,6 @@ void images_defer_ids(Images *images)
     images->ids_deferred = images->id_uuid && !images->has_embedding && images->count == 0;
 }
 
-static int uuid_order(const Images *images, uint32_t *order, Error *err);
-static void gather_column(void *values, const uint32_t *order, size_t count, size_t size,
-                          void *scratch);
-
-static int compare_row(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
-}
-
-/*
- * Rows of ids seen before, for images_index_ids: appended as found (in id
- * order), reported in row order.
- */
-typedef struct RowList {
-    uint32_t *rows;
-    size_t count, capacity;
-} RowList;
-
-static bool row_list_add(RowList *list, uint32_t row)
-{
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity < 64 ? 64 : list->capacity * 2;
-        uint32_t *grown = realloc(list->rows, capacity * sizeof *grown);
-        if (grown == NULL)
-            return false;
-        list->rows = grown;
-        list->capacity = capacity;
-    }
-    list->rows[list->count++] = row;
-    return true;
-}
-
-int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
-                                                          size_t id_length),
-                     void *context, Error *err)
-{
-    if (!images->ids_deferred)
-        return ERR_OK;
-    size_t count = images->count, size = 0, order_mapped, scratch_mapped;
-    RowList duplicates = {0};
-    uint32_t *order = scratch_alloc((count + 1) * sizeof *order, &order_mapped);
-    void *scratch = scratch_alloc((count + 1) * UUID_BYTES, &scratch_mapped);
-    uint32_t *table = NULL;
-    int code;
-    if (order == NULL || scratch == NULL) {
-        code = error_nomem(err, count * UUID_BYTES);
-        goto done;
-    }
-    if ((code = uuid_order(images, order, err)) != ERR_OK)
-        goto done;
-    /* In id order, equal ids are neighbours and the sort is stable: the
-     * first of each run is the row that arrived first, the one kept. */
-    size_t kept = 0;
-    for (size_t k = 0; k < count; k++) {
-        if (kept > 0
-            && memcmp(uuid_of(images, order[kept - 1]), uuid_of(images, order[k]), UUID_BYTES)
-                   == 0) {
-            if (!row_list_add(&duplicates, order[k])) {
-                code = error_nomem(err, duplicates.capacity * 2 * sizeof(uint32_t));
-                goto done;
-            }
-            continue;
-        }
-        order[kept++] = order[k];
-    }
-    if ((table = index_table(kept, &size, err)) == NULL) {
-        code = err->code;
-        goto done;
-    }
-    /* Reported in the order the rows arrived, as the stream would have. */
-    if (duplicates.count > 1) /* rows is NULL while nothing was added */
-        qsort(duplicates.rows, duplicates.count, sizeof *duplicates.rows, compare_row);
-    for (size_t d = 0; d < duplicates.count && on_duplicate != NULL; d++)
-        on_duplicate(context, (const char *)uuid_of(images, duplicates.rows[d]), UUID_BYTES);
-
-    gather_column(images->id_uuid_bytes, order, kept, UUID_BYTES, scratch);
-    if (images->has_score)
-        gather_column(images->score, order, kept, sizeof(double), scratch);
-    if (images->has_variance)
-        gather_column(images->variance, order, kept, sizeof(double), scratch);
-    if (images->has_label)
-        gather_column(images->label_of, order, kept, sizeof(int32_t), scratch);
-    images->count = kept;
-    uuid_index_fill(images, kept, table, size);
-    free(images->id_index);
-    images->id_index = table;
-    images->id_index_capacity = size;
-    table = NULL;
-    images->ids_deferred = false;
-    images->ids_sorted = true;
-done:
-    free(table);
-    if (order != NULL)
-        scratch_free(order, order_mapped);
-    if (scratch != NULL)
-        scratch_free(scratch, scratch_mapped);
-    free(duplicates.rows);
-    return code;
-}
-
 const char *images_id(const Images *images, size_t row)
 {
     static _Thread_local char text[IMAGES_ID_BUFFERS][UUID_TEXT + 1];
@@ -673,7 +646,11 @@ int64_t images_find(const Images *images, const char *id, size_t id_length)
     size_t slot;
     if (images->id_uuid) {
         unsigned char key[UUID_BYTES];
-        return uuid_key(id, id_length, key) ? uuid_lookup(images, key, &slot) : -1;
+        if (!uuid_key(id, id_length, key))
+            return -1;
+        if (images->id_bucket_start != NULL)
+            return uuid_bucket_lookup(images, key);
+        return uuid_lookup(images, key, &slot);
     }
     return lookup(images->id_index, images->id_index_capacity, images->id_bytes,
                   images->id_offset, id, id_length, &slot);
@@ -684,6 +661,14 @@ const char *images_label(const Images *images, int32_t label)
     return images->label_bytes + images->label_offset[label];
 }
 
+/* Bytes of the bucket table of sorted uuid ids, 0 when there is none. */
+static size_t bucket_table_bytes(const Images *images)
+{
+    if (images->id_bucket_start == NULL)
+        return 0;
+    return (((size_t)1 << images->id_bucket_bits) + 1) * sizeof(uint32_t);
+}
+
 size_t images_memory(const Images *images)
 {
     size_t per_row = (images->id_uuid ? UUID_BYTES : sizeof(size_t))
@@ -692,13 +677,15 @@ size_t images_memory(const Images *images)
                      + (images->has_label ? sizeof(int32_t) : 0)
                      + images->dim * sizeof(float);
     return images->capacity * per_row + images->id_bytes_capacity
-           + images->id_index_capacity * sizeof(uint32_t) + images->label_bytes_capacity;
+           + images->id_index_capacity * sizeof(uint32_t) + bucket_table_bytes(images)
+           + images->label_bytes_capacity;
 }
 
 size_t images_id_memory(const Images *images)
 {
     return images->capacity * (images->id_uuid ? UUID_BYTES : sizeof(size_t))
-           + images->id_bytes_capacity + images->id_index_capacity * sizeof(uint32_t);
+           + images->id_bytes_capacity + images->id_index_capacity * sizeof(uint32_t)
+           + bucket_table_bytes(images);
 }
 
 void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
@@ -733,89 +720,423 @@ int images_merge(Images *into, const Images *part, Error *err)
 
 /* ---- canonical order ----------------------------------------------------- */
 
-/* A uuid's first 8 bytes as a big-endian word (numeric order is byte order), and its row. */
-typedef struct UuidSortKey {
-    uint64_t high;
-    uint64_t row;
-} UuidSortKey;
+/*
+ * A uuid as two big-endian words (numeric order is byte order) and its
+ * row. Sorting these rather than rows keeps the comparisons in the keys:
+ * a row's 16 bytes are read once, in row order, not at random.
+ */
+typedef struct UuidKey {
+    uint64_t high, low;
+    uint32_t row;
+} UuidKey;
 
+/* One load and a byte swap: lookups and sorts read many of these. */
 static uint64_t load_big_endian64(const unsigned char *p)
 {
-    uint64_t value = 0;
+    uint64_t value;
+    memcpy(&value, p, sizeof value);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    value = __builtin_bswap64(value);
+#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+    value = 0;
     for (int i = 0; i < 8; i++)
         value = value << 8 | p[i];
+#endif
     return value;
 }
 
-/* Within a run of equal first halves: by the second half, then by row (stable). */
-static int compare_sort_key_low(const void *x, const void *y, void *context)
+static void store_big_endian64(unsigned char *p, uint64_t value)
 {
-    const Images *images = context;
-    const UuidSortKey *a = x, *b = y;
-    int order = memcmp(uuid_of(images, a->row) + 8, uuid_of(images, b->row) + 8, UUID_BYTES - 8);
-    if (order != 0)
-        return order;
-    return (a->row > b->row) - (a->row < b->row);
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        p[i] = (unsigned char)value;
+}
+
+static UuidKey uuid_key_of(const Images *images, size_t row)
+{
+    const unsigned char *id = uuid_of(images, row);
+    return (UuidKey){load_big_endian64(id), load_big_endian64(id + 8), (uint32_t)row};
+}
+
+static bool uuid_key_less(const UuidKey *a, const UuidKey *b)
+{
+    return a->high < b->high || (a->high == b->high && a->low < b->low);
+}
+
+/* Leading bits that a and b (a < b) share: 0 to 127. */
+static unsigned uuid_common_bits(const UuidKey *a, const UuidKey *b)
+{
+    if (a->high != b->high)
+        return (unsigned)__builtin_clzll(a->high ^ b->high);
+    return 64 + (unsigned)__builtin_clzll(a->low ^ b->low);
+}
+
+/* The `bits` bits (1 to 32) of a uuid that follow its first `skip` bits (zeros past the end). */
+static uint32_t uuid_bits_at(uint64_t high, uint64_t low, unsigned skip, unsigned bits)
+{
+    uint64_t window;
+    if (skip == 0)
+        window = high;
+    else if (skip < 64)
+        window = high << skip | low >> (64 - skip);
+    else if (skip < 128)
+        window = low << (skip - 64);
+    else
+        window = 0;
+    return (uint32_t)(window >> (64 - bits));
+}
+
+/* Stable: equal keys keep their order (the order their rows arrived in). */
+static void uuid_insertion_sort(UuidKey *keys, size_t count)
+{
+    for (size_t i = 1; i < count; i++) {
+        UuidKey key = keys[i];
+        size_t j = i;
+        for (; j > 0 && uuid_key_less(&key, &keys[j - 1]); j--)
+            keys[j] = keys[j - 1];
+        keys[j] = key;
+    }
+}
+
+enum { UUID_SMALL_RUN = 32, UUID_SUB_BITS = 8 };
+
+/*
+ * Sorts keys[0, count) stably, most significant digit first: the bits all
+ * of them share are skipped (time-ordered uuids share long prefixes, equal
+ * ids all of theirs), the next UUID_SUB_BITS bits place each key in a
+ * bucket (a counting pass, a scatter through spare and back), and each
+ * bucket is sorted the same way; small ones by insertion. spare holds
+ * count keys or more.
+ */
+static void uuid_sort_run(UuidKey *keys, UuidKey *spare, size_t count)
+{
+    if (count <= UUID_SMALL_RUN) {
+        uuid_insertion_sort(keys, count);
+        return;
+    }
+    UuidKey low = keys[0], high = keys[0];
+    for (size_t k = 1; k < count; k++) {
+        if (uuid_key_less(&keys[k], &low))
+            low = keys[k];
+        if (uuid_key_less(&high, &keys[k]))
+            high = keys[k];
+    }
+    if (!uuid_key_less(&low, &high))
+        return; /* one id: the keys are in arrival order already */
+    unsigned skip = uuid_common_bits(&low, &high);
+    size_t start[(1u << UUID_SUB_BITS) + 1] = {0};
+    for (size_t k = 0; k < count; k++)
+        start[uuid_bits_at(keys[k].high, keys[k].low, skip, UUID_SUB_BITS) + 1]++;
+    for (size_t b = 1; b <= 1u << UUID_SUB_BITS; b++)
+        start[b] += start[b - 1];
+    size_t place[1u << UUID_SUB_BITS];
+    memcpy(place, start, sizeof place);
+    for (size_t k = 0; k < count; k++)
+        spare[place[uuid_bits_at(keys[k].high, keys[k].low, skip, UUID_SUB_BITS)]++] = keys[k];
+    memcpy(keys, spare, count * sizeof *keys);
+    for (size_t b = 0; b < 1u << UUID_SUB_BITS; b++)
+        if (start[b + 1] - start[b] > 1)
+            uuid_sort_run(keys + start[b], spare, start[b + 1] - start[b]);
 }
 
 /*
- * order[k]: the row that goes to place k, in byte order of the uuids,
- * rows of equal uuids in row order (stable). A least-significant-digit
- * radix sort of the first 8 bytes, a byte a pass (a pass whose byte is the
- * same in every id is skipped: time-ordered uuids share their first
- * bytes), then each run of equal first halves by the second half. A
- * comparison sort of 900,000 ids through memcmp took about 0.5 s here.
+ * The rows' keys in byte order of their uuids, rows of equal uuids in row
+ * order (stable), into *keys_out (count + 1 keys of scratch, *mapped for
+ * scratch_free). One pass finds the smallest and largest id, whose common
+ * prefix every id shares; the next 16 bits after it (8 below 65,536 rows)
+ * place each row in a bucket: a counting pass and one scatter straight
+ * from the id column. Buckets are then sorted by uuid_sort_run: random
+ * (version 4) ids leave a dozen keys in each, time-ordered ones (v1, v7)
+ * more, a column of one repeated id a single bucket that needs no sort.
+ * Eight least-significant-digit passes over the first half and a
+ * comparison sort of the rest cost twice as much here.
  */
-static int uuid_order(const Images *images, uint32_t *order, Error *err)
+static int uuid_sorted_keys(const Images *images, UuidKey **keys_out, size_t *mapped, Error *err)
 {
-    size_t count = images->count, keys_mapped, other_mapped;
-    UuidSortKey *keys = scratch_alloc((count + 1) * sizeof *keys, &keys_mapped);
-    UuidSortKey *other = scratch_alloc((count + 1) * sizeof *other, &other_mapped);
-    UuidSortKey *keys_memory = keys, *other_memory = other;
-    size_t(*histogram)[256] = calloc(8, sizeof *histogram);
+    size_t count = images->count, spare_mapped = 0;
+    unsigned bits = count >= 65536 ? 16 : 8;
+    UuidKey *keys = scratch_alloc((count + 1) * sizeof *keys, mapped);
+    UuidKey *spare = NULL;
+    size_t *start = calloc(((size_t)1 << bits) + 1, sizeof *start);
+    size_t *place = malloc(((size_t)1 << bits) * sizeof *place);
     int code = ERR_OK;
-    if (keys == NULL || other == NULL || histogram == NULL) {
-        code = error_nomem(err, count * 2 * sizeof *keys);
+    if (keys == NULL || start == NULL || place == NULL) {
+        code = error_nomem(err, count * sizeof *keys);
         goto done;
     }
+    if (count == 0)
+        goto done;
+    UuidKey low = uuid_key_of(images, 0), high = low;
+    for (size_t row = 1; row < count; row++) {
+        UuidKey key = uuid_key_of(images, row);
+        if (uuid_key_less(&key, &low))
+            low = key;
+        if (uuid_key_less(&high, &key))
+            high = key;
+    }
+    unsigned skip = uuid_key_less(&low, &high) ? uuid_common_bits(&low, &high) : 128;
     for (size_t row = 0; row < count; row++) {
-        keys[row].high = load_big_endian64(uuid_of(images, row));
-        keys[row].row = row;
-        for (int b = 0; b < 8; b++)
-            histogram[b][(keys[row].high >> (8 * b)) & 255]++;
+        UuidKey key = uuid_key_of(images, row);
+        start[uuid_bits_at(key.high, key.low, skip, bits) + 1]++;
     }
-    for (int b = 0; b < 8; b++) {
-        size_t at = 0;
-        bool trivial = false;
-        for (int digit = 0; digit < 256; digit++) {
-            size_t in_bucket = histogram[b][digit];
-            trivial = trivial || in_bucket == count;
-            histogram[b][digit] = at;
-            at += in_bucket;
+    size_t largest = 0;
+    for (size_t b = 1; b <= (size_t)1 << bits; b++) {
+        if (start[b] > largest)
+            largest = start[b];
+        start[b] += start[b - 1];
+    }
+    memcpy(place, start, ((size_t)1 << bits) * sizeof *place);
+    for (size_t row = 0; row < count; row++) {
+        UuidKey key = uuid_key_of(images, row);
+        keys[place[uuid_bits_at(key.high, key.low, skip, bits)]++] = key;
+    }
+    if (largest > UUID_SMALL_RUN) {
+        spare = scratch_alloc(largest * sizeof *spare, &spare_mapped);
+        if (spare == NULL) {
+            code = error_nomem(err, largest * sizeof *spare);
+            goto done;
         }
-        if (trivial)
-            continue;
-        for (size_t k = 0; k < count; k++)
-            other[histogram[b][(keys[k].high >> (8 * b)) & 255]++] = keys[k];
-        UuidSortKey *swap = keys;
-        keys = other;
-        other = swap;
     }
-    for (size_t start = 0, end; start < count; start = end) {
-        for (end = start + 1; end < count && keys[end].high == keys[start].high; end++)
-            ;
-        if (end - start > 1)
-            qsort_r(keys + start, end - start, sizeof *keys, compare_sort_key_low,
-                    (void *)images);
-    }
-    for (size_t k = 0; k < count; k++)
-        order[k] = (uint32_t)keys[k].row;
+    for (size_t b = 0; b < (size_t)1 << bits; b++)
+        if (start[b + 1] - start[b] > 1)
+            uuid_sort_run(keys + start[b], spare, start[b + 1] - start[b]);
 done:
-    if (keys_memory != NULL)
-        scratch_free(keys_memory, keys_mapped);
-    if (other_memory != NULL)
-        scratch_free(other_memory, other_mapped);
-    free(histogram);
+    if (spare != NULL)
+        scratch_free(spare, spare_mapped);
+    free(start);
+    free(place);
+    if (code != ERR_OK && keys != NULL) {
+        scratch_free(keys, *mapped);
+        keys = NULL;
+    }
+    *keys_out = keys;
+    return code;
+}
+
+/* order[k]: the row that goes to place k, in byte order of the uuids (stable). */
+static int uuid_order(const Images *images, uint32_t *order, Error *err)
+{
+    UuidKey *keys;
+    size_t mapped;
+    int code = uuid_sorted_keys(images, &keys, &mapped, err);
+    if (code != ERR_OK)
+        return code;
+    for (size_t k = 0; k < images->count; k++)
+        order[k] = keys[k].row;
+    scratch_free(keys, mapped);
+    return ERR_OK;
+}
+
+
+/* ---- sorted uuid ids: buckets and duplicates ----------------------------- */
+
+static void gather_column(void *values, const uint32_t *order, size_t count, size_t size,
+                          void *scratch);
+
+static int compare_row(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+/*
+ * Rows of ids seen before, for images_index_ids: appended as found (in id
+ * order), reported in row order.
+ */
+typedef struct RowList {
+    uint32_t *rows;
+    size_t count, capacity;
+} RowList;
+
+static bool row_list_add(RowList *list, uint32_t row)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity < 64 ? 64 : list->capacity * 2;
+        uint32_t *grown = realloc(list->rows, capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        list->rows = grown;
+        list->capacity = capacity;
+    }
+    list->rows[list->count++] = row;
+    return true;
+}
+
+static uint32_t uuid_bucket_of(const Images *images, uint64_t high, uint64_t low)
+{
+    return uuid_bits_at(high, low, images->id_prefix_bits, images->id_bucket_bits);
+}
+
+/*
+ * The bucket table for `count` ids: a bucket an id or more, up to 2^20
+ * buckets (4 MB; a hash index of 900,000 ids takes 8 MB), so a lookup
+ * reads the table and a few ids next to each other. *bits receives the
+ * bucket bits.
+ */
+static uint32_t *uuid_buckets_new(size_t count, unsigned *bits, Error *err)
+{
+    *bits = 1;
+    while (*bits < 20 && ((size_t)1 << *bits) < count)
+        (*bits)++;
+    size_t buckets = (size_t)1 << *bits;
+    uint32_t *start = malloc((buckets + 1) * sizeof *start);
+    if (start == NULL)
+        error_nomem(err, (buckets + 1) * sizeof *start);
+    return start;
+}
+
+/* Fills start (from uuid_buckets_new) from the ids, in byte order and distinct, and installs it. */
+static void uuid_buckets_fill(Images *images, uint32_t *start, unsigned bits)
+{
+    size_t count = images->count, buckets = (size_t)1 << bits;
+    images->id_prefix_bits = 128;
+    if (count > 1) {
+        UuidKey first = uuid_key_of(images, 0), last = uuid_key_of(images, count - 1);
+        images->id_prefix_bits = uuid_common_bits(&first, &last);
+    }
+    images->id_bucket_bits = bits;
+    size_t row = 0;
+    for (size_t b = 0; b < buckets; b++) {
+        start[b] = (uint32_t)row;
+        while (row < count) {
+            UuidKey key = uuid_key_of(images, row);
+            if (uuid_bucket_of(images, key.high, key.low) != b)
+                break;
+            row++;
+        }
+    }
+    start[buckets] = (uint32_t)count;
+    free(images->id_bucket_start);
+    images->id_bucket_start = start;
+}
+
+enum { UUID_SCAN = 2 };
+
+/* The row of key through the bucket table, or -1. */
+static int64_t uuid_bucket_lookup(const Images *images, const unsigned char *key)
+{
+    if (images->count == 0)
+        return -1;
+    uint64_t high = load_big_endian64(key), low = load_big_endian64(key + 8);
+    UuidKey first = uuid_key_of(images, 0), wanted = {high, low, 0};
+    if (first.high == high && first.low == low)
+        return 0;
+    if (uuid_key_less(&wanted, &first) || uuid_common_bits(&first, &wanted) < images->id_prefix_bits)
+        return -1; /* outside the prefix every stored id shares */
+    uint32_t bucket = uuid_bucket_of(images, high, low);
+    size_t from = images->id_bucket_start[bucket], to = images->id_bucket_start[bucket + 1];
+    while (to - from > UUID_SCAN) { /* a crowded bucket: ids alike past the bucket bits */
+        size_t middle = from + (to - from) / 2;
+        UuidKey stored = uuid_key_of(images, middle);
+        if (uuid_key_less(&wanted, &stored))
+            to = middle;
+        else
+            from = middle;
+    }
+    /* The place of key among at most UUID_SCAN neighbours (one or two
+     * cache lines): counted without a branch, so lookups one after the
+     * other overlap their cache misses rather than wait on a mispredicted
+     * bisection. */
+    size_t below = 0;
+    for (size_t j = 0; j < UUID_SCAN; j++) {
+        size_t row = from + j < to ? from + j : from;
+        UuidKey stored = uuid_key_of(images, row);
+        below += (size_t)(from + j < to)
+                 & (size_t)((stored.high < high) | ((stored.high == high) & (stored.low < low)));
+    }
+    if (from + below < to) {
+        UuidKey stored = uuid_key_of(images, from + below);
+        if (stored.high == high && stored.low == low)
+            return (int64_t)(from + below);
+    }
+    return -1;
+}
+
+/* Replaces the bucket table by a hash index, before the ids change. */
+static int uuid_buckets_drop(Images *images, Error *err)
+{
+    if (images->id_bucket_start == NULL)
+        return ERR_OK;
+    int code = uuid_rehash(images, images->capacity > images->count ? images->capacity
+                                                                    : images->count,
+                           err);
+    if (code != ERR_OK)
+        return code;
+    free(images->id_bucket_start);
+    images->id_bucket_start = NULL;
+    return ERR_OK;
+}
+
+int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
+                                                          size_t id_length),
+                     void *context, Error *err)
+{
+    if (!images->ids_deferred)
+        return ERR_OK;
+    size_t count = images->count, keys_mapped = 0, order_mapped = 0;
+    RowList duplicates = {0};
+    UuidKey *keys = NULL;
+    unsigned bucket_bits;
+    uint32_t *buckets = NULL;
+    uint32_t *order = scratch_alloc((count + 1) * sizeof *order, &order_mapped);
+    int code;
+    if (order == NULL) {
+        code = error_nomem(err, count * sizeof *order);
+        goto done;
+    }
+    if ((buckets = uuid_buckets_new(count, &bucket_bits, err)) == NULL) {
+        code = err->code;
+        goto done;
+    }
+    if ((code = uuid_sorted_keys(images, &keys, &keys_mapped, err)) != ERR_OK)
+        goto done;
+    /* In id order, equal ids are neighbours and the sort is stable: the
+     * first of each run is the row that arrived first, the one kept. */
+    size_t kept = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (kept > 0 && keys[k].high == keys[kept - 1].high && keys[k].low == keys[kept - 1].low) {
+            if (!row_list_add(&duplicates, keys[k].row)) {
+                code = error_nomem(err, duplicates.capacity * 2 * sizeof(uint32_t));
+                goto done;
+            }
+            continue;
+        }
+        keys[kept++] = keys[k];
+    }
+    /* Reported in the order the rows arrived, as the stream would have. */
+    if (duplicates.count > 1) /* rows is NULL while nothing was added */
+        qsort(duplicates.rows, duplicates.count, sizeof *duplicates.rows, compare_row);
+    for (size_t d = 0; d < duplicates.count && on_duplicate != NULL; d++)
+        on_duplicate(context, (const char *)uuid_of(images, duplicates.rows[d]), UUID_BYTES);
+
+    /* From here on the rows change: nothing may fail. The keys hold the
+     * ids, so the id column is rewritten from them, and their memory then
+     * serves as the gather's scratch. */
+    for (size_t k = 0; k < kept; k++) {
+        store_big_endian64(images->id_uuid_bytes + k * UUID_BYTES, keys[k].high);
+        store_big_endian64(images->id_uuid_bytes + k * UUID_BYTES + 8, keys[k].low);
+        order[k] = keys[k].row;
+    }
+    if (images->has_score)
+        gather_column(images->score, order, kept, sizeof(double), keys);
+    if (images->has_variance)
+        gather_column(images->variance, order, kept, sizeof(double), keys);
+    if (images->has_label)
+        gather_column(images->label_of, order, kept, sizeof(int32_t), keys);
+    images->count = kept;
+    images->ids_deferred = false;
+    images->ids_sorted = true;
+    free(images->id_index);
+    images->id_index = NULL;
+    images->id_index_capacity = 0;
+    uuid_buckets_fill(images, buckets, bucket_bits);
+    buckets = NULL;
+done:
+    free(buckets);
+    if (keys != NULL)
+        scratch_free(keys, keys_mapped);
+    if (order != NULL)
+        scratch_free(order, order_mapped);
+    free(duplicates.rows);
     return code;
 }
 
@@ -998,6 +1319,8 @@ int images_sort_by_id(Images *images, uint32_t **order_out, Error *err)
         goto done;
     if (images->id_uuid) {
         gather_column(images->id_uuid_bytes, order, count, UUID_BYTES, scratch);
+        free(images->id_bucket_start); /* of the old order; the hash replaces it */
+        images->id_bucket_start = NULL;
         code = uuid_rehash(images, images->capacity > count ? images->capacity : count, err);
     } else {
         code = permute_text_ids(images, order, scratch, err);

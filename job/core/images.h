@@ -32,6 +32,13 @@ typedef struct Images {
     unsigned char *id_uuid_bytes; /* capacity x 16 */
     uint32_t *id_index;      /* open addressing: row + 1, 0 = empty */
     size_t id_index_capacity;
+    /* Sorted uuid ids (images_index_ids) are found through buckets instead:
+     * the ids share their first id_prefix_bits bits (those of the first
+     * id); the next id_bucket_bits bits pick bucket b, whose rows are
+     * [id_bucket_start[b], id_bucket_start[b + 1]). NULL when not built;
+     * a committed row replaces it by the hash index. */
+    uint32_t *id_bucket_start;
+    unsigned id_prefix_bits, id_bucket_bits;
 
     double *score;           /* NULL unless has_score; NaN for NULL where allowed */
     double *variance;        /* NULL unless has_variance; NaN for NULL */
@@ -46,6 +53,9 @@ typedef struct Images {
 
     float *embedding;        /* count x dim, row-major; NULL unless has_embedding */
     size_t dim;              /* 0 until the first embedding fixes it */
+
+    /* > 0: the column is an mmap of this size (IMAGES_MAPPED_BYTES), else on the heap */
+    size_t id_uuid_mapped_bytes, score_mapped_bytes, variance_mapped_bytes, label_mapped_bytes;
 
     bool has_score, has_variance, has_label, has_embedding;
     bool embedding_external;   /* embedding belongs to someone else (a slice) */
@@ -92,8 +102,8 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err);
 int images_commit_row(Images *images, const char *id, size_t id_length, double score,
                       double variance, const char *label, size_t label_length, Error *err);
 
-/* Matrices from this size up are mapped with huge pages (see images.c). */
-#define IMAGES_MAPPED_BYTES ((size_t)16 << 20)
+/* Matrices and columns from this size up are mapped with huge pages (see images.c). */
+#define IMAGES_MAPPED_BYTES ((size_t)2 << 20)
 
 /*
  * Makes images write its embeddings into rows (capacity rows of dim floats)
@@ -131,9 +141,10 @@ void images_defer_ids(Images *images);
  * Indexes the ids of a deferred read: sorts the rows by id (a radix sort),
  * keeps the first row of each id (the one that arrived first) and reports
  * later duplicates to on_duplicate in the order they arrived (their 16
- * bytes; on_duplicate may be NULL), then builds the id index (slots
- * prefetched). The rows come out in images_sort_by_id's order, which then
- * has only the labels left to renumber. A no-op when not deferred.
+ * bytes; on_duplicate may be NULL), then builds the bucket table that
+ * images_find searches (no hash index: the next committed row builds one).
+ * The rows come out in images_sort_by_id's order, which then has only the
+ * labels left to renumber. A no-op when not deferred.
  * ERR_INTERNAL when memory runs out (the rows are unchanged).
  */
 int images_index_ids(Images *images, void (*on_duplicate)(void *context, const char *id,
@@ -170,7 +181,7 @@ const char *images_label(const Images *images, int32_t label);
 /* Bytes held by the columns (for the report and memory checks). */
 size_t images_memory(const Images *images);
 
-/* Of those, the bytes that hold the ids (storage, offsets and hash index). */
+/* Of those, the bytes that hold the ids (storage, offsets, hash index or buckets). */
 size_t images_id_memory(const Images *images);
 
 #endif

@@ -385,6 +385,95 @@ done:
     return code;
 }
 
+static void swap_keys(uint64_t *keys, size_t a, size_t b)
+{
+    uint64_t held = keys[a];
+    keys[a] = keys[b];
+    keys[b] = held;
+}
+
+/*
+ * Puts keys[position] in its sorted place for every position in
+ * wanted[0..wanted_count) (ascending, inside [low, high)): a quickselect
+ * for several ranks at once, splitting three ways (below, equal to, above
+ * a median-of-three pivot) so ties end a branch. False when `depth` runs
+ * out (unlucky pivots): the caller then sorts instead.
+ */
+static bool select_ranks(uint64_t *keys, size_t low, size_t high, const size_t *wanted,
+                         size_t wanted_count, int depth)
+{
+    while (wanted_count > 0) {
+        if (high - low <= 16) {
+            for (size_t i = low + 1; i < high; i++) {
+                uint64_t key = keys[i];
+                size_t j = i;
+                for (; j > low && keys[j - 1] > key; j--)
+                    keys[j] = keys[j - 1];
+                keys[j] = key;
+            }
+            return true;
+        }
+        if (depth-- == 0)
+            return false;
+        uint64_t a = keys[low], b = keys[low + (high - low) / 2], c = keys[high - 1];
+        uint64_t pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        size_t below = low, at = low, above = high; /* [low, below) < pivot <= [below, at) < [above, high) */
+        while (at < above) {
+            if (keys[at] < pivot)
+                swap_keys(keys, below++, at++);
+            else if (keys[at] > pivot)
+                swap_keys(keys, at, --above);
+            else
+                at++;
+        }
+        size_t left = 0, right = wanted_count;
+        while (left < wanted_count && wanted[left] < below)
+            left++;
+        while (right > left && wanted[right - 1] >= above)
+            right--;
+        if (!select_ranks(keys, low, below, wanted, left, depth))
+            return false;
+        wanted += right;
+        wanted_count -= right;
+        low = above;
+    }
+    return true;
+}
+
+/*
+ * The quantile bins' lowest keys when no tie straddles a rank target (a
+ * score at target - 1 below the one at target): then the targets are run
+ * starts, the split at them deviates least from equal sizes, and
+ * quantile_bounds would place every boundary on its target (see there).
+ * So two ranks a boundary are selected in linear time rather than all
+ * keys sorted. lowest[j] (1 <= j < bins) receives the key at target j.
+ * False when a tie straddles a target or the selection gives up: keys then
+ * holds the same keys in another order.
+ */
+static bool quantile_by_selection(uint64_t *keys, size_t count, size_t bins, uint64_t *lowest)
+{
+    if (bins < 2 || count < 2 * bins || bins > 64)
+        return false;
+    size_t quotient = count / bins, remainder = count % bins, wanted[128];
+    for (size_t j = 1; j < bins; j++) {
+        size_t target = j * quotient + (j * remainder + bins / 2) / bins;
+        wanted[2 * (j - 1)] = target - 1;
+        wanted[2 * (j - 1) + 1] = target;
+    }
+    int depth = 4;
+    for (size_t size = count; size > 1; size /= 2)
+        depth += 2;
+    if (!select_ranks(keys, 0, count, wanted, 2 * (bins - 1), depth))
+        return false;
+    for (size_t j = 1; j < bins; j++) {
+        size_t target = wanted[2 * (j - 1) + 1];
+        if (keys[target - 1] == keys[target])
+            return false;
+        lowest[j] = keys[target];
+    }
+    return true;
+}
+
 /*
  * Quantile bins of scores (all finite) into at most `bins` bins, using
  * caller-provided scratch of count + 1 entries each: sorted (the sorted
@@ -404,6 +493,10 @@ static int quantile_core(const double *scores, size_t count, size_t bins, int32_
     }
     for (size_t i = 0; i < count; i++)
         sorted[i] = score_key(scores[i]);
+    /* run_start[j] becomes bin j's lowest key (j >= 1) for the binning below. */
+    size_t bin_total = bins;
+    if (quantile_by_selection(sorted, count, bins, run_start))
+        goto place;
     sort_keys(sorted, run_start, count);
 
     size_t runs = 0;
@@ -413,7 +506,7 @@ static int quantile_core(const double *scores, size_t count, size_t bins, int32_
             run_start[runs++] = position;
     run_start[runs] = count;
 
-    size_t bin_total = runs;
+    bin_total = runs;
     if (runs > bins) {
         size_t *bound = malloc((bins + 1) * sizeof *bound);
         if (bound == NULL)
@@ -429,16 +522,26 @@ static int quantile_core(const double *scores, size_t count, size_t bins, int32_
         bin_total = bins;
     }
 
-    /* An image's bin: the last bin whose lowest score is <= its score. */
+    for (size_t j = 1; j < bin_total; j++)
+        run_start[j] = sorted[run_start[j]];
+
+place:
+    /* An image's bin: the last bin whose lowest score is <= its score (the
+     * lowest keys rise strictly). A few bins are counted without a branch. */
     for (size_t i = 0; i < count; i++) {
         uint64_t key = score_key(scores[i]);
         size_t first = 1, last = bin_total;
-        while (first < last) {
-            size_t middle = first + (last - first) / 2;
-            if (sorted[run_start[middle]] <= key)
-                first = middle + 1;
-            else
-                last = middle;
+        if (bin_total <= 16) {
+            for (size_t j = 1; j < bin_total; j++)
+                first += run_start[j] <= key;
+        } else {
+            while (first < last) {
+                size_t middle = first + (last - first) / 2;
+                if (run_start[middle] <= key)
+                    first = middle + 1;
+                else
+                    last = middle;
+            }
         }
         bin_of[i] = (int32_t)(first - 1);
     }

@@ -686,6 +686,80 @@ static void test_within_groups_errors(void **state)
     assert_int_equal(category_of[3], 2);
 }
 
+/*
+ * When no tie straddles a rank target round(j * N / bins), every boundary
+ * sits on its target: bin j holds exactly the scores ranked from target j
+ * to target j + 1. Large inputs, in orders that trouble a selection
+ * (sorted, reversed, organ pipe, few values with ties away from the
+ * targets), checked against a sorted copy.
+ */
+static void test_quantile_boundaries_on_targets_without_straddling_ties(void **state)
+{
+    (void)state;
+    enum { COUNT = 120000, BINS = 10 };
+    double *scores = malloc(COUNT * sizeof *scores), *sorted = malloc(COUNT * sizeof *sorted);
+    int32_t *bin_of = malloc(COUNT * sizeof *bin_of);
+    assert_non_null(scores), assert_non_null(sorted), assert_non_null(bin_of);
+    Rng rng;
+    rng_init(&rng, 31);
+    size_t target[BINS + 1];
+    for (int j = 0; j <= BINS; j++)
+        target[j] = (size_t)j * (COUNT / BINS) + ((size_t)j * (COUNT % BINS) + BINS / 2) / BINS;
+    for (int shape = 0; shape < 5; shape++) {
+        for (size_t i = 0; i < COUNT; i++) {
+            switch (shape) {
+            case 0: scores[i] = (double)i; break;
+            case 1: scores[i] = -(double)i; break;
+            case 2: scores[i] = (double)(i < COUNT / 2 ? i : COUNT - i) + (i < COUNT / 2 ? 0 : 0.5); break;
+            case 3: scores[i] = rng_uniform(&rng) * 3 - 1; break;
+            default: /* runs of 8 equal scores, none across a target (multiples of 12,000) */
+                scores[i] = (double)(i / 8); break;
+            }
+        }
+        if (shape == 4) /* shuffled: the selection meets its ties in any order */
+            for (size_t i = COUNT - 1; i > 0; i--) {
+                size_t j = (size_t)rng_below(&rng, i + 1);
+                double held = scores[i];
+                scores[i] = scores[j];
+                scores[j] = held;
+            }
+        memcpy(sorted, scores, COUNT * sizeof *sorted);
+        qsort(sorted, COUNT, sizeof *sorted, compare_double);
+        for (int j = 1; j < BINS; j++)
+            assert_true(sorted[target[j] - 1] < sorted[target[j]]);
+        Error err;
+        int32_t bin_count = 0;
+        assert_int_equal(bins_quantile(scores, COUNT, BINS, bin_of, &bin_count, &err), ERR_OK);
+        assert_int_equal(bin_count, BINS);
+        size_t size[BINS] = {0};
+        for (size_t i = 0; i < COUNT; i++) {
+            int expected = 0;
+            while (expected + 1 < BINS && sorted[target[expected + 1]] <= scores[i])
+                expected++;
+            assert_int_equal(bin_of[i], expected);
+            size[bin_of[i]]++;
+        }
+        for (int j = 0; j < BINS; j++)
+            assert_int_equal(size[j], target[j + 1] - target[j]);
+    }
+    /* Runs of 2 to 9 equal scores, shuffled, some across targets: never split. */
+    for (int trial = 0; trial < 4; trial++) {
+        size_t offset = (size_t)rng_below(&rng, 8), length = 2 + (size_t)trial * 2 + (trial == 3);
+        for (size_t i = 0; i < COUNT; i++)
+            scores[i] = (double)((i + offset) / length);
+        for (size_t i = COUNT - 1; i > 0; i--) {
+            size_t j = (size_t)rng_below(&rng, i + 1);
+            double held = scores[i];
+            scores[i] = scores[j];
+            scores[j] = held;
+        }
+        Binned binned;
+        quantile_checked(scores, COUNT, BINS, &binned);
+        binned_free(&binned);
+    }
+    free(scores), free(sorted), free(bin_of);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_quantile_special_inputs),
         cmocka_unit_test(test_quantile_tie_goes_to_the_more_balanced_side),
         cmocka_unit_test(test_quantile_no_split_is_more_balanced),
+        cmocka_unit_test(test_quantile_boundaries_on_targets_without_straddling_ties),
         cmocka_unit_test(test_within_groups_bins_stay_inside_and_number_densely),
         cmocka_unit_test(test_within_groups_errors),
     };

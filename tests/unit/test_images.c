@@ -462,6 +462,187 @@ static void test_sort_by_id_gives_one_order(void **state)
     }
 }
 
+/* ---- deferred uuid ids of hard shapes, against a plain reference -------- */
+
+/* The ids a deferred index reports as repeats, in report order. */
+typedef struct {
+    unsigned char (*ids)[16];
+    size_t count, capacity;
+} ReportedIds;
+
+static void note_repeat(void *context, const char *id, size_t id_length)
+{
+    ReportedIds *reported = context;
+    assert_int_equal(id_length, 16);
+    assert_true(reported->count < reported->capacity);
+    memcpy(reported->ids[reported->count++], id, 16);
+}
+
+static int compare_uuid(const void *x, const void *y)
+{
+    return memcmp(x, y, 16);
+}
+
+static void put_big_endian(unsigned char *p, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        p[i] = (unsigned char)value;
+}
+
+enum {
+    SHAPE_RANDOM,       /* version 4: every bit random */
+    SHAPE_TIME_ORDERED, /* version 7: 48-bit milliseconds a few apart, a long shared prefix */
+    SHAPE_CROWDED,      /* all but one id share 14 bytes: one bucket holds nearly everything */
+    SHAPE_ONE_ID,       /* one id repeated: every row in one bucket */
+    SHAPES
+};
+
+/* Distinct id number i of a shape. */
+static void shape_id(int shape, size_t i, Rng *rng, unsigned char *bytes)
+{
+    char text[40];
+    switch (shape) {
+    case SHAPE_RANDOM:
+        random_uuid(rng, bytes, text);
+        break;
+    case SHAPE_TIME_ORDERED:
+        /* 2026's milliseconds, then version 7, 12 random bits, variant, 62 random bits */
+        put_big_endian(bytes, (UINT64_C(0x019a3b5c0000) + i / 3) << 16 | 0x7000
+                                  | rng_below(rng, 4096));
+        put_big_endian(bytes + 8, UINT64_C(0x8000000000000000) | rng_below(rng, UINT64_C(1) << 62));
+        break;
+    case SHAPE_CROWDED:
+        memset(bytes, 0, 16);
+        bytes[6] = 0x40, bytes[8] = 0x80;
+        if (i == 0)
+            bytes[0] = 0xff; /* the one id outside the crowd */
+        else
+            bytes[14] = (unsigned char)(i >> 8), bytes[15] = (unsigned char)i;
+        break;
+    default:
+        memcpy(bytes, "\x01\x8f\x00\x00\x00\x00\x70\x00\x80\x00\x00\x00\x00\x00\x00\x2a", 16);
+        break;
+    }
+}
+
+/*
+ * Each shape, read deferred with repeats mixed in: ids in strict byte
+ * order, each with the first arrival's score, the repeats reported in the
+ * order they arrived, every id found by its bytes and its text, ids next to
+ * stored ones (one bit off, one below the smallest, one above the largest,
+ * another prefix) not found; and rows committed afterwards are looked up.
+ */
+static void test_deferred_uuid_shapes_sorted_and_found(void **state)
+{
+    (void)state;
+    static const size_t distinct_of[SHAPES] = {70000, 20000, 4000, 1};
+    for (int shape = 0; shape < SHAPES; shape++) {
+        size_t distinct = distinct_of[shape];
+        size_t arrivals = distinct + distinct / 7 + 3;
+        unsigned char (*ids)[16] = malloc(distinct * sizeof *ids);
+        unsigned char (*arrived)[16] = malloc(arrivals * sizeof *arrived);
+        size_t *first_arrival = malloc(distinct * sizeof *first_arrival);
+        ReportedIds reported = {malloc(arrivals * 16), 0, arrivals};
+        assert_non_null(ids), assert_non_null(arrived);
+        assert_non_null(first_arrival), assert_non_null(reported.ids);
+        Rng rng;
+        rng_init(&rng, 1234 + (uint64_t)shape);
+        for (size_t i = 0; i < distinct; i++)
+            shape_id(shape, i, &rng, ids[i]);
+        /* Arrivals: the distinct ids shuffled, then a repeat after every 7th
+         * and three at the end, each of an id that has already arrived. */
+        size_t *order = malloc(distinct * sizeof *order);
+        assert_non_null(order);
+        for (size_t i = 0; i < distinct; i++)
+            order[i] = i;
+        for (size_t i = distinct - 1; i > 0; i--) {
+            size_t j = (size_t)rng_below(&rng, i + 1), held = order[i];
+            order[i] = order[j];
+            order[j] = held;
+        }
+        size_t at = 0;
+        for (size_t k = 0; k < distinct; k++) {
+            memcpy(arrived[at++], ids[order[k]], 16);
+            if (k % 7 == 6)
+                memcpy(arrived[at++], ids[order[rng_below(&rng, k + 1)]], 16);
+        }
+        for (int r = 0; r < 3; r++)
+            memcpy(arrived[at++], ids[order[rng_below(&rng, distinct)]], 16);
+        arrivals = at;
+
+        Images images;
+        Error err;
+        error_clear(&err);
+        images_init(&images, true, false, false, false);
+        assert_int_equal(images_use_uuid_ids(&images, &err), ERR_OK);
+        images_defer_ids(&images);
+        for (size_t k = 0; k < arrivals; k++)
+            commit(&images, (const char *)arrived[k], 16, (double)k, 1);
+        assert_int_equal(images_index_ids(&images, note_repeat, &reported, &err), ERR_OK);
+
+        /* The reference: distinct ids sorted, each with its first arrival. */
+        qsort(ids, distinct, 16, compare_uuid);
+        for (size_t i = 0; i < distinct; i++)
+            first_arrival[i] = SIZE_MAX;
+        size_t repeats = 0;
+        for (size_t k = 0; k < arrivals; k++) {
+            unsigned char (*found)[16] = bsearch(arrived[k], ids, distinct, 16, compare_uuid);
+            assert_non_null(found);
+            size_t i = (size_t)(found - ids);
+            if (first_arrival[i] == SIZE_MAX) {
+                first_arrival[i] = k;
+            } else {
+                assert_true(repeats < reported.count);
+                assert_memory_equal(reported.ids[repeats++], arrived[k], 16); /* arrival order */
+            }
+        }
+        assert_int_equal(reported.count, repeats);
+        assert_true(repeats >= distinct / 7);
+        assert_int_equal(images.count, distinct);
+        for (size_t row = 0; row < distinct; row++) {
+            assert_memory_equal(images.id_uuid_bytes + row * 16, ids[row], 16);
+            assert_true(images.score[row] == (double)first_arrival[row]);
+            assert_int_equal(images_find(&images, (const char *)ids[row], 16), (int64_t)row);
+            const char *text = images_id(&images, row);
+            assert_int_equal(images_find(&images, text, strlen(text)), (int64_t)row);
+        }
+        /* Absent ids: each stored id with one bit flipped (high and low
+         * half), and ids below the smallest and above the largest. */
+        for (size_t row = 0; row < distinct; row += distinct > 5000 ? 7 : 1) {
+            for (int bit = 0; bit < 128; bit += 9) {
+                unsigned char near[16];
+                memcpy(near, ids[row], 16);
+                near[bit / 8] ^= (unsigned char)(0x80 >> (bit % 8));
+                int64_t expected = -1;
+                unsigned char (*found)[16] = bsearch(near, ids, distinct, 16, compare_uuid);
+                if (found != NULL)
+                    expected = (int64_t)(found - ids);
+                assert_int_equal(images_find(&images, (const char *)near, 16), expected);
+            }
+        }
+        unsigned char edge[16];
+        memset(edge, 0, 16);
+        if (memcmp(edge, ids[0], 16) != 0)
+            assert_int_equal(images_find(&images, (const char *)edge, 16), -1);
+        memset(edge, 0xff, 16);
+        if (memcmp(edge, ids[distinct - 1], 16) != 0)
+            assert_int_equal(images_find(&images, (const char *)edge, 16), -1);
+
+        /* Rows after the index are looked up as they come: a repeat is
+         * dropped, a new id added, and every id still found. */
+        commit(&images, (const char *)ids[distinct / 2], 16, -1.0, 0);
+        unsigned char fresh[16];
+        memset(fresh, 0xee, 16);
+        commit(&images, (const char *)fresh, 16, -2.0, 1);
+        commit(&images, (const char *)fresh, 16, -3.0, 0);
+        assert_int_equal(images_find(&images, (const char *)fresh, 16), (int64_t)distinct);
+        for (size_t row = 0; row < distinct; row++)
+            assert_int_equal(images_find(&images, (const char *)ids[row], 16), (int64_t)row);
+        images_release(&images);
+        free(ids), free(arrived), free(first_arrival), free(reported.ids), free(order);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_deferred_duplicates_compact_in_order),
         cmocka_unit_test(test_embedding_matrix_grows_into_a_mapping_intact),
         cmocka_unit_test(test_sort_by_id_gives_one_order),
+        cmocka_unit_test(test_deferred_uuid_shapes_sorted_and_found),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }
