@@ -4,7 +4,8 @@
 #   (a) psql binary COPY of pairpick's own SELECT to /dev/null: single, and two
 #       in parallel over halves of the rows; and a COPY of (id, score);
 #   (b) a pairpick embedding run (k-means, minibatch, cosine);
-#   (c) a pairpick score run (quantile bins);
+#   (c) a pairpick score run (quantile bins, prefer: random: the Python
+#       reference's random pairs in bins; prefer_memory.sh measures informative);
 #   (d) the prototype's Python pipeline (psycopg2, numpy, scikit-learn, pandas)
 #       for both paths (tests/bench/reference.py);
 #   (e) one Lloyd iteration of pairpick's k-means against one cblas_sgemm of
@@ -297,6 +298,7 @@ strategy:
   by: score
   bins: 10
   binning: quantile
+  prefer: random
   max_pairs: $SCORE_PAIRS
   seed: $SEED
 output:
@@ -503,6 +505,7 @@ if [ "$LARGE" -ne 0 ]; then
   by: score
   bins: 10
   binning: quantile
+  prefer: random
   max_pairs: $SCORE_PAIRS
   seed: $SEED"
     large_config() { # name, source, strategy, output table, extra YAML
