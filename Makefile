@@ -86,11 +86,14 @@ integration: $(BUILD)/pairpick
 
 # Everything CI runs: the normal build's tests, then the same tests under
 # ASan/UBSan, each fuzz target replaying its committed corpus and then
-# fuzzing for FUZZ_SECONDS, and representative runs under valgrind.
+# fuzzing for TEST_FUZZ_SECONDS, and representative runs under valgrind.
 # The builds compile JOBS files at once (default: the CPUs this process may
 # use); integration suites run INTEGRATION_JOBS at a time (tests/integration/all.sh).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 export JOBS
+# make test fuzzes each target this long after replaying the corpus (make
+# fuzz alone: FUZZ_SECONDS, 60).
+TEST_FUZZ_SECONDS ?= 30
 
 test: deps-test
 	$(MAKE) -j$(JOBS) all $(UNIT_TESTS)
@@ -110,7 +113,7 @@ test: deps-test
 	[ $$status -eq 0 ] && [ $$beside_status -eq 0 ]
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
-	$(MAKE) fuzz
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(MAKE) test-valgrind
 
 demo: deps

@@ -102,8 +102,24 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err);
 int images_commit_row(Images *images, const char *id, size_t id_length, double score,
                       double variance, const char *label, size_t label_length, Error *err);
 
-/* Matrices and columns from this size up are mapped with huge pages (see images.c). */
+/*
+ * Matrices and columns from this size up are mapped with huge pages (see
+ * images.c). Under AddressSanitizer (gcc's __SANITIZE_ADDRESS__, clang's
+ * __has_feature) the bar is higher, so the arrays of test-sized selections
+ * stay on the heap, where their bounds are checked.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define IMAGES_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IMAGES_ASAN 1
+#endif
+#endif
+#ifdef IMAGES_ASAN
+#define IMAGES_MAPPED_BYTES ((size_t)32 << 20)
+#else
 #define IMAGES_MAPPED_BYTES ((size_t)2 << 20)
+#endif
 
 /*
  * Makes images write its embeddings into rows (capacity rows of dim floats)

@@ -11,7 +11,11 @@ cd "$(dirname "$0")"
 jobs=${INTEGRATION_JOBS:-3}
 case $jobs in '' | *[!0-9]* | 0) echo "all.sh: INTEGRATION_JOBS must be a positive integer" >&2; exit 64 ;; esac
 out=$(mktemp -d "${TMPDIR:-/tmp}/pairpick-suites.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+template=""
+remove_template() {
+    [ -z "$template" ] || ../tools/pg.sh stop "$template"
+}
+trap 'remove_template; rm -rf "$out"' EXIT
 # An interrupted run stops the suites it started (their own traps remove
 # their clusters).
 stop_suites() {
@@ -21,6 +25,26 @@ stop_suites() {
     exit 130
 }
 trap stop_suites INT TERM
+
+# One cluster loaded with the demo images and stopped cleanly: each suite
+# that needs them copies its data directory (lib.sh start_server_with_demo)
+# instead of running initdb and the load itself. When it cannot be built,
+# every suite loads its own.
+DEMO_IMAGES=1500
+build_template() {
+    local env
+    env=$(../tools/pg.sh start) || return 1
+    template=$(eval "$env"; echo "$PAIRPICK_PGDIR")
+    (eval "$env" && psql -q -X -v ON_ERROR_STOP=1 -v images="$DEMO_IMAGES" \
+        -f ../../sql/demo/demo_images.sql) >/dev/null 2>&1 || return 1
+    ../tools/pg.sh halt "$template" || return 1
+    export PAIRPICK_PG_TEMPLATE="$template/data" PAIRPICK_PG_TEMPLATE_IMAGES=$DEMO_IMAGES
+}
+if ! build_template; then
+    echo "all.sh: no template cluster (each suite loads the demo images itself)"
+    remove_template
+    template=""
+fi
 
 passed=0 failed=0 skipped=0 status=0
 # Every suite here is part of `make test`; lib.sh is their library and

@@ -494,10 +494,8 @@ test_random_faults() {
         fail "the fault suite found defects (CHAOS_SEED=$CHAOS_SEED)"
 }
 
-start_server
+start_server_with_demo 1500
 trap 'unmount_full_disk; stop_server' EXIT INT TERM
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
 # The test server runs with synchronous_commit=off (pg.sh), which can lose
 # the last commits in an immediate restart: a run that reported success
 # could come back `running`. The role setting overrides the server's.

@@ -702,9 +702,7 @@ YAML
     echo "    $(sql "SELECT count(*) FROM t_load") pairs from 16 jobs; $(cat "$WORK"/load-*.err | grep -c 'choosing again' || true) choices made again after another job stored some of the pairs, at most $(cat "$WORK"/load-*.err | grep -o 'choice [0-9]* of' | awk '{print $2}' | sort -n | tail -1) by one run"
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 make_slow_source
 set +e
 run_tests "$@"

@@ -457,9 +457,7 @@ expect_grep_i() { # extended-regexp file, case-insensitive
     grep -qiE -- "$1" "$2" || fail "expected /$1/i in $(basename "$2")"
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 set +e
 run_tests "$@"
 status=$?

@@ -393,7 +393,5 @@ YAML
     done
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 run_tests "$@"

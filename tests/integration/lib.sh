@@ -16,6 +16,22 @@ start_server() {
     trap 'stop_server' EXIT INT TERM
 }
 
+# A cluster holding the demo images (sql/demo/demo_images.sql, seeded, so
+# every load of a count is the same rows): a copy of the template all.sh
+# built for that count (initdb and the load, about 4 s of CPU, once for all
+# suites), else started and loaded here.
+start_server_with_demo() { # images
+    echo "loading demo images..."
+    if [ -n "${PAIRPICK_PG_TEMPLATE:-}" ] && [ "${PAIRPICK_PG_TEMPLATE_IMAGES:-}" = "$1" ] \
+        && [ -d "$PAIRPICK_PG_TEMPLATE" ]; then
+        eval "$(PAIRPICK_PG_COPY="$PAIRPICK_PG_TEMPLATE" "$ROOT/tests/tools/pg.sh" start)"
+        trap 'stop_server' EXIT INT TERM
+        return 0
+    fi
+    start_server
+    psql -q -X -v ON_ERROR_STOP=1 -v images="$1" -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+}
+
 stop_server() {
     [ -n "${PAIRPICK_PGDIR:-}" ] && "$ROOT/tests/tools/pg.sh" stop "$PAIRPICK_PGDIR"
     PAIRPICK_PGDIR=""

@@ -417,7 +417,5 @@ YAML
     expect_eq "$(json_field rows_read)" "$(sql "SELECT count(*) FROM filter_rows")" "rows read without filters"
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 run_tests "$@"

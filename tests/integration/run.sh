@@ -708,7 +708,5 @@ test_more_clusters_than_images_exits_65() {
     expect_eq "$(sql "SELECT count(*) FROM t_emb_k")" 0 "rows"
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 run_tests "$@"

@@ -282,7 +282,5 @@ test_sheet_judges_clusters_in_chromium() {
     expect_sheet_loads "$WORK/www/sheet" 170
 }
 
-start_server
-echo "loading demo images..."
-psql -q -X -v ON_ERROR_STOP=1 -v images=1500 -f "$ROOT/sql/demo/demo_images.sql" >/dev/null 2>&1
+start_server_with_demo 1500
 run_tests "$@"
