@@ -33,7 +33,7 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 UNIT_SOURCES := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-test demo test unit configs integration install clean
+.PHONY: all deps deps-test demo test test-fuzz-valgrind unit configs integration install clean
 
 all: $(BUILD)/pairpick
 
@@ -113,8 +113,17 @@ test: deps-test
 	[ $$status -eq 0 ] && [ $$beside_status -eq 0 ]
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz-regress
-	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
-	$(MAKE) test-valgrind
+	$(MAKE) test-fuzz-valgrind
+
+# Valgrind runs one process at a time: beside it the two fuzz targets take
+# the other core (and a share of this one). Valgrind's output follows.
+test-fuzz-valgrind:
+	@$(MAKE) --no-print-directory test-valgrind >$(BUILD)/valgrind.log 2>&1 & valgrind=$$!; \
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS); status=$$?; \
+	wait $$valgrind; valgrind_status=$$?; \
+	echo "== beside fuzzing: test-valgrind: exit $$valgrind_status"; \
+	cat $(BUILD)/valgrind.log; \
+	[ $$status -eq 0 ] && [ $$valgrind_status -eq 0 ]
 
 demo: deps
 	$(MAKE) all
