@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/sanitizer.h"
 
 typedef struct Images {
     size_t count;
@@ -104,18 +105,10 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
 
 /*
  * Matrices and columns from this size up are mapped with huge pages (see
- * images.c). Under AddressSanitizer (gcc's __SANITIZE_ADDRESS__, clang's
- * __has_feature) the bar is higher, so the arrays of test-sized selections
- * stay on the heap, where their bounds are checked.
+ * images.c). Under AddressSanitizer the bar is higher, so the arrays of
+ * test-sized selections stay on the heap, where their bounds are checked.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define IMAGES_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define IMAGES_ASAN 1
-#endif
-#endif
-#ifdef IMAGES_ASAN
+#ifdef PAIRPICK_ASAN
 #define IMAGES_MAPPED_BYTES ((size_t)32 << 20)
 #else
 #define IMAGES_MAPPED_BYTES ((size_t)2 << 20)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/sanitizer.h"
 #include "core/cancel.h"
 #include "numeric/informative.h"
 #include "numeric/pairs.h"
@@ -824,15 +825,8 @@ static void test_max_comparisons_counts_annotated_and_pending(void **state)
     }
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
-#ifndef UNDER_ASAN
+#ifndef PAIRPICK_ASAN
 /* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
 static size_t address_space(void)
 {
@@ -857,7 +851,7 @@ static size_t address_space(void)
 static void test_informative_memory_is_bounded(void **state)
 {
     (void)state;
-#ifdef UNDER_ASAN
+#ifdef PAIRPICK_ASAN
     skip(); /* AddressSanitizer reserves address space and aborts on failure */
 #else
     enum { IMAGES = 200000, PAIRS = 2000 };

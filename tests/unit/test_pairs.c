@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/sanitizer.h"
 #include "numeric/pairs.h"
 #include "core/cancel.h"
 #include "core/rng.h"
@@ -845,15 +846,8 @@ static void test_pairset_holds_at_most_16_bytes_a_pair(void **state)
     pairset_free(set);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
-#ifndef UNDER_ASAN
+#ifndef PAIRPICK_ASAN
 /* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
 static size_t address_space(void)
 {
@@ -879,7 +873,7 @@ static size_t address_space(void)
 static void test_pairset_out_of_memory_leaves_the_set_unchanged(void **state)
 {
     (void)state;
-#ifdef UNDER_ASAN
+#ifdef PAIRPICK_ASAN
     skip(); /* AddressSanitizer reserves address space and aborts on failure */
 #else
     enum { ADDED_MAX = 3000000 };
