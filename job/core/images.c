@@ -931,6 +931,8 @@ static int uuid_order(const Images *images, uint32_t *order, Error *err)
 
 static void gather_column(void *values, const uint32_t *order, size_t count, size_t size,
                           void *scratch);
+static void gather_row_columns(Images *images, const uint32_t *order, size_t count,
+                               void *scratch);
 
 static int compare_row(const void *x, const void *y)
 {
@@ -1116,12 +1118,7 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
         store_big_endian64(images->id_uuid_bytes + k * UUID_BYTES + 8, keys[k].low);
         order[k] = keys[k].row;
     }
-    if (images->has_score)
-        gather_column(images->score, order, kept, sizeof(double), keys);
-    if (images->has_variance)
-        gather_column(images->variance, order, kept, sizeof(double), keys);
-    if (images->has_label)
-        gather_column(images->label_of, order, kept, sizeof(int32_t), keys);
+    gather_row_columns(images, order, kept, keys);
     images->count = kept;
     images->ids_deferred = false;
     images->ids_sorted = true;
@@ -1178,6 +1175,17 @@ static void gather_column(void *values, const uint32_t *order, size_t count, siz
     for (size_t k = 0; k < count; k++)
         memcpy(to + k * size, from + (size_t)order[k] * size, size);
     memcpy(values, scratch, count * size);
+}
+
+/* The score, variance and label columns that images has, in the rows' new order. */
+static void gather_row_columns(Images *images, const uint32_t *order, size_t count, void *scratch)
+{
+    if (images->has_score)
+        gather_column(images->score, order, count, sizeof(double), scratch);
+    if (images->has_variance)
+        gather_column(images->variance, order, count, sizeof(double), scratch);
+    if (images->has_label)
+        gather_column(images->label_of, order, count, sizeof(int32_t), scratch);
 }
 
 /*
@@ -1308,12 +1316,7 @@ int images_sort_by_id(Images *images, uint32_t **order_out, Error *err)
     }
     if ((code = id_order(images, order, err)) != ERR_OK)
         goto done;
-    if (images->has_score)
-        gather_column(images->score, order, count, sizeof(double), scratch);
-    if (images->has_variance)
-        gather_column(images->variance, order, count, sizeof(double), scratch);
-    if (images->has_label)
-        gather_column(images->label_of, order, count, sizeof(int32_t), scratch);
+    gather_row_columns(images, order, count, scratch);
     if (images->has_embedding && images->embedding != NULL && images->dim > 0
         && (code = permute_matrix(images->embedding, images->dim, order, count, err)) != ERR_OK)
         goto done;

@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 
 #include "core/sanitizer.h"
+#include "address_space.h"
 #include "core/cancel.h"
 #include "numeric/informative.h"
 #include "numeric/pairs.h"
@@ -826,20 +827,6 @@ static void test_max_comparisons_counts_annotated_and_pending(void **state)
 }
 
 
-#ifndef PAIRPICK_ASAN
-/* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
-static size_t address_space(void)
-{
-    FILE *statm = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (statm == NULL)
-        return 0;
-    if (fscanf(statm, "%lu", &pages) != 1)
-        pages = 0;
-    fclose(statm);
-    return (size_t)pages * 4096;
-}
-#endif
 
 /*
  * prefer informative holds memory linear in the images with a small

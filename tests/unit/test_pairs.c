@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/sanitizer.h"
+#include "address_space.h"
 #include "numeric/pairs.h"
 #include "core/cancel.h"
 #include "core/rng.h"
@@ -847,20 +848,6 @@ static void test_pairset_holds_at_most_16_bytes_a_pair(void **state)
 }
 
 
-#ifndef PAIRPICK_ASAN
-/* The process's address space in bytes (/proc/self/statm), 0 when unknown. */
-static size_t address_space(void)
-{
-    FILE *statm = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (statm == NULL)
-        return 0;
-    if (fscanf(statm, "%lu", &pages) != 1)
-        pages = 0;
-    fclose(statm);
-    return (size_t)pages * 4096;
-}
-#endif
 
 /*
  * pairset_add under an address-space limit (RLIMIT_AS) a little above what
