@@ -69,7 +69,8 @@ static int usable_cpus(void)
 
 /*
  * When blas_defer_threads held OpenBLAS to one thread: k-means gets as many threads
- * as there are usable CPUs (up to BLAS_THREADS_MAX), when the address space
+ * as there are usable CPUs (up to BLAS_THREADS_MAX; the pool starts at the
+ * process's first k-means, kmeans_set_threads), when the address space
  * for their stacks and buffers can be reserved now (checked with a mapping
  * that is released at once); otherwise it stays single-threaded, which is
  * slower but cannot hang.

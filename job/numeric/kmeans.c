@@ -1066,11 +1066,43 @@ static int check_options(const KmeansOptions *options, size_t dim, Error *err)
 #define BLAS_BUFFER_ROOM ((size_t)160 << 20)
 #define BLAS_WARMUP_SIZE 256 /* above OpenBLAS's small-matrix path, which needs no buffer */
 
+/* kmeans_set_threads' count, applied by blas_ready: 0 while none was asked. */
+static int blas_threads_wanted = 0;
+static bool blas_started = false;
+
+/*
+ * Under an address-space limit (ulimit -v) a pool thread that cannot
+ * allocate leaves OpenBLAS waiting for it forever, and the data read since
+ * the count was asked for may have taken the room: the pool grows only when
+ * there is room now (a mapping released at once) for every thread's work
+ * buffer (blas_ready's warm-up has each take one), else k-means stays on
+ * one thread, slower but unable to hang.
+ */
+static void blas_apply_threads(void)
+{
+    if (blas_threads_wanted == 0)
+        return;
+    int threads = blas_threads_wanted >= 1 ? blas_threads_wanted : openblas_get_num_procs();
+    if (threads > 1) {
+        size_t bytes = (size_t)threads * BLAS_BUFFER_ROOM;
+        void *room = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (room == MAP_FAILED)
+            return;
+        munmap(room, bytes);
+    }
+    openblas_set_num_threads(threads);
+}
+
 static int blas_ready(Error *err)
 {
     static bool ready = false;
     if (ready)
         return ERR_OK;
+    /* The pool starts here, at the first k-means of the process, not when the
+     * count is set: an idle pool thread busy-waits in sched_yield for its
+     * first ~0.1 s, CPU the read beside the server's backend needs. */
+    blas_started = true;
+    blas_apply_threads();
     void *room = mmap(NULL, BLAS_BUFFER_ROOM, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                       -1, 0);
     if (room == MAP_FAILED)
@@ -1882,7 +1914,9 @@ double kmeans_seed_inertia(const Kmeans *kmeans)
 
 void kmeans_set_threads(int threads)
 {
-    openblas_set_num_threads(threads >= 1 ? threads : openblas_get_num_procs());
+    blas_threads_wanted = threads >= 1 ? threads : -1;
+    if (blas_started)
+        blas_apply_threads();
 }
 
 void kmeans_set_trace(Kmeans *kmeans, KmeansTrace *trace)

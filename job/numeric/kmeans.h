@@ -156,7 +156,10 @@ double kmeans_seed_inertia(const Kmeans *kmeans);
  * thread count on the same OpenBLAS build and CPU; another thread count may
  * split BLAS sums differently and so change the last bits of distances and,
  * through near ties, labels. Process-wide: call it before fitting, not while
- * another thread is inside a k-means call.
+ * another thread is inside a k-means call. The count takes effect at the
+ * process's first kmeans_new (or at once after it): a process that never
+ * clusters never starts OpenBLAS's thread pool, whose idle threads
+ * busy-wait for a while after they start.
  *
  * A mini-batch kmeans_fit or kmeans_refine runs its mini-batch steps (and
  * kmeans_fit its restarts on the init subsample) on one BLAS thread, setting

@@ -160,9 +160,10 @@ int model_fit(const ModelFitOptions *options, float *data, size_t rows, size_t d
     model->metric = options->kmeans.metric;
     if (model->metric == KMEANS_COSINE)
         kmeans_normalize_rows(data, rows, dim);
-    if ((code = fit_space(model, options->pca_components, data, rows, &projected, &space, err))
-            != ERR_OK
-        || (code = kmeans_new(&options->kmeans, space_dim, &model->kmeans, err)) != ERR_OK
+    /* kmeans_new first: it readies OpenBLAS (buffer, thread count) for the PCA too. */
+    if ((code = kmeans_new(&options->kmeans, space_dim, &model->kmeans, err)) != ERR_OK
+        || (code = fit_space(model, options->pca_components, data, rows, &projected, &space, err))
+               != ERR_OK
         || (code = kmeans_fit(model->kmeans, space, rows, rng, NULL, err)) != ERR_OK)
         goto done;
     labels = cluster_of != NULL ? cluster_of : malloc(rows * sizeof *labels);

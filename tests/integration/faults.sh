@@ -400,6 +400,57 @@ YAML
     expect_eq "$(sql "SELECT count(*) FROM t_memory")" 120 "pairs without a limit"
 }
 
+# Threads the process starts after main.c's re-exec (strace -f: clones with
+# CLONE_THREAD after the last execve), for the command given.
+threads_after_exec() { # pairpick arguments...
+    strace -f -qq -e trace=execve,clone,clone3 -o "$WORK/strace" "$PAIRPICK" "$@" \
+        >"$WORK/out" 2>"$WORK/err"
+    STATUS=$?
+    awk '/execve\(/ {n = 0} /clone3?\(.*CLONE_THREAD/ {n++} END {print n + 0}' "$WORK/strace"
+}
+
+# OpenBLAS's pool starts at the first k-means, not at the start of every run:
+# an idle pool thread busy-waits in sched_yield for about 0.1 s, CPU that a
+# score run's read needs beside the server's backend (on 2 cores it was 17%
+# of a 1,000,000-row score run's samples). A score run starts no thread; an
+# embedding run on a machine with 2 usable CPUs starts the pool for k-means.
+test_blas_pool_starts_only_for_kmeans() {
+    command -v strace >/dev/null || skip "strace is not installed"
+    strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
+    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
+        skip "LeakSanitizer aborts a process traced with ptrace (strace)"
+    fi
+    [ "$(nproc)" -ge 2 ] || skip "one usable CPU: OpenBLAS starts no pool at all"
+    local score embedding threads
+    score=$(fault_config fault-blas-score t_blas_score demo.images)
+    embedding=$(write_config fault-blas-embedding <<'YAML'
+job: fault-blas-embedding
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 4
+  kmeans: {algorithm: lloyd}
+  max_pairs: 40
+  seed: 3
+output:
+  table: t_blas_embedding
+YAML
+)
+    pp migrate "$score"; expect_status 0
+    pp migrate "$embedding"; expect_status 0
+    threads=$(threads_after_exec run "$score" --run-id blas-score)
+    expect_status 0
+    expect_eq "$threads" 0 "threads started by a score run"
+    threads=$(threads_after_exec run "$embedding" --run-id blas-embedding)
+    expect_status 0
+    [ "$threads" -ge 1 ] || fail "an embedding run started no BLAS thread for k-means ($threads)"
+    echo "    score run: 0 threads; embedding run: $threads"
+}
+
 # ---- hostile names ------------------------------------------------------
 
 # A small address-space limit never hangs the process (OpenBLAS started a
