@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,24 @@ static void fill_standard_descriptors(void)
     }
 }
 
+/*
+ * glibc maps each allocation from 128 KiB up (later: up to the largest one
+ * freed) with mmap of its own and unmaps it at free, so every stage's
+ * transient arrays (sort orders, category copies, the report's draws) came
+ * from fresh pages the kernel had to fault in and zero. The columns and
+ * the matrix have mappings of their own (core/images.c); below 32 MiB,
+ * freed memory stays with the process and the next stage reuses it.
+ */
+static void keep_freed_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int main(int argc, char **argv)
 {
     fill_standard_descriptors();
+    keep_freed_memory();
     blas_defer_threads(argv);
     cancel_install(); /* before anything is printed: SIGPIPE is ignored from here */
     CliArgs args;

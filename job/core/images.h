@@ -171,7 +171,8 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
  * came first either. The id index is rebuilt.
  *
  * *order_out (may be NULL) receives order[k] = the row that went to place
- * k, malloc'd, for the caller's own per-row arrays (images_order_apply).
+ * k, malloc'd, for the caller's own per-row arrays (images_order_apply);
+ * NULL when no row moved (images_index_ids had put them in id order).
  * ERR_INTERNAL when memory runs out or the ids are not indexed yet; the
  * rows may then be partly reordered (release them).
  */

@@ -345,6 +345,8 @@ static int canonical_order(const ReadRequest *request, Images *images, ReadResul
     if (images->count == 0)
         return ERR_OK; /* an empty selection is in every order at once */
     int code = images_sort_by_id(images, &order, err);
+    if (order == NULL)
+        return code; /* no row moved */
     if (code == ERR_OK && result->mode == READ_BOUNDED && result->cluster_labels != NULL)
         code = images_order_apply(result->cluster_labels, order, images->count, err);
     if (code == ERR_OK && result->mode == READ_ASSIGN && request->model->cluster_of != NULL)
