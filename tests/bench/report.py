@@ -441,6 +441,11 @@ def report(a):
     print('load average (1, 5, 15 min) at start -> end: %s%s'
           % (a.load, '' if not a.load or float(a.load.split()[0]) < 0.5 * a.cores
              else '  (other work was running: figures are noisy)'), file=out)
+    touch = dict(zip(a.first_touch.split()[::2], a.first_touch.split()[1::2]))
+    if touch:
+        print('fresh memory, first write of each page: %s MB/s with 4 KiB pages, %s MB/s with huge '
+              'pages, %s MB/s with huge pages just released (tests/bench/touch.c)'
+              % (touch.get('4k', '?'), touch.get('huge', '?'), touch.get('huge-again', '?')), file=out)
     print(file=out)
     header = '%-44s %9s %12s %9s %10s' % ('stage', 'wall s', 'rows/s', 'MB/s', 'peak RSS MB')
     print(header, file=out)
@@ -524,7 +529,7 @@ def report(a):
         'parameters': {'n': a.n, 'd': a.d, 'k': a.k, 'max_pairs_embedding': a.pairs,
                        'max_pairs_score': a.score_pairs, 'repeat': a.repeat, 'seed': a.seed,
                        'score_filter': bool(a.filter)},
-        'machine': {'cores': a.cores, 'mem_kb': a.mem_kb, 'kernel': platform.release(),
+        'machine': {'cores': a.cores, 'mem_kb': a.mem_kb, 'first_touch_mb_s': a.first_touch, 'kernel': platform.release(),
                     'load_average_start_end': a.load,
                     'openblas_env': a.env.strip()},
         'pairpick': {'path': a.pairpick, 'version': a.pairpick_version},
@@ -574,7 +579,7 @@ def main():
                  'table-bytes', 'cores', 'mem-kb'):
         p.add_argument('--' + name, type=int, required=True)
     for name in ('select-emb', 'select-score', 'emb-same-topic', 'py-same-topic', 'pairpick',
-                 'pairpick-version', 'env', 'load'):
+                 'pairpick-version', 'env', 'load', 'first-touch'):
         p.add_argument('--' + name, default='')
     for name in ('large', 'large-n', 'large-table-bytes', 'large-rows-emb', 'large-rows-score',
                  'large-bytes-score'):

@@ -218,6 +218,10 @@ sql() {
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "N=$N D=$D K=$K pairs=$PAIRS score_pairs=$SCORE_PAIRS repeat=$REPEAT seed=$SEED (in $TMP)"
 cc -O2 -std=c11 -Wall -Wextra -o "$TMP/gen" "$BENCH_DIR/gen.c" -lm
+# What fresh memory costs here: a read writes its matrix for the first time.
+cc -O2 -std=c11 -Wall -Wextra -o "$TMP/touch" "$BENCH_DIR/touch.c"
+first_touch=$("$TMP/touch" 256)
+log "fresh memory, MB/s of the first write: $first_touch"
 
 eval "$("$ROOT/tests/tools/pg.sh" start)"
 export PGHOST PGPORT PGUSER PGDATABASE
@@ -610,7 +614,7 @@ openblas_env=$(env | grep '^OPENBLAS' | sort | tr '\n' ' ' || true)
     --emb-same-topic "$emb_same_topic" --py-same-topic "$py_same_topic" \
     --pairpick "$PAIRPICK" --pairpick-version "$("$PAIRPICK" --version 2>/dev/null || echo unknown)" \
     --env "$openblas_env" --cores "$(nproc)" \
-    --load "$load_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
+    --load "$load_start -> $(cut -d' ' -f1-3 /proc/loadavg)" --first-touch "$first_touch" \
     --mem-kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)" \
     --lloyd "$LLOYD_JSON" "${large_args[@]}"
 
