@@ -6,7 +6,8 @@
 # equally uncertain N = 500, 2,000, 10,000; growing catalogue N = 2,000),
 # LOOP_SEEDS seeds, with and without 10% lapses, the policies of
 # LOOP_POLICIES; the table on stdout, results.json and curves.csv in
-# $(BUILD)/bench-loop. About 15 minutes on 2 cores (docs/benchmarks.md).
+# $(BUILD)/bench-loop. 263 s on 2 idle cores, about 15 minutes on loaded ones
+# (docs/benchmarks.md).
 #
 # `make test-loop`: N = 500 in every regime, 2 seeds, a few rounds; fails
 # when LOOP_DEFAULT_POLICY, pairpick's default score policy (informative,
