@@ -340,9 +340,7 @@ baseline_address_space() {
 }
 
 test_memory_exhausted_fails_cleanly() {
-    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        skip "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
-    fi
+    skip_if_sanitized "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
     # 12 copies of the demo images: 18000 rows x 768 floats = 55 MB of embeddings.
     cfg=$(write_config fault-memory <<'YAML'
 job: fault-memory
@@ -417,9 +415,7 @@ threads_after_exec() { # pairpick arguments...
 test_blas_pool_starts_only_for_kmeans() {
     command -v strace >/dev/null || skip "strace is not installed"
     strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
-    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        skip "LeakSanitizer aborts a process traced with ptrace (strace)"
-    fi
+    skip_if_sanitized "LeakSanitizer aborts a process traced with ptrace (strace)"
     [ "$(nproc)" -ge 2 ] || skip "one usable CPU: OpenBLAS starts no pool at all"
     local score embedding threads
     score=$(fault_config fault-blas-score t_blas_score demo.images)
@@ -459,9 +455,7 @@ YAML
 # pairpick; 127 when the loader cannot map the libraries, 130 when OpenBLAS
 # cannot start a thread before main (docs/pairpick.1, EXIT STATUS).
 test_small_address_space_limits_never_hang() {
-    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        skip "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
-    fi
+    skip_if_sanitized "an AddressSanitizer build reserves its shadow memory, ulimit -v cannot apply"
     cfg=$(fault_config fault-vmem t_vmem demo_small)
     sql "CREATE TABLE IF NOT EXISTS demo_small AS SELECT * FROM demo.images LIMIT 200" >/dev/null
     pp migrate "$cfg"; expect_status 0

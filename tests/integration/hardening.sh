@@ -399,9 +399,7 @@ YAML
 test_lost_idle_connection_at_every_statement() {
     command -v strace >/dev/null || skip "strace is not installed"
     strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
-    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        skip "LeakSanitizer aborts a process traced with ptrace (strace), so the sanitized binary cannot be traced"
-    fi
+    skip_if_sanitized "LeakSanitizer aborts a process traced with ptrace (strace), so the sanitized binary cannot be traced"
     cfg=$(score_config idle t_idle)
     pp migrate "$cfg"; expect_status 0
     strace -f -qq -o "$WORK/sends" -e trace=sendto "$PAIRPICK" run "$cfg" --run-id idle-count \

@@ -89,6 +89,19 @@ skip() { # reason
     exit "$SKIP_STATUS"
 }
 
+# True when $PAIRPICK is an AddressSanitizer build (make test-sanitize).
+pairpick_is_sanitized() {
+    grep -q __asan_init "$PAIRPICK" 2>/dev/null
+}
+
+# Skips the test, with the reason, for a sanitized binary: a check that
+# AddressSanitizer itself defeats (its shadow memory, ptrace under LSan).
+skip_if_sanitized() { # reason
+    if pairpick_is_sanitized; then
+        skip "$*"
+    fi
+}
+
 # Runs each test function named on the command line (or all test_*),
 # in a subshell so one failure does not stop the others. Closes with
 # "N passed, N failed, N skipped" (all.sh reads that line); the status is

@@ -320,9 +320,7 @@ test_assign_over_three_workers() {
 # clusters_from) must grow by at least the embeddings, or the measurement
 # could not tell the two apart.
 test_assign_memory_is_constant_per_row() {
-    if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
-        skip "an AddressSanitizer build's RSS is its shadow memory"
-    fi
+    skip_if_sanitized "an AddressSanitizer build's RSS is its shadow memory"
     n=5000
     cfg=$(MAX_PAIRS=100 model_config mem-job big t_mem "clusters_from: mem" "kmeans: {metric: euclidean, fit_sample: 2000}")
     fitting=$(MAX_PAIRS=100 model_config mem-fit big t_mem_fit "kmeans: {metric: euclidean}")

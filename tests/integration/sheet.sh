@@ -57,7 +57,7 @@ dom_attribute() {
 # Chromium runs none of pairpick's code: it loads the pages only for the
 # plain binary, which writes the same pages.
 SANITIZED=0
-if grep -q __asan_init "$PAIRPICK" 2>/dev/null; then
+if pairpick_is_sanitized; then
     SANITIZED=1
 fi
 
