@@ -69,7 +69,9 @@ test_different_jobs_run_in_parallel() {
 
 # Two jobs over the same 20 images (190 pairs) choose 80 pairs each before
 # either writes: a trigger holds each one's first INSERT until both are in
-# it. The loser of the unique key finds the pairs the winner stored, chooses
+# it (active in an INSERT into t_over: pg_stat_activity keeps an idle
+# session's last query, and a job idle after registering its run in
+# pairpick_runs once let the first INSERT through alone). The loser of the unique key finds the pairs the winner stored, chooses
 # again, and still stores 80 new pairs. prefer: random, so that every one of
 # the 190 pairs is a candidate (informative's score window holds fewer than
 # the 160 both jobs need).
@@ -99,7 +101,8 @@ YAML
                      PERFORM pg_stat_clear_snapshot();
                      EXIT WHEN (SELECT count(*) FROM pg_stat_activity
                                 WHERE application_name LIKE 'pairpick/over-_'
-                                  AND query LIKE 'INSERT INTO%') >= 2;
+                                  AND state = 'active'
+                                  AND query LIKE 'INSERT INTO%t_over%') >= 2;
                      PERFORM pg_sleep(0.1);
                  END LOOP;
              END IF;
@@ -130,7 +133,8 @@ test_sigkill_mid_write_leaves_nothing_and_next_run_marks_it_failed() {
          CREATE TRIGGER slow AFTER INSERT ON t_kill FOR EACH STATEMENT EXECUTE FUNCTION t_kill_slow();" >/dev/null
     "$PAIRPICK" run "$cfg" --run-id killed >/dev/null 2>&1 &
     victim=$!
-    wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'pairpick/kill-a' AND query LIKE 'INSERT INTO%')"
+    wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'pairpick/kill-a'
+                      AND state = 'active' AND query LIKE 'INSERT INTO%t_kill%')"
     kill -KILL "$victim"; wait "$victim" 2>/dev/null || true
     # the server notices the client is gone when the statement ends
     sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pairpick/kill-a'" >/dev/null
