@@ -12,7 +12,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,9 +21,8 @@
 #include "core/log.h"
 #include "numeric/kmeans.h"
 
-/* The BLAS threads a run may use at most, and the address space each needs. */
+/* The BLAS threads a run may use at most. */
 #define BLAS_THREADS_MAX 16
-#define BLAS_THREAD_BYTES ((size_t)64 << 20)
 
 /* Set in the environment of the process run again with one BLAS thread. */
 #define REEXEC_MARK "PAIRPICK_BLAS_DEFERRED"
@@ -69,12 +67,11 @@ static int usable_cpus(void)
 }
 
 /*
- * When blas_defer_threads held OpenBLAS to one thread: k-means gets as many threads
- * as there are usable CPUs (up to BLAS_THREADS_MAX; the pool starts at the
- * process's first k-means, kmeans_set_threads), when the address space
- * for their stacks and buffers can be reserved now (checked with a mapping
- * that is released at once); otherwise it stays single-threaded, which is
- * slower but cannot hang.
+ * When blas_defer_threads held OpenBLAS to one thread: k-means gets as many
+ * threads as there are usable CPUs (up to BLAS_THREADS_MAX). The pool starts
+ * at the process's first k-means, and only when the address space for every
+ * thread's work buffer can be reserved then (kmeans_set_threads); otherwise
+ * k-means stays single-threaded, which is slower but cannot hang.
  */
 static void blas_threads_start(const char *command)
 {
@@ -85,19 +82,8 @@ static void blas_threads_start(const char *command)
     int threads = usable_cpus();
     if (threads > BLAS_THREADS_MAX)
         threads = BLAS_THREADS_MAX;
-    if (threads <= 1)
-        return;
-    size_t bytes = (size_t)threads * BLAS_THREAD_BYTES;
-    void *room = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (room == MAP_FAILED) {
-        log_line("debug", "blas", NULL,
-                 "k-means runs single-threaded: %zu MB of address space for %d BLAS threads "
-                 "is not available (ulimit -v)",
-                 bytes >> 20, threads);
-        return;
-    }
-    munmap(room, bytes);
-    kmeans_set_threads(threads);
+    if (threads > 1)
+        kmeans_set_threads(threads);
 }
 
 /*

@@ -413,8 +413,7 @@ threads_after_exec() { # pairpick arguments...
 # of a 1,000,000-row score run's samples). A score run starts no thread; an
 # embedding run on a machine with 2 usable CPUs starts the pool for k-means.
 test_blas_pool_starts_only_for_kmeans() {
-    command -v strace >/dev/null || skip "strace is not installed"
-    strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
+    skip_without_strace
     skip_if_sanitized "LeakSanitizer aborts a process traced with ptrace (strace)"
     [ "$(nproc)" -ge 2 ] || skip "one usable CPU: OpenBLAS starts no pool at all"
     local score embedding threads

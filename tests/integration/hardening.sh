@@ -397,8 +397,7 @@ YAML
 # lets the send go): the run fails with 75 ("retry"), writes nothing, and
 # its record ends failed, never running.
 test_lost_idle_connection_at_every_statement() {
-    command -v strace >/dev/null || skip "strace is not installed"
-    strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
+    skip_without_strace
     skip_if_sanitized "LeakSanitizer aborts a process traced with ptrace (strace), so the sanitized binary cannot be traced"
     cfg=$(score_config idle t_idle)
     pp migrate "$cfg"; expect_status 0

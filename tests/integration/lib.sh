@@ -94,6 +94,13 @@ pairpick_is_sanitized() {
     grep -q __asan_init "$PAIRPICK" 2>/dev/null
 }
 
+# Skips the test when strace is missing or cannot trace here (a container
+# without ptrace).
+skip_without_strace() {
+    command -v strace >/dev/null || skip "strace is not installed"
+    strace -qq -o /dev/null -e trace=none true 2>/dev/null || skip "strace cannot trace here"
+}
+
 # Skips the test, with the reason, for a sanitized binary: a check that
 # AddressSanitizer itself defeats (its shadow memory, ptrace under LSan).
 skip_if_sanitized() { # reason
