@@ -1,5 +1,8 @@
 #include "core/images.h"
 
+#include "core/mapping.h"
+#include "core/prefault.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,35 +59,15 @@ static uint64_t hash_uuid(const unsigned char *key)
  * where sanitizers see them.
  */
 static int grow_array(void **array, size_t count, size_t size, Error *err);
-
-#define HUGE_PAGE_BYTES ((size_t)2 << 20)
-
-/*
- * A fresh mapping of bytes (a multiple of HUGE_PAGE_BYTES) that starts on a
- * huge page boundary, so that huge pages can back all of it; one that
- * starts anywhere has a partial 2 MB at each end and moves off the
- * boundary when mremap moves it.
- */
-static void *map_aligned(size_t bytes)
-{
-    size_t span = bytes + HUGE_PAGE_BYTES;
-    char *start = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (start == MAP_FAILED)
-        return MAP_FAILED;
-    char *aligned = start + (HUGE_PAGE_BYTES - (uintptr_t)start % HUGE_PAGE_BYTES) % HUGE_PAGE_BYTES;
-    if (aligned > start)
-        munmap(start, (size_t)(aligned - start));
-    if (start + span > aligned + bytes)
-        munmap(aligned + bytes, (size_t)(start + span - (aligned + bytes)));
-    return aligned;
-}
+static void index_scratch_grow(Images *images, size_t rows);
+static size_t index_scratch_bytes(size_t rows);
 
 /*
  * Resizes *memory to count elements of size bytes; *mapped is the size of
  * its mapping, 0 while on the heap. kept: the bytes in use, copied when the
  * array moves from the heap to a mapping. A mapping grows in place when the
  * addresses after it are free, else moves (page tables, not bytes) to a new
- * aligned range.
+ * aligned range (core/mapping.h).
  */
 static int region_resize(void **memory, size_t *mapped, size_t count, size_t size, size_t kept,
                          Error *err)
@@ -94,37 +77,19 @@ static int region_resize(void **memory, size_t *mapped, size_t count, size_t siz
     size_t bytes = count * size;
     if (*mapped == 0 && bytes < IMAGES_MAPPED_BYTES)
         return grow_array(memory, count, size, err);
-    if (bytes > SIZE_MAX - HUGE_PAGE_BYTES)
+    size_t rounded = mapping_round(bytes);
+    if (rounded == 0)
         return error_nomem(err, bytes);
-    bytes = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
-    if (bytes < HUGE_PAGE_BYTES)
-        bytes = HUGE_PAGE_BYTES;
-    void *region;
-    if (*mapped > 0) {
-        region = mremap(*memory, *mapped, bytes, 0);
-        if (region == MAP_FAILED) {
-            void *target = map_aligned(bytes);
-            if (target == MAP_FAILED)
-                return error_nomem(err, bytes);
-            region = mremap(*memory, *mapped, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-            if (region == MAP_FAILED) {
-                munmap(target, bytes);
-                return error_nomem(err, bytes);
-            }
-        }
-    } else if ((region = map_aligned(bytes)) == MAP_FAILED) {
-        return error_nomem(err, bytes);
-    }
-#ifdef MADV_HUGEPAGE
-    (void)madvise(region, bytes, MADV_HUGEPAGE); /* advice: without it, 4 kB pages */
-#endif
+    void *region = *mapped > 0 ? mapping_grow(*memory, *mapped, rounded) : mapping_new(rounded);
+    if (region == NULL)
+        return error_nomem(err, rounded);
     if (*mapped == 0 && *memory != NULL) {
         /* From the heap to a mapping: the one copy, of what was there. */
         memcpy(region, *memory, kept);
         free(*memory);
     }
     *memory = region;
-    *mapped = bytes;
+    *mapped = rounded;
     return ERR_OK;
 }
 
@@ -153,16 +118,10 @@ static void *scratch_alloc(size_t bytes, size_t *mapped)
     *mapped = 0;
     if (bytes < IMAGES_MAPPED_BYTES)
         return malloc(bytes);
-    if (bytes > SIZE_MAX - HUGE_PAGE_BYTES)
-        return NULL;
-    bytes = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
-    void *memory = map_aligned(bytes);
-    if (memory == MAP_FAILED)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(memory, bytes, MADV_HUGEPAGE); /* advice: without it, 4 kB pages */
-#endif
-    *mapped = bytes;
+    size_t rounded = mapping_round(bytes);
+    void *memory = rounded > 0 ? mapping_new(rounded) : NULL;
+    if (memory != NULL)
+        *mapped = rounded;
     return memory;
 }
 
@@ -204,6 +163,7 @@ void images_release(Images *images)
     free(images->label_offset);
     free(images->label_index);
     embedding_free(images);
+    prefault_free(images->index_scratch);
     memset(images, 0, sizeof *images);
 }
 
@@ -260,6 +220,7 @@ int images_reserve(Images *images, size_t rows, Error *err)
             return code;
     }
     images->capacity = rows;
+    index_scratch_grow(images, rows);
     /* The id index too, once, rather than rebuilt at every doubling while
      * rows stream in (a cache miss per id each time). Not while ids are
      * deferred (images_index_ids indexes them) nor while the bucket table
@@ -610,7 +571,11 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
     images->count++;
     images->ids_sorted = false;
     if (images->ids_deferred) {
-        /* indexed once, after the stream */
+        /* Indexed once, after the stream; its scratch written ahead meanwhile. */
+        if (images->index_scratch != NULL && images->count >= images->index_scratch_asked) {
+            images->index_scratch_asked = images->count + images->count / 8 + 4096;
+            prefault_want(images->index_scratch, index_scratch_bytes(images->index_scratch_asked));
+        }
     } else if (images->count * 2 + 2 > images->id_index_capacity) {
         int code = images->id_uuid
                        ? uuid_rehash(images, images->count, err)
@@ -729,6 +694,36 @@ typedef struct UuidKey {
     uint64_t high, low;
     uint32_t row;
 } UuidKey;
+
+/* images_index_ids' scratch for rows ids: their keys, then their order. */
+static size_t index_scratch_bytes(size_t rows)
+{
+    return (rows + 1) * (sizeof(UuidKey) + sizeof(uint32_t));
+}
+
+/* Below this many rows the scratch is a few MB: no helper thread for it. */
+#define INDEX_SCRATCH_MIN_ROWS 65536
+
+/*
+ * Deferred ids, room for rows: the scratch that indexes them, written
+ * ahead (images_commit_row asks) by a helper from INDEX_SCRATCH_MIN_ROWS
+ * rows up. Without one (no thread, no mapping) they are indexed from cold
+ * memory, as below that size.
+ */
+static void index_scratch_grow(Images *images, size_t rows)
+{
+    if (!images->ids_deferred || rows < INDEX_SCRATCH_MIN_ROWS)
+        return;
+    if (images->index_scratch == NULL) {
+        images->index_scratch_asked = 0;
+        if ((images->index_scratch = prefault_new()) == NULL)
+            return;
+    }
+    if (!prefault_reserve(images->index_scratch, index_scratch_bytes(rows))) {
+        prefault_free(images->index_scratch);
+        images->index_scratch = NULL;
+    }
+}
 
 /* One load and a byte swap: lookups and sorts read many of these. */
 static uint64_t load_big_endian64(const unsigned char *p)
@@ -850,11 +845,13 @@ static void uuid_sort_run(UuidKey *keys, UuidKey *spare, size_t count)
  * Eight least-significant-digit passes over the first half and a
  * comparison sort of the rest cost twice as much here.
  */
-static int uuid_sorted_keys(const Images *images, UuidKey **keys_out, size_t *mapped, Error *err)
+static int uuid_sorted_keys(const Images *images, UuidKey *given, UuidKey **keys_out,
+                            size_t *mapped, Error *err)
 {
     size_t count = images->count, spare_mapped = 0;
     unsigned bits = count >= 65536 ? 16 : 8;
-    UuidKey *keys = scratch_alloc((count + 1) * sizeof *keys, mapped);
+    *mapped = 0;
+    UuidKey *keys = given != NULL ? given : scratch_alloc((count + 1) * sizeof *keys, mapped);
     UuidKey *spare = NULL;
     size_t *start = calloc(((size_t)1 << bits) + 1, sizeof *start);
     size_t *place = malloc(((size_t)1 << bits) * sizeof *place);
@@ -905,7 +902,8 @@ done:
     free(start);
     free(place);
     if (code != ERR_OK && keys != NULL) {
-        scratch_free(keys, *mapped);
+        if (keys != given)
+            scratch_free(keys, *mapped);
         keys = NULL;
     }
     *keys_out = keys;
@@ -917,7 +915,7 @@ static int uuid_order(const Images *images, uint32_t *order, Error *err)
 {
     UuidKey *keys;
     size_t mapped;
-    int code = uuid_sorted_keys(images, &keys, &mapped, err);
+    int code = uuid_sorted_keys(images, NULL, &keys, &mapped, err);
     if (code != ERR_OK)
         return code;
     for (size_t k = 0; k < images->count; k++)
@@ -1074,12 +1072,18 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
 {
     if (!images->ids_deferred)
         return ERR_OK;
-    size_t count = images->count, keys_mapped = 0, order_mapped = 0;
+    size_t count = images->count, keys_mapped = 0, order_mapped = 0, written_mapped = 0;
     RowList duplicates = {0};
     UuidKey *keys = NULL;
     unsigned bucket_bits;
     uint32_t *buckets = NULL;
-    uint32_t *order = scratch_alloc((count + 1) * sizeof *order, &order_mapped);
+    /* The keys, then the order, in the memory written during the stream. */
+    char *written = prefault_take(images->index_scratch, index_scratch_bytes(count),
+                                  &written_mapped);
+    images->index_scratch = NULL;
+    uint32_t *order = written != NULL
+                          ? (uint32_t *)(written + (count + 1) * sizeof(UuidKey))
+                          : scratch_alloc((count + 1) * sizeof *order, &order_mapped);
     int code;
     if (order == NULL) {
         code = error_nomem(err, count * sizeof *order);
@@ -1089,7 +1093,8 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
         code = err->code;
         goto done;
     }
-    if ((code = uuid_sorted_keys(images, &keys, &keys_mapped, err)) != ERR_OK)
+    if ((code = uuid_sorted_keys(images, (UuidKey *)written, &keys, &keys_mapped, err))
+        != ERR_OK)
         goto done;
     /* In id order, equal ids are neighbours and the sort is stable: the
      * first of each run is the row that arrived first, the one kept. */
@@ -1129,10 +1134,14 @@ int images_index_ids(Images *images, void (*on_duplicate)(void *context, const c
     buckets = NULL;
 done:
     free(buckets);
-    if (keys != NULL)
-        scratch_free(keys, keys_mapped);
-    if (order != NULL)
-        scratch_free(order, order_mapped);
+    if (written != NULL) {
+        munmap(written, written_mapped);
+    } else {
+        if (keys != NULL)
+            scratch_free(keys, keys_mapped);
+        if (order != NULL)
+            scratch_free(order, order_mapped);
+    }
     free(duplicates.rows);
     return code;
 }

@@ -62,6 +62,12 @@ typedef struct Images {
     bool embedding_external;   /* embedding belongs to someone else (a slice) */
     size_t embedding_mapped_bytes; /* > 0: embedding is an mmap of this size */
     size_t embedding_capacity; /* rows the external slice holds */
+
+    /* While ids are deferred: the keys and order images_index_ids needs,
+     * grown with the columns and written ahead by a helper thread as rows
+     * come in (core/prefault.h); NULL otherwise. */
+    struct Prefault *index_scratch;
+    size_t index_scratch_asked; /* rows the helper was asked to write ahead */
 } Images;
 
 void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
