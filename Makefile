@@ -4,10 +4,13 @@
 CC ?= cc
 PREFIX ?= /usr/local
 PKGS := libpq yaml-0.1 openblas
+# OpenBLAS is loaded at run time (job/numeric/blas.c), not linked: its
+# headers are needed to build, its library only by embedding runs.
+LINK_PKGS := libpq yaml-0.1
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null)
 BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 
 OPT ?= -O2
@@ -20,7 +23,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 # first on the include path: its libpq-fe.h and yaml.h stop the build, so a
 # stray include there fails at once.
 PURE_CFLAGS = $(BASE_CFLAGS) -Itests/layers/poison $(BLAS_CFLAGS) $(CFLAGS)
-LDLIBS = $(PKG_LIBS) -lm -lpthread
+LDLIBS = $(PKG_LIBS) -lm -lpthread -ldl
 
 BUILD ?= build
 LAYERS := core numeric config db read run

@@ -24,36 +24,26 @@
 /* The BLAS threads a run may use at most. */
 #define BLAS_THREADS_MAX 16
 
-/* Set in the environment of the process run again with one BLAS thread. */
-#define REEXEC_MARK "PAIRPICK_BLAS_DEFERRED"
+/* Whether blas_defer_threads held OpenBLAS to one thread (it set the count). */
+static bool blas_deferred;
 
 /*
- * OpenBLAS starts its thread pool when the library is initialised, before
- * main (even before .preinit_array), one thread per core, and reads
+ * OpenBLAS starts its thread pool when it is loaded (numeric/blas.c loads
+ * it at the first k-means, PCA or distance), one thread per core, and reads
  * OPENBLAS_NUM_THREADS only then. Under a small address-space limit
  * (ulimit -v) a pool thread fails to allocate and exit() waits for it
- * forever. So when no thread count is set the process runs itself again
- * with OPENBLAS_NUM_THREADS=1 (no pool at all; exec ends the first pool's
- * threads without waiting on them); blas_threads_start raises the count
- * later, only for commands that fit k-means and only when the address
- * space can be had. Returns only when no new run was needed or exec failed.
+ * forever. So when no thread count is set, the process sets
+ * OPENBLAS_NUM_THREADS=1 here, before any thread exists (setenv is not
+ * safe beside other threads): no pool at the load; blas_threads_start
+ * raises the count later, only for commands that fit k-means and only
+ * when the address space can be had.
  */
-static void blas_defer_threads(char **argv)
+static void blas_defer_threads(void)
 {
     if (getenv("OPENBLAS_NUM_THREADS") != NULL || getenv("GOTO_NUM_THREADS") != NULL
-        || getenv("OMP_NUM_THREADS") != NULL || getenv(REEXEC_MARK) != NULL)
+        || getenv("OMP_NUM_THREADS") != NULL)
         return;
-    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0 || setenv(REEXEC_MARK, "1", 1) != 0)
-        return;
-    /* The signal mask survives exec: a SIGTERM or SIGHUP that arrives while
-     * the new image loads waits, pending, until cancel_install's handlers
-     * take it, instead of killing the process with no record of why. */
-    cancel_block();
-    execv("/proc/self/exe", argv);
-    cancel_unblock();
-    /* No /proc: go on with the pool OpenBLAS started. */
-    unsetenv("OPENBLAS_NUM_THREADS");
-    unsetenv(REEXEC_MARK);
+    blas_deferred = setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
 }
 
 /* The CPUs this process may run on. */
@@ -75,7 +65,7 @@ static int usable_cpus(void)
  */
 static void blas_threads_start(const char *command)
 {
-    if (getenv(REEXEC_MARK) == NULL
+    if (!blas_deferred
         || (strcmp(command, "run") != 0 && strcmp(command, "fit") != 0
             && strcmp(command, "sample") != 0))
         return;
@@ -123,7 +113,7 @@ int main(int argc, char **argv)
 {
     fill_standard_descriptors();
     keep_freed_memory();
-    blas_defer_threads(argv);
+    blas_defer_threads();
     cancel_install(); /* before anything is printed: SIGPIPE is ignored from here */
     CliArgs args;
     int code = cli_parse(argc, argv, &args);

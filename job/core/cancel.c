@@ -71,8 +71,8 @@ void cancel_install(void)
     sigaction(SIGALRM, &action, NULL);
     action.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &action, NULL);
-    /* A process run again by exec may start with them blocked (main.c's
-     * BLAS re-exec): a signal held pending meanwhile is delivered here. */
+    /* A process may start with them blocked (its parent's mask survives
+     * exec): a signal held pending meanwhile is delivered here. */
     sigset_t unblock;
     sigemptyset(&unblock);
     for (size_t i = 0; i < CANCEL_SIGNAL_COUNT; i++)

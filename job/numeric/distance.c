@@ -1,11 +1,11 @@
 #include "numeric/distance.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cancel.h"
+#include "numeric/blas.h"
 
 /*
  * Rows per distance tile are chosen so that a tile of rows plus its distances
@@ -31,7 +31,7 @@ size_t distance_tile_rows(size_t dim, size_t columns)
 
 float distance_squared_norm(const float *row, size_t dim)
 {
-    return cblas_sdot((int)dim, row, 1, row, 1);
+    return blas_sdot((int)dim, row, 1, row, 1);
 }
 
 int distance_row_norms(const float *data, size_t rows, size_t dim, float *norms, Error *err)
@@ -50,6 +50,9 @@ int distance_centers_init(DistanceCenters *prepared, int count, size_t dim, Erro
     size_t clusters = count > 0 ? (size_t)count : 1;
 
     memset(prepared, 0, sizeof *prepared);
+    int code = blas_load(err);
+    if (code != ERR_OK)
+        return code;
     prepared->count = count;
     prepared->dim = dim;
     prepared->norms = malloc(clusters * sizeof *prepared->norms);
@@ -104,8 +107,8 @@ double distance_nearest_tile(const DistanceCenters *centers, const float *rows, 
     int dim = (int)centers->dim;
     double inertia = 0.0;
 
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)count, dim, -2.0f,
-                centers->centers, dim, rows, dim, 0.0f, dots, (int)count);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)count, dim, -2.0f,
+               centers->centers, dim, rows, dim, 0.0f, dots, (int)count);
     for (size_t i = 0; i < count; i++) {
         distance[i] = dots[i] + centers->norms[0];
         label[i] = 0;

@@ -1,6 +1,5 @@
 #include "numeric/kmeans.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -9,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "core/cancel.h"
+#include "numeric/blas.h"
 #include "numeric/distance.h"
 
 /* scikit-learn's MiniBatchKMeans defaults. */
@@ -188,7 +188,7 @@ static void add_tile_sums(Workspace *ws, const float *tile, size_t count)
             ws->touched[c] = 1;
             memset(sum, 0, dim * sizeof *sum);
         }
-        cblas_saxpy((int)dim, 1.0f, tile + i * dim, 1, sum, 1);
+        blas_saxpy((int)dim, 1.0f, tile + i * dim, 1, sum, 1);
     }
     for (int c = 0; c < k; c++) {
         if (!ws->touched[c])
@@ -460,7 +460,7 @@ static int mean_column_variance(const float *data, size_t rows, size_t dim, cons
         }
         memset(partial, 0, dim * sizeof *partial);
         for (size_t i = 0; i < count; i++)
-            cblas_saxpy((int)dim, 1.0f, data + (start + i) * dim, 1, partial, 1);
+            blas_saxpy((int)dim, 1.0f, data + (start + i) * dim, 1, partial, 1);
         for (size_t d = 0; d < dim; d++)
             column[d] += partial[d];
     }
@@ -661,16 +661,16 @@ static void gather_rows(const float *data, size_t dim, const float *norms, const
  */
 static int blas_threads_single(void)
 {
-    int before = openblas_get_num_threads();
+    int before = blas_get_num_threads();
     if (before > 1)
-        openblas_set_num_threads(1);
+        blas_set_num_threads(1);
     return before;
 }
 
 static void blas_threads_restore(int before)
 {
     if (before > 1)
-        openblas_set_num_threads(before);
+        blas_set_num_threads(before);
 }
 
 /*
@@ -700,7 +700,7 @@ static double minibatch_step(Kmeans *kmeans, Batch *batch, const Workspace *ws, 
         float *sum = batch->sums + (size_t)c * dim;
         if (batch->count[c]++ == 0)
             memset(sum, 0, dim * sizeof *sum);
-        cblas_saxpy((int)dim, 1.0f, batch->rows + i * dim, 1, sum, 1);
+        blas_saxpy((int)dim, 1.0f, batch->rows + i * dim, 1, sum, 1);
     }
     for (int c = 0; c < k; c++) {
         if (batch->count[c] == 0)
@@ -878,8 +878,8 @@ static int candidate_distances(const float *data, size_t rows, size_t dim, const
         if ((code = cancel_check(err)) != ERR_OK)
             return code;
         for (int j = 0; j < count; j++)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, -2.0f, data + start * dim,
-                        (int)dim, candidates + (size_t)j * dim, 1, 0.0f, dots + (size_t)j * n, 1);
+            blas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, -2.0f, data + start * dim,
+                       (int)dim, candidates + (size_t)j * dim, 1, 0.0f, dots + (size_t)j * n, 1);
         for (size_t i = 0; i < n; i++) {
             size_t row = start + i;
             for (int j = 0; j < count; j++) {
@@ -1082,7 +1082,7 @@ static void blas_apply_threads(void)
 {
     if (blas_threads_wanted == 0)
         return;
-    int threads = blas_threads_wanted >= 1 ? blas_threads_wanted : openblas_get_num_procs();
+    int threads = blas_threads_wanted >= 1 ? blas_threads_wanted : blas_get_num_procs();
     if (threads > 1) {
         size_t bytes = (size_t)threads * BLAS_BUFFER_ROOM;
         void *room = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1090,7 +1090,7 @@ static void blas_apply_threads(void)
             return;
         munmap(room, bytes);
     }
-    openblas_set_num_threads(threads);
+    blas_set_num_threads(threads);
 }
 
 static int blas_ready(Error *err)
@@ -1098,6 +1098,9 @@ static int blas_ready(Error *err)
     static bool ready = false;
     if (ready)
         return ERR_OK;
+    int code = blas_load(err);
+    if (code != ERR_OK)
+        return code;
     /* The pool starts here, at the first k-means of the process, not when the
      * count is set: an idle pool thread busy-waits in sched_yield for its
      * first ~0.1 s, CPU the read beside the server's backend needs. */
@@ -1116,9 +1119,9 @@ static int blas_ready(Error *err)
     float *matrices = calloc(2 * cells, sizeof *matrices);
     if (matrices == NULL)
         return error_nomem(err, 2 * cells * sizeof *matrices);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BLAS_WARMUP_SIZE, BLAS_WARMUP_SIZE,
-                BLAS_WARMUP_SIZE, 1.0f, matrices, BLAS_WARMUP_SIZE, matrices, BLAS_WARMUP_SIZE, 0.0f,
-                matrices + cells, BLAS_WARMUP_SIZE);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BLAS_WARMUP_SIZE, BLAS_WARMUP_SIZE,
+               BLAS_WARMUP_SIZE, 1.0f, matrices, BLAS_WARMUP_SIZE, matrices, BLAS_WARMUP_SIZE, 0.0f,
+               matrices + cells, BLAS_WARMUP_SIZE);
     free(matrices);
     ready = true;
     return ERR_OK;
@@ -1429,8 +1432,8 @@ static size_t farthest_row(SplitMerge *sm, size_t count, const float *point, dou
     float point_norm = distance_squared_norm(point, dim), farthest = -1.0f;
     double sum = 0.0;
 
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)count, (int)dim, 1.0f, sm->split_rows,
-                (int)dim, point, 1, 0.0f, sm->split_dots, 1);
+    blas_sgemv(CblasRowMajor, CblasNoTrans, (int)count, (int)dim, 1.0f, sm->split_rows,
+               (int)dim, point, 1, 0.0f, sm->split_dots, 1);
     for (size_t i = 0; i < count; i++) {
         float d = squared_distance(sm->split_norms[i], point_norm, sm->split_dots[i]);
         sum += d;
@@ -1456,8 +1459,8 @@ static double split_assign(SplitMerge *sm, size_t count, const float *halves, si
     float *side = sm->split_sides;
     double inertia = 0.0;
 
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, 2, (int)dim, 1.0f,
-                sm->split_rows, (int)dim, halves, (int)dim, 0.0f, sm->split_dots, 2);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, 2, (int)dim, 1.0f,
+               sm->split_rows, (int)dim, halves, (int)dim, 0.0f, sm->split_dots, 2);
     counts[0] = counts[1] = 0;
     for (size_t i = 0; i < count; i++) {
         float to_first = squared_distance(sm->split_norms[i], norm[0], sm->split_dots[2 * i]);
@@ -1505,9 +1508,9 @@ static double split_gain(SplitMerge *sm, const float *data, KmeansMetric metric,
         if (counts[0] == 0 || counts[1] == 0)
             return 0.0;
         /* Both sides' sums at once: (2 x count) 0/1 weights times the rows. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, (int)dim, (int)count, 1.0f,
-                    sm->split_sides, SPLIT_SAMPLE, sm->split_rows, (int)dim, 0.0f, sm->split_sums,
-                    (int)dim);
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, (int)dim, (int)count, 1.0f,
+                   sm->split_sides, SPLIT_SAMPLE, sm->split_rows, (int)dim, 0.0f, sm->split_sums,
+                   (int)dim);
         for (size_t d = 0; d < 2 * dim; d++)
             sm->half_sums[d] = sm->split_sums[d];
         center_of_sum(sm->half_sums, counts[0], metric, dim, first);
@@ -1595,9 +1598,9 @@ static int cheapest_merge(SplitMerge *sm, KmeansMetric metric, int skip, int *ou
         int block = k - from < (int)sm->block_rows ? k - from : (int)sm->block_rows;
         if ((code = cancel_check(err)) != ERR_OK)
             return code;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block, k, (int)dim, 1.0,
-                    sm->sums + (size_t)from * dim, (int)dim, sm->sums, (int)dim, 0.0, sm->block,
-                    k);
+        blas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block, k, (int)dim, 1.0,
+                   sm->sums + (size_t)from * dim, (int)dim, sm->sums, (int)dim, 0.0, sm->block,
+                   k);
         for (int i = 0; i < block; i++) {
             int a = from + i;
             double n_a = (double)(sm->start[a + 1] - sm->start[a]);

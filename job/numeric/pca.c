@@ -1,16 +1,11 @@
 #include "numeric/pca.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cancel.h"
-
-/* LAPACK's symmetric eigensolver (divide and conquer), exported by OpenBLAS. */
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
-                    double *w, double *work, const int *lwork, int *iwork, const int *liwork,
-                    int *info);
+#include "numeric/blas.h"
 
 /* Rows centred and multiplied at once by ssyrk; float sums stay exact enough per tile. */
 #define PCA_TILE 1024
@@ -81,8 +76,8 @@ static int fit_covariance(const float *data, size_t rows, size_t dim, const doub
         for (size_t i = 0; i < count; i++)
             for (size_t d = 0; d < dim; d++)
                 tile[i * dim + d] = (float)(data[(start + i) * dim + d] - mean[d]);
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)count, 1.0f, tile,
-                    (int)dim, 0.0f, tile_product, (int)dim);
+        blas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)count, 1.0f, tile,
+                   (int)dim, 0.0f, tile_product, (int)dim);
         for (size_t a = 0; a < dim; a++)
             for (size_t b = a; b < dim; b++)
                 covariance[a * dim + b] += tile_product[a * dim + b];
@@ -108,8 +103,9 @@ static int eigen_decompose(double *covariance, size_t dim, double *eigenvalues, 
     int *iwork = NULL;
     int code = ERR_OK;
 
-    dsyevd_("V", "U", &n, covariance, &n, eigenvalues, &work_size, &lwork, &iwork_size, &liwork,
-            &info);
+    const BlasApi *blas = blas_api();
+    blas->dsyevd("V", "U", &n, covariance, &n, eigenvalues, &work_size, &lwork, &iwork_size,
+                 &liwork, &info);
     lwork = (int)work_size;
     liwork = iwork_size;
     work = malloc((size_t)(lwork > 0 ? lwork : 1) * sizeof *work);
@@ -119,7 +115,8 @@ static int eigen_decompose(double *covariance, size_t dim, double *eigenvalues, 
         goto done;
     }
     if (info == 0)
-        dsyevd_("V", "U", &n, covariance, &n, eigenvalues, work, &lwork, iwork, &liwork, &info);
+        blas->dsyevd("V", "U", &n, covariance, &n, eigenvalues, work, &lwork, iwork, &liwork,
+                     &info);
     if (info != 0)
         code = error_set(err, ERR_INTERNAL, "the PCA eigensolver (dsyevd) failed: info %d", info);
 done:
@@ -161,6 +158,8 @@ int pca_fit(const float *data, size_t rows, size_t dim, size_t components, Pca *
     int code;
 
     memset(pca, 0, sizeof *pca);
+    if ((code = blas_load(err)) != ERR_OK)
+        return code;
     if (components == 0 || components > dim)
         return error_set(err, ERR_CONFIG,
                          "cannot keep %zu principal components of %zu-dimensional embeddings",
@@ -207,6 +206,8 @@ int pca_init_from(Pca *pca, size_t dim, size_t components, const float *mean, co
                   double variance_kept, Error *err)
 {
     int code;
+    if ((code = blas_load(err)) != ERR_OK)
+        return code;
     if (components == 0 || components > dim)
         return error_set(err, ERR_DATA, "a stored PCA of %zu components over %zu dimensions "
                                         "is not valid", components, dim);
@@ -224,8 +225,8 @@ void pca_project(const Pca *pca, const float *data, size_t rows, float *out)
     if (rows == 0)
         return;
     int n = (int)pca->components, d = (int)pca->dim;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, d, 1.0f, data, d,
-                pca->basis, d, 0.0f, out, n);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, d, 1.0f, data, d,
+               pca->basis, d, 0.0f, out, n);
     for (size_t i = 0; i < rows; i++)
         for (size_t c = 0; c < pca->components; c++)
             out[i * pca->components + c] -= pca->mean_projected[c];
@@ -236,8 +237,8 @@ void pca_reconstruct(const Pca *pca, const float *projected, size_t rows, float 
     if (rows == 0)
         return;
     int n = (int)pca->components, d = (int)pca->dim;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, d, n, 1.0f, projected, n,
-                pca->basis, d, 0.0f, out, d);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, d, n, 1.0f, projected, n,
+               pca->basis, d, 0.0f, out, d);
     for (size_t i = 0; i < rows; i++)
         for (size_t k = 0; k < pca->dim; k++)
             out[i * pca->dim + k] += pca->mean[k];

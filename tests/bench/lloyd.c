@@ -8,7 +8,6 @@
  * usage: lloyd [--rows N] [--dim D] [--clusters K] [--repeat R] [--seed S]
  *              [--threads T]   (T < 1: OpenBLAS's default, one per core)
  */
-#include <cblas.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 
 #include "core/rng.h"
+#include "numeric/blas.h"
 #include "numeric/distance.h"
 #include "numeric/kmeans.h"
 
@@ -131,13 +131,13 @@ int main(int argc, char **argv)
     }
 
     /* One untimed round of each warms the page tables, caches and BLAS threads. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, k, (int)dim, 1.0f, data,
-                (int)dim, centers, (int)dim, 0.0f, product, k);
+    blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, k, (int)dim, 1.0f, data,
+               (int)dim, centers, (int)dim, 0.0f, product, k);
     double inertia = 0.0;
     for (int r = -1; r < repeat; r++) {
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, k, (int)dim, 1.0f, data,
-                    (int)dim, centers, (int)dim, 0.0f, product, k);
+        blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, k, (int)dim, 1.0f, data,
+                   (int)dim, centers, (int)dim, 0.0f, product, k);
         double t1 = now();
         if (kmeans_lloyd_step(kmeans, data, rows, norms, labels, &inertia, &err) != ERR_OK) {
             fprintf(stderr, "lloyd: %s\n", err.message);

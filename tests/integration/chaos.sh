@@ -295,11 +295,10 @@ allowed_codes() { # kind
     esac
 }
 
-# A SIGHUP or SIGTERM in the first tens of milliseconds, before main()
-# installs pairpick's handlers (the loader, OpenBLAS's initialisation and
-# the run again with one BLAS thread come first), ends the process with the
-# signal's default action: 129 or 143, no run record, no pairs, nothing on
-# stderr. Counted in EARLY; any other unexplained code in UNEXPECTED
+# A SIGHUP or SIGTERM in the first milliseconds, before main() installs
+# pairpick's handlers (the dynamic loader comes first), ends the process
+# with the signal's default action: 129 or 143, no run record, no pairs,
+# nothing on stderr. Counted in EARLY; any other unexplained code in UNEXPECTED
 # (returns 1).
 early_signal_or_unexpected() { # kind status workload run-id
     local signal_status

@@ -123,6 +123,26 @@ output:
 YAML
 }
 
+# 40 pairs in 4 k-means clusters of the demo's embeddings.
+embedding_config() { # job table [strategy line]
+    write_config "$1" <<YAML
+job: $1
+source:
+  table: demo.images
+  id: job_uuid
+  score: score
+  embedding: clip_embedding
+strategy:
+  by: embedding
+  clusters: 4
+  ${3:-}
+  max_pairs: 40
+  seed: 3
+output:
+  table: $2
+YAML
+}
+
 # The run failed cleanly: no pairs of it, none at all in its table.
 expect_nothing_written() { # table run-id
     expect_eq "$(sql "SELECT count(*) FROM $1")" 0 "pairs left in $1 by the failed run $2"
@@ -287,12 +307,10 @@ test_sighup_during_kmeans_stops_the_run_at_once() {
     cancel_during_kmeans HUP ck-hup
 }
 
-# A signal that arrives while the process is being run again with one BLAS
-# thread (main.c's re-exec) is held blocked across exec and delivered once
-# the handlers exist: exit 75, never the signal's default death. The exec
-# window is tens of milliseconds, so the test makes it deterministic: the
-# SIGTERM is already pending (blocked) when pairpick starts, as it would be
-# across the re-exec.
+# A signal that is blocked and pending when the process starts (a parent's
+# mask survives exec) is delivered once the handlers exist: exit 75, never
+# the signal's default death. The test makes it deterministic: the SIGTERM
+# is already pending (blocked) when pairpick starts.
 test_signal_pending_at_start_is_handled_not_fatal() {
     local signal
     cfg=$(write_config fault-early <<YAML
@@ -398,7 +416,7 @@ YAML
     expect_eq "$(sql "SELECT count(*) FROM t_memory")" 120 "pairs without a limit"
 }
 
-# Threads the process starts after main.c's re-exec (strace -f: clones with
+# Threads the process starts after its last execve (strace -f: clones with
 # CLONE_THREAD after the last execve), for the command given.
 threads_after_exec() { # pairpick arguments...
     strace -f -qq -e trace=execve,clone,clone3 -o "$WORK/strace" "$PAIRPICK" "$@" \
@@ -418,23 +436,7 @@ test_blas_pool_starts_only_for_kmeans() {
     [ "$(nproc)" -ge 2 ] || skip "one usable CPU: OpenBLAS starts no pool at all"
     local score embedding threads
     score=$(fault_config fault-blas-score t_blas_score demo.images)
-    embedding=$(write_config fault-blas-embedding <<'YAML'
-job: fault-blas-embedding
-source:
-  table: demo.images
-  id: job_uuid
-  score: score
-  embedding: clip_embedding
-strategy:
-  by: embedding
-  clusters: 4
-  kmeans: {algorithm: lloyd}
-  max_pairs: 40
-  seed: 3
-output:
-  table: t_blas_embedding
-YAML
-)
+    embedding=$(embedding_config fault-blas-embedding t_blas_embedding "kmeans: {algorithm: lloyd}")
     pp migrate "$score"; expect_status 0
     pp migrate "$embedding"; expect_status 0
     threads=$(threads_after_exec run "$score" --run-id blas-score)
@@ -444,6 +446,36 @@ YAML
     expect_status 0
     [ "$threads" -ge 1 ] || fail "an embedding run started no BLAS thread for k-means ($threads)"
     echo "    score run: 0 threads; embedding run: $threads"
+}
+
+# OpenBLAS is loaded by the first k-means, not when the process starts: with
+# a libopenblas.so.0 the loader cannot use found first (LD_LIBRARY_PATH), an
+# embedding run exits 69 with the loader's reason and writes nothing, while
+# a score run, which never loads it, succeeds. Linked in, neither could
+# start (exit 127 from the loader).
+test_openblas_loaded_only_by_embedding_runs() {
+    local score embedding
+    score=$(fault_config fault-noblas-score t_noblas_score demo.images)
+    embedding=$(embedding_config fault-noblas-embedding t_noblas_embedding)
+    pp migrate "$score"; expect_status 0
+    pp migrate "$embedding"; expect_status 0
+    mkdir -p "$WORK/noblas"
+    printf 'not a library\n' >"$WORK/noblas/libopenblas.so.0"
+    LD_LIBRARY_PATH=$WORK/noblas pp run "$embedding" --run-id noblas
+    expect_status 69
+    expect_grep "cannot load OpenBLAS" "$WORK/err"
+    expect_grep "libopenblas.so.0" "$WORK/err"
+    expect_eq "$(json_field status)" failed "status"
+    expect_nothing_written t_noblas_embedding noblas
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'noblas'")" failed \
+        "run record of a run without OpenBLAS"
+    LD_LIBRARY_PATH=$WORK/noblas pp run "$score" --run-id noblas-score
+    expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_noblas_score")" 120 "pairs of a score run"
+    # The same embedding run id, with the library back, succeeds.
+    pp run "$embedding" --run-id noblas
+    expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_noblas_embedding")" 40 "pairs once OpenBLAS loads"
 }
 
 # ---- hostile names ------------------------------------------------------

@@ -13,9 +13,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 BINARY=$PAIRPICK
-# pairpick runs itself again with OPENBLAS_NUM_THREADS=1 when no BLAS
-# thread count is set (docs/operations.md); under valgrind /proc/self/exe is
-# valgrind's tool, not pairpick, so set the count and keep one process.
+# One BLAS thread: valgrind runs a process's threads one at a time anyway,
+# and OpenBLAS's idle pool threads would only spin beside k-means.
 export OPENBLAS_NUM_THREADS=1
 VALGRIND_COMMAND=${PAIRPICK_VALGRIND:-valgrind --leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite --suppressions=$ROOT/tests/valgrind.supp --quiet}
 command -v valgrind >/dev/null || { echo "valgrind is not installed (make deps-test)" >&2; exit 1; }

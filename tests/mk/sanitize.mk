@@ -19,11 +19,8 @@ SANITIZE_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 # abort_on_error makes a report end the process with SIGABRT (exit 134),
 # which no test mistakes for a documented exit code. OPENBLAS_NUM_THREADS=1:
-# no second start of each process to set the BLAS thread count (main.c); a
-# sanitized process pays its loader and ASan's start twice there, 0.06 s of
-# the 0.18 s of `pairpick --version`, and the integration pass against the
-# sanitized binary took 276 s with it set against 306 s without (the plain
-# pass keeps testing that second start).
+# k-means on one BLAS thread, whose work is OpenBLAS's, not pairpick's (the
+# plain pass tests the pool).
 SANITIZE_ENV := OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -93,7 +93,7 @@ deb_contents() {
         grep -q "$dep" <<<"$depends" || { echo "no $dep in Depends"; return 1; }
     done
 }
-check "the .deb holds the binary, both man pages, docs and examples; Depends from dh_shlibdeps" deb_contents
+check "the .deb holds the binary, both man pages, docs and examples; Depends from dh_shlibdeps and libopenblas0 (loaded at run time)" deb_contents
 
 lint() {
     # lintian warns that it runs as root; its findings are the other lines.
