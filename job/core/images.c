@@ -4,6 +4,7 @@
 #include "core/prefault.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,6 +61,8 @@ static uint64_t hash_uuid(const unsigned char *key)
  */
 static int grow_array(void **array, size_t count, size_t size, Error *err);
 static void index_scratch_grow(Images *images, size_t rows);
+static int shared_slot(Images *images, float **embedding_slot, Error *err);
+static int settle_slots(Images *images, const uint32_t *order, Error *err);
 static size_t index_scratch_bytes(size_t rows);
 
 /*
@@ -164,6 +167,7 @@ void images_release(Images *images)
     free(images->label_index);
     embedding_free(images);
     prefault_free(images->index_scratch);
+    free(images->slot_of);
     memset(images, 0, sizeof *images);
 }
 
@@ -219,6 +223,9 @@ int images_reserve(Images *images, size_t rows, Error *err)
         if (code != ERR_OK)
             return code;
     }
+    if (images->slot_of != NULL
+        && (code = grow_array((void **)&images->slot_of, rows, sizeof(uint32_t), err)) != ERR_OK)
+        return code;
     images->capacity = rows;
     index_scratch_grow(images, rows);
     /* The id index too, once, rather than rebuilt at every doubling while
@@ -258,6 +265,8 @@ int images_begin_row(Images *images, float **embedding_slot, Error *err)
         if (code != ERR_OK)
             return code;
     }
+    if (images->shared != NULL)
+        return shared_slot(images, embedding_slot, err);
     if (images->embedding_external && images->count >= images->embedding_capacity)
         return error_set(err, ERR_INTERNAL, "more rows arrived than were counted (%zu)",
                          images->embedding_capacity);
@@ -568,6 +577,11 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
         images->variance[row] = variance;
     if (images->has_label)
         images->label_of[row] = label_id;
+    if (images->slot_of != NULL) {
+        images->slot_of[row] = (uint32_t)images->slot_current;
+        if (images->slot_next < images->slot_end && images->slot_current == images->slot_next)
+            images->slot_next++;
+    }
     images->count++;
     images->ids_sorted = false;
     if (images->ids_deferred) {
@@ -653,6 +667,101 @@ size_t images_id_memory(const Images *images)
            + bucket_table_bytes(images);
 }
 
+/* ---- one matrix, several streams ---------------------------------------- */
+
+/* Slots a stream claims at once: one counter touched every 64 rows, and at
+ * most 63 unused slots a stream at the end. */
+#define SHARED_BLOCK_ROWS 64
+
+struct SharedRows {
+    float *base;
+    size_t dim;
+    size_t capacity; /* slots the reservation holds */
+    size_t mapped;   /* its bytes */
+    bool adopted;    /* an Images owns base now */
+    atomic_size_t next;
+};
+
+SharedRows *shared_rows_new(size_t dim, size_t rows, Error *err)
+{
+    SharedRows *shared = calloc(1, sizeof *shared);
+    if (shared == NULL) {
+        error_nomem(err, sizeof *shared);
+        return NULL;
+    }
+    if (dim == 0 || rows > UINT32_MAX || rows > SIZE_MAX / sizeof(float) / dim
+        || (shared->mapped = mapping_round(rows * dim * sizeof(float))) == 0
+        || (shared->base = mapping_reserve(shared->mapped)) == NULL) {
+        free(shared);
+        error_nomem(err, rows * dim * sizeof(float));
+        return NULL;
+    }
+    shared->dim = dim;
+    shared->capacity = rows;
+    atomic_init(&shared->next, 0);
+    return shared;
+}
+
+void shared_rows_free(SharedRows *shared)
+{
+    if (shared == NULL)
+        return;
+    if (!shared->adopted)
+        munmap(shared->base, shared->mapped);
+    free(shared);
+}
+
+void images_attach_shared(Images *images, SharedRows *shared)
+{
+    images->shared = shared;
+    images->embedding = shared->base;
+    images->embedding_external = true;
+    images->embedding_capacity = SIZE_MAX;
+    images->dim = shared->dim;
+    images->slot_next = images->slot_end = 0;
+    /* slot_of grows with the columns (images_reserve); one to start. */
+    free(images->slot_of);
+    images->slot_of = calloc(images->capacity + 1, sizeof *images->slot_of);
+}
+
+/* images_begin_row's slot in a SharedRows: the next claimed one, claiming a block when none is left. */
+static int shared_slot(Images *images, float **embedding_slot, Error *err)
+{
+    SharedRows *shared = images->shared;
+    if (images->slot_of == NULL)
+        return error_nomem(err, images->capacity * sizeof(uint32_t));
+    if (embedding_slot == NULL)
+        return ERR_OK; /* images_merge: the part's slot is noted, nothing claimed */
+    if (images->slot_next == images->slot_end) {
+        size_t first = atomic_fetch_add(&shared->next, SHARED_BLOCK_ROWS);
+        if (first >= shared->capacity)
+            return error_set(err, ERR_DATA,
+                             "more rows than the %zu the read made room for from the "
+                             "source's statistics"
+                             "\nHINT: run ANALYZE on the source table, or set "
+                             "resources.memory_limit (the read then counts the rows first)",
+                             shared->capacity);
+        images->slot_next = first;
+        images->slot_end = first + SHARED_BLOCK_ROWS < shared->capacity ? first + SHARED_BLOCK_ROWS
+                                                                         : shared->capacity;
+    }
+    images->slot_current = images->slot_next;
+    *embedding_slot = shared->base + images->slot_current * shared->dim;
+    return ERR_OK;
+}
+
+void images_adopt_shared(Images *images, SharedRows *shared)
+{
+    size_t claimed = atomic_load(&shared->next);
+    images->embedding = shared->base;
+    images->embedding_mapped_bytes = shared->mapped;
+    images->embedding_external = false;
+    images->embedding_capacity = 0;
+    images->shared = NULL;
+    images->slot_span = claimed < shared->capacity ? claimed : shared->capacity;
+    shared->adopted = true;
+}
+
 void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim)
 {
     images->embedding = rows;
@@ -665,12 +774,17 @@ int images_merge(Images *into, const Images *part, Error *err)
 {
     for (size_t row = 0; row < part->count; row++) {
         float *slot = NULL;
-        int code = images_begin_row(into, &slot, err);
+        /* Rows in a SharedRows stay in their slots: only the slot is noted. */
+        int code = images_begin_row(into, part->slot_of != NULL ? NULL : &slot, err);
         if (code != ERR_OK)
             return code;
-        const float *from = part->embedding + row * part->dim;
-        if (into->has_embedding && slot != NULL && slot != from) /* in place: nothing to move */
-            memmove(slot, from, part->dim * sizeof(float));
+        if (part->slot_of != NULL) {
+            into->slot_current = part->slot_of[row];
+        } else {
+            const float *from = part->embedding + row * part->dim;
+            if (into->has_embedding && slot != NULL && slot != from) /* in place: nothing to move */
+                memmove(slot, from, part->dim * sizeof(float));
+        }
         const char *label = part->has_label ? images_label(part, part->label_of[row]) : NULL;
         const char *id = part->id_uuid ? (const char *)uuid_of(part, row) : images_id(part, row);
         if (images_commit_row(into, id, part->id_uuid ? UUID_BYTES : strlen(id),
@@ -1233,6 +1347,60 @@ static int permute_matrix(float *matrix, size_t dim, const uint32_t *order, size
     return ERR_OK;
 }
 
+/*
+ * The adopted SharedRows' matrix (images_adopt_shared) in the rows' new
+ * order: the row placed at k comes from slot slot_of[order[k]]; the slots
+ * no row kept (the unused rest of each stream's last block) go after the
+ * rows, in slot order, and are then cut off with the mapping's tail.
+ */
+static int settle_slots(Images *images, const uint32_t *order, Error *err)
+{
+    size_t count = images->count, span = images->slot_span;
+    uint32_t *from = malloc((span + 1) * sizeof *from);
+    unsigned char *used = calloc(span / 8 + 1, 1);
+    int code = ERR_OK;
+    if (from == NULL || used == NULL) {
+        code = error_nomem(err, span * sizeof *from);
+        goto done;
+    }
+    for (size_t k = 0; k < count; k++) {
+        uint32_t slot = images->slot_of[order[k]];
+        from[k] = slot;
+        used[slot / 8] |= (unsigned char)(1u << (slot % 8));
+    }
+    size_t place = count;
+    for (size_t slot = 0; slot < span; slot++)
+        if (!(used[slot / 8] & (1u << (slot % 8))))
+            from[place++] = (uint32_t)slot;
+    if (place != span) {
+        code = error_set(err, ERR_INTERNAL, "%zu rows share %zu slots", count, span);
+        goto done;
+    }
+    if ((code = permute_matrix(images->embedding, images->dim, from, span, err)) != ERR_OK)
+        goto done;
+    /* The matrix as the columns size it: the reservation's tail goes. */
+    size_t keep = mapping_round(images->capacity * images->dim * sizeof(float));
+    if (keep != 0 && keep < images->embedding_mapped_bytes) {
+        munmap((char *)images->embedding + keep, images->embedding_mapped_bytes - keep);
+        images->embedding_mapped_bytes = keep;
+    } else if (keep > images->embedding_mapped_bytes) {
+        void *grown = mapping_grow(images->embedding, images->embedding_mapped_bytes, keep);
+        if (grown == NULL) {
+            code = error_nomem(err, keep);
+            goto done;
+        }
+        images->embedding = grown;
+        images->embedding_mapped_bytes = keep;
+    }
+    free(images->slot_of);
+    images->slot_of = NULL;
+    images->slot_span = 0;
+done:
+    free(from);
+    free(used);
+    return code;
+}
+
 /* Text ids: a new arena written in the new order, then the index rebuilt. */
 static int permute_text_ids(Images *images, const uint32_t *order, size_t *new_offset, Error *err)
 {
@@ -1310,7 +1478,7 @@ int images_sort_by_id(Images *images, uint32_t **order_out, Error *err)
         *order_out = NULL;
     if (images->ids_deferred)
         return error_set(err, ERR_INTERNAL, "rows sorted before their ids were indexed");
-    if (images->ids_sorted) {
+    if (images->ids_sorted && images->slot_span == 0) {
         /* images_index_ids left them in id order: no row moves (no order,
          * no scratch: 17 bytes a row of fresh memory), only the labels. */
         goto labels;
@@ -1325,9 +1493,14 @@ int images_sort_by_id(Images *images, uint32_t **order_out, Error *err)
     if ((code = id_order(images, order, err)) != ERR_OK)
         goto done;
     gather_row_columns(images, order, count, scratch);
-    if (images->has_embedding && images->embedding != NULL && images->dim > 0
-        && (code = permute_matrix(images->embedding, images->dim, order, count, err)) != ERR_OK)
+    if (images->slot_span > 0) {
+        if ((code = settle_slots(images, order, err)) != ERR_OK)
+            goto done;
+    } else if (images->has_embedding && images->embedding != NULL && images->dim > 0
+               && (code = permute_matrix(images->embedding, images->dim, order, count, err))
+                      != ERR_OK) {
         goto done;
+    }
     if (images->id_uuid) {
         gather_column(images->id_uuid_bytes, order, count, UUID_BYTES, scratch);
         free(images->id_bucket_start); /* of the old order; the hash replaces it */

@@ -68,6 +68,15 @@ typedef struct Images {
      * come in (core/prefault.h); NULL otherwise. */
     struct Prefault *index_scratch;
     size_t index_scratch_asked; /* rows the helper was asked to write ahead */
+
+    /* Embeddings in a SharedRows (images_attach_shared): row r's is at slot
+     * slot_of[r] of it; [slot_next, slot_end) claimed and not yet used;
+     * slot_current the slot of the row being added. After
+     * images_adopt_shared the Images owns the matrix, whose slot_span slots
+     * images_sort_by_id puts in row order. */
+    struct SharedRows *shared;
+    uint32_t *slot_of;
+    size_t slot_next, slot_end, slot_current, slot_span;
 } Images;
 
 void images_init(Images *images, bool has_score, bool has_variance, bool has_label,
@@ -134,6 +143,35 @@ void images_attach_embedding(Images *images, float *rows, size_t capacity, size_
  * rows it moves to. Ids already in into are dropped, as a duplicate.
  */
 int images_merge(Images *into, const Images *part, Error *err);
+
+/*
+ * One embedding matrix that several Images fill at once, without knowing
+ * beforehand how many rows each brings: each claims slots (blocks of rows)
+ * from one counter, in address space reserved for up to `rows` rows, and
+ * remembers each of its rows' slots; the pages exist once written.
+ */
+typedef struct SharedRows SharedRows;
+
+/* Room for up to rows rows of dim floats; NULL (err set) when the address space cannot be had. */
+SharedRows *shared_rows_new(size_t dim, size_t rows, Error *err);
+
+/* Frees the rows (unless an Images adopted them) and the SharedRows; NULL is a no-op. */
+void shared_rows_free(SharedRows *shared);
+
+/*
+ * images (no rows yet) takes its embeddings' slots from shared, which must
+ * outlive it: ERR_DATA when the reservation runs out. images_merge of such
+ * Images into one attached to the same shared records their slots; the
+ * rows themselves never move.
+ */
+void images_attach_shared(Images *images, SharedRows *shared);
+
+/*
+ * images (attached to shared, every part merged) takes the matrix over: it
+ * is in slot order until images_sort_by_id puts the rows in id order (and
+ * so in row order: the only use that may come between).
+ */
+void images_adopt_shared(Images *images, SharedRows *shared);
 
 /*
  * The id of row as text. Text ids: a pointer into the arena, valid while

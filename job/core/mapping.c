@@ -12,12 +12,12 @@ static void advise_huge_pages(void *memory, size_t bytes)
 #endif
 }
 
-void *mapping_new(size_t bytes)
+static void *mapping_with(size_t bytes, int flags)
 {
     if (bytes > SIZE_MAX - MAPPING_HUGE_PAGE)
         return NULL;
     size_t span = bytes + MAPPING_HUGE_PAGE;
-    char *start = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *start = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     if (start == MAP_FAILED)
         return NULL;
     char *aligned =
@@ -28,6 +28,16 @@ void *mapping_new(size_t bytes)
         munmap(aligned + bytes, (size_t)(start + span - (aligned + bytes)));
     advise_huge_pages(aligned, bytes);
     return aligned;
+}
+
+void *mapping_new(size_t bytes)
+{
+    return mapping_with(bytes, 0);
+}
+
+void *mapping_reserve(size_t bytes)
+{
+    return mapping_with(bytes, MAP_NORESERVE);
 }
 
 void *mapping_grow(void *memory, size_t mapped, size_t bytes)

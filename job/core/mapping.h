@@ -20,6 +20,13 @@
 void *mapping_new(size_t bytes);
 
 /*
+ * As mapping_new, with no swap or commit charge reserved for it
+ * (MAP_NORESERVE): address space for rows that may never come, whose pages
+ * exist only once written.
+ */
+void *mapping_reserve(size_t bytes);
+
+/*
  * memory (a mapping of mapped bytes) grown to bytes (a multiple of
  * MAPPING_HUGE_PAGE): in place when the addresses after it are free, else
  * moved to an aligned range of its own. NULL when it cannot grow (memory

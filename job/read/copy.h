@@ -120,6 +120,13 @@ typedef struct StreamOptions {
      */
     const uint64_t *part_rows;
     int part_count;
+    /*
+     * A parallel in-memory read with embeddings that counts nothing first:
+     * > 0, the workers claim the rows' slots in one matrix reserved for
+     * this many rows (core/images.h, SharedRows), and stream their
+     * partitions with the rows the filters drop marked (count_filtered).
+     */
+    size_t shared_rows;
     /* Called for each skipped row (may be NULL); id may be NULL; uuids come as text. */
     void (*on_reject)(void *context, const char *id, size_t id_length, RejectReason reason);
     void *reject_context;

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The least address space a SharedRows reserves (options.shared_rows). */
+#define SHARED_RESERVE_BYTES ((size_t)32 << 30)
+
 /* Rejected rows from all workers go through one lock to the caller's callback. */
 typedef struct {
     pthread_mutex_t lock;
@@ -41,6 +44,7 @@ typedef struct {
     void **row_contexts;          /* on_row's context for each worker; NULL without on_row */
     char snapshot[80];
     SharedRejects rejects;
+    SharedRows *shared;           /* options.shared_rows: the one matrix, slots claimed */
 } Fanout;
 
 static void shared_reject(void *context, const char *id, size_t id_length, RejectReason reason)
@@ -86,7 +90,9 @@ static void *worker_run(void *argument)
         || (code = copy_parser_new(worker->plan, &worker->options, &worker->images, &parser, err))
                != ERR_OK)
         goto done;
-    sql = plan_partition_copy(worker->plan, worker->parts, worker->part);
+    sql = worker->options.count_filtered
+              ? plan_partition_counting_copy(worker->plan, worker->parts, worker->part)
+              : plan_partition_copy(worker->plan, worker->parts, worker->part);
     if (sql == NULL) {
         code = error_nomem(err, 0);
         goto done;
@@ -202,6 +208,32 @@ static int count_partitions(Db *db, Fanout *fanout, Error *err)
     return code;
 }
 
+/*
+ * No count first: one matrix reserved for options.shared_rows rows, whose
+ * slots the workers claim as rows come (the caller's Images notes them as
+ * it merges the parts), and each partition's COPY marks the rows the
+ * filters drop, so that the source is scanned once.
+ */
+static int share_rows(Fanout *fanout, Images *images, Error *err)
+{
+    int code = images_set_dim(images, fanout->dim, err);
+    if (code != ERR_OK)
+        return code;
+    /* Address space is cheap where nothing limits it (only written pages
+     * take memory): at least SHARED_RESERVE_BYTES, so that statistics
+     * gone stale by far more than the caller's margin still fit. */
+    size_t rows = fanout->options.shared_rows;
+    size_t floor = SHARED_RESERVE_BYTES / (fanout->dim * sizeof(float));
+    if (rows < floor)
+        rows = floor < UINT32_MAX - 1 ? floor : UINT32_MAX - 1;
+    Error ignored;
+    fanout->shared = shared_rows_new(fanout->dim, rows, &ignored);
+    if (fanout->shared != NULL)
+        images_attach_shared(images, fanout->shared);
+    /* else no address space for it (ulimit -v): counted slices, as without shared_rows */
+    return ERR_OK;
+}
+
 /* The one embedding matrix at its final size, and room for every row. */
 static int size_images(const Fanout *fanout, Images *images, Error *err)
 {
@@ -253,10 +285,13 @@ static int connect_workers(Fanout *fanout, const Images *images, StreamConnectFn
         worker->part = w;
         images_init(&worker->images, images->has_score, images->has_variance, images->has_label,
                     images->has_embedding);
-        if (images->has_embedding)
+        if (fanout->shared != NULL) {
+            images_attach_shared(&worker->images, fanout->shared);
+        } else if (images->has_embedding) {
             images_attach_embedding(&worker->images, images->embedding + offset * fanout->dim,
                                     fanout->part_rows[w], fanout->dim);
-        offset += fanout->part_rows[w];
+            offset += fanout->part_rows[w];
+        }
         int code = connect(connect_context, &worker->db, err);
         if (code != ERR_OK)
             return code;
@@ -296,6 +331,7 @@ static int gather(const Fanout *fanout, Images *images, StreamStats *stats, Erro
     for (int w = 0; w < fanout->workers; w++) {
         const StreamStats *part = &fanout->pool[w].stats;
         stats->rows_read += part->rows_read;
+        stats->filtered_out += part->filtered_out;
         stats->bytes_read += part->bytes_read;
         for (int r = 0; r < REJECT_REASON_COUNT; r++)
             stats->rejected[r] += part->rejected[r];
@@ -318,6 +354,7 @@ static void fanout_release(Fanout *fanout, Db *db)
     free(fanout->row_contexts);
     free(fanout->pool);
     free(fanout->threads);
+    shared_rows_free(fanout->shared); /* after the workers' Images, which point into it */
 }
 
 int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options, int workers,
@@ -339,18 +376,28 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
     if (plan->has_embedding) {
         if ((code = settle_embedding(db, &fanout, err)) != ERR_OK)
             return code;
-        if (fanout.dim == 0) /* no usable embedding at all: one stream says so simply */
-            return stream_read(db, plan, options, images, stats, err);
+        if (fanout.dim == 0) { /* no usable embedding at all: one stream says so simply */
+            StreamOptions single = *options;
+            single.count_filtered = options->shared_rows > 0; /* nothing counted it before */
+            return stream_read(db, plan, &single, images, stats, err);
+        }
     }
     if ((code = export_snapshot(db, &fanout, err)) != ERR_OK)
         return code;
+    bool shared = fanout.options.shared_rows > 0 && plan->has_embedding
+                  && fanout.options.on_row == NULL && !fanout.options.lookup_only;
+    /* Nothing counted the source before: the streams count what the filters drop. */
+    fanout.options.count_filtered = shared && plan->copy_counting_sql != NULL;
     if ((code = fanout_alloc(&fanout, err)) == ERR_OK
-        && (code = count_partitions(db, &fanout, err)) == ERR_OK
-        && (code = size_images(&fanout, images, err)) == ERR_OK
+        && (!shared || (code = share_rows(&fanout, images, err)) == ERR_OK)
+        && (fanout.shared != NULL || (code = count_partitions(db, &fanout, err)) == ERR_OK)
+        && (fanout.shared != NULL || (code = size_images(&fanout, images, err)) == ERR_OK)
         && (code = partition_contexts(&fanout, err)) == ERR_OK
         && (code = connect_workers(&fanout, images, connect, connect_context, err)) == ERR_OK
         && (code = run_workers(&fanout, err)) == ERR_OK)
         code = gather(&fanout, images, stats, err);
+    if (fanout.shared != NULL)
+        images_adopt_shared(images, fanout.shared); /* also after a failure: images frees it */
     fanout_release(&fanout, db);
     return code;
 }

@@ -307,14 +307,20 @@ static int plan_statements(const JobConfig *config, const Columns *columns, cons
     if ((plan->filter_sql = strdup(where_sql + strlen(" WHERE "))) == NULL)
         return error_nomem(err, strlen(where_sql));
     /* The filters as one condition, evaluated once a row: a row it does
-     * not keep (false or NULL, as WHERE drops it) gets true. */
+     * not keep (false or NULL, as WHERE drops it) gets true. Such a row's
+     * embedding is not sent (NULL): only its marker is counted. */
+    const char *filter = copy_where_sql + strlen(" WHERE ");
     size_t list_length = strlen(select->text) - strlen(" FROM  AS source")
                          - strlen(plan->source_sql);
+    size_t embedding_length = plan->has_embedding ? strlen(plan->embedding_sql) + 2 : 0;
     if (asprintf(&plan->copy_counting_sql,
-                 "COPY (%.*s, CASE WHEN %s THEN NULL ELSE true END FROM %s AS source) "
+                 "COPY (%.*s%s%s%s%s%s, CASE WHEN %s THEN NULL ELSE true END FROM %s AS source) "
                  "TO STDOUT (FORMAT binary)",
-                 (int)list_length, select->text, copy_where_sql + strlen(" WHERE "),
-                 plan->source_sql)
+                 (int)(list_length - embedding_length), select->text,
+                 plan->has_embedding ? ", CASE WHEN " : "", plan->has_embedding ? filter : "",
+                 plan->has_embedding ? " THEN " : "",
+                 plan->has_embedding ? plan->embedding_sql : "",
+                 plan->has_embedding ? " END" : "", filter, plan->source_sql)
         < 0) {
         plan->copy_counting_sql = NULL;
         return error_nomem(err, strlen(plan->copy_sql));
@@ -453,6 +459,21 @@ char *plan_partition_copy(const Plan *plan, int parts, int part)
     if (asprintf(&sql, "COPY (%s %s %s = %d) TO STDOUT (FORMAT binary)", plan->copy_select_sql,
                  plan->has_where ? "AND" : "WHERE", of, part)
         < 0)
+        sql = NULL;
+    free(of);
+    return sql;
+}
+
+char *plan_partition_counting_copy(const Plan *plan, int parts, int part)
+{
+    static const char tail[] = ") TO STDOUT (FORMAT binary)";
+    if (plan->copy_counting_sql == NULL)
+        return plan_partition_copy(plan, parts, part);
+    char *of = partition_of(plan, parts), *sql = NULL;
+    if (of == NULL)
+        return NULL;
+    int head = (int)(strlen(plan->copy_counting_sql) - strlen(tail));
+    if (asprintf(&sql, "%.*s WHERE %s = %d%s", head, plan->copy_counting_sql, of, part, tail) < 0)
         sql = NULL;
     free(of);
     return sql;

@@ -94,4 +94,11 @@ char *plan_id_query(const Plan *plan);
 char *plan_partition_copy(const Plan *plan, int parts, int part);
 char *plan_partition_count(const Plan *plan, int parts);
 
+/*
+ * One partition's COPY that also sends the rows the filters drop, marked
+ * (copy_counting_sql, StreamOptions.count_filtered) and without their
+ * embedding; plan_partition_copy's when the plan has no filters.
+ */
+char *plan_partition_counting_copy(const Plan *plan, int parts, int part);
+
 #endif

@@ -334,6 +334,45 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
 }
 
 /*
+ * An in-memory parallel embedding read needs no count first when the
+ * source is a table whose statistics say how many rows it has: the
+ * streams claim the rows' slots in one matrix with room for
+ * SHARED_ROWS_FACTOR times that many plus SHARED_ROWS_MARGIN (address
+ * space only), and count what the filters drop as they go. *rows is 0 when
+ * the read must count first: a memory limit to keep (the mode depends on
+ * the count), a stored model, a query or view as the source, statistics
+ * never gathered, one stream.
+ */
+#define SHARED_ROWS_FACTOR 2
+#define SHARED_ROWS_MARGIN 65536
+
+static int shared_rows_for(Db *db, const ReadRequest *request, size_t *rows, int *streams,
+                           Error *err)
+{
+    const JobConfig *config = request->config;
+    const Plan *plan = request->plan;
+    *rows = 0;
+    if (!plan->has_embedding || request->model != NULL || config->resources.memory_limit_bytes > 0
+        || request->stream_options->on_row != NULL || config->source.table == NULL)
+        return ERR_OK;
+    char estimate[64];
+    bool is_null = true;
+    const char *params[1] = {plan->source_sql};
+    int code = db_query_text(db, "estimate rows",
+                             "SELECT CASE WHEN c.relkind IN ('r', 'm') AND c.reltuples >= 0 "
+                             "THEN c.reltuples::bigint END FROM pg_catalog.pg_class c "
+                             "WHERE c.oid = $1::pg_catalog.regclass",
+                             1, params, estimate, sizeof estimate, &is_null, err);
+    if (code != ERR_OK || is_null)
+        return code;
+    uint64_t estimated = strtoull(estimate, NULL, 10);
+    *streams = read_streams(config, plan, estimated);
+    if (*streams > 1 && estimated <= (UINT32_MAX - SHARED_ROWS_MARGIN) / SHARED_ROWS_FACTOR)
+        *rows = (size_t)estimated * SHARED_ROWS_FACTOR + SHARED_ROWS_MARGIN;
+    return ERR_OK;
+}
+
+/*
  * The rows in id order (images_sort_by_id), with the labels a bounded or
  * assigning read gave them: what follows (k-means, categories, pairs) sees
  * the same rows in the same order whatever the number of streams.
@@ -364,17 +403,28 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
     int code;
 
     /* A read without embeddings streams over one connection and counts the
-     * rows its filters drop as it goes: no second scan of the source. An
-     * embedding read needs the counts first (memory mode, streams, each
-     * stream's slice of the matrix): one scan counts the source and what
-     * each partition keeps, for as many partitions as a parallel read
-     * would use, and every pass of the read takes those counts. */
+     * rows its filters drop as it goes: no second scan of the source. So
+     * does a parallel in-memory embedding read of a table with statistics
+     * (shared_rows_for). Any other embedding read needs the counts first
+     * (memory mode, streams, each stream's slice of the matrix): one scan
+     * counts the source and what each partition keeps, for as many
+     * partitions as a parallel read would use, and every pass of the read
+     * takes those counts. */
     bool counted_in_stream = !plan->has_embedding;
     ReadRequest counted = *request;
     StreamOptions options = *request->stream_options;
     uint64_t kept[READ_MAX_PARTS];
     int parts = read_streams(request->config, plan, PARALLEL_MIN_ROWS);
-    if (!counted_in_stream) {
+    size_t shared_rows = 0;
+    int shared_streams = 1;
+    if (!counted_in_stream
+        && (code = shared_rows_for(db, request, &shared_rows, &shared_streams, err)) != ERR_OK)
+        return code;
+    if (shared_rows > 0) {
+        options.shared_rows = shared_rows;
+        counted.stream_options = &options;
+        request = &counted;
+    } else if (!counted_in_stream) {
         if (parts > READ_MAX_PARTS)
             parts = 1; /* counted again by the parallel read itself */
         if ((code = stream_count_partitions(db, plan, parts, kept, &result->source_rows, err))
@@ -382,23 +432,25 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
             return code;
     }
     uint64_t total = result->source_rows, kept_total = 0;
-    for (int p = 0; !counted_in_stream && p < parts; p++)
+    for (int p = 0; !counted_in_stream && shared_rows == 0 && p < parts; p++)
         kept_total += kept[p];
-    int streams = read_streams(request->config, plan, total);
-    if (!counted_in_stream && streams == parts) {
+    int streams = shared_rows > 0 ? shared_streams : read_streams(request->config, plan, total);
+    if (!counted_in_stream && shared_rows == 0 && streams == parts) {
         options.part_rows = kept;
         options.part_count = parts;
         counted.stream_options = &options;
         request = &counted;
     }
-    char figures[160];
+    char figures[200];
     snprintf(figures, sizeof figures,
-             "{\"streams\":%d,\"workers\":%d,\"default_workers\":%d,\"usable_cpus\":%d}",
+             "{\"streams\":%d,\"workers\":%d,\"default_workers\":%d,\"usable_cpus\":%d,"
+             "\"counted_first\":%s}",
              streams, request->config->resources.workers, read_default_workers(),
-             read_usable_cpus());
+             read_usable_cpus(), counted_in_stream || shared_rows > 0 ? "false" : "true");
     log_line("debug", "read", figures,
-             "reading over %d connection%s (default workers %d, usable CPUs %d)", streams,
-             streams == 1 ? "" : "s", read_default_workers(), read_usable_cpus());
+             "reading over %d connection%s (default workers %d, usable CPUs %d)%s", streams,
+             streams == 1 ? "" : "s", read_default_workers(), read_usable_cpus(),
+             shared_rows > 0 ? ", counting as it streams" : "");
     result->mode = READ_IN_MEMORY;
     if (request->model != NULL && plan->has_embedding)
         result->mode = READ_ASSIGN;
@@ -418,6 +470,12 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
     case READ_IN_MEMORY:
         code = read_in_memory(db, request, kept_total, streams, counted_in_stream, images,
                               result, err);
+        if (shared_rows > 0) { /* counted as it streamed */
+            result->source_rows = result->stats.rows_read + result->stats.filtered_out;
+            snprintf(memory->note, sizeof memory->note,
+                     "%" PRIu64 " x %zu float32 matrix of %.0f MB", result->stats.rows_read, dim,
+                     (double)result->stats.rows_read * (double)dim * sizeof(float) / 1e6);
+        }
         break;
     }
     if (code != ERR_OK || (code = canonical_order(request, images, result, err)) != ERR_OK)

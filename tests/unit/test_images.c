@@ -643,6 +643,77 @@ static void test_deferred_uuid_shapes_sorted_and_found(void **state)
     }
 }
 
+/*
+ * Two streams fill one SharedRows at once (rows interleaved, some begun
+ * and dropped as a rejected row is, a third stream claims and uses
+ * nothing), their parts merged, the matrix adopted and the rows sorted:
+ * every id ends with its own embedding, in id order, the slots no row kept
+ * are gone, and the rows' order is the one a counted read gives.
+ */
+static void test_shared_rows_settle_in_id_order(void **state)
+{
+    (void)state;
+    enum { DIM = 5, ROWS = 700 };
+    Error err;
+    error_clear(&err);
+    SharedRows *shared = shared_rows_new(DIM, 4 * ROWS, &err);
+    assert_non_null(shared);
+    Images parts[3], all;
+    for (int p = 0; p < 3; p++) {
+        images_init(&parts[p], true, false, false, true);
+        assert_int_equal(images_use_uuid_ids(&parts[p], &err), ERR_OK);
+        images_attach_shared(&parts[p], shared);
+    }
+    images_init(&all, true, false, false, true);
+    assert_int_equal(images_use_uuid_ids(&all, &err), ERR_OK);
+    assert_int_equal(images_set_dim(&all, DIM, &err), ERR_OK);
+    images_attach_shared(&all, shared);
+    /* Row i: id with (i * 7919) % ROWS in its last bytes, embedding i + d / 10. */
+    Rng rng;
+    rng_init(&rng, 77);
+    size_t dropped = 0;
+    for (size_t i = 0; i < ROWS; i++) {
+        Images *part = &parts[rng_below(&rng, 2)];
+        float *slot = NULL;
+        if (rng_below(&rng, 9) == 0) { /* begun, then rejected: never committed */
+            assert_int_equal(images_begin_row(part, &slot, &err), ERR_OK);
+            slot[0] = -1.0f;
+            dropped++;
+        }
+        assert_int_equal(images_begin_row(part, &slot, &err), ERR_OK);
+        for (int d = 0; d < DIM; d++)
+            slot[d] = (float)i + (float)d / 10.0f;
+        unsigned char id[16] = {0};
+        size_t key = (i * 7919) % ROWS;
+        id[14] = (unsigned char)(key >> 8), id[15] = (unsigned char)key;
+        assert_int_equal(images_commit_row(part, (const char *)id, 16, (double)i, NAN, NULL, 0,
+                                           &err),
+                         1);
+    }
+    float *unused = NULL;
+    assert_int_equal(images_begin_row(&parts[2], &unused, &err), ERR_OK); /* claims, keeps none */
+    assert_true(dropped > 0);
+    for (int p = 0; p < 3; p++)
+        assert_int_equal(images_merge(&all, &parts[p], &err), ERR_OK);
+    images_adopt_shared(&all, shared);
+    for (int p = 0; p < 3; p++)
+        images_release(&parts[p]);
+    shared_rows_free(shared);
+    assert_int_equal(all.count, ROWS);
+    uint32_t *order = NULL;
+    assert_int_equal(images_sort_by_id(&all, &order, &err), ERR_OK);
+    for (size_t k = 0; k < ROWS; k++) {
+        size_t i = (size_t)all.score[k]; /* the row's arrival, carried by its score */
+        const unsigned char *id = all.id_uuid_bytes + k * 16;
+        assert_int_equal((size_t)id[14] << 8 | id[15], k); /* keys 0 .. ROWS - 1, in order */
+        assert_int_equal((i * 7919) % ROWS, k);
+        for (int d = 0; d < DIM; d++)
+            assert_true(all.embedding[k * DIM + d] == (float)i + (float)d / 10.0f);
+    }
+    free(order);
+    images_release(&all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_embedding_matrix_grows_into_a_mapping_intact),
         cmocka_unit_test(test_sort_by_id_gives_one_order),
         cmocka_unit_test(test_deferred_uuid_shapes_sorted_and_found),
+        cmocka_unit_test(test_shared_rows_settle_in_id_order),
     };
     return cmocka_run_group_tests_name("images", tests, NULL, NULL);
 }
