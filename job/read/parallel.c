@@ -1,6 +1,7 @@
 #include "read/parallel.h"
 
 #include "core/cancel.h"
+#include "core/log.h"
 
 #include <pthread.h>
 
@@ -230,7 +231,10 @@ static int share_rows(Fanout *fanout, Images *images, Error *err)
     fanout->shared = shared_rows_new(fanout->dim, rows, &ignored);
     if (fanout->shared != NULL)
         images_attach_shared(images, fanout->shared);
-    /* else no address space for it (ulimit -v): counted slices, as without shared_rows */
+    else /* no address space for it (ulimit -v): counted slices, as without shared_rows */
+        log_line("debug", "read", NULL,
+                 "no room to reserve %zu rows of %zu floats: counting the partitions first",
+                 rows, fanout->dim);
     return ERR_OK;
 }
 

@@ -450,7 +450,7 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
     log_line("debug", "read", figures,
              "reading over %d connection%s (default workers %d, usable CPUs %d)%s", streams,
              streams == 1 ? "" : "s", read_default_workers(), read_usable_cpus(),
-             shared_rows > 0 ? ", counting as it streams" : "");
+             shared_rows > 0 ? ", nothing counted first" : "");
     result->mode = READ_IN_MEMORY;
     if (request->model != NULL && plan->has_embedding)
         result->mode = READ_ASSIGN;

@@ -235,9 +235,9 @@ YAML
             pp run "$cfg" --labels-file "$WORK/$name.labels" --verbose; expect_status 0
             grep -q "reading over $workers connection" "$WORK/err" || fail "not read over $workers connections"
             if [ $mode = memory ] && [ "$workers" -gt 1 ]; then
-                expect_grep "counting as it streams" "$WORK/err"
+                expect_grep "nothing counted first" "$WORK/err"
             else
-                ! grep -q "counting as it streams" "$WORK/err" || fail "counted as it streamed ($mode, $workers workers)"
+                ! grep -q "nothing counted first" "$WORK/err" || fail "counted as it streamed ($mode, $workers workers)"
             fi
             expect_eq "$(json_field memory_mode)" "$([ $mode = bounded ] && echo bounded || echo in_memory)" "memory mode ($mode, $workers workers)"
             sql "SELECT image_a, image_b, category FROM t_${name//-/_} ORDER BY 1, 2" > "$WORK/$name.pairs"
@@ -435,7 +435,7 @@ YAML
         tail -n 1 "$WORK/out" >"$WORK/filter-summary.$workers"
         sort "$WORK/filter-rejects.$workers.csv" >"$WORK/filter-rejects.$workers.sorted"
     done
-    expect_grep "counting as it streams" "$WORK/err"
+    expect_grep "nothing counted first" "$WORK/err"
     local field
     for field in filtered_out rows_read rows_skipped; do
         expect_eq "$(cp "$WORK/filter-summary.2" "$WORK/out"; json_field $field)" \
