@@ -469,10 +469,13 @@ char *plan_partition_counting_copy(const Plan *plan, int parts, int part)
     static const char tail[] = ") TO STDOUT (FORMAT binary)";
     if (plan->copy_counting_sql == NULL)
         return plan_partition_copy(plan, parts, part);
+    size_t length = strlen(plan->copy_counting_sql);
+    if (length < strlen(tail) || strcmp(plan->copy_counting_sql + length - strlen(tail), tail) != 0)
+        return NULL; /* not a COPY this file built */
     char *of = partition_of(plan, parts), *sql = NULL;
     if (of == NULL)
         return NULL;
-    int head = (int)(strlen(plan->copy_counting_sql) - strlen(tail));
+    int head = (int)(length - strlen(tail));
     if (asprintf(&sql, "%.*s WHERE %s = %d%s", head, plan->copy_counting_sql, of, part, tail) < 0)
         sql = NULL;
     free(of);

@@ -200,6 +200,13 @@ done:
     return code;
 }
 
+/* The in-memory matrix of rows x dim floats, as the report's memory note says it. */
+static void matrix_note(ReportMemory *memory, uint64_t rows, size_t dim, const char *suffix)
+{
+    snprintf(memory->note, sizeof memory->note, "%" PRIu64 " x %zu float32 matrix of %.0f MB%s",
+             rows, dim, (double)rows * (double)dim * sizeof(float) / 1e6, suffix);
+}
+
 /*
  * How an embedding read without a stored model holds its rows: in memory
  * when the float32 matrix fits resources.memory_limit (or there is none),
@@ -223,8 +230,7 @@ static int choose_embedding_mode(Db *db, const ReadRequest *request, uint64_t to
     double needed = matrix + (double)total * ROW_OVERHEAD + BASELINE_BYTES;
     *mode = READ_IN_MEMORY;
     memory->mode = "in_memory";
-    snprintf(memory->note, sizeof memory->note, "%" PRIu64 " x %zu float32 matrix of %.0f MB%s",
-             total, *dim, matrix / 1e6, limit > 0 ? " fits resources.memory_limit" : "");
+    matrix_note(memory, total, *dim, limit > 0 ? " fits resources.memory_limit" : "");
     if (limit <= 0 || *dim == 0 || needed <= (double)limit)
         return ERR_OK;
 
@@ -472,9 +478,7 @@ static int read_in_snapshot(Db *db, const ReadRequest *request, Images *images, 
                               result, err);
         if (shared_rows > 0) { /* counted as it streamed */
             result->source_rows = result->stats.rows_read + result->stats.filtered_out;
-            snprintf(memory->note, sizeof memory->note,
-                     "%" PRIu64 " x %zu float32 matrix of %.0f MB", result->stats.rows_read, dim,
-                     (double)result->stats.rows_read * (double)dim * sizeof(float) / 1e6);
+            matrix_note(memory, result->stats.rows_read, dim, "");
         }
         break;
     }
