@@ -1,9 +1,11 @@
 #include "core/images.h"
 
 #include "core/mapping.h"
+#include "core/permute.h"
 #include "core/prefault.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +294,19 @@ static uint32_t *index_table(size_t planned, size_t *size, Error *err)
     return table;
 }
 
+/* Adds keys [first, count) of a text arena to table (size slots, room for them). */
+static void text_index_fill(uint32_t *table, size_t size, const char *bytes, const size_t *offset,
+                            size_t first, size_t count)
+{
+    for (size_t row = first; row < count; row++) {
+        const char *key = bytes + offset[row];
+        size_t slot = hash_bytes(key, strlen(key)) & (size - 1);
+        while (table[slot] != 0)
+            slot = (slot + 1) & (size - 1);
+        table[slot] = (uint32_t)(row + 1);
+    }
+}
+
 /* Rebuilds an index of `count` keys into a table sized for `planned` (>= count) keys. */
 static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t planned,
                   const char *bytes, const size_t *offset, Error *err)
@@ -300,13 +315,7 @@ static int rehash(uint32_t **index, size_t *capacity, size_t count, size_t plann
     uint32_t *table = index_table(planned, &size, err);
     if (table == NULL)
         return err->code;
-    for (size_t row = 0; row < count; row++) {
-        const char *key = bytes + offset[row];
-        size_t slot = hash_bytes(key, strlen(key)) & (size - 1);
-        while (table[slot] != 0)
-            slot = (slot + 1) & (size - 1);
-        table[slot] = (uint32_t)(row + 1);
-    }
+    text_index_fill(table, size, bytes, offset, 0, count);
     free(*index);
     *index = table;
     *capacity = size;
@@ -461,18 +470,19 @@ static const unsigned char *uuid_of(const Images *images, size_t row)
 }
 
 /*
- * Fills table (size slots, empty) with rows [0, count): the slot of row
- * r + AHEAD is computed and fetched while row r is placed, so the cache
- * misses of a large table overlap. The ids must be distinct.
+ * Adds rows [first, count) to table (size slots, room for them): the slot
+ * of row r + AHEAD is computed and fetched while row r is placed, so the
+ * cache misses of a large table overlap. The ids must be distinct.
  */
-static void uuid_index_fill(const Images *images, size_t count, uint32_t *table, size_t size)
+static void uuid_index_fill(const Images *images, size_t first, size_t count, uint32_t *table,
+                            size_t size)
 {
     enum { AHEAD = 16 };
     size_t ahead[AHEAD];
     size_t mask = size - 1;
-    for (size_t r = 0; r < AHEAD && r < count; r++)
-        ahead[r] = hash_uuid(uuid_of(images, r)) & mask;
-    for (size_t r = 0; r < count; r++) {
+    for (size_t r = first; r < first + AHEAD && r < count; r++)
+        ahead[r % AHEAD] = hash_uuid(uuid_of(images, r)) & mask;
+    for (size_t r = first; r < count; r++) {
         size_t slot = ahead[r % AHEAD];
         if (r + AHEAD < count) {
             size_t next = hash_uuid(uuid_of(images, r + AHEAD)) & mask;
@@ -492,7 +502,7 @@ static int uuid_rehash(Images *images, size_t planned, Error *err)
     uint32_t *table = index_table(planned, &size, err);
     if (table == NULL)
         return err->code;
-    uuid_index_fill(images, images->count, table, size);
+    uuid_index_fill(images, 0, images->count, table, size);
     free(images->id_index);
     images->id_index = table;
     images->id_index_capacity = size;
@@ -731,7 +741,7 @@ static int shared_slot(Images *images, float **embedding_slot, Error *err)
     if (images->slot_of == NULL)
         return error_nomem(err, images->capacity * sizeof(uint32_t));
     if (embedding_slot == NULL)
-        return ERR_OK; /* images_merge: the part's slot is noted, nothing claimed */
+        return ERR_OK; /* no slot asked for: nothing claimed */
     if (images->slot_next == images->slot_end) {
         size_t first = atomic_fetch_add(&shared->next, SHARED_BLOCK_ROWS);
         if (first >= shared->capacity)
@@ -770,31 +780,91 @@ void images_attach_embedding(Images *images, float *rows, size_t capacity, size_
     images->dim = dim;
 }
 
-int images_merge(Images *into, const Images *part, Error *err)
+/* One part's rows after into's: its columns copied whole, labels re-interned. */
+static int append_part(Images *into, const Images *part, Error *err)
 {
-    for (size_t row = 0; row < part->count; row++) {
-        float *slot = NULL;
-        /* Rows in a SharedRows stay in their slots: only the slot is noted. */
-        int code = images_begin_row(into, part->slot_of != NULL ? NULL : &slot, err);
-        if (code != ERR_OK)
-            return code;
-        if (part->slot_of != NULL) {
-            into->slot_current = part->slot_of[row];
-        } else {
-            const float *from = part->embedding + row * part->dim;
-            if (into->has_embedding && slot != NULL && slot != from) /* in place: nothing to move */
-                memmove(slot, from, part->dim * sizeof(float));
+    size_t at = into->count, rows = part->count;
+    if (rows == 0)
+        return ERR_OK;
+    if (into->id_uuid) {
+        memcpy(into->id_uuid_bytes + at * UUID_BYTES, part->id_uuid_bytes, rows * UUID_BYTES);
+    } else {
+        for (size_t r = 0; r < rows; r++) {
+            const char *id = images_id(part, r);
+            int code = arena_append(&into->id_bytes, &into->id_bytes_length,
+                                    &into->id_bytes_capacity, id, strlen(id),
+                                    &into->id_offset[at + r], err);
+            if (code != ERR_OK)
+                return code;
         }
-        const char *label = part->has_label ? images_label(part, part->label_of[row]) : NULL;
-        const char *id = part->id_uuid ? (const char *)uuid_of(part, row) : images_id(part, row);
-        if (images_commit_row(into, id, part->id_uuid ? UUID_BYTES : strlen(id),
-                              part->has_score ? part->score[row] : NAN,
-                              part->has_variance ? part->variance[row] : NAN, label,
-                              label != NULL ? strlen(label) : 0, err)
-            < 0)
-            return err->code;
     }
+    if (into->has_score)
+        memcpy(into->score + at, part->score, rows * sizeof(double));
+    if (into->has_variance)
+        memcpy(into->variance + at, part->variance, rows * sizeof(double));
+    if (into->has_label) {
+        int32_t *as = malloc(((size_t)part->label_count + 1) * sizeof *as);
+        if (as == NULL)
+            return error_nomem(err, (size_t)part->label_count * sizeof *as);
+        for (int32_t l = 0; l < part->label_count; l++) {
+            const char *label = images_label(part, l);
+            if ((as[l] = intern_label(into, label, strlen(label), err)) < 0) {
+                free(as);
+                return err->code;
+            }
+        }
+        for (size_t r = 0; r < rows; r++)
+            into->label_of[at + r] = as[part->label_of[r]];
+        free(as);
+    }
+    if (part->slot_of != NULL) {
+        /* Rows in a SharedRows stay in their slots: only the slots are noted. */
+        if (into->slot_of == NULL)
+            return error_set(err, ERR_INTERNAL, "shared rows merged into unshared images");
+        memcpy(into->slot_of + at, part->slot_of, rows * sizeof(uint32_t));
+    } else if (into->has_embedding && into->dim > 0 && part->embedding != NULL) {
+        if (into->embedding_external && at + rows > into->embedding_capacity)
+            return error_set(err, ERR_INTERNAL, "more rows arrived than were counted (%zu)",
+                             into->embedding_capacity);
+        float *to = into->embedding + at * into->dim;
+        if (to != part->embedding) /* in place: nothing to move */
+            memmove(to, part->embedding, rows * into->dim * sizeof(float));
+    }
+    into->count = at + rows;
     return ERR_OK;
+}
+
+int images_merge_parts(Images *into, const Images *parts, size_t part_count, Error *err)
+{
+    size_t first = into->count, total = first;
+    for (size_t p = 0; p < part_count; p++)
+        total += parts[p].count;
+    if (total >= UINT32_MAX - 1)
+        return error_set(err, ERR_DATA, "more than %u rows are not supported", UINT32_MAX - 2);
+    if (into->ids_deferred)
+        return error_set(err, ERR_INTERNAL, "parts merged into images with deferred ids");
+    int code = ERR_OK;
+    if (into->id_uuid)
+        code = uuid_buckets_drop(into, err);
+    /* Room for every row, the id index sized for them (images_reserve). */
+    if (code == ERR_OK)
+        code = images_reserve(into, total > 0 ? total : 1, err);
+    if (code == ERR_OK && total * 2 + 2 > into->id_index_capacity)
+        code = into->id_uuid ? uuid_rehash(into, total, err)
+                             : rehash(&into->id_index, &into->id_index_capacity, first, total,
+                                      into->id_bytes, into->id_offset, err);
+    for (size_t p = 0; code == ERR_OK && p < part_count; p++)
+        code = append_part(into, &parts[p], err);
+    if (into->count > first) {
+        /* The rows that came in, indexed once: none was in into, nor in two parts. */
+        if (into->id_uuid)
+            uuid_index_fill(into, first, into->count, into->id_index, into->id_index_capacity);
+        else
+            text_index_fill(into->id_index, into->id_index_capacity, into->id_bytes,
+                            into->id_offset, first, into->count);
+        into->ids_sorted = false;
+    }
+    return code;
 }
 
 /* ---- canonical order ----------------------------------------------------- */
@@ -1311,40 +1381,28 @@ static void gather_row_columns(Images *images, const uint32_t *order, size_t cou
         gather_column(images->label_of, order, count, sizeof(int32_t), scratch);
 }
 
+/* Below this many bytes of rows the matrix is put in order by one thread. */
+#define PERMUTE_PARALLEL_BYTES ((size_t)64 << 20)
+#define PERMUTE_THREADS_MAX 4
+
 /*
- * The embedding rows in place by the cycles of order, one row of scratch:
- * each row is copied once (plus one per cycle), and no second matrix.
+ * The embedding rows in place by the cycles of order (core/permute.h): no
+ * second matrix; a large one over as many threads as the process may run
+ * on (up to PERMUTE_THREADS_MAX: the copies are bound by memory bandwidth).
  */
 static int permute_matrix(float *matrix, size_t dim, const uint32_t *order, size_t count,
                           Error *err)
 {
-    size_t row_bytes = dim * sizeof(float);
-    float *held = malloc(row_bytes + 1);
-    unsigned char *done = calloc(count / 8 + 1, 1);
-    if (held == NULL || done == NULL) {
-        free(held);
-        free(done);
-        return error_nomem(err, count / 8 + row_bytes);
+    int threads = 1;
+    if (count * dim * sizeof(float) >= PERMUTE_PARALLEL_BYTES) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof set, &set) == 0)
+            threads = CPU_COUNT(&set);
+        if (threads > PERMUTE_THREADS_MAX)
+            threads = PERMUTE_THREADS_MAX;
     }
-    for (size_t start = 0; start < count; start++) {
-        if (done[start / 8] & (1u << (start % 8)) || order[start] == start)
-            continue;
-        memcpy(held, matrix + start * dim, row_bytes);
-        size_t place = start;
-        for (;;) {
-            done[place / 8] |= (unsigned char)(1u << (place % 8));
-            size_t from = order[place];
-            if (from == start) {
-                memcpy(matrix + place * dim, held, row_bytes);
-                break;
-            }
-            memcpy(matrix + place * dim, matrix + from * dim, row_bytes);
-            place = from;
-        }
-    }
-    free(held);
-    free(done);
-    return ERR_OK;
+    return permute_rows(matrix, dim, order, count, threads, err);
 }
 
 /*

@@ -137,12 +137,15 @@ int images_commit_row(Images *images, const char *id, size_t id_length, double s
 void images_attach_embedding(Images *images, float *rows, size_t capacity, size_t dim);
 
 /*
- * Appends every row of part to into (ids, scores, variances, labels
- * re-interned). Embedding rows move from part's slice to into's next rows
- * with memmove: the slice may lie inside into's own matrix, at or after the
- * rows it moves to. Ids already in into are dropped, as a duplicate.
+ * Appends every row of parts[0 .. part_count) to into, in that order: ids,
+ * scores, variances, labels (re-interned), columns copied whole and the id
+ * index extended once. The ids must be distinct across into and every part
+ * (partitions by id hash): nothing checks them again. Embedding rows of a
+ * part in a SharedRows stay in their slots (their slots are noted); others
+ * move from the part's slice to into's next rows with memmove (the slice
+ * may lie inside into's own matrix, at or after the rows it moves to).
  */
-int images_merge(Images *into, const Images *part, Error *err);
+int images_merge_parts(Images *into, const Images *parts, size_t part_count, Error *err);
 
 /*
  * One embedding matrix that several Images fill at once, without knowing
@@ -160,7 +163,7 @@ void shared_rows_free(SharedRows *shared);
 
 /*
  * images (no rows yet) takes its embeddings' slots from shared, which must
- * outlive it: ERR_DATA when the reservation runs out. images_merge of such
+ * outlive it: ERR_DATA when the reservation runs out. images_merge_parts of such
  * Images into one attached to the same shared records their slots; the
  * rows themselves never move.
  */

@@ -326,12 +326,16 @@ static int run_workers(Fanout *fanout, Error *err)
 }
 
 /*
- * Sums the workers' stats, and appends their ids and scores in partition
- * order; embedding rows move down inside the one matrix (never up, so
- * memmove is safe).
+ * Sums the workers' stats, and appends their rows in partition order (the
+ * partitions are by id hash: no id is in two); embedding rows move down
+ * inside the one matrix (never up, so memmove is safe), or stay in their
+ * slots of a SharedRows.
  */
 static int gather(const Fanout *fanout, Images *images, StreamStats *stats, Error *err)
 {
+    Images *parts = malloc((size_t)fanout->workers * sizeof *parts);
+    if (parts == NULL)
+        return error_nomem(err, (size_t)fanout->workers * sizeof *parts);
     for (int w = 0; w < fanout->workers; w++) {
         const StreamStats *part = &fanout->pool[w].stats;
         stats->rows_read += part->rows_read;
@@ -339,11 +343,11 @@ static int gather(const Fanout *fanout, Images *images, StreamStats *stats, Erro
         stats->bytes_read += part->bytes_read;
         for (int r = 0; r < REJECT_REASON_COUNT; r++)
             stats->rejected[r] += part->rejected[r];
-        int code = images_merge(images, &fanout->pool[w].images, err);
-        if (code != ERR_OK)
-            return code;
+        parts[w] = fanout->pool[w].images;
     }
-    return ERR_OK;
+    int code = images_merge_parts(images, parts, (size_t)fanout->workers, err);
+    free(parts);
+    return code;
 }
 
 static void fanout_release(Fanout *fanout, Db *db)

@@ -132,37 +132,56 @@ static void test_uuid_ids_take_less_memory_than_text(void **state)
     images_release(&as_uuid);
 }
 
-static void test_uuid_merge_keeps_ids_and_drops_duplicates(void **state)
+/* Parts appended in order after what into holds; every id found again. */
+static void test_merge_parts_appends_in_order_and_indexes(void **state)
 {
-    Images into, part;
     Error err;
     Rng rng;
-    unsigned char bytes[300][16];
-    char text[300][37];
+    unsigned char bytes[700][16];
+    char text[700][37];
     (void)state;
     error_clear(&err);
     rng_init(&rng, 8);
-    images_init(&into, true, false, false, false);
-    images_init(&part, true, false, false, false);
-    assert_int_equal(images_use_uuid_ids(&into, &err), ERR_OK);
-    assert_int_equal(images_use_uuid_ids(&part, &err), ERR_OK);
-    for (int i = 0; i < 300; i++) {
-        random_uuid(&rng, bytes[i], text[i]);
-        if (i < 200)
-            commit(&into, (const char *)bytes[i], 16, i, 1);
-        if (i >= 100)
-            commit(&part, (const char *)bytes[i], 16, i, 1);
+    for (int as_text = 0; as_text < 2; as_text++) {
+        Images into, parts[3];
+        images_init(&into, true, true, true, false);
+        for (int p = 0; p < 3; p++)
+            images_init(&parts[p], true, true, true, false);
+        if (!as_text) {
+            assert_int_equal(images_use_uuid_ids(&into, &err), ERR_OK);
+            for (int p = 0; p < 3; p++)
+                assert_int_equal(images_use_uuid_ids(&parts[p], &err), ERR_OK);
+        }
+        /* 100 rows in into, then parts of 0, 250 and 350 rows (an empty part
+         * too); labels interned in each part's own order. */
+        static const char *labels[] = {"cat", "dog", "owl"};
+        for (int i = 0; i < 700; i++) {
+            random_uuid(&rng, bytes[i], text[i]);
+            Images *to = i < 100 ? &into : i < 350 ? &parts[1] : &parts[2];
+            const char *label = labels[(i * 7 + (i >= 350)) % 3];
+            assert_int_equal(images_begin_row(to, NULL, &err), ERR_OK);
+            assert_int_equal(images_commit_row(to, as_text ? text[i] : (const char *)bytes[i],
+                                               as_text ? 36 : 16, (double)i, (double)i / 2,
+                                               label, strlen(label), &err),
+                             1);
+        }
+        assert_int_equal(images_merge_parts(&into, parts, 3, &err), ERR_OK);
+        assert_int_equal(into.count, 700);
+        for (int i = 0; i < 700; i++) {
+            assert_string_equal(images_id(&into, (size_t)i), text[i]); /* in part order */
+            assert_true(images_find(&into, text[i], 36) == i);
+            assert_true(into.score[i] == (double)i && into.variance[i] == (double)i / 2);
+            assert_string_equal(images_label(&into, into.label_of[i]),
+                                labels[(i * 7 + (i >= 350)) % 3]);
+        }
+        assert_int_equal(into.label_count, 3);
+        /* Still a working index: a new row, and a second copy refused. */
+        assert_int_equal(images_begin_row(&into, NULL, &err), ERR_OK);
+        assert_int_equal(images_commit_row(&into, text[5], 36, 1.0, 1.0, "cat", 3, &err), 0);
+        for (int p = 0; p < 3; p++)
+            images_release(&parts[p]);
+        images_release(&into);
     }
-    assert_int_equal(images_merge(&into, &part, &err), ERR_OK);
-    assert_int_equal(into.count, 300); /* 100 shared ids counted once */
-    for (int i = 0; i < 300; i++) {
-        int64_t row = images_find(&into, text[i], 36);
-        assert_true(row >= 0);
-        assert_string_equal(images_id(&into, (size_t)row), text[i]);
-        assert_true(into.score[row] == (double)i);
-    }
-    images_release(&into);
-    images_release(&part);
 }
 
 static void test_text_ids_unchanged_and_no_switch_after_rows(void **state)
@@ -693,8 +712,7 @@ static void test_shared_rows_settle_in_id_order(void **state)
     float *unused = NULL;
     assert_int_equal(images_begin_row(&parts[2], &unused, &err), ERR_OK); /* claims, keeps none */
     assert_true(dropped > 0);
-    for (int p = 0; p < 3; p++)
-        assert_int_equal(images_merge(&all, &parts[p], &err), ERR_OK);
+    assert_int_equal(images_merge_parts(&all, parts, 3, &err), ERR_OK);
     images_adopt_shared(&all, shared);
     for (int p = 0; p < 3; p++)
         images_release(&parts[p]);
@@ -720,7 +738,7 @@ int main(void)
         cmocka_unit_test(test_uuid_format_is_canonical),
         cmocka_unit_test(test_uuid_ids_round_trip_and_are_found_by_any_spelling),
         cmocka_unit_test(test_uuid_ids_take_less_memory_than_text),
-        cmocka_unit_test(test_uuid_merge_keeps_ids_and_drops_duplicates),
+        cmocka_unit_test(test_merge_parts_appends_in_order_and_indexes),
         cmocka_unit_test(test_text_ids_unchanged_and_no_switch_after_rows),
         cmocka_unit_test(test_reserve_sizes_the_id_index_once),
         cmocka_unit_test(test_deferred_ids_indexed_after_the_stream),
