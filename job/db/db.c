@@ -224,7 +224,8 @@ int db_connect(const DbConnectOptions *options, Db **out, Error *err)
             PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
             db->conn = conn;
             PQsetNoticeReceiver(conn, notice_to_log, NULL);
-            db_watch_cancel(db);
+            if (!options->unwatched)
+                db_watch_cancel(db);
             *out = db;
             return ERR_OK;
         }

@@ -30,6 +30,8 @@ typedef struct DbConnectOptions {
     const char *application_name; /* e.g. "pairpick/similar-scores-daily" */
     int retries;                  /* further attempts after the first */
     int64_t timeout_ms;           /* per attempt; 0: libpq's default */
+    bool unwatched;               /* not the connection a signal cancels (db_watch_cancel):
+                                     a connection opened outside the signals' thread */
 } DbConnectOptions;
 
 /*

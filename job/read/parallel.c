@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,23 @@ typedef struct {
     void *context;
 } SharedRejects;
 
+/*
+ * Where the workers wait between their connect and their stream: each
+ * connects as soon as its thread starts, while the main connection settles
+ * the embedding and exports its snapshot; go says whether to stream.
+ */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int connected; /* workers whose connect returned */
+    int go;        /* 0: wait; 1: stream; -1: stop */
+} Gate;
+
 /* One worker thread: its connection, its partition and what it read. */
 typedef struct {
+    Gate *gate;
+    StreamConnectFn connect;
+    void *connect_context;
     Db *db;
     const Plan *plan;
     StreamOptions options;
@@ -46,6 +62,8 @@ typedef struct {
     char snapshot[80];
     SharedRejects rejects;
     SharedRows *shared;           /* options.shared_rows: the one matrix, slots claimed */
+    Gate gate;
+    int started;                  /* worker threads running (joined by stop_workers) */
 } Fanout;
 
 static void shared_reject(void *context, const char *id, size_t id_length, RejectReason reason)
@@ -85,7 +103,19 @@ static void *worker_run(void *argument)
     CopyParser *parser = NULL;
     char *sql = NULL;
     Error *err = &worker->err;
-    int code;
+    int code = worker->connect(worker->connect_context, &worker->db, err);
+
+    Gate *gate = worker->gate;
+    pthread_mutex_lock(&gate->lock);
+    worker->code = code; /* read by the main thread once every worker connected */
+    gate->connected++;
+    pthread_cond_broadcast(&gate->changed);
+    while (gate->go == 0)
+        pthread_cond_wait(&gate->changed, &gate->lock);
+    bool stream = gate->go > 0;
+    pthread_mutex_unlock(&gate->lock);
+    if (code != ERR_OK || !stream)
+        goto done;
 
     if ((code = worker_begin(worker, err)) != ERR_OK
         || (code = copy_parser_new(worker->plan, &worker->options, &worker->images, &parser, err))
@@ -266,12 +296,72 @@ static int partition_contexts(Fanout *fanout, Error *err)
 }
 
 /*
- * Each worker's options, partition and slice of the one embedding matrix
- * (partitions in order, so the slices follow each other), and its own
- * connection.
+ * Starts a thread per worker, which connects at once and then waits at the
+ * gate. The stopping signals (SIGINT, SIGTERM, SIGHUP) and the watchdog's
+ * SIGALRM (core/cancel) go to the caller's thread, which alone swaps the
+ * connection they cancel (db_watch_cancel, between cancel_block and
+ * cancel_unblock); the workers poll cancel_requested between chunks.
+ * A thread that cannot start is a worker whose connect failed.
  */
-static int connect_workers(Fanout *fanout, const Images *images, StreamConnectFn connect,
-                           void *connect_context, Error *err)
+static void start_workers(Fanout *fanout, StreamConnectFn connect, void *connect_context)
+{
+    sigset_t stopping, previous;
+    sigemptyset(&stopping);
+    sigaddset(&stopping, SIGINT);
+    sigaddset(&stopping, SIGTERM);
+    sigaddset(&stopping, SIGHUP);
+    sigaddset(&stopping, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &stopping, &previous);
+    for (int w = 0; w < fanout->workers; w++) {
+        Worker *worker = &fanout->pool[w];
+        worker->gate = &fanout->gate;
+        worker->connect = connect;
+        worker->connect_context = connect_context;
+        if (pthread_create(&fanout->threads[w], NULL, worker_run, worker) != 0)
+            break;
+        fanout->started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    for (int w = fanout->started; w < fanout->workers; w++) {
+        Worker *worker = &fanout->pool[w];
+        worker->code = error_set(&worker->err, ERR_INTERNAL, "cannot start a streaming thread");
+        pthread_mutex_lock(&fanout->gate.lock);
+        fanout->gate.connected++;
+        pthread_mutex_unlock(&fanout->gate.lock);
+    }
+}
+
+/* Opens the gate (go 1: stream, -1: stop) and waits for every worker thread. */
+static void stop_workers(Fanout *fanout, int go)
+{
+    pthread_mutex_lock(&fanout->gate.lock);
+    if (fanout->gate.go == 0)
+        fanout->gate.go = go;
+    pthread_cond_broadcast(&fanout->gate.changed);
+    pthread_mutex_unlock(&fanout->gate.lock);
+    for (int w = 0; w < fanout->started; w++)
+        pthread_join(fanout->threads[w], NULL);
+    fanout->started = 0;
+}
+
+/* The first failed worker's error, in worker order. */
+static int worker_failure(const Fanout *fanout, Error *err)
+{
+    for (int w = 0; w < fanout->workers; w++) {
+        if (fanout->pool[w].code != ERR_OK) {
+            *err = fanout->pool[w].err;
+            return fanout->pool[w].code;
+        }
+    }
+    return ERR_OK;
+}
+
+/*
+ * Each worker's options, partition and slice of the one embedding matrix
+ * (partitions in order, so the slices follow each other); its connection
+ * is its thread's.
+ */
+static void prepare_workers(Fanout *fanout, const Images *images)
 {
     uint64_t offset = 0;
     for (int w = 0; w < fanout->workers; w++) {
@@ -296,33 +386,28 @@ static int connect_workers(Fanout *fanout, const Images *images, StreamConnectFn
                                     fanout->part_rows[w], fanout->dim);
             offset += fanout->part_rows[w];
         }
-        int code = connect(connect_context, &worker->db, err);
-        if (code != ERR_OK)
-            return code;
     }
-    return ERR_OK;
 }
 
-/* Starts a thread per worker and waits for them all; the first failed worker's error wins. */
+/*
+ * Once every worker has connected: the first failure wins, else the last
+ * worker's connection is the one a signal cancels (the others see the
+ * signal between chunks) and the workers stream; waits for them all.
+ */
 static int run_workers(Fanout *fanout, Error *err)
 {
-    int started = 0, code = ERR_OK;
-    for (int w = 0; w < fanout->workers; w++) {
-        if (pthread_create(&fanout->threads[w], NULL, worker_run, &fanout->pool[w]) != 0) {
-            code = error_set(err, ERR_INTERNAL, "cannot start a streaming thread");
-            break;
-        }
-        started++;
+    pthread_mutex_lock(&fanout->gate.lock);
+    while (fanout->gate.connected < fanout->workers)
+        pthread_cond_wait(&fanout->gate.changed, &fanout->gate.lock);
+    pthread_mutex_unlock(&fanout->gate.lock);
+    int code = worker_failure(fanout, err);
+    if (code != ERR_OK) {
+        stop_workers(fanout, -1);
+        return code;
     }
-    for (int w = 0; w < started; w++)
-        pthread_join(fanout->threads[w], NULL);
-    for (int w = 0; code == ERR_OK && w < fanout->workers; w++) {
-        if (fanout->pool[w].code != ERR_OK) {
-            *err = fanout->pool[w].err;
-            code = fanout->pool[w].code;
-        }
-    }
-    return code;
+    db_watch_cancel(fanout->pool[fanout->workers - 1].db);
+    stop_workers(fanout, 1);
+    return worker_failure(fanout, err);
 }
 
 /*
@@ -375,35 +460,44 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
         .dim = options->embedding_dim,
         .workers = workers,
         .rejects = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context},
+        .gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0},
     };
     int code;
 
     memset(stats, 0, sizeof *stats);
     if (plan->id_uuid && (code = images_use_uuid_ids(images, err)) != ERR_OK)
         return code;
+    /* The workers connect while the main connection settles what they need. */
+    if ((code = fanout_alloc(&fanout, err)) != ERR_OK)
+        goto done;
+    start_workers(&fanout, connect, connect_context);
     if (plan->has_embedding) {
         if ((code = settle_embedding(db, &fanout, err)) != ERR_OK)
-            return code;
+            goto done;
         if (fanout.dim == 0) { /* no usable embedding at all: one stream says so simply */
+            stop_workers(&fanout, -1);
+            fanout_release(&fanout, db);
             StreamOptions single = *options;
             single.count_filtered = options->shared_rows > 0; /* nothing counted it before */
             return stream_read(db, plan, &single, images, stats, err);
         }
     }
     if ((code = export_snapshot(db, &fanout, err)) != ERR_OK)
-        return code;
+        goto done;
     bool shared = fanout.options.shared_rows > 0 && plan->has_embedding
                   && fanout.options.on_row == NULL && !fanout.options.lookup_only;
     /* Nothing counted the source before: the streams count what the filters drop. */
     fanout.options.count_filtered = shared && plan->copy_counting_sql != NULL;
-    if ((code = fanout_alloc(&fanout, err)) == ERR_OK
-        && (!shared || (code = share_rows(&fanout, images, err)) == ERR_OK)
+    if ((!shared || (code = share_rows(&fanout, images, err)) == ERR_OK)
         && (fanout.shared != NULL || (code = count_partitions(db, &fanout, err)) == ERR_OK)
         && (fanout.shared != NULL || (code = size_images(&fanout, images, err)) == ERR_OK)
-        && (code = partition_contexts(&fanout, err)) == ERR_OK
-        && (code = connect_workers(&fanout, images, connect, connect_context, err)) == ERR_OK
-        && (code = run_workers(&fanout, err)) == ERR_OK)
-        code = gather(&fanout, images, stats, err);
+        && (code = partition_contexts(&fanout, err)) == ERR_OK) {
+        prepare_workers(&fanout, images);
+        if ((code = run_workers(&fanout, err)) == ERR_OK)
+            code = gather(&fanout, images, stats, err);
+    }
+done:
+    stop_workers(&fanout, -1); /* every thread joined before anything is freed */
     if (fanout.shared != NULL)
         images_adopt_shared(images, fanout.shared); /* also after a failure: images frees it */
     fanout_release(&fanout, db);

@@ -61,7 +61,8 @@ static int set_timeout(Db *db, const char *name, const char *setting, int64_t ms
     return db_command(db, name, "SELECT set_config($1, $2, false)", 2, params, NULL, err);
 }
 
-int run_connect(const JobConfig *config, Db **db, Error *err)
+/* A connection with the job's settings; unwatched: a worker's (db_connect). */
+static int connect_job(const JobConfig *config, bool unwatched, Db **db, Error *err)
 {
     char application[128];
     snprintf(application, sizeof application, "pairpick/%s", config->job);
@@ -70,6 +71,7 @@ int run_connect(const JobConfig *config, Db **db, Error *err)
         .application_name = application,
         .retries = config->database.connect_retries,
         .timeout_ms = config->database.connect_timeout_ms,
+        .unwatched = unwatched,
     };
     int code = db_connect(&options, db, err);
     if (code != ERR_OK)
@@ -88,9 +90,14 @@ int run_connect(const JobConfig *config, Db **db, Error *err)
     return code;
 }
 
+int run_connect(const JobConfig *config, Db **db, Error *err)
+{
+    return connect_job(config, false, db, err);
+}
+
 int run_connect_worker(void *context, Db **out, Error *err)
 {
-    return run_connect(context, out, err);
+    return connect_job(context, true, out, err);
 }
 
 StreamOptions run_stream_options(const JobConfig *config)

@@ -37,7 +37,8 @@ typedef struct RunOptions {
 /* Connects as the config says (application_name pairpick/<job>). */
 int run_connect(const JobConfig *config, Db **db, Error *err);
 
-/* A StreamConnectFn: another connection like run_connect's; context is the JobConfig. */
+/* A StreamConnectFn: another connection like run_connect's, opened on a worker's thread
+ * (never the one a signal cancels); context is the JobConfig. */
 int run_connect_worker(void *context, Db **out, Error *err);
 
 /* A random version-4 UUID (for run ids) into buffer (37 bytes or more). */

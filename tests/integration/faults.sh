@@ -478,6 +478,39 @@ test_openblas_loaded_only_by_embedding_runs() {
     expect_eq "$(sql "SELECT count(*) FROM t_noblas_embedding")" 40 "pairs once OpenBLAS loads"
 }
 
+# The workers of a parallel read connect on their own threads while the
+# main connection settles the plan. A worker the server refuses (a role
+# allowed one connection) fails the run as the main connection would: exit
+# 69 with the server's reason, the run record failed, nothing written; the
+# same run id succeeds once the role may open them.
+test_worker_connection_refused_fails_the_run() {
+    local cfg
+    cfg=$(embedding_config fault-workers t_workers)
+    printf 'resources:\n  workers: 3\ndatabase:\n  connect_retries: 0\n' >>"$cfg"
+    pp migrate "$cfg"; expect_status 0
+    psql -X -q -v role=pp_one_conn -v source=demo.images -v output=t_workers \
+        -f "$ROOT/sql/roles/least_privilege.sql" >/dev/null
+    sql "ALTER ROLE pp_one_conn CONNECTION LIMIT 1" >/dev/null
+    note_fault "worker connections refused"
+    PGUSER=pp_one_conn pp run "$cfg" --run-id limited
+    expect_status 69
+    expect_grep "too many connections for role" "$WORK/err"
+    expect_eq "$(json_field status)" failed "status"
+    expect_nothing_written t_workers limited
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'limited'")" failed \
+        "run record of a run whose workers were refused"
+    # Room for one worker of three: the others refused, the run fails the same way.
+    sql "ALTER ROLE pp_one_conn CONNECTION LIMIT 2" >/dev/null
+    PGUSER=pp_one_conn pp run "$cfg" --run-id limited
+    expect_status 69
+    expect_grep "too many connections for role" "$WORK/err"
+    expect_nothing_written t_workers limited
+    sql "ALTER ROLE pp_one_conn CONNECTION LIMIT 4" >/dev/null
+    PGUSER=pp_one_conn pp run "$cfg" --run-id limited
+    expect_status 0
+    expect_eq "$(sql "SELECT count(*) FROM t_workers")" 40 "pairs once the workers may connect"
+}
+
 # ---- hostile names ------------------------------------------------------
 
 # A small address-space limit never hangs the process (OpenBLAS started a
