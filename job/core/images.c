@@ -1,11 +1,11 @@
 #include "core/images.h"
 
+#include "core/cpus.h"
 #include "core/mapping.h"
 #include "core/permute.h"
 #include "core/prefault.h"
 
 #include <math.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1387,18 +1387,15 @@ static void gather_row_columns(Images *images, const uint32_t *order, size_t cou
 
 /*
  * The embedding rows in place by the cycles of order (core/permute.h): no
- * second matrix; a large one over as many threads as the process may run
- * on (up to PERMUTE_THREADS_MAX: the copies are bound by memory bandwidth).
+ * second matrix; a large one over as many threads as the process may keep
+ * busy (up to PERMUTE_THREADS_MAX: the copies are bound by memory bandwidth).
  */
 static int permute_matrix(float *matrix, size_t dim, const uint32_t *order, size_t count,
                           Error *err)
 {
     int threads = 1;
     if (count * dim * sizeof(float) >= PERMUTE_PARALLEL_BYTES) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        if (sched_getaffinity(0, sizeof set, &set) == 0)
-            threads = CPU_COUNT(&set);
+        threads = cpus_usable();
         if (threads > PERMUTE_THREADS_MAX)
             threads = PERMUTE_THREADS_MAX;
     }

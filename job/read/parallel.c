@@ -462,6 +462,7 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
         .rejects = {PTHREAD_MUTEX_INITIALIZER, options->on_reject, options->reject_context},
         .gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0},
     };
+    bool one_stream = false;
     int code;
 
     memset(stats, 0, sizeof *stats);
@@ -475,11 +476,8 @@ int stream_read_parallel(Db *db, const Plan *plan, const StreamOptions *options,
         if ((code = settle_embedding(db, &fanout, err)) != ERR_OK)
             goto done;
         if (fanout.dim == 0) { /* no usable embedding at all: one stream says so simply */
-            stop_workers(&fanout, -1);
-            fanout_release(&fanout, db);
-            StreamOptions single = *options;
-            single.count_filtered = options->shared_rows > 0; /* nothing counted it before */
-            return stream_read(db, plan, &single, images, stats, err);
+            one_stream = true;
+            goto done;
         }
     }
     if ((code = export_snapshot(db, &fanout, err)) != ERR_OK)
@@ -501,6 +499,11 @@ done:
     if (fanout.shared != NULL)
         images_adopt_shared(images, fanout.shared); /* also after a failure: images frees it */
     fanout_release(&fanout, db);
+    if (one_stream) {
+        StreamOptions single = *options;
+        single.count_filtered = options->shared_rows > 0; /* nothing counted it before */
+        return stream_read(db, plan, &single, images, stats, err);
+    }
     return code;
 }
 

@@ -80,14 +80,7 @@ void read_result_release(ReadResult *result);
  */
 int read_streams(const JobConfig *config, const Plan *plan, uint64_t total);
 
-/*
- * CPUs this process may use: its affinity mask (sched_getaffinity, so
- * taskset counts), lowered to the cgroup v2 CPU quota (cpu.max, rounded up)
- * of its cgroup or any ancestor.
- */
-int read_usable_cpus(void);
-
-/* The default worker count: read_usable_cpus, at most 4. */
+/* The default worker count: cpus_usable (core/cpus.h), at most 4. */
 int read_default_workers(void);
 
 #endif
