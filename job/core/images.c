@@ -427,41 +427,50 @@ void images_format_uuid(const unsigned char *uuid, char *out)
     *w = '\0';
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* A hex digit's value plus one; 0 for any other byte. */
+static const unsigned char HEX_VALUE[256] = {
+    ['0'] = 1,   ['1'] = 2,   ['2'] = 3,   ['3'] = 4,   ['4'] = 5,   ['5'] = 6,
+    ['6'] = 7,   ['7'] = 8,   ['8'] = 9,   ['9'] = 10,  ['a'] = 11,  ['b'] = 12,
+    ['c'] = 13,  ['d'] = 14,  ['e'] = 15,  ['f'] = 16,  ['A'] = 11,  ['B'] = 12,
+    ['C'] = 13,  ['D'] = 14,  ['E'] = 15,  ['F'] = 16,
+};
 
 /*
  * The 16 bytes of a uuid id given raw (16 bytes) or as text (36 characters
  * with hyphens after the 8th, 12th, 16th and 20th digit, or 32 digits).
- * False when it is neither: no stored id can equal it.
+ * False when it is neither: no stored id can equal it. Decoded by table,
+ * without a branch a digit: the stored pairs' ids (two a pair, millions of
+ * pairs) come through here as text.
  */
 static bool uuid_key(const char *id, size_t length, unsigned char *out)
 {
+    /* Where the 2i-th digit of each form starts. */
+    static const unsigned char dashed[UUID_BYTES] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                     19, 21, 24, 26, 28, 30, 32, 34};
+    static const unsigned char plain[UUID_BYTES] = {0,  2,  4,  6,  8,  10, 12, 14,
+                                                    16, 18, 20, 22, 24, 26, 28, 30};
+    const unsigned char *at;
     if (length == UUID_BYTES) {
         memcpy(out, id, UUID_BYTES);
         return true;
     }
-    if (length != UUID_TEXT && length != 2 * UUID_BYTES)
+    if (length == UUID_TEXT) {
+        if (id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-')
+            return false;
+        at = dashed;
+    } else if (length == 2 * UUID_BYTES) {
+        at = plain;
+    } else {
         return false;
-    size_t at = 0;
-    for (int i = 0; i < UUID_BYTES; i++) {
-        if (length == UUID_TEXT && (i == 4 || i == 6 || i == 8 || i == 10) && id[at++] != '-')
-            return false;
-        int high = hex_digit(id[at]), low = hex_digit(id[at + 1]);
-        if (high < 0 || low < 0)
-            return false;
-        out[i] = (unsigned char)(high << 4 | low);
-        at += 2;
     }
-    return true;
+    const unsigned char *text = (const unsigned char *)id;
+    unsigned invalid = 0;
+    for (int i = 0; i < UUID_BYTES; i++) {
+        unsigned high = HEX_VALUE[text[at[i]]], low = HEX_VALUE[text[at[i] + 1]];
+        invalid |= (high == 0) | (low == 0);
+        out[i] = (unsigned char)((high - 1) << 4 | ((low - 1) & 15));
+    }
+    return invalid == 0;
 }
 
 static const unsigned char *uuid_of(const Images *images, size_t row)

@@ -44,6 +44,12 @@
 #   BENCH_LARGE_LIMIT=1GB resources.memory_limit of its bounded run
 #   BENCH_PGVECTOR=1      0 skips the pgvector part (g); it is skipped anyway,
 #                         with a note, when pgvector is not installed
+#   BENCH_SETTLE=5        seconds of rest before each pairpick run of the pgvector
+#                         part: on a VM whose host takes back guest memory that
+#                         stays free, the first write of a page costs 7-37x more
+#                         than that of one freed moments before (tests/bench/touch.c
+#                         here), so each run starts on memory alike, not on what
+#                         the run before it freed
 #   LLOYD=build/bench/lloyd
 #   PAIRPICK=build/pairpick
 set -euo pipefail
@@ -58,6 +64,7 @@ SCORE_PAIRS=${BENCH_SCORE_PAIRS:-10000}
 REPEAT=${BENCH_REPEAT:-3}
 PY_REPEAT=${BENCH_PY_REPEAT:-3}
 OUT=${BENCH_OUT:-$ROOT/build/bench/results.json}
+SETTLE=${BENCH_SETTLE:-5}
 SEED=${BENCH_SEED:-42}
 FILTER=${BENCH_FILTER:-1}
 PAIRPICK=${PAIRPICK:-$ROOT/build/pairpick}
@@ -424,6 +431,7 @@ if [ "$PGVECTOR" -ne 0 ]; then
                 -c "COPY ($select_type) TO STDOUT (FORMAT binary)"
             measure_parallel "pgv_copy2_$type" "$rep" "$(half "$select_type" 0)" "$(half "$select_type" 1)"
             sql "TRUNCATE $output" >/dev/null
+            sleep "$SETTLE"
             measure "pgv_pairpick_$type" "$rep" "$TMP/runs/pgv_pairpick_$type.$rep.json" \
                 "$PAIRPICK" run "$config" --run-id "bench-pgv-$type-$rep"
         done
@@ -575,10 +583,11 @@ if [ "$LARGE" -ne 0 ]; then
     stored_pairs=$(sql "SELECT count(*) FROM bench.pp_large_score")
     measure large_pairpick_score_stored_3m 1 "$TMP/runs/large_pairpick_score_stored_3m.1.json" \
         "$PAIRPICK" run "$CONF/large-score.yaml" --run-id large-stored-3m --max-pairs 1000
-    log "large: peak RSS of a score run over $large_rows_score rows: $(awk -F'\t' \
-        '$1 == "large_pairpick_score_stored_0" {a = $5} $1 == "large_pairpick_score_stored_3m" {b = $5}
-         END {printf "%.0f MB with 0 stored pairs, %.0f MB", a / 1024, b / 1024}' "$RECORDS")" \
-        "with $stored_pairs stored pairs"
+    log "large: peak RSS and wall time of a score run over $large_rows_score rows: $(awk -F'\t' \
+        '$1 == "large_pairpick_score_stored_0" {a = $5; ta = $4 - $3}
+         $1 == "large_pairpick_score_stored_3m" {b = $5; tb = $4 - $3}
+         END {printf "%.0f MB, %.2f s with 0 stored pairs, %.0f MB, %.2f s", a / 1024, ta, b / 1024, tb}' \
+        "$RECORDS")" "with $stored_pairs stored pairs"
     for rep in $(seq 1 "$REPEAT"); do
         log "large: Python reference, score, $rep of $REPEAT"
         sql "TRUNCATE bench.ref_pairs" >/dev/null

@@ -103,27 +103,45 @@ test_second_run_never_reproposes() {
     cfg=$(demo_config score-b t_again "$score_strategy")
     pp migrate "$cfg"; expect_status 0
     pp run "$cfg" --run-id first --seed 1; expect_status 0
-    pp run "$cfg" --run-id second --seed 1; expect_status 0
+    pp run "$cfg" --run-id second --seed 1 --verbose; expect_status 0
+    # a queue smaller than 32 times the selection is read whole
+    expect_grep "stored pairs read whole" "$WORK/err"
     expect_eq "$(json_field pairs_chosen)" 300 "second run chose a full budget"
     expect_eq "$(json_field pairs_inserted)" 300 "all of them new"
     expect_eq "$(sql "SELECT count(*) FROM t_again")" 600 "rows after two runs"
     expect_eq "$(sql "SELECT count(*) FROM t_again a JOIN t_again b ON a.image_a = b.image_b AND a.image_b = b.image_a")" 0 "no reversed duplicates"
-    # a selection smaller than the queue takes the other path (ids uploaded, joined)
+    # A queue over 32 times the selection takes the other path (the selected
+    # ids uploaded and joined against the queue); both paths must find the
+    # same stored pairs. Most pairs among a narrow selection are stored
+    # first, so a path that missed them would offer them again.
+    local range="score BETWEEN 1.0 AND 1.04"
     narrow=$(demo_config score-b2 t_again 'strategy:
   by: score
   bins: 1
   prefer: random
   max_pairs: 100000
   seed: 2' 'filters:
-  score: {min: 1.0, max: 1.15}')
-    pp run "$narrow" --run-id narrow; expect_status 0
-    n=$(sql "SELECT count(*) FROM demo.images WHERE score BETWEEN 1.0 AND 1.15")
-    already=$(sql "SELECT count(*) FROM t_again p JOIN demo.images a ON a.job_uuid::text = p.image_a
-                    JOIN demo.images b ON b.job_uuid::text = p.image_b
-                   WHERE a.score BETWEEN 1.0 AND 1.15 AND b.score BETWEEN 1.0 AND 1.15 AND p.run_id <> 'narrow'")
-    [ "$n" -lt 600 ] || fail "the narrow selection ($n) should be smaller than the queue"
-    expect_eq "$(json_field pairs_available)" "$(( n * (n - 1) / 2 - already ))" "available = all pairs minus those proposed"
-    expect_eq "$(json_field pairs_inserted)" "$(json_field pairs_chosen)" "every chosen pair was new"
+  score: {min: 1.0, max: 1.04}')
+    pp run "$narrow" --run-id narrow-empty --dry-run; expect_status 0
+    n=$(json_field candidates)
+    [ "$n" -ge 6 ] && [ $(( n * 32 )) -lt 600 ] || fail "the narrow selection ($n) should be 6 to 18 images"
+    sql "INSERT INTO t_again (image_a, image_b, category, job, run_id)
+         SELECT a.job_uuid::text, b.job_uuid::text, 'old', 'score-b', 'first'
+           FROM demo.images a JOIN demo.images b ON a.job_uuid::text < b.job_uuid::text
+          WHERE a.$range AND b.$range AND (hashtext(a.job_uuid::text || b.job_uuid::text) & 3) <> 0
+         ON CONFLICT DO NOTHING" >/dev/null
+    pp run "$narrow" --run-id narrow-joined --dry-run --verbose; expect_status 0
+    expect_grep "selected ids joined against the stored pairs" "$WORK/err"
+    joined=$(json_field pairs_available)
+    [ "$joined" -lt $(( n * (n - 1) / 2 )) ] || fail "the joined read found no stored pair ($joined available)"
+    # the same stored pairs, the others gone: the queue is read whole
+    sql "DELETE FROM t_again WHERE category <> 'old'" >/dev/null
+    pp run "$narrow" --run-id narrow-whole --dry-run --verbose; expect_status 0
+    expect_grep "stored pairs read whole" "$WORK/err"
+    expect_eq "$(json_field pairs_available)" "$joined" "pairs available, read whole and joined"
+    expect_eq "$(json_field pairs_available)" \
+        "$(( n * (n - 1) / 2 - $(sql "SELECT count(*) FROM t_again") ))" "available = all pairs minus those stored"
+    expect_eq "$(json_field pairs_chosen)" "$joined" "every pair not stored is chosen"
 }
 
 test_rerun_of_succeeded_run_id_does_nothing() {

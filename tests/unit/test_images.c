@@ -87,6 +87,21 @@ static void test_uuid_ids_round_trip_and_are_found_by_any_spelling(void **state)
     assert_int_equal(images_find(&images, "00112233-4455-6677-8899-aabbccddeeff", 36), -1);
     assert_int_equal(images_find(&images, "0011223344-55-6677-8899-aabbccddeeff", 36), -1);
     assert_int_equal(images_find(&images, "00112233-4455-6677-8899-aabbccddeegg", 36), -1);
+    /* One byte of a held id's text made a non-digit (or a digit where its
+     * hyphen was, or a hyphen moved): not found, at every position. */
+    static const char bad[] = {'g', 'G', '/', ':', '@', '`', ' ', '\0', (char)0xb0, (char)0xe1};
+    for (int c = 0; c < 36; c++) {
+        bool hyphen = c == 8 || c == 13 || c == 18 || c == 23;
+        char spoilt[36];
+        for (size_t b = 0; b < sizeof bad; b++) {
+            memcpy(spoilt, text[3], 36);
+            spoilt[c] = bad[b];
+            assert_int_equal(images_find(&images, spoilt, 36), -1);
+        }
+        memcpy(spoilt, text[3], 36);
+        spoilt[c] = hyphen ? '0' : '-';
+        assert_int_equal(images_find(&images, spoilt, 36), -1);
+    }
     /* A duplicate, by either spelling, is dropped. */
     commit(&images, text[7], 36, 1.0, 0);
     commit(&images, (const char *)bytes[8], 16, 1.0, 0);
