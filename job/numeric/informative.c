@@ -210,7 +210,43 @@ typedef struct Selector {
     uint32_t *degree;      /* per image: pairs chosen in this run, in the current phase */
     Rng tie_rng;
     InformResult *result;
+    uint64_t held; /* bytes of the arrays it holds, against options->memory_cap */
+    uint64_t held_most;
 } Selector;
+
+/*
+ * Counts `bytes` more that the selector is about to hold against
+ * options->memory_cap (0: no cap): ERR_DATA, naming resources.memory_limit
+ * and what needed the room, when they do not fit.
+ */
+static int selector_hold(Selector *s, uint64_t bytes, const char *what, Error *err)
+{
+    const InformOptions *o = s->options;
+    uint64_t held = bytes > UINT64_MAX - s->held ? UINT64_MAX : s->held + bytes;
+    if (o->memory_cap > 0 && held > o->memory_cap) {
+        size_t left = o->memory_cap > 1 ? o->memory_cap : 0; /* 1: nothing was left */
+        bool uncertain = o->prefer == INFORM_UNCERTAIN;
+        return error_set(err, ERR_DATA,
+                         "resources.memory_limit leaves %zu bytes for choosing pairs among %zu "
+                         "images besides the images and the pairs already stored, and prefer "
+                         "%s needs %llu at least (%s)"
+                         "\nHINT: raise resources.memory_limit by at least %.0f MB, or lower "
+                         "strategy.%s",
+                         left, s->image_count, uncertain ? "uncertain" : "random",
+                         (unsigned long long)held, what, ceil((double)(held - left) / 1e6),
+                         uncertain ? "window" : "max_pairs");
+    }
+    s->held = held;
+    if (held > s->held_most)
+        s->held_most = held;
+    return ERR_OK;
+}
+
+/* The selector no longer holds `bytes` (freed). */
+static void selector_unhold(Selector *s, uint64_t bytes)
+{
+    s->held = bytes < s->held ? s->held - bytes : 0;
+}
 
 /* Whether a and b are over max_similarity; inverse_norm from inverse_norms_of. */
 static bool near_duplicate(const InformOptions *o, const double *inverse_norm, uint32_t a,
@@ -518,6 +554,14 @@ static int selector_init(Selector *s, const Rng *base, Error *err)
 {
     const InformOptions *options = s->options;
     size_t image_count = s->image_count;
+    bool similarity = options->has_max_similarity && options->embedding != NULL
+                      && options->dim > 0;
+    size_t per_image = sizeof *s->tie_of + sizeof *s->room + sizeof *s->degree
+                       + (similarity ? sizeof *s->inverse_norm : 0);
+    int code = selector_hold(s, (uint64_t)(image_count + 1) * per_image,
+                             "a tie key, room and degree an image", err);
+    if (code != ERR_OK)
+        return code;
 
     s->tie_of = malloc((image_count + 1) * sizeof *s->tie_of);
     s->room = malloc((image_count + 1) * sizeof *s->room);
@@ -535,8 +579,7 @@ static int selector_init(Selector *s, const Rng *base, Error *err)
                                                                   : (uint32_t)lifetime);
         s->room[i] = exposure_room < lifetime_room ? exposure_room : lifetime_room;
     }
-    if (options->has_max_similarity && options->embedding != NULL && options->dim > 0
-        && (s->inverse_norm = inverse_norms_of(options, image_count)) == NULL)
+    if (similarity && (s->inverse_norm = inverse_norms_of(options, image_count)) == NULL)
         return error_nomem(err, image_count * sizeof *s->inverse_norm);
     return ERR_OK;
 }
@@ -557,9 +600,14 @@ static bool member(const Selector *s, const int32_t *category_of, size_t i)
 }
 
 /* Images by category (a counting sort), each category in score order or a random order. */
-static int members_group(const Selector *s, const int32_t *category_of, size_t categories,
+static int members_group(Selector *s, const int32_t *category_of, size_t categories,
                          Members *m, Error *err)
 {
+    int code = selector_hold(s, (uint64_t)(s->image_count + 1) * (sizeof *m->image
+                                                                    + sizeof(OrderKey)),
+                             "the images by category, and their sort", err);
+    if (code != ERR_OK)
+        return code;
     m->start = calloc(categories + 2, sizeof *m->start);
     m->image = malloc((s->image_count + 1) * sizeof *m->image);
     if (m->start == NULL || m->image == NULL)
@@ -578,6 +626,7 @@ static int members_group(const Selector *s, const int32_t *category_of, size_t c
     for (size_t c = 0; c < categories; c++)
         sort_images(s, m->image + m->start[c], m->start[c + 1] - m->start[c], scratch);
     free(scratch);
+    selector_unhold(s, (uint64_t)(s->image_count + 1) * sizeof(OrderKey));
     return ERR_OK;
 }
 
@@ -609,6 +658,11 @@ static int within_collect(Selector *s, const Members *m, size_t categories, size
         return error_nomem(err, (categories + 1) * sizeof *w->quota);
     if (member_count > SIZE_MAX / sizeof *w->candidates / (window + 1))
         return error_set(err, ERR_DATA, "too many candidate pairs");
+    int code = selector_hold(s, (uint64_t)(member_count * window + 1)
+                                    * (sizeof *w->candidates + 1),
+                             "strategy.window candidate pairs an image", err);
+    if (code != ERR_OK)
+        return code;
     w->candidates = malloc((member_count * window + 1) * sizeof *w->candidates);
     w->taken = calloc(member_count * window + 1, 1);
     if (w->candidates == NULL || w->taken == NULL)
@@ -711,6 +765,10 @@ static int every_pair_walk(Selector *s, const uint32_t *image, size_t n, EveryPa
         }
         if (e->count == e->room) {
             size_t room = e->room < 256 ? 256 : e->room * 2;
+            int code = selector_hold(s, (uint64_t)(room - e->room) * sizeof *e->kept,
+                                     "the candidate pairs walked", err);
+            if (code != ERR_OK)
+                return code;
             Candidate *grown = realloc(e->kept, room * sizeof *grown);
             if (grown == NULL)
                 return error_nomem(err, room * sizeof *grown);
@@ -786,6 +844,10 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
     }
     for (size_t c = 0; c < categories; c++)
         w->count += every[c].count;
+    if ((code = selector_hold(s, (uint64_t)(w->count + 1) * (sizeof *w->candidates + 1),
+                              "the candidate pairs, sorted", err))
+        != ERR_OK)
+        goto done;
     w->candidates = malloc((w->count + 1) * sizeof *w->candidates);
     w->taken = calloc(w->count + 1, 1);
     if (w->candidates == NULL || w->taken == NULL) {
@@ -804,8 +866,10 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
     }
     w->cand_start[categories] = w->count;
 done:
-    for (size_t c = 0; every != NULL && c < categories; c++)
+    for (size_t c = 0; every != NULL && c < categories; c++) {
+        selector_unhold(s, (uint64_t)every[c].room * sizeof *every[c].kept);
         free(every[c].kept);
+    }
     free(every);
     free(upper);
     return code;
@@ -862,6 +926,10 @@ static int cross_collect(Selector *s, const Members *m, size_t window, Cross *x,
         size_t n_to = m->start[to + 1] - m->start[to];
         room += (m->start[from + 1] - m->start[from]) * (window < n_to ? window : n_to);
     }
+    int code = selector_hold(s, (uint64_t)(room + 1) * (sizeof *x->candidates + 1),
+                             "the candidate pairs across categories", err);
+    if (code != ERR_OK)
+        return code;
     x->candidates = malloc((room + 1) * sizeof *x->candidates);
     x->taken = calloc(room + 1, 1);
     if (x->start == NULL || x->next == NULL || x->candidates == NULL || x->taken == NULL)
@@ -1723,6 +1791,7 @@ int informative_select(const int32_t *category_of, size_t image_count, int32_t c
         || (code = choose_pairs(&s, &members, &within, &cross, max_pairs, &base, err)) != ERR_OK
         || (code = result_write(result, &within, &cross, &base, err)) != ERR_OK)
         goto done;
+    result->held_most = s.held_most;
     rng_next(rng);
 
 done:

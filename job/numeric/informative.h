@@ -76,7 +76,7 @@ typedef struct InformOptions {
     size_t dim;
     bool has_max_similarity;
     double max_similarity;    /* cosine above which a pair is a near-duplicate */
-    size_t memory_cap;        /* bytes prefer informative may hold (0: no cap); see below */
+    size_t memory_cap;        /* bytes the selector may hold (0: no cap); see below */
 } InformOptions;
 
 typedef struct InformResult {
@@ -93,6 +93,8 @@ typedef struct InformResult {
     uint64_t near_duplicates_skipped; /* candidates over max_similarity */
     uint64_t exposure_skipped;        /* candidates with an image already at max_exposure */
     uint64_t capped_images;   /* images at max_exposure or max_comparisons, left out */
+    uint64_t held_most;       /* prefer uncertain or random: the most bytes it held, as
+                                 counted against memory_cap (0 for informative) */
 } InformResult;
 
 /*
@@ -117,6 +119,9 @@ typedef struct InformResult {
  * informative holds: a smaller heap (more walks) when the cap is below
  * what it would take, ERR_DATA naming resources.memory_limit when the cap
  * cannot hold its per-image and per-pair arrays and a heap of 1,024.
+ * prefer uncertain and random hold their candidates whole: ERR_DATA, naming
+ * resources.memory_limit and the policy, when their arrays would pass the
+ * cap (counted before each is allocated; result->held_most is the most).
  *
  * Reproducible: same inputs and rng state, same result. Advances rng by one.
  * Errors: ERR_DATA when image_count does not fit 32-bit indices, prefer

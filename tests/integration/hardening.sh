@@ -259,6 +259,35 @@ YAML
     echo "    peak RSS with $stored stored pairs: $(( $(cat "$WORK/history.rss") / 1024 )) MB"
 }
 
+# prefer uncertain holds strategy.window candidate pairs an image (24 bytes
+# each): they count against resources.memory_limit too, a clear exit 65
+# naming the limit and the policy, nothing written, instead of a process
+# that grows with window x images.
+test_uncertain_candidates_count_in_the_memory_limit() {
+    sql "DROP TABLE IF EXISTS window_src;
+         CREATE TABLE window_src AS SELECT 'img-' || i AS id, (i % 997)::float8 / 100 AS score,
+                0.01 + (i % 7)::float8 / 100 AS variance FROM generate_series(1, 20000) AS i" >/dev/null
+    cfg=$(write_config window <<'YAML'
+job: window
+source: {table: window_src, id: id, score: score, variance: variance}
+strategy: {by: score, bins: 5, max_pairs: 100, seed: 2, prefer: uncertain, window: 50}
+resources: {memory_limit: 8MB}
+output: {table: t_window}
+YAML
+)
+    pp migrate "$cfg"; expect_status 0
+    pp run "$cfg" --run-id window-limited
+    expect_status 65
+    expect_grep "resources.memory_limit" "$WORK/err"
+    expect_grep "prefer uncertain" "$WORK/err"
+    expect_grep "strategy.window" "$WORK/err"
+    expect_eq "$(sql "SELECT count(*) FROM t_window")" 0 "pairs after the refused run"
+    expect_eq "$(sql "SELECT status FROM pairpick_runs WHERE run_id = 'window-limited'")" failed "run record"
+    sed 's/memory_limit: 8MB/memory_limit: 64MB/' "$cfg" >"$WORK/window-roomy.yaml"
+    pp run "$WORK/window-roomy.yaml" --run-id window-roomy; expect_status 0
+    expect_eq "$(json_field pairs_inserted)" 100 "pairs with room for the candidates"
+}
+
 # ---- options and config edges ----------------------------------------------
 
 # Four spellings of one output table are one table: its migrations run

@@ -10,7 +10,9 @@
  * is a fair coin (binomial test); budget one side of the split (bridges or
  * within) cannot use goes to the other; prefer informative's memory is
  * linear in the images (an address-space limit) and its memory_cap is an
- * error or a smaller heap, never more memory.
+ * error or a smaller heap, never more memory; uncertain's and the random
+ * selector's memory_cap counts what they allocate (an address-space limit
+ * of the cap) and is an error a byte below it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -932,6 +934,101 @@ static void test_informative_memory_cap_fails_or_walks_again(void **state)
     }
 }
 
+/* Whether two results hold the same pairs in the same order. */
+static bool same_pairs(const InformResult *x, const InformResult *y)
+{
+    if (x->pair_count != y->pair_count || x->within_count != y->within_count)
+        return false;
+    for (size_t k = 0; k < x->pair_count; k++)
+        if (x->pairs[k].a != y->pairs[k].a || x->pairs[k].b != y->pairs[k].b)
+            return false;
+    return true;
+}
+
+/*
+ * options.memory_cap bounds prefer uncertain and the random selector too
+ * (max_exposure makes prefer random use it). held_most, the most a run
+ * without a cap counted, is at least the window candidates (uncertain) or
+ * the per-image arrays (random); a cap of exactly that gives the same pairs
+ * and fits an address-space limit of that cap plus 1 MB above what the
+ * process holds, so the count covers what is allocated; a byte less is
+ * ERR_DATA naming resources.memory_limit and the policy, and no pairs.
+ */
+static void test_selector_memory_cap_bounds_uncertain_and_random(void **state)
+{
+    (void)state;
+    Rng rng;
+    rng_init(&rng, 63);
+    for (int t = 0; t < 8; t++) {
+        Input in;
+        bool uncertain = t % 2 == 0;
+        /* random keeps about twice the budget: enough images that what it
+         * keeps is several times the address-space slack below */
+        input_random(&rng, &in,
+                     uncertain ? 5000 + (size_t)rng_below(&rng, 20000)
+                               : 40000 + (size_t)rng_below(&rng, 40000),
+                     1 + (int32_t)rng_below(&rng, 10));
+        in.options.prefer = uncertain ? INFORM_UNCERTAIN : INFORM_RANDOM;
+        in.options.max_exposure = uncertain ? 0 : 3;
+        in.options.exposure = in.exposure;
+        in.options.window = 1 + (size_t)rng_below(&rng, 24);
+        in.options.links = in.links;
+        in.options.link_count = in.link_count;
+        in.options.explore_fraction = 0.1;
+        uint64_t max_pairs = uncertain ? 1 + rng_below(&rng, 2 * in.image_count)
+                                       : in.image_count + rng_below(&rng, in.image_count);
+        InformResult free_run, capped;
+        Error err;
+        Rng a, b;
+        rng_init(&a, (uint64_t)t);
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &a, &free_run, &err),
+                         ERR_OK);
+        size_t need = (size_t)free_run.held_most, members = 0;
+        for (size_t i = 0; i < in.image_count; i++)
+            members += uncertain ? isfinite(in.score[i]) : 1;
+        if (uncertain)
+            assert_true(need >= members * in.options.window * (sizeof(uint64_t) * 3 + 1));
+        else
+            assert_true(need >= in.image_count * 16);
+
+        in.options.memory_cap = need - 1;
+        rng_init(&b, (uint64_t)t);
+        assert_int_equal(informative_select(in.category_of, in.image_count, in.category_count,
+                                            max_pairs, NULL, &in.options, &b, &capped, &err),
+                         ERR_DATA);
+        assert_non_null(strstr(err.message, "resources.memory_limit"));
+        assert_non_null(strstr(err.message, uncertain ? "prefer uncertain" : "prefer random"));
+        assert_null(capped.pairs);
+
+        in.options.memory_cap = need;
+        rng_init(&b, (uint64_t)t);
+        struct rlimit saved, limited;
+        assert_int_equal(getrlimit(RLIMIT_AS, &saved), 0);
+        limited = saved;
+#ifndef PAIRPICK_ASAN
+        /* the cap counts what is allocated: a run with it fits the cap plus 1 MB */
+        size_t held = address_space();
+        if (held > 0) {
+            limited.rlim_cur = held + need + (1u << 20);
+            if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < limited.rlim_cur)
+                limited.rlim_cur = saved.rlim_cur;
+        }
+#endif
+        assert_int_equal(setrlimit(RLIMIT_AS, &limited), 0);
+        int code = informative_select(in.category_of, in.image_count, in.category_count,
+                                      max_pairs, NULL, &in.options, &b, &capped, &err);
+        assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+        if (code != ERR_OK)
+            print_message("informative_select under %zu bytes: %s\n", need, err.message);
+        assert_int_equal(code, ERR_OK);
+        assert_true(same_pairs(&capped, &free_run));
+        informative_result_release(&capped);
+        informative_result_release(&free_run);
+        input_free(&in);
+    }
+}
+
 /* Once SIGTERM arrived, every kind of selection stops with the cancel error and no result. */
 static void test_cancelled_selection_returns_tempfail(void **state)
 {
@@ -990,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_selection_returns_tempfail),
         cmocka_unit_test(test_informative_memory_is_bounded),
         cmocka_unit_test(test_informative_memory_cap_fails_or_walks_again),
+        cmocka_unit_test(test_selector_memory_cap_bounds_uncertain_and_random),
     };
     return cmocka_run_group_tests_name("informative", tests, NULL, NULL);
 }
