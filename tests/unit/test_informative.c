@@ -959,14 +959,14 @@ static void test_selector_memory_cap_bounds_uncertain_and_random(void **state)
     (void)state;
     Rng rng;
     rng_init(&rng, 63);
-    for (int t = 0; t < 8; t++) {
+    for (int t = 0; t < 6; t++) {
         Input in;
         bool uncertain = t % 2 == 0;
         /* random keeps about twice the budget: enough images that what it
          * keeps is several times the address-space slack below */
         input_random(&rng, &in,
                      uncertain ? 5000 + (size_t)rng_below(&rng, 20000)
-                               : 40000 + (size_t)rng_below(&rng, 40000),
+                               : 30000 + (size_t)rng_below(&rng, 20000),
                      1 + (int32_t)rng_below(&rng, 10));
         in.options.prefer = uncertain ? INFORM_UNCERTAIN : INFORM_RANDOM;
         in.options.max_exposure = uncertain ? 0 : 3;
