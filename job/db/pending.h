@@ -29,26 +29,31 @@
  * pair, never the rows themselves). Runs on the caller's transaction (the
  * read snapshot). *existing receives a new PairSet. memory_cap (0: none)
  * bounds the set's bytes: ERR_DATA, naming resources.memory_limit, when the
- * stored pairs need more.
+ * stored pairs need more. The table is read whole unless it holds over 32
+ * pairs per selected image; then the selected ids are uploaded into the
+ * temporary table pairpick_selected (dropped at commit) and joined, and
+ * *uploaded says so.
  */
 int write_load_existing(Db *db, const char *output_table, const Images *images,
-                        size_t memory_cap, PairSet **existing, Error *err);
+                        size_t memory_cap, PairSet **existing, bool *uploaded, Error *err);
 
 /*
  * Exposure: for every selected image, the pairs of output_table it is in
  * whose status is 'pending' (queued, not yet shown; any job), into exposure
- * (one entry per image, zeroed first). Runs on the caller's transaction.
+ * (one entry per image, zeroed first). Runs on the caller's transaction,
+ * after write_load_existing; uploaded is what it said (then the uploaded ids
+ * are looked up in the table's indexes, else its pending pairs streamed).
  */
 int write_load_exposure(Db *db, const char *output_table, const Images *images,
-                        uint32_t *exposure, Error *err);
+                        bool uploaded, uint32_t *exposure, Error *err);
 
 /*
  * Comparisons: for every selected image, the pairs of output_table it is in
  * whose status is 'annotated' (any job), into comparisons (one entry per
- * image, zeroed first). Runs on the caller's transaction.
+ * image, zeroed first). As write_load_exposure otherwise.
  */
 int write_load_comparisons(Db *db, const char *output_table, const Images *images,
-                           uint32_t *comparisons, Error *err);
+                           bool uploaded, uint32_t *comparisons, Error *err);
 
 /* The pairs of output_table still pending for job, into *pending. */
 int write_count_pending(Db *db, const char *output_table, const char *job, uint64_t *pending,

@@ -803,7 +803,19 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
 {
     EveryPair *every = calloc(categories + 1, sizeof *every);
     uint64_t *upper = calloc(categories + 1, sizeof *upper);
-    int code = ERR_OK;
+    /* The members with room (max_exposure, max_comparisons), by category:
+     * only they are walked. Walking every member would meet the pairs of
+     * the capped ones first, and when most are capped (a queue full of
+     * pending pairs) a category of n walks most of its n^2 / 2 pairs to
+     * find a few candidates. */
+    size_t member_count = m->start[categories];
+    size_t *open_start = calloc(categories + 1, sizeof *open_start);
+    uint32_t *open = NULL;
+    int code = selector_hold(s, (uint64_t)(member_count + 1) * sizeof *open,
+                             "the images with room, by category", err);
+    if (code != ERR_OK)
+        goto done;
+    open = malloc((member_count + 1) * sizeof *open);
 
     w->categories = categories;
     w->start = m->start;
@@ -812,13 +824,19 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
     w->quota = calloc(categories + 1, sizeof *w->quota);
     w->capacity = calloc(categories + 1, sizeof *w->capacity);
     w->locked = calloc(categories + 1, 1);
-    if (every == NULL || upper == NULL || w->cand_start == NULL || w->quota == NULL
-        || w->capacity == NULL || w->locked == NULL) {
+    if (every == NULL || upper == NULL || open_start == NULL || open == NULL
+        || w->cand_start == NULL || w->quota == NULL || w->capacity == NULL
+        || w->locked == NULL) {
         code = error_nomem(err, (categories + 1) * sizeof *every);
         goto done;
     }
-    for (size_t c = 0; c < categories; c++) {
-        uint64_t n = m->start[c + 1] - m->start[c];
+    for (size_t c = 0, at = 0; c < categories; c++) {
+        open_start[c] = at;
+        for (size_t k = m->start[c]; k < m->start[c + 1]; k++)
+            if (s->room[m->image[k]] > 0)
+                open[at++] = m->image[k];
+        open_start[c + 1] = at;
+        uint64_t n = open_start[c + 1] - open_start[c];
         every[c].total = n * (n > 0 ? n - 1 : 0) / 2;
         upper[c] = every[c].total;
     }
@@ -828,7 +846,7 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
         walked = false;
         uint64_t level = water_level(upper, categories, max_pairs);
         for (size_t c = 0; c < categories; c++) {
-            size_t n = m->start[c + 1] - m->start[c];
+            size_t n = open_start[c + 1] - open_start[c];
             uint64_t asked = upper[c] < level + 1 ? upper[c] : level + 1;
             if (every[c].done || every[c].count >= asked + n)
                 continue;
@@ -836,7 +854,7 @@ static int within_collect_every_pair(Selector *s, const Members *m, size_t categ
             uint64_t want = asked > (SIZE_MAX - n) / 4 ? SIZE_MAX : 2 * asked + n;
             if (want < (uint64_t)n * window) /* at least what window neighbours gave */
                 want = (uint64_t)n * window;
-            if ((code = every_pair_walk(s, m->image + m->start[c], n, &every[c], want, err))
+            if ((code = every_pair_walk(s, open + open_start[c], n, &every[c], want, err))
                 != ERR_OK)
                 goto done;
             upper[c] = every_pair_upper(&every[c]);
@@ -872,6 +890,10 @@ done:
     }
     free(every);
     free(upper);
+    if (open != NULL)
+        selector_unhold(s, (uint64_t)(member_count + 1) * sizeof *open);
+    free(open_start);
+    free(open);
     return code;
 }
 

@@ -244,7 +244,9 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
     int64_t limit = config->resources.memory_limit_bytes;
     size_t held = images_memory(images);
     size_t cap = limit <= 0 ? 0 : (uint64_t)limit > held ? (size_t)limit - held : 1;
-    if ((code = write_load_existing(db, table, images, cap, &result->existing, err)) != ERR_OK)
+    bool uploaded;
+    if ((code = write_load_existing(db, table, images, cap, &result->existing, &uploaded, err))
+        != ERR_OK)
         return code;
     log_line("debug", "read", NULL, "%zu pairs already stored among the images: %zu bytes",
              pairset_count(result->existing), pairset_memory(result->existing));
@@ -252,14 +254,16 @@ static int read_output_table(Db *db, const ReadRequest *request, const Images *i
         result->exposure = malloc((images->count + 1) * sizeof *result->exposure);
         if (result->exposure == NULL)
             return error_nomem(err, images->count * sizeof *result->exposure);
-        if ((code = write_load_exposure(db, table, images, result->exposure, err)) != ERR_OK)
+        if ((code = write_load_exposure(db, table, images, uploaded, result->exposure, err))
+            != ERR_OK)
             return code;
     }
     if (config->strategy.max_comparisons > 0) {
         result->comparisons = malloc((images->count + 1) * sizeof *result->comparisons);
         if (result->comparisons == NULL)
             return error_nomem(err, images->count * sizeof *result->comparisons);
-        if ((code = write_load_comparisons(db, table, images, result->comparisons, err))
+        if ((code = write_load_comparisons(db, table, images, uploaded, result->comparisons,
+                                           err))
             != ERR_OK)
             return code;
     }

@@ -134,8 +134,34 @@ test_second_run_never_reproposes() {
     expect_grep "selected ids joined against the stored pairs" "$WORK/err"
     joined=$(json_field pairs_available)
     [ "$joined" -lt $(( n * (n - 1) / 2 )) ] || fail "the joined read found no stored pair ($joined available)"
-    # the same stored pairs, the others gone: the queue is read whole
-    sql "DELETE FROM t_again WHERE category <> 'old'" >/dev/null
+    # max_exposure: each path counts every pending pair an image is in (as
+    # image_a or image_b); the cap puts about half the narrow images at it,
+    # so a count that missed some pairs would cap fewer. Then the same
+    # stored pairs, the others gone: the queue is read whole.
+    local shown_sql="SELECT (SELECT count(*) FROM t_again AS p WHERE p.status = 'pending'
+                              AND i.job_uuid::text IN (p.image_a, p.image_b)) AS shown
+                       FROM demo.images AS i WHERE i.$range"
+    local way most capped
+    for way in joined whole; do
+        [ "$way" = joined ] || sql "DELETE FROM t_again WHERE category <> 'old'" >/dev/null
+        most=$(sql "WITH s AS ($shown_sql),
+                         c AS (SELECT t.shown, (SELECT count(*) FROM s WHERE s.shown >= t.shown) AS capped
+                                 FROM (SELECT DISTINCT shown FROM s WHERE shown > 0) AS t)
+                    SELECT shown FROM c WHERE capped > 0 AND capped < $n
+                     ORDER BY abs(capped - $n / 2.0), shown LIMIT 1")
+        capped=$(sql "SELECT count(*) FROM ($shown_sql) AS s WHERE shown >= $most")
+        [ "$capped" -gt 0 ] && [ "$capped" -lt "$n" ] \
+            || fail "max_exposure $most should cap some of the $n images ($capped, $way)"
+        sed "s/^  seed: 2\$/  seed: 2\n  max_exposure: $most/" "$narrow" >"$WORK/narrow-exposure.yaml"
+        pp run "$WORK/narrow-exposure.yaml" --run-id "narrow-exposure-$way" --dry-run --verbose
+        expect_status 0
+        if [ "$way" = joined ]; then
+            expect_grep "selected ids joined against the stored pairs" "$WORK/err"
+        else
+            expect_grep "stored pairs read whole" "$WORK/err"
+        fi
+        expect_eq "$(json_field capped_images)" "$capped" "images at max_exposure $most, $way"
+    done
     pp run "$narrow" --run-id narrow-whole --dry-run --verbose; expect_status 0
     expect_grep "stored pairs read whole" "$WORK/err"
     expect_eq "$(json_field pairs_available)" "$joined" "pairs available, read whole and joined"
