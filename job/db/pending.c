@@ -147,8 +147,8 @@ typedef struct {
     size_t a_length, b_length;
 } PairRow;
 
-/* One row of COPY text (libpq hands over one row per chunk): "a<TAB>b\n". */
-static int pair_row_split(PairRow *row, const char *data, size_t length, Error *err)
+/* Copies length bytes of a COPY row into row->line, grown as needed. */
+static int pair_row_copy(PairRow *row, const char *data, size_t length, Error *err)
 {
     if (length + 1 > row->capacity) {
         char *grown = realloc(row->line, length + 1);
@@ -158,6 +158,15 @@ static int pair_row_split(PairRow *row, const char *data, size_t length, Error *
         row->capacity = length + 1;
     }
     memcpy(row->line, data, length);
+    return ERR_OK;
+}
+
+/* One row of COPY text (libpq hands over one row per chunk): "a<TAB>b\n". */
+static int pair_row_split(PairRow *row, const char *data, size_t length, Error *err)
+{
+    int code = pair_row_copy(row, data, length, err);
+    if (code != ERR_OK)
+        return code;
     if (length > 0 && row->line[length - 1] == '\n')
         length--;
     char *tab = memchr(row->line, '\t', length);
@@ -343,7 +352,6 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
     log_line("debug", "read", NULL,
              "the %zu selected ids joined against the stored pairs (more than %" PRIu64 ")",
              images->count, queued - 1);
-
     *uploaded = true;
     return load_existing_joined(db, output_table, images, memory_cap, existing, err);
 }
@@ -351,9 +359,7 @@ int write_load_existing(Db *db, const char *output_table, const Images *images,
 typedef struct {
     const Images *images;
     uint32_t *exposure;
-    char *id;        /* the id being unescaped, grown to the longest seen */
-    size_t capacity;
-    PairRow row;     /* count_pair_row's */
+    PairRow row; /* the row being unescaped */
 } ExposureReader;
 
 /* One row "id<TAB>count\n" of the exposure query; ids of any length match. */
@@ -364,16 +370,11 @@ static int read_exposure_row(void *context, const char *data, size_t length, Err
     if (tab == NULL)
         return error_set(err, ERR_INTERNAL, "unexpected row in the exposure of images");
     size_t id_length = (size_t)(tab - data);
-    if (id_length + 1 > reader->capacity) {
-        char *grown = realloc(reader->id, id_length + 1);
-        if (grown == NULL)
-            return error_nomem(err, id_length + 1);
-        reader->id = grown;
-        reader->capacity = id_length + 1;
-    }
-    memcpy(reader->id, data, id_length);
-    id_length = copy_unescape(reader->id, id_length);
-    int64_t row = images_find(reader->images, reader->id, id_length);
+    int code = pair_row_copy(&reader->row, data, id_length, err);
+    if (code != ERR_OK)
+        return code;
+    id_length = copy_unescape(reader->row.line, id_length);
+    int64_t row = images_find(reader->images, reader->row.line, id_length);
     if (row >= 0) {
         unsigned long long shown = strtoull(tab + 1, NULL, 10);
         reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
@@ -432,7 +433,6 @@ static int load_pairs_per_image(Db *db, const char *what, const char *output_tab
     int code = db_copy_out(db, what, sql, 0, NULL, uploaded ? read_exposure_row : count_pair_row,
                            &reader, err);
     free(sql);
-    free(reader.id);
     free(reader.row.line);
     return code;
 }
