@@ -435,15 +435,29 @@ static const unsigned char HEX_VALUE[256] = {
     ['C'] = 13,  ['D'] = 14,  ['E'] = 15,  ['F'] = 16,
 };
 
+/* The same for the digits of canonical text: lowercase only. */
+static const unsigned char LOWER_HEX_VALUE[256] = {
+    ['0'] = 1,   ['1'] = 2,   ['2'] = 3,   ['3'] = 4,   ['4'] = 5,   ['5'] = 6,
+    ['6'] = 7,   ['7'] = 8,   ['8'] = 9,   ['9'] = 10,  ['a'] = 11,  ['b'] = 12,
+    ['c'] = 13,  ['d'] = 14,  ['e'] = 15,  ['f'] = 16,
+};
+
+/* Which forms of uuid text uuid_key takes. */
+typedef enum { UUID_ANY_FORM, UUID_CANONICAL_TEXT } UuidForm;
+
 /*
  * The 16 bytes of a uuid id given raw (16 bytes) or as text (36 characters
- * with hyphens after the 8th, 12th, 16th and 20th digit, or 32 digits).
- * False when it is neither: no stored id can equal it. Decoded by table,
- * without a branch a digit: the stored pairs' ids (two a pair, millions of
- * pairs) come through here as text.
+ * with hyphens after the 8th, 12th, 16th and 20th digit, or 32 digits; any
+ * case). With UUID_CANONICAL_TEXT only the text images_id gives (36
+ * characters, lowercase). False when it is neither: no stored id can equal
+ * it. Decoded by table, without a branch a digit: the stored pairs' ids
+ * (two a pair, millions of pairs) come through here as text.
  */
-static bool uuid_key(const char *id, size_t length, unsigned char *out)
+static bool uuid_key(const char *id, size_t length, UuidForm form, unsigned char *out)
 {
+    const unsigned char *value = form == UUID_CANONICAL_TEXT ? LOWER_HEX_VALUE : HEX_VALUE;
+    if (form == UUID_CANONICAL_TEXT && length != UUID_TEXT)
+        return false;
     /* Where the 2i-th digit of each form starts. */
     static const unsigned char dashed[UUID_BYTES] = {0,  2,  4,  6,  9,  11, 14, 16,
                                                      19, 21, 24, 26, 28, 30, 32, 34};
@@ -466,7 +480,7 @@ static bool uuid_key(const char *id, size_t length, unsigned char *out)
     const unsigned char *text = (const unsigned char *)id;
     unsigned invalid = 0;
     for (int i = 0; i < UUID_BYTES; i++) {
-        unsigned high = HEX_VALUE[text[at[i]]], low = HEX_VALUE[text[at[i] + 1]];
+        unsigned high = value[text[at[i]]], low = value[text[at[i] + 1]];
         invalid |= (high == 0) | (low == 0);
         out[i] = (unsigned char)((high - 1) << 4 | ((low - 1) & 15));
     }
@@ -545,7 +559,7 @@ static int store_id(Images *images, const char *id, size_t id_length, size_t *sl
     size_t row = images->count;
     if (images->id_uuid) {
         unsigned char key[UUID_BYTES];
-        if (!uuid_key(id, id_length, key))
+        if (!uuid_key(id, id_length, UUID_ANY_FORM, key))
             return error_set(err, ERR_INTERNAL, "an id of %zu bytes is not a uuid", id_length),
                    -1;
         if (images->ids_deferred) {
@@ -639,12 +653,12 @@ const char *images_id(const Images *images, size_t row)
     return out;
 }
 
-int64_t images_find(const Images *images, const char *id, size_t id_length)
+static int64_t find_in(const Images *images, const char *id, size_t id_length, UuidForm form)
 {
     size_t slot;
     if (images->id_uuid) {
         unsigned char key[UUID_BYTES];
-        if (!uuid_key(id, id_length, key))
+        if (!uuid_key(id, id_length, form, key))
             return -1;
         if (images->id_bucket_start != NULL)
             return uuid_bucket_lookup(images, key);
@@ -652,6 +666,16 @@ int64_t images_find(const Images *images, const char *id, size_t id_length)
     }
     return lookup(images->id_index, images->id_index_capacity, images->id_bytes,
                   images->id_offset, id, id_length, &slot);
+}
+
+int64_t images_find(const Images *images, const char *id, size_t id_length)
+{
+    return find_in(images, id, id_length, UUID_ANY_FORM);
+}
+
+int64_t images_find_text(const Images *images, const char *id, size_t id_length)
+{
+    return find_in(images, id, id_length, UUID_CANONICAL_TEXT);
 }
 
 const char *images_label(const Images *images, int32_t label)

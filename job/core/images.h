@@ -233,6 +233,15 @@ const char *images_id(const Images *images, size_t row);
 /* The row holding id, or -1. */
 int64_t images_find(const Images *images, const char *id, size_t id_length);
 
+/*
+ * The row whose images_id is exactly this text, or -1: for ids read back as
+ * text (the output table's text columns), which match as the database
+ * compares them. With uuid ids only the canonical lowercase form matches:
+ * an uppercase or hyphenless spelling is another key to the output table's
+ * unique constraint, and to the queries that join with the selected ids.
+ */
+int64_t images_find_text(const Images *images, const char *id, size_t id_length);
+
 const char *images_label(const Images *images, int32_t label);
 
 /* Bytes held by the columns (for the report and memory checks). */

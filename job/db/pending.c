@@ -192,8 +192,8 @@ static int read_pair_row(void *context, const char *data, size_t length, Error *
     int code = pair_row_split(&reader->row, data, length, err);
     if (code != ERR_OK)
         return code;
-    int64_t a = images_find(reader->images, reader->row.a, reader->row.a_length);
-    int64_t b = a >= 0 ? images_find(reader->images, reader->row.b, reader->row.b_length) : -1;
+    int64_t a = images_find_text(reader->images, reader->row.a, reader->row.a_length);
+    int64_t b = a >= 0 ? images_find_text(reader->images, reader->row.b, reader->row.b_length) : -1;
     if (a >= 0 && b >= 0 && a != b && pairset_add(reader->existing, (uint32_t)a, (uint32_t)b) < 0)
         return error_nomem(err, 0);
     if (reader->memory_cap > 0 && pairset_memory(reader->existing) > reader->memory_cap)
@@ -374,7 +374,7 @@ static int read_exposure_row(void *context, const char *data, size_t length, Err
     if (code != ERR_OK)
         return code;
     id_length = copy_unescape(reader->row.line, id_length);
-    int64_t row = images_find(reader->images, reader->row.line, id_length);
+    int64_t row = images_find_text(reader->images, reader->row.line, id_length);
     if (row >= 0) {
         unsigned long long shown = strtoull(tab + 1, NULL, 10);
         reader->exposure[row] = shown > UINT32_MAX ? UINT32_MAX : (uint32_t)shown;
@@ -389,8 +389,8 @@ static int count_pair_row(void *context, const char *data, size_t length, Error 
     int code = pair_row_split(&reader->row, data, length, err);
     if (code != ERR_OK)
         return code;
-    int64_t a = images_find(reader->images, reader->row.a, reader->row.a_length);
-    int64_t b = images_find(reader->images, reader->row.b, reader->row.b_length);
+    int64_t a = images_find_text(reader->images, reader->row.a, reader->row.a_length);
+    int64_t b = images_find_text(reader->images, reader->row.b, reader->row.b_length);
     if (a >= 0 && reader->exposure[a] < UINT32_MAX)
         reader->exposure[a]++;
     if (b >= 0 && reader->exposure[b] < UINT32_MAX)

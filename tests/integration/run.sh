@@ -130,6 +130,12 @@ test_second_run_never_reproposes() {
            FROM demo.images a JOIN demo.images b ON a.job_uuid::text < b.job_uuid::text
           WHERE a.$range AND b.$range AND (hashtext(a.job_uuid::text || b.job_uuid::text) & 3) <> 0
          ON CONFLICT DO NOTHING" >/dev/null
+    # The other pairs stored spelt in capitals (by some other writer): text
+    # the database holds as other ids, so neither path may count them.
+    sql "INSERT INTO t_again (image_a, image_b, category, job, run_id)
+         SELECT upper(a.job_uuid::text), upper(b.job_uuid::text), 'spelt', 'score-b', 'first'
+           FROM demo.images a JOIN demo.images b ON a.job_uuid::text < b.job_uuid::text
+          WHERE a.$range AND b.$range AND (hashtext(a.job_uuid::text || b.job_uuid::text) & 3) = 0" >/dev/null
     pp run "$narrow" --run-id narrow-joined --dry-run --verbose; expect_status 0
     expect_grep "selected ids joined against the stored pairs" "$WORK/err"
     joined=$(json_field pairs_available)
@@ -143,7 +149,7 @@ test_second_run_never_reproposes() {
                        FROM demo.images AS i WHERE i.$range"
     local way most capped
     for way in joined whole; do
-        [ "$way" = joined ] || sql "DELETE FROM t_again WHERE category <> 'old'" >/dev/null
+        [ "$way" = joined ] || sql "DELETE FROM t_again WHERE category NOT IN ('old', 'spelt')" >/dev/null
         most=$(sql "WITH s AS ($shown_sql),
                          c AS (SELECT t.shown, (SELECT count(*) FROM s WHERE s.shown >= t.shown) AS capped
                                  FROM (SELECT DISTINCT shown FROM s WHERE shown > 0) AS t)
@@ -166,7 +172,8 @@ test_second_run_never_reproposes() {
     expect_grep "stored pairs read whole" "$WORK/err"
     expect_eq "$(json_field pairs_available)" "$joined" "pairs available, read whole and joined"
     expect_eq "$(json_field pairs_available)" \
-        "$(( n * (n - 1) / 2 - $(sql "SELECT count(*) FROM t_again") ))" "available = all pairs minus those stored"
+        "$(( n * (n - 1) / 2 - $(sql "SELECT count(*) FROM t_again WHERE category <> 'spelt'") ))" \
+        "available = all pairs minus those stored"
     expect_eq "$(json_field pairs_chosen)" "$joined" "every pair not stored is chosen"
 }
 

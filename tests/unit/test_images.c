@@ -80,6 +80,19 @@ static void test_uuid_ids_round_trip_and_are_found_by_any_spelling(void **state)
             if (text[i][c] != '-')
                 bare[w++] = text[i][c];
         assert_int_equal(images_find(&images, bare, 32), (int64_t)i);
+        /* Text read back from the output table matches as the database
+         * compares it: only the canonical spelling, never raw bytes. */
+        assert_int_equal(images_find_text(&images, text[i], 36), (int64_t)i);
+        assert_int_equal(images_find_text(&images, (const char *)bytes[i], 16), -1);
+        assert_int_equal(images_find_text(&images, bare, 32), -1);
+        for (int c = 0; c < 36; c++) {
+            if (text[i][c] < 'a' || text[i][c] > 'f')
+                continue;
+            char one_upper[36];
+            memcpy(one_upper, text[i], 36);
+            one_upper[c] = (char)(text[i][c] - 32);
+            assert_int_equal(images_find_text(&images, one_upper, 36), -1);
+        }
         assert_true(images.score[i] == (double)i);
     }
     /* Not uuids, or uuids not held: not found. */
@@ -213,6 +226,9 @@ static void test_text_ids_unchanged_and_no_switch_after_rows(void **state)
     assert_string_equal(images_id(&images, 1), "00112233-4455-6677-8899-aabbccddeeff");
     /* text ids match exactly: another spelling of the uuid is another id */
     assert_int_equal(images_find(&images, "00112233-4455-6677-8899-AABBCCDDEEFF", 36), -1);
+    assert_int_equal(images_find_text(&images, "img-1", 5), 0);
+    assert_int_equal(images_find_text(&images, "00112233-4455-6677-8899-aabbccddeeff", 36), 1);
+    assert_int_equal(images_find_text(&images, "img-", 4), -1);
     assert_int_equal(images_use_uuid_ids(&images, &err), ERR_INTERNAL);
     assert_false(images.id_uuid);
     images_release(&images);
