@@ -718,18 +718,15 @@ for what, value, op, bound in targets:
 # tests/bench/touch.c measured (huge pages, one thread), which the read
 # pays and psql's COPYs do not.
 bounds = {}
+print()
+print("what this host allows (this run's figures; not targets):")
 for column in ("vector", "halfvec"):
-    bounds[f"real_over_{column}_at_the_wire"] = table["real"]["run_s"] / (
-        table[column]["copy2_s"] + table[column]["rest_s"])
+    bound = table["real"]["run_s"] / (table[column]["copy2_s"] + table[column]["rest_s"])
+    bounds[f"real_over_{column}_at_the_wire"] = bound
+    print(f"  embedding run real[] / {column}, were the read as fast as its two COPYs: {bound:.2f}")
 huge = float(first_touch.get("huge", "nan"))
 matrix_s = matrix_bytes / 1e6 / huge if huge > 0 else float("nan")
 bounds["matrix_first_write_s"] = matrix_s
-print()
-print("what this host allows (this run's figures; not targets):")
-print(f"  embedding run real[] / vector, were the read as fast as its two COPYs: "
-      f"{bounds['real_over_vector_at_the_wire']:.2f}")
-print(f"  embedding run real[] / halfvec, were the read as fast as its two COPYs: "
-      f"{bounds['real_over_halfvec_at_the_wire']:.2f}")
 print(f"  first write of the {matrix_bytes / 1e6:.0f} MB float32 matrix into fresh memory "
       f"({huge:.0f} MB/s): {matrix_s:.2f} s, {matrix_s / table['halfvec']['copy2_s']:.2f}x "
       f"the two halfvec COPYs")
